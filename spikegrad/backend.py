@@ -1,0 +1,158 @@
+"""The backend seam: an array module (``xp``), its sparse module, and the op registry.
+
+Model code never branches on the device. It calls ``call(op, *args)``, which finds the
+array module of the arguments and dispatches to the implementation registered for that
+backend ("numpy" twins live in :mod:`spikegrad.ops`, "cupy" launchers in
+:mod:`spikegrad.kernels.launch`). Only this module and the kernel launchers import CuPy.
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .errors import BackendUnavailableError, ConfigError, KernelError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import cupy
+
+    Array = np.ndarray | cupy.ndarray
+else:
+    Array = Any
+
+BACKENDS = ("auto", "numpy", "cupy")
+
+_REGISTRY: dict[tuple[str, str], Callable[..., Any]] = {}
+_GENERIC: set[str] = set()
+
+
+@dataclass(frozen=True)
+class Backend:
+    """An array module with its sparse-matrix module, chosen once per Network."""
+
+    name: str
+    xp: ModuleType
+    sparse: ModuleType
+
+    def asarray(self, a: Any, dtype: Any = None) -> Array:
+        """Copy or move ``a`` onto this backend."""
+        return self.xp.asarray(a, dtype=dtype)
+
+
+def _import_cupy() -> ModuleType:
+    try:
+        import cupy
+    except ImportError as exc:
+        raise BackendUnavailableError(
+            "backend 'cupy' needs CuPy: pip install 'spikegrad[cuda12]' (CUDA 12) "
+            "or 'spikegrad[cuda13]' (CUDA 13)"
+        ) from exc
+    try:
+        n = cupy.cuda.runtime.getDeviceCount()
+    except Exception as exc:  # CUDARuntimeError when no driver is loaded
+        raise BackendUnavailableError(
+            f"backend 'cupy': CuPy is installed but no CUDA driver/GPU was found ({exc})"
+        ) from exc
+    if n < 1:
+        raise BackendUnavailableError("backend 'cupy': CuPy is installed but no GPU was found")
+    return cupy
+
+
+def cupy_available() -> bool:
+    """True when CuPy imports and sees at least one GPU."""
+    try:
+        _import_cupy()
+    except BackendUnavailableError:
+        return False
+    return True
+
+
+@functools.cache
+def _auto_note() -> None:
+    warnings.warn(
+        "backend='auto': no usable GPU/CuPy found, using the NumPy backend",
+        RuntimeWarning,
+        stacklevel=4,
+    )
+
+
+def get_backend(name: str = "numpy") -> Backend:
+    """Resolve a backend name ("numpy", "cupy" or "auto") to a :class:`Backend`.
+
+    "auto" picks CuPy only when a usable GPU is present, else NumPy (saying so once).
+    """
+    if name not in BACKENDS:
+        raise ConfigError(f"backend must be one of {', '.join(BACKENDS)}; got {name!r}")
+    if name == "auto":
+        if cupy_available():
+            name = "cupy"
+        else:
+            _auto_note()
+            name = "numpy"
+    if name == "numpy":
+        import scipy.sparse
+
+        return Backend("numpy", np, scipy.sparse)
+    cupy = _import_cupy()
+    import cupyx.scipy.sparse
+
+    from .kernels import launch  # noqa: F401  (registers the CuPy ops)
+
+    return Backend("cupy", cupy, cupyx.scipy.sparse)
+
+
+def get_xp(*arrays: Any) -> ModuleType:
+    """The array module of the arguments: cupy if any is a CuPy array, else numpy."""
+    for a in arrays:
+        if type(a).__module__.startswith("cupy"):
+            import cupy
+
+            return cupy
+    return np
+
+
+def backend_name(*arrays: Any) -> str:
+    """"cupy" or "numpy", from the arguments' array types."""
+    return "cupy" if get_xp(*arrays) is not np else "numpy"
+
+
+def to_numpy(a: Any) -> np.ndarray:
+    """A host copy of ``a`` (no copy for NumPy arrays)."""
+    return a.get() if hasattr(a, "get") and not isinstance(a, np.ndarray) else np.asarray(a)
+
+
+def register(op: str, backend: str, *, xp_generic: bool = False) -> Callable:
+    """Decorator: register ``fn`` as the implementation of ``op`` for ``backend``.
+
+    ``xp_generic=True`` marks a NumPy twin written with ``get_xp`` that also runs on CuPy
+    arrays when no CuPy kernel is registered.
+    """
+
+    def deco(fn: Callable) -> Callable:
+        _REGISTRY[(op, backend)] = fn
+        if xp_generic:
+            _GENERIC.add(op)
+        return fn
+
+    return deco
+
+
+def lookup(op: str, backend: str) -> Callable:
+    """The implementation of ``op`` for ``backend`` (see :func:`register`)."""
+    fn = _REGISTRY.get((op, backend))
+    if fn is None and op in _GENERIC:
+        fn = _REGISTRY.get((op, "numpy"))
+    if fn is None:
+        raise KernelError(f"no implementation of op {op!r} for backend {backend!r}")
+    return fn
+
+
+def call(op: str, *args: Any, **kwargs: Any) -> Any:
+    """Run ``op`` on the backend of its array arguments."""
+    return lookup(op, backend_name(*args))(*args, **kwargs)

@@ -1,0 +1,319 @@
+"""The spiking network: parameters, forward, and loss with dense or sparse gradients.
+
+The math is ALGORITHM.md §1-4; each step calls a registered op, so the same code runs on the
+NumPy and CuPy backends. Internally everything is time-major (T, B, N).
+
+Modes of :meth:`Network.loss_and_grad`:
+
+* ``"dense"``: plain BPTT over full (T, B, N) tensors with BLAS products (reference and
+  baseline). It keeps the input of every layer as a dense float matrix and the masked
+  surrogate of every layer for the backward.
+* ``"sparse"``: S3GD. The forward keeps only each layer's active set (flat indices and
+  sigma' there) and spikes as CSR events; delta exists only on the active set and the
+  gradient to the previous layer is evaluated only at that layer's active entries.
+
+Both compute the same gradients (band-truncated surrogate, detached reset) to float rounding.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .backend import Array, Backend, call, get_backend, to_numpy
+from .errors import ConfigError, InputError, ShapeError
+from .loss import RegParams, spike_count_reg
+from .ops.lif import lif_backward_dense, lif_backward_sparse
+from .ops.readout import (
+    READOUTS,
+    cross_entropy,
+    readout_filter_backward,
+    readout_scores,
+    readout_scores_backward,
+)
+from .ops.surrogate import ActiveSet, sigma_prime_masked
+from .spikes import SpikeMatrix, as_spike_matrix, spike_matrix_from_keys
+
+ALPHA = math.exp(-0.1)  # dt = 1 ms, tau = 10 ms: the paper's F-MNIST / N-MNIST setting
+MODES = ("dense", "sparse")
+INITS = ("uniform", "normal")
+
+
+@dataclass
+class _LayerTape:
+    """What the forward keeps of one hidden layer for the backward."""
+
+    x: Any  # sparse: SpikeMatrix of the layer input; dense: (T*B, N_in) float
+    act: ActiveSet | None = None  # sparse mode
+    sp: Array | None = None  # dense mode: masked sigma' (T, B, N)
+    counts: Array | None = None  # (B, N) spike counts, only with the regulariser
+    n_active: int = 0
+    n_spikes: int = 0
+
+
+@dataclass
+class _Tape:
+    layers: list[_LayerTape] = field(default_factory=list)
+    s_last: Any = None  # readout input: SpikeMatrix (sparse) or (T*B, N_L) float (dense)
+    arg: Array | None = None  # readout arg-max time (B, K) for readout="max"
+
+    def nbytes(self) -> int:
+        seen: dict[int, int] = {}
+        for a in self._arrays():
+            seen[id(a)] = int(a.nbytes)
+        return sum(seen.values())
+
+    def _arrays(self):
+        for lt in self.layers:
+            yield from _leaves(lt.x)
+            if lt.act is not None:
+                yield from (lt.act.idx, lt.act.sp)
+            yield from (a for a in (lt.sp, lt.counts) if a is not None)
+        yield from _leaves(self.s_last)
+        if self.arg is not None:
+            yield self.arg
+
+
+def _leaves(x: Any):
+    if isinstance(x, SpikeMatrix):
+        yield from (x.csr.data, x.csr.indices, x.csr.indptr)
+    elif x is not None:
+        yield x
+
+
+class Network:
+    """Feed-forward LIF layers and a leaky readout (ALGORITHM.md §1-2).
+
+    Parameters
+    ----------
+    sizes: [N0, N1, ..., NL, K]: inputs, L >= 1 hidden layers, classes.
+    alpha, alpha_out: membrane and readout decay per step (exp(-dt/tau)).
+    threshold: theta. b_th: half-width of the active band |V - theta| < b_th (inf: dense
+    surrogate). surrogate_scale: beta_s. readout: "max" | "sum" | "last".
+    reg: None or dict of RegParams keys (lambda_up, f_up, p_up, lambda_low, f_low).
+    init: "uniform" (U(+-1/sqrt(fan_in))) or "normal" (N(0, (20 (1 - alpha)/sqrt(fan_in))^2)).
+    dtype: "float32" or "float64". backend: "numpy", "cupy" or "auto". seed: init seed.
+    """
+
+    def __init__(
+        self,
+        sizes: list[int],
+        alpha: float = ALPHA,
+        alpha_out: float = ALPHA,
+        threshold: float = 1.0,
+        b_th: float = 0.2,
+        surrogate_scale: float = 100.0,
+        readout: str = "max",
+        reg: dict[str, float] | RegParams | None = None,
+        init: str = "uniform",
+        dtype: str = "float32",
+        backend: str = "numpy",
+        seed: int = 0,
+    ) -> None:
+        sizes = [int(n) for n in sizes]
+        if len(sizes) < 3 or min(sizes) < 1:
+            raise ConfigError(f"sizes must be [N0, N1, ..., NL, K] with L >= 1, all >= 1; got {sizes}")
+        if not (0 <= alpha <= 1 and 0 <= alpha_out < 1):
+            raise ConfigError(f"need 0 <= alpha <= 1 and 0 <= alpha_out < 1; got {alpha}, {alpha_out}")
+        if not b_th > 0:
+            raise ConfigError(f"b_th must be > 0 (inf for the dense surrogate); got {b_th}")
+        if not (threshold > 0 and surrogate_scale >= 0):
+            raise ConfigError("threshold must be > 0 and surrogate_scale >= 0")
+        if readout not in READOUTS:
+            raise ConfigError(f"readout must be one of {', '.join(READOUTS)}; got {readout!r}")
+        if init not in INITS:
+            raise ConfigError(f"init must be one of {', '.join(INITS)}; got {init!r}")
+        if dtype not in ("float32", "float64"):
+            raise ConfigError(f"dtype must be 'float32' or 'float64'; got {dtype!r}")
+        self.sizes = sizes
+        self.alpha, self.alpha_out = float(alpha), float(alpha_out)
+        self.threshold, self.b_th, self.beta_s = float(threshold), float(b_th), float(surrogate_scale)
+        self.readout, self.init, self.seed = readout, init, int(seed)
+        self.reg = RegParams.from_dict(reg)
+        self.dtype = np.dtype(dtype)
+        self.backend: Backend = get_backend(backend)
+        self._params: dict[str, Array] = {}
+        self.params = self._init_params(np.random.default_rng(seed))
+
+    # ----------------------------------------------------------------- parameters
+    @property
+    def n_hidden(self) -> int:
+        return len(self.sizes) - 2
+
+    def param_shapes(self) -> dict[str, tuple[int, int]]:
+        """Names and shapes: W1..WL (N_{l-1}, N_l) and W_out (N_L, K)."""
+        s = self.sizes
+        shapes = {f"W{l}": (s[l - 1], s[l]) for l in range(1, len(s) - 1)}
+        shapes["W_out"] = (s[-2], s[-1])
+        return shapes
+
+    def _init_params(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        out = {}
+        for k, (fan_in, n) in self.param_shapes().items():
+            if self.init == "uniform":
+                bound = 1 / math.sqrt(fan_in)
+                out[k] = rng.uniform(-bound, bound, size=(fan_in, n))
+            else:
+                out[k] = rng.normal(0.0, 20 * (1 - self.alpha) / math.sqrt(fan_in), (fan_in, n))
+        return out
+
+    @property
+    def params(self) -> dict[str, Array]:
+        """The parameter dict (arrays on the backend); entries may be replaced."""
+        return self._params
+
+    @params.setter
+    def params(self, new: dict[str, Any]) -> None:
+        shapes = self.param_shapes()
+        if set(new) != set(shapes):
+            raise ShapeError(f"params must have keys {sorted(shapes)}; got {sorted(new)}")
+        self._params.clear()
+        for k, shape in shapes.items():
+            a = self.backend.asarray(new[k], dtype=self.dtype)
+            if a.shape != shape:
+                raise ShapeError(f"params[{k!r}] must have shape {shape}; got {a.shape}")
+            self._params[k] = a
+
+    # -------------------------------------------------------------------- forward
+    def _weights(self) -> list[Array]:
+        return [self._params[f"W{l}"] for l in range(1, self.n_hidden + 1)]
+
+    def _run(self, x: Any, mode: str | None) -> tuple[Array, _Tape, tuple[int, int]]:
+        """Forward pass; ``mode`` None records nothing, else what ``mode``'s backward needs."""
+        xp, dt = self.backend.xp, self.dtype
+        xs = as_spike_matrix(self.backend, x, self.sizes[0], dt)
+        T, B = xs.T, xs.B
+        tape = _Tape()
+        inp: SpikeMatrix = xs
+        inp_dense = xs.csr.toarray() if mode == "dense" else None
+        for w in self._weights():
+            N = w.shape[1]
+            h = (inp_dense @ w if mode == "dense" else inp.matmul(w)).reshape(T, B, N)
+            h = xp.ascontiguousarray(h, dtype=dt)
+            s = call("lif_forward", h, self.alpha, self.threshold)  # h now holds V
+            out = spike_matrix_from_keys(self.backend, xp.flatnonzero(s), T, B, N, dt)
+            if mode is not None:
+                lt = _LayerTape(x=inp_dense if mode == "dense" else inp, n_spikes=out.nnz)
+                if mode == "sparse":
+                    lt.act = call("active_set", h, self.threshold, self.beta_s, self.b_th)
+                    lt.n_active = int(lt.act.idx.size)
+                else:
+                    lt.sp = sigma_prime_masked(h, self.threshold, self.beta_s, self.b_th)
+                    lt.n_active = int(xp.count_nonzero(lt.sp))
+                if self.reg is not None:
+                    lt.counts = out.counts()
+                tape.layers.append(lt)
+            inp = out
+            inp_dense = s.reshape(T * B, N).astype(dt) if mode == "dense" else None
+        w_out = self._params["W_out"]
+        hr = (inp_dense @ w_out if mode == "dense" else inp.matmul(w_out)).reshape(T, B, -1)
+        u = call("leaky_scan", xp.ascontiguousarray(hr, dtype=dt), self.alpha_out, 1 - self.alpha_out)
+        m, tape.arg = readout_scores(u, self.readout)
+        tape.s_last = inp_dense if mode == "dense" else inp
+        return m, tape, (T, B)
+
+    def forward(self, x: Any) -> Array:
+        """Class scores. Shapes: x (B, T, N0) 0/1 or SpikeEvents -> (B, K) on the backend."""
+        return self._run(x, None)[0]
+
+    def predict(self, x: Any) -> np.ndarray:
+        """Predicted class per sample, on the host. Shapes: -> (B,) int."""
+        return to_numpy(self.forward(x).argmax(axis=1))
+
+    # ------------------------------------------------------------------- gradient
+    def _labels(self, y: Any, B: int) -> Array:
+        yh = np.asarray(to_numpy(y))
+        if yh.shape != (B,):
+            raise ShapeError(f"y must have shape ({B},); got {yh.shape}")
+        if yh.size and (not np.issubdtype(yh.dtype, np.integer) or yh.min() < 0 or yh.max() >= self.sizes[-1]):
+            raise InputError(f"y must hold integer labels in 0..{self.sizes[-1] - 1}")
+        return self.backend.asarray(yh.astype(np.int64))
+
+    def loss_and_grad(self, x: Any, y: Any, mode: str = "sparse") -> tuple[float, dict[str, Array], dict]:
+        """Loss, gradients of every parameter, and statistics of the step.
+
+        Shapes: x (B, T, N0) 0/1 or SpikeEvents; y (B,) int. grads: same keys and shapes as
+        params. stats: active_fraction, spike_rate, n_active (per hidden layer), loss_ce,
+        loss_reg, forward_s, backward_s, retained_bytes, scores (B, K).
+        """
+        if mode not in MODES:
+            raise ConfigError(f"mode must be 'dense' or 'sparse'; got {mode!r}")
+        be = self.backend
+        t0 = time.perf_counter()
+        m, tape, (T, B) = self._run(x, mode)
+        yd = self._labels(y, B)
+        ce, dm = cross_entropy(m, yd)
+        loss = ce
+        gregs = []
+        for lt in tape.layers:
+            if self.reg is not None:
+                lr, g = spike_count_reg(lt.counts, self.reg, self.dtype)
+                loss = loss + lr
+                gregs.append(g)
+            else:
+                gregs.append(None)
+        loss_f, ce_f = float(loss), float(ce)  # host sync: forward done
+        t1 = time.perf_counter()
+        grads = self._backward(tape, dm, gregs, mode, T, B)
+        be.xp.asarray(grads["W1"]).sum().item()  # sync for the timing
+        t2 = time.perf_counter()
+        sizes = self.sizes
+        for l, lt in enumerate(tape.layers, start=1):
+            if lt.n_active == 0:
+                warnings.warn(
+                    f"layer {l} has no active neuron (|V - theta| < {self.b_th} nowhere): "
+                    "its weights get zero gradient",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+        denom = [T * B * n for n in sizes[1:-1]]
+        stats = {
+            "active_fraction": [lt.n_active / d for lt, d in zip(tape.layers, denom)],
+            "spike_rate": [lt.n_spikes / d for lt, d in zip(tape.layers, denom)],
+            "n_active": [lt.n_active for lt in tape.layers],
+            "loss_ce": ce_f,
+            "loss_reg": loss_f - ce_f,
+            "forward_s": t1 - t0,
+            "backward_s": t2 - t1,
+            "retained_bytes": tape.nbytes(),
+            "scores": m,
+        }
+        return loss_f, grads, stats
+
+    def _backward(self, tape: _Tape, dm: Array, gregs: list, mode: str, T: int, B: int) -> dict[str, Array]:
+        ar = self.alpha_out
+        w_out = self._params["W_out"]
+        du = readout_scores_backward(dm, tape.arg, self.readout, T)
+        readout_filter_backward(du, ar)
+        dhr = du[1:].reshape(T * B, -1) * dm.dtype.type(1 - ar)  # dL/d(S^L W_out)
+        grads: dict[str, Array] = {}
+        weights = self._weights()
+        L = len(weights)
+        n_last = self.sizes[-2]
+        if mode == "dense":
+            grads["W_out"] = tape.s_last.T @ dhr
+            g = (dhr @ w_out.T).reshape(T, B, n_last)
+        else:
+            grads["W_out"] = tape.s_last.tmatmul(dhr)
+            idx = tape.layers[-1].act.idx
+            g = call("gather_rowdot", dhr, idx // n_last, w_out, idx % n_last)
+        for l in range(L, 0, -1):
+            lt, w = tape.layers[l - 1], weights[l - 1]
+            N = w.shape[1]
+            if mode == "dense":
+                if gregs[l - 1] is not None:
+                    g = g + gregs[l - 1][None]
+                dw, g = lif_backward_dense(g, lt.sp, lt.x, w, self.alpha, need_dx=l > 1)
+            else:
+                if gregs[l - 1] is not None:
+                    idx = lt.act.idx
+                    g = g + gregs[l - 1].reshape(-1)[(idx // N) % B * N + idx % N]
+                prev = tape.layers[l - 2].act if l > 1 else None
+                dw, g = lif_backward_sparse(g, lt.act, lt.x, w, self.alpha, prev, (T, B, N))
+            grads[f"W{l}"] = dw
+        return {k: grads[k] for k in self.param_shapes()}

@@ -1,0 +1,26 @@
+r"""Adam with bias correction (ALGORITHM.md §6), NumPy twin.
+
+    m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2
+    p -= lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..backend import Array, register
+
+
+@register("adam_update", "numpy")
+def adam_update(
+    p: Array, g: Array, m: Array, v: Array, step: int, lr: float, b1: float, b2: float, eps: float
+) -> None:
+    """**Updates p, m and v in place** for step number ``step`` (1-based). Shapes: all equal."""
+    t = p.dtype.type
+    m *= t(b1)
+    m += t(1 - b1) * g
+    v *= t(b2)
+    v += t(1 - b2) * np.square(g)
+    mhat = m / t(1 - b1**step)
+    vhat = v / t(1 - b2**step)
+    p -= t(lr) * mhat / (np.sqrt(vhat) + t(eps))

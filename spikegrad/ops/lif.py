@@ -1,0 +1,125 @@
+r"""LIF layer ops, NumPy twins (ALGORITHM.md §2 and §4). Time-major (T, B, N) arrays.
+
+Forward, for input current h[t] = x[t] @ W:
+
+    V[0] = 0,   S[t] = V[t] > theta,   V[t+1] = alpha V[t] + h[t] - theta S[t]
+
+Backward with detached reset, g = dL/dS:
+
+    delta[t] = g[t] sigma'(V[t])      eps[t] = delta[t] + alpha eps[t+1]   (eps[T] = 0)
+    dW = sum_{b,t} x[t]^T eps[t+1]    dL/dx[t] = eps[t+1] @ W^T
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..backend import Array, call, get_xp, register
+from ..spikes import SpikeMatrix
+from .surrogate import ActiveSet
+
+
+@register("lif_forward", "numpy")
+def lif_forward(h: Array, alpha: float, theta: float) -> Array:
+    """Scan the LIF membrane over time; **overwrites h with V**, returns the spikes.
+
+    Shapes: h (T, B, N) float (in: input current, out: V); returns s (T, B, N) bool.
+    """
+    T = h.shape[0]
+    s = np.empty(h.shape, dtype=bool)
+    a, th = h.dtype.type(alpha), h.dtype.type(theta)
+    v = np.zeros(h.shape[1:], dtype=h.dtype)
+    nxt = np.empty_like(v)
+    for t in range(T):
+        np.greater(v, th, out=s[t])
+        np.multiply(v, a, out=nxt)
+        nxt += h[t]
+        nxt -= th * s[t]
+        h[t] = v
+        v, nxt = nxt, v
+    return s
+
+
+@register("leaky_scan_reverse", "numpy")
+def leaky_scan_reverse(e: Array, alpha: float) -> Array:
+    """In place: ``e[t] += alpha * e[t+1]`` from the end backwards. Shapes: (T', ...)."""
+    a = e.dtype.type(alpha)
+    for t in range(e.shape[0] - 2, -1, -1):
+        e[t] += a * e[t + 1]
+    return e
+
+
+@register("leaky_scan", "numpy")
+def leaky_scan(x: Array, alpha: float, gain: float) -> Array:
+    """``y[0] = 0, y[t+1] = alpha y[t] + gain x[t]``. Shapes: x (T, ...) -> y (T, ...)."""
+    y = np.empty_like(x)
+    a, c = x.dtype.type(alpha), x.dtype.type(gain)
+    y[0] = 0
+    for t in range(x.shape[0] - 1):
+        np.multiply(y[t], a, out=y[t + 1])
+        y[t + 1] += c * x[t]
+    return y
+
+
+@register("gather_rowdot", "numpy", xp_generic=True)
+def gather_rowdot(e: Array, rows: Array, w: Array, cols: Array, chunk: int = 1 << 15) -> Array:
+    """``out[n] = e[rows[n]] . w[cols[n]]``. Shapes: e (R, M), w (C, M), rows/cols (A,) -> (A,)."""
+    xp = get_xp(e)
+    out = xp.empty(rows.shape[0], dtype=e.dtype)
+    for lo in range(0, rows.shape[0], chunk):
+        r, c = rows[lo : lo + chunk], cols[lo : lo + chunk]
+        out[lo : lo + chunk] = (e[r] * w[c]).sum(axis=1)
+    return out
+
+
+def _eps_buffer(xp: Any, T: int, B: int, N: int, dtype: Any) -> Array:
+    return xp.zeros((T + 1, B, N), dtype=dtype)
+
+
+def lif_backward_dense(g: Array, sp: Array, x: Array, w: Array, alpha: float, need_dx: bool):
+    """Dense BPTT through one layer (the reference and the baseline).
+
+    Shapes: g, sp (T, B, N) float (sp: masked surrogate); x (T * B, N_in) float input spikes;
+    w (N_in, N). Returns dw (N_in, N) and dx (T, B, N_in) or None.
+    """
+    T, B, N = g.shape
+    e = _eps_buffer(get_xp(g), T, B, N, g.dtype)
+    get_xp(g).multiply(g, sp, out=e[:T])
+    call("leaky_scan_reverse", e, alpha)
+    e1 = e[1:].reshape(T * B, N)
+    dw = x.T @ e1
+    dx = (e1 @ w.T).reshape(T, B, w.shape[0]) if need_dx else None
+    return dw, dx
+
+
+def lif_backward_sparse(
+    g: Array,
+    act: ActiveSet,
+    x: SpikeMatrix,
+    w: Array,
+    alpha: float,
+    prev: ActiveSet | None,
+    shape: tuple[int, int, int],
+):
+    """Sparse spiking backward through one layer (S3GD, ALGORITHM.md §5).
+
+    delta exists only on the active set; eps is its reset-free time filter; dW = x^T eps uses
+    the input's spike events; dL/dx is evaluated only at the previous layer's active entries.
+
+    Shapes: g (A,) = dL/dS on ``act``; x: input spikes (T * B, N_in); w (N_in, N);
+    shape = (T, B, N). Returns dw (N_in, N) and dx (A_prev,) or None.
+    """
+    T, B, N = shape
+    xp = get_xp(g)
+    e = _eps_buffer(xp, T, B, N, g.dtype)
+    e.reshape(-1)[act.idx] = g * act.sp
+    call("leaky_scan_reverse", e, alpha)
+    e1 = e[1:].reshape(T * B, N)
+    dw = x.tmatmul(e1)
+    dx = None
+    if prev is not None:
+        n_in = w.shape[0]
+        dx = call("gather_rowdot", e1, prev.idx // n_in, w, prev.idx % n_in)
+    return dw, dx

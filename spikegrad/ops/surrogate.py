@@ -1,0 +1,60 @@
+"""The surrogate derivative and the active set (ALGORITHM.md §3). xp-generic.
+
+    sigma'(V) = 1 / (beta_s * |V - theta| + 1) ** 2
+    active    <=>  |V - theta| < b_th              (b_th = inf: every finite V is active)
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from ..backend import Array, get_xp, register
+
+
+class ActiveSet(NamedTuple):
+    """Active entries of one layer, sorted by flat index ``(t * B + b) * N + j``.
+
+    Shapes: idx (A,) int32 or int64; sp (A,) float, sigma'(V) at those entries.
+    """
+
+    idx: Array
+    sp: Array
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.idx.nbytes + self.sp.nbytes)
+
+
+def sigma_prime(v: Array, theta: float, beta_s: float) -> Array:
+    """The fast-sigmoid surrogate derivative. Shapes: any -> same."""
+    xp = get_xp(v)
+    d = xp.abs(v - v.dtype.type(theta))
+    one = v.dtype.type(1)
+    return one / (v.dtype.type(beta_s) * d + one) ** 2
+
+
+def sigma_prime_masked(v: Array, theta: float, beta_s: float, b_th: float) -> Array:
+    """sigma'(V) on the active band, 0 elsewhere (the dense mode's surrogate)."""
+    xp = get_xp(v)
+    sp = sigma_prime(v, theta, beta_s)
+    return xp.where(xp.abs(v - v.dtype.type(theta)) < b_th, sp, v.dtype.type(0))
+
+
+def index_dtype(size: int):
+    """int32 when every flat index fits, else int64."""
+    import numpy as np
+
+    return np.int32 if size < 2**31 else np.int64
+
+
+@register("active_set", "numpy", xp_generic=True)
+def active_set(v: Array, theta: float, beta_s: float, b_th: float) -> ActiveSet:
+    """Extract the active set of a membrane record.
+
+    Shapes: v (T, B, N) float -> ActiveSet with flat indices into v.
+    """
+    xp = get_xp(v)
+    flat = v.reshape(-1)
+    idx = xp.flatnonzero(xp.abs(flat - flat.dtype.type(theta)) < b_th)
+    idx = idx.astype(index_dtype(flat.size), copy=False)
+    return ActiveSet(idx, sigma_prime(flat[idx], theta, beta_s))
