@@ -28,7 +28,6 @@ import numpy as np
 from .backend import Array, Backend, call, get_backend, to_numpy
 from .errors import ConfigError, InputError, ShapeError
 from .loss import RegParams, spike_count_reg
-from .ops.lif import lif_backward_dense, lif_backward_sparse
 from .ops.readout import (
     READOUTS,
     cross_entropy,
@@ -308,12 +307,12 @@ class Network:
             if mode == "dense":
                 if gregs[l - 1] is not None:
                     g = g + gregs[l - 1][None]
-                dw, g = lif_backward_dense(g, lt.sp, lt.x, w, self.alpha, need_dx=l > 1)
+                dw, g = call("lif_backward_dense", g, lt.sp, lt.x, w, self.alpha, l > 1)
             else:
                 if gregs[l - 1] is not None:
                     idx = lt.act.idx
                     g = g + gregs[l - 1].reshape(-1)[(idx // N) % B * N + idx % N]
                 prev = tape.layers[l - 2].act if l > 1 else None
-                dw, g = lif_backward_sparse(g, lt.act, lt.x, w, self.alpha, prev, (T, B, N))
+                dw, g = call("lif_backward_sparse", g, lt.act, lt.x, w, self.alpha, prev, (T, B, N))
             grads[f"W{l}"] = dw
         return {k: grads[k] for k in self.param_shapes()}

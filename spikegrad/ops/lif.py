@@ -78,6 +78,7 @@ def _eps_buffer(xp: Any, T: int, B: int, N: int, dtype: Any) -> Array:
     return xp.zeros((T + 1, B, N), dtype=dtype)
 
 
+@register("lif_backward_dense", "numpy", xp_generic=True)
 def lif_backward_dense(g: Array, sp: Array, x: Array, w: Array, alpha: float, need_dx: bool):
     """Dense BPTT through one layer (the reference and the baseline).
 
@@ -94,6 +95,7 @@ def lif_backward_dense(g: Array, sp: Array, x: Array, w: Array, alpha: float, ne
     return dw, dx
 
 
+@register("lif_backward_sparse", "numpy", xp_generic=True)
 def lif_backward_sparse(
     g: Array,
     act: ActiveSet,

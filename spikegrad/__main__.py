@@ -1,0 +1,5 @@
+"""``python -m spikegrad``: the command line."""
+
+from spikegrad.cli import main
+
+main()
