@@ -194,13 +194,17 @@ class Network:
             N = w.shape[1]
             h = (inp_dense @ w if mode == "dense" else inp.matmul(w)).reshape(T, B, N)
             h = xp.ascontiguousarray(h, dtype=dt)
-            s = call("lif_forward", h, self.alpha, self.threshold)  # h now holds V
-            out = spike_matrix_from_keys(self.backend, xp.flatnonzero(s), T, B, N, dt)
+            if mode == "sparse":
+                keys, act = call("lif_forward_sparse", h, self.alpha, self.threshold, self.beta_s, self.b_th)
+            else:
+                s = call("lif_forward", h, self.alpha, self.threshold)  # h now holds V
+                keys = xp.flatnonzero(s)
+            out = spike_matrix_from_keys(self.backend, keys, T, B, N, dt)
             if mode is not None:
                 lt = _LayerTape(x=inp_dense if mode == "dense" else inp, n_spikes=out.nnz)
                 if mode == "sparse":
-                    lt.act = call("active_set", h, self.threshold, self.beta_s, self.b_th)
-                    lt.n_active = int(lt.act.idx.size)
+                    lt.act = act
+                    lt.n_active = int(act.idx.size)
                 else:
                     lt.sp = sigma_prime_masked(h, self.threshold, self.beta_s, self.b_th)
                     lt.n_active = int(xp.count_nonzero(lt.sp))

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..backend import Array, call, get_xp, register
 from ..spikes import SpikeMatrix
-from .surrogate import ActiveSet
+from .surrogate import ActiveSet, active_set
 
 
 @register("lif_forward", "numpy")
@@ -40,6 +40,19 @@ def lif_forward(h: Array, alpha: float, theta: float) -> Array:
         h[t] = v
         v, nxt = nxt, v
     return s
+
+
+@register("lif_forward_sparse", "numpy")
+def lif_forward_sparse(
+    h: Array, alpha: float, theta: float, beta_s: float, b_th: float
+) -> tuple[Array, ActiveSet]:
+    """The sparse mode's forward of one layer: spikes as sorted flat keys and the active set.
+
+    h may be overwritten. Shapes: h (T, B, N) float -> keys (S,) int, flat ``(t * B + b) * N
+    + j`` sorted ascending; ActiveSet with unique flat indices in any order.
+    """
+    s = lif_forward(h, alpha, theta)
+    return np.flatnonzero(s), active_set(h, theta, beta_s, b_th)
 
 
 @register("leaky_scan_reverse", "numpy")

@@ -12,7 +12,7 @@ from ..backend import Array, get_xp, register
 
 
 class ActiveSet(NamedTuple):
-    """Active entries of one layer, sorted by flat index ``(t * B + b) * N + j``.
+    """Active entries of one layer: unique flat indices ``(t * B + b) * N + j``, any order.
 
     Shapes: idx (A,) int32 or int64; sp (A,) float, sigma'(V) at those entries.
     """
