@@ -20,7 +20,8 @@ from ..spikes import SpikeEvents
 class EventDataset:
     """Binned spike samples with labels.
 
-    Shapes: t, i (E,) int; offsets (n + 1,) int64; labels (n,) int64.
+    Shapes: t, i (E,) int; offsets (n + 1,) int64; labels (n,) int64; every array in
+    ``extra`` (per-sample metadata such as SHD speaker ids or file ids) (n,).
     """
 
     t: np.ndarray
@@ -32,6 +33,7 @@ class EventDataset:
     n_classes: int
     class_names: list[str] = field(default_factory=list)
     name: str = ""
+    extra: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.labels = np.asarray(self.labels, dtype=np.int64)
@@ -44,6 +46,9 @@ class EventDataset:
                 f"{self.name}: labels outside 0..{self.n_classes - 1} "
                 f"(found {self.labels.min()}..{self.labels.max()})"
             )
+        for key, a in self.extra.items():
+            if len(a) != n:
+                raise DataError(f"{self.name}: extra[{key!r}] has {len(a)} entries for {n} samples")
         if not self.class_names:
             self.class_names = [str(k) for k in range(self.n_classes)]
 
@@ -54,6 +59,11 @@ class EventDataset:
     def n_events(self) -> int:
         return int(self.t.size)
 
+    @property
+    def events_per_sample(self) -> np.ndarray:
+        """Spikes (distinct (t, i) bins) of every sample. Shapes: -> (n,) int64."""
+        return np.diff(self.offsets)
+
     def subset(self, idx: np.ndarray) -> EventDataset:
         """A new dataset holding samples ``idx`` (in that order)."""
         idx = np.asarray(idx, dtype=np.int64)
@@ -63,6 +73,7 @@ class EventDataset:
         return EventDataset(
             self.t[sel], self.i[sel], offsets, self.labels[idx], self.T, self.n_inputs,
             self.n_classes, list(self.class_names), self.name,
+            {k: a[idx] for k, a in self.extra.items()},
         )
 
     def split(self, val_fraction: float, seed: int = 0) -> tuple[EventDataset, EventDataset]:

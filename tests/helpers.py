@@ -1,0 +1,44 @@
+"""Small builders shared by the tests."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import spikegrad as sg
+
+# rel. tolerances, chosen as follows:
+# - "f64": sparse vs dense and engine vs reference in float64. The issue fixes 1e-9; observed
+#   differences are ~1e-14 (only summation order differs).
+# - "f32": float32 engine vs float64 reference: ~1e2 x float32 epsilon of accumulated rounding.
+# - "fd": central finite differences (h = 1e-6) of the smooth stand-in: O(h^2) truncation and
+#   O(eps/h) rounding give ~1e-8; 1e-5 leaves margin for kinks near but not at a max/ReLU corner.
+TOL = {"f64": 1e-9, "f32": 1e-4, "fd": 1e-5}
+
+
+def rel_err(a, b) -> float:
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-300))
+
+
+REG = {"lambda_up": 0.06, "f_up": 0.5, "p_up": 1.0, "lambda_low": 100.0, "f_low": 1e-3}
+
+
+def spikes(rng, B, T, N, p=0.2):
+    return (rng.random((B, T, N)) < p).astype(np.uint8)
+
+
+def active_net(sizes, seed=0, gain=1.2, **kw) -> sg.Network:
+    """A float64 network whose weights drive every layer near threshold (so it is active)."""
+    net = sg.Network(sizes, dtype="float64", seed=seed, **kw)
+    rng = np.random.default_rng(seed + 7)
+    net.params = {
+        k: rng.normal(0.3 / np.sqrt(shape[0]), gain / np.sqrt(shape[0]), shape)
+        for k, shape in net.param_shapes().items()
+    }
+    return net
+
+
+def ref_params(net):
+    p = {"alpha": net.alpha, "alpha_out": net.alpha_out, "theta": net.threshold, "readout": net.readout}
+    Ws = [np.asarray(net.params[f"W{l}"]) for l in range(1, net.n_hidden + 1)]
+    return p, Ws, np.asarray(net.params["W_out"])

@@ -1,0 +1,51 @@
+"""NumPy twins against hand-computed values (one neuron, a few steps)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from spikegrad.ops.lif import leaky_scan, leaky_scan_reverse, lif_forward, lif_forward_sparse
+from spikegrad.ops.surrogate import active_set, sigma_prime
+
+
+def test_lif_forward_one_neuron_by_hand():
+    # alpha 0.5, theta 1: V0=0; V1=0.5*0+0.8=0.8; V2=0.4+0.8=1.2 (spike at t=2);
+    # V3=0.6+0.8-1=0.4; V4=0.2+0=0.2
+    h = np.array([0.8, 0.8, 0.8, 0.0, 0.0]).reshape(5, 1, 1)
+    s = lif_forward(h, 0.5, 1.0)
+    np.testing.assert_allclose(h.ravel(), [0.0, 0.8, 1.2, 0.4, 0.2])
+    np.testing.assert_array_equal(s.ravel(), [0, 0, 1, 0, 0])
+
+
+def test_spike_needs_strictly_above_threshold():
+    h = np.array([1.0, 0.0, 0.0]).reshape(3, 1, 1)
+    s = lif_forward(h, 1.0, 1.0)  # V1 = 1.0 exactly: no spike (strict >)
+    np.testing.assert_array_equal(s.ravel(), [0, 0, 0])
+
+
+def test_active_set_and_surrogate_by_hand():
+    v = np.array([0.0, 0.79, 0.81, 1.0, 1.19, 1.21]).reshape(6, 1, 1)
+    act = active_set(v, 1.0, 100.0, 0.2)
+    np.testing.assert_array_equal(act.idx, [2, 3, 4])
+    np.testing.assert_allclose(act.sp, [1 / (100 * 0.19 + 1) ** 2, 1.0, 1 / (100 * 0.19 + 1) ** 2])
+    assert sigma_prime(np.array([1.5]), 1.0, 2.0)[0] == pytest.approx(1 / 4)
+    assert active_set(v, 1.0, 100.0, np.inf).idx.size == 6
+
+
+def test_fused_sparse_forward_matches_parts(rng):
+    h = rng.normal(0.3, 0.5, (20, 3, 7))
+    keys, act = lif_forward_sparse(h.copy(), 0.9, 1.0, 100.0, 0.2)
+    v = h.copy()
+    s = lif_forward(v, 0.9, 1.0)
+    np.testing.assert_array_equal(keys, np.flatnonzero(s))
+    ref = active_set(v, 1.0, 100.0, 0.2)
+    np.testing.assert_array_equal(np.sort(act.idx), ref.idx)
+
+
+def test_leaky_scans_by_hand():
+    x = np.array([1.0, 2.0, 0.0, 4.0]).reshape(4, 1)
+    np.testing.assert_allclose(leaky_scan(x, 0.5, 2.0).ravel(), [0, 2, 5, 2.5])
+    e = np.array([1.0, 0.0, 2.0, 4.0]).reshape(4, 1)
+    leaky_scan_reverse(e, 0.5)
+    np.testing.assert_allclose(e.ravel(), [2.0, 2.0, 4.0, 4.0])

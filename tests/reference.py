@@ -1,0 +1,125 @@
+"""A deliberately plain reference of ALGORITHM.md §1-4: batch-major, one loop step per time step.
+
+Independent of the engine's code (no registry, no sparse matrices, no time-major layout). The
+spike nonlinearity is a parameter: ``f``/``fprime`` = Heaviside and the band-masked surrogate
+give the engine's semantics; a smooth ``f`` with its true derivative gives a "smooth
+stand-in" whose gradient can be checked by finite differences. The reset always uses the
+Heaviside spike, whose derivative is 0 almost everywhere: that is the detached reset.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def heaviside(theta):
+    return lambda v: (v > theta).astype(v.dtype)
+
+
+def masked_surrogate(theta, beta_s, b_th):
+    def fp(v):
+        d = np.abs(v - theta)
+        return np.where(d < b_th, 1.0 / (beta_s * d + 1.0) ** 2, 0.0)
+
+    return fp
+
+
+def fast_sigmoid(theta, beta):
+    """Smooth stand-in spike (v - theta) / (beta |v - theta| + 1) and its derivative."""
+    return (
+        lambda v: (v - theta) / (beta * np.abs(v - theta) + 1.0),
+        lambda v: 1.0 / (beta * np.abs(v - theta) + 1.0) ** 2,
+    )
+
+
+def forward(x, Ws, W_out, p, f):
+    """Returns loss and the records the backward needs. x: (B, T, N0) float."""
+    B, T, _ = x.shape
+    inp, rec = x, []
+    for W in Ws:
+        N = W.shape[1]
+        V = np.zeros((B, T, N))
+        out = np.zeros((B, T, N))
+        reset = np.zeros((B, N))
+        for t in range(T):
+            if t > 0:
+                V[:, t] = p["alpha"] * V[:, t - 1] + inp[:, t - 1] @ W - p["theta"] * reset
+            reset = (V[:, t] > p["theta"]).astype(float)
+            out[:, t] = f(V[:, t])
+        rec.append((inp, V, out))
+        inp = out
+    K = W_out.shape[1]
+    u = np.zeros((B, T, K))
+    for t in range(1, T):
+        u[:, t] = p["alpha_out"] * u[:, t - 1] + (1 - p["alpha_out"]) * (inp[:, t - 1] @ W_out)
+    if p["readout"] == "max":
+        m = u.max(axis=1)
+    elif p["readout"] == "sum":
+        m = u.sum(axis=1)
+    else:
+        m = u[:, -1]
+    return m, u, rec, inp
+
+
+def reg_terms(out, reg):
+    """Regulariser value and dL/d out[b, t, j] (the same for every t)."""
+    B, _, N = out.shape
+    c = out.sum(axis=1)
+    loss, grad = 0.0, np.zeros((B, N))
+    for b in range(B):
+        r = c[b].sum() / N - reg["f_up"]
+        if r > 0:
+            loss += reg["lambda_up"] * r ** reg["p_up"]
+            grad[b] += reg["lambda_up"] * reg["p_up"] * r ** (reg["p_up"] - 1) / N
+        low = np.maximum(reg["f_low"] - c[b], 0)
+        loss += reg["lambda_low"] / N * (low**2).sum()
+        grad[b] -= 2 * reg["lambda_low"] / N * low
+    return loss / B, grad / B
+
+
+def loss_and_grad(x, y, Ws, W_out, p, f, fprime, reg=None):
+    """Loss and gradients {W1.., W_out} by plain BPTT with explicit time loops."""
+    B, T, _ = x.shape
+    m, u, rec, s_last = forward(x, Ws, W_out, p, f)
+    z = m - m.max(axis=1, keepdims=True)
+    prob = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    loss = -np.log(prob[np.arange(B), y]).mean()
+    dm = prob.copy()
+    dm[np.arange(B), y] -= 1
+    dm /= B
+    du = np.zeros_like(u)
+    if p["readout"] == "max":
+        arg = u.argmax(axis=1)
+        for b in range(B):
+            for k in range(u.shape[2]):
+                du[b, arg[b, k], k] = dm[b, k]
+    elif p["readout"] == "sum":
+        du[:] = dm[:, None, :]
+    else:
+        du[:, -1] = dm
+    ar = p["alpha_out"]
+    G = np.zeros((B, T + 1, u.shape[2]))
+    for t in range(T - 1, -1, -1):
+        G[:, t] = du[:, t] + ar * G[:, t + 1]
+    grads = {"W_out": np.zeros_like(W_out)}
+    gS = np.zeros_like(s_last)
+    for t in range(T):
+        grads["W_out"] += s_last[:, t].T @ ((1 - ar) * G[:, t + 1])
+        gS[:, t] = (1 - ar) * G[:, t + 1] @ W_out.T
+    regs = [reg_terms(out, reg) if reg else (0.0, 0.0) for (_, _, out) in rec]
+    loss += sum(r[0] for r in regs)
+    for l in range(len(Ws), 0, -1):
+        inp, V, _ = rec[l - 1]
+        W = Ws[l - 1]
+        g = gS + (regs[l - 1][1][:, None, :] if reg else 0.0)
+        delta = g * fprime(V)
+        eps = np.zeros((B, T + 1, W.shape[1]))
+        for t in range(T - 1, -1, -1):
+            eps[:, t] = delta[:, t] + p["alpha"] * eps[:, t + 1]
+        dW = np.zeros_like(W)
+        gS = np.zeros_like(inp)
+        for t in range(T):
+            dW += inp[:, t].T @ eps[:, t + 1]
+            gS[:, t] = eps[:, t + 1] @ W.T
+        grads[f"W{l}"] = dW
+    return loss, grads

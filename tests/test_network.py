@@ -1,0 +1,157 @@
+"""Network API: construction, validation, determinism, edge cases, retained memory, Adam."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from helpers import REG, TOL, active_net, rel_err, spikes
+
+import spikegrad as sg
+
+
+def test_params_shapes_and_init_scales():
+    net = sg.Network([40, 30, 20, 5], init="uniform")
+    assert {k: v.shape for k, v in net.params.items()} == {"W1": (40, 30), "W2": (30, 20), "W_out": (20, 5)}
+    assert np.abs(net.params["W1"]).max() <= 1 / np.sqrt(40)
+    assert net.params["W1"].dtype == np.float32
+    big = sg.Network([2000, 300, 2], init="normal", alpha=0.9, dtype="float64")
+    assert np.std(big.params["W1"]) == pytest.approx(20 * 0.1 / np.sqrt(2000), rel=0.02)
+
+
+def test_determinism_for_fixed_seed(rng):
+    x, y = spikes(rng, 4, 30, 30), rng.integers(0, 4, 4)
+    runs = []
+    for _ in range(2):
+        net = sg.Network([30, 20, 16, 4], init="normal", seed=5)
+        opt = sg.Adam(net.params, lr=1e-2)
+        for _ in range(3):
+            loss, g, _ = net.loss_and_grad(x, y)
+            opt.step(g)
+        runs.append((loss, {k: v.copy() for k, v in net.params.items()}))
+    assert runs[0][0] == runs[1][0]
+    for k in runs[0][1]:
+        np.testing.assert_array_equal(runs[0][1][k], runs[1][1][k])
+    other = sg.Network([30, 20, 16, 4], init="normal", seed=6)
+    assert not np.array_equal(other.params["W1"], sg.Network([30, 20, 16, 4], init="normal", seed=5).params["W1"])
+
+
+def test_adam_against_formula(rng):
+    p0 = rng.normal(size=(3, 4))
+    params = {"w": p0.copy()}
+    opt = sg.Adam(params, lr=0.01, betas=(0.8, 0.99), eps=1e-6)
+    m = v = np.zeros_like(p0)
+    p = p0.copy()
+    for t in range(1, 5):
+        g = rng.normal(size=p0.shape)
+        opt.step({"w": g})
+        m = 0.8 * m + 0.2 * g
+        v = 0.99 * v + 0.01 * g * g
+        p = p - 0.01 * (m / (1 - 0.8**t)) / (np.sqrt(v / (1 - 0.99**t)) + 1e-6)
+        np.testing.assert_allclose(params["w"], p, rtol=1e-12)
+    assert opt.step_count == 4
+
+
+@pytest.mark.parametrize("B,T", [(1, 30), (4, 1), (1, 1)])
+@pytest.mark.parametrize("mode", ["dense", "sparse"])
+def test_edge_shapes(B, T, mode, rng):
+    net = active_net([30, 20, 16, 4], b_th=np.inf, reg=REG)
+    x, y = spikes(rng, B, T, 30), rng.integers(0, 4, B)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        loss, g, st = net.loss_and_grad(x, y, mode=mode)
+        loss2, g2, _ = net.loss_and_grad(x, y, mode="dense" if mode == "sparse" else "sparse")
+    assert np.isfinite(loss) and loss == pytest.approx(loss2, rel=TOL["f64"])
+    for k in g:
+        assert g[k].shape == net.params[k].shape and np.all(np.isfinite(g[k]))
+        assert rel_err(g[k], g2[k]) <= TOL["f64"] or np.abs(g2[k]).max() == 0
+
+
+@pytest.mark.parametrize("mode", ["dense", "sparse"])
+def test_silent_network_warns_and_gives_zero_hidden_grads(mode, rng):
+    net = sg.Network([30, 20, 16, 4], dtype="float64")
+    net.params = {k: np.zeros(v.shape) for k, v in net.params.items()}
+    x, y = spikes(rng, 3, 20, 30), rng.integers(0, 4, 3)
+    with pytest.warns(RuntimeWarning, match="no active neuron"):
+        loss, g, st = net.loss_and_grad(x, y, mode=mode)
+    assert loss == pytest.approx(np.log(4))
+    assert st["n_active"] == [0, 0]
+    for k in g:
+        assert np.all(g[k] == 0)
+
+
+def test_empty_input_is_finite(rng):
+    net = active_net([30, 20, 16, 4], reg=REG)
+    x, y = np.zeros((3, 20, 30), np.uint8), rng.integers(0, 4, 3)
+    with pytest.warns(RuntimeWarning):
+        loss, g, _ = net.loss_and_grad(x, y)
+    assert loss == pytest.approx(np.log(4) + 2 * 100 * 1e-6)  # L_low of silent layers
+    assert all(np.all(np.isfinite(v)) for v in g.values())
+    ev = sg.SpikeEvents([], [], [], (3, 20, 30))
+    with pytest.warns(RuntimeWarning):
+        assert net.loss_and_grad(ev, y)[0] == loss
+
+
+def test_all_active_network(rng):
+    net = active_net([30, 20, 16, 4], b_th=np.inf)
+    x, y = spikes(rng, 3, 20, 30), rng.integers(0, 4, 3)
+    _, _, st = net.loss_and_grad(x, y)
+    assert st["active_fraction"] == [1.0, 1.0]
+
+
+def test_sparse_keeps_no_dense_float_tensor(rng):
+    """Sparse mode keeps far fewer bytes, and no (B, T, N)-sized float array (ALGORITHM §5)."""
+    net = sg.Network([200, 100, 100, 10], init="normal")
+    x, y = spikes(rng, 16, 100, 200, p=0.02), rng.integers(0, 10, 16)
+    _, _, sd = net.loss_and_grad(x, y, mode="dense")
+    _, _, ss = net.loss_and_grad(x, y, mode="sparse")
+    assert 0 < max(ss["active_fraction"]) < 0.2
+    assert ss["retained_bytes"] < 0.15 * sd["retained_bytes"]
+    _, tape, _ = net._run(x, "sparse")
+    for a in tape._arrays():
+        assert a.size < 16 * 100 * 100 or a.dtype == np.int32 and a.size <= 16 * 100 + 1
+
+
+def test_bad_inputs_are_refused(rng):
+    net = sg.Network([30, 20, 4])
+    x, y = spikes(rng, 2, 10, 30), np.array([0, 1])
+    with pytest.raises(sg.InputError, match="only 0 and 1"):
+        net.loss_and_grad(x * 2, y)
+    with pytest.raises(sg.InputError, match="only 0 and 1"):
+        net.forward(x * 0.5)
+    with pytest.raises(sg.ShapeError, match="30"):
+        net.forward(spikes(rng, 2, 10, 31))
+    with pytest.raises(sg.InputError, match="labels"):
+        net.loss_and_grad(x, np.array([0, 4]))
+    with pytest.raises(sg.ShapeError):
+        net.loss_and_grad(x, np.array([0]))
+    with pytest.raises(sg.InputError):
+        sg.SpikeEvents([0], [10], [0], (2, 10, 30))
+    with pytest.raises(sg.ConfigError):
+        net.loss_and_grad(x, y, mode="fast")
+    for bad in ({"readout": "mean"}, {"b_th": 0}, {"init": "xavier"}, {"dtype": "float16"}, {"reg": {"lam": 1}}):
+        with pytest.raises(sg.ConfigError):
+            sg.Network([30, 20, 4], **bad)
+    with pytest.raises(sg.ConfigError):
+        sg.Network([30, 4])
+
+
+def test_params_setter_validates():
+    net = sg.Network([30, 20, 4])
+    with pytest.raises(sg.ShapeError):
+        net.params = {"W1": np.zeros((30, 20)), "W_out": np.zeros((20, 5))}
+    with pytest.raises(sg.ShapeError):
+        net.params = {"W1": np.zeros((30, 20))}
+
+
+def test_backend_auto_and_missing_cupy(monkeypatch):
+    from spikegrad import backend
+
+    monkeypatch.setattr(backend, "cupy_available", lambda: False)
+    backend._auto_note.cache_clear()
+    with pytest.warns(RuntimeWarning, match="NumPy"):
+        net = sg.Network([30, 20, 4], backend="auto")
+    assert net.backend.name == "numpy"
+    with pytest.raises(sg.ConfigError):
+        sg.Network([30, 20, 4], backend="tpu")
