@@ -1,6 +1,9 @@
 """The spikegrad command line (installed as ``spikegrad`` and ``python -m spikegrad``).
 
-Thin over the library: commands parse options, call one library function and print.
+Thin over the library: each command (one module each) parses its options, calls one library
+function and prints. Errors: a SpikegradError (bad data, bad config, corrupt checkpoint...)
+or an OSError becomes a one-line message and exit code 1; ``--debug`` shows the traceback
+instead. Usage errors (bad options) exit with 2, as everywhere in Click.
 """
 
 from __future__ import annotations
@@ -14,27 +17,46 @@ from spikegrad.errors import SpikegradError
 
 
 class _Group(click.Group):
-    """Turns SpikegradError into a one-line message and exit code 1 (``--debug`` re-raises)."""
+    """Keeps commands in definition order and turns library errors into one-line messages."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.commands)
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except SpikegradError as exc:
+        except (SpikegradError, OSError) as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
-            raise click.ClickException(str(exc)) from None
+            msg = str(exc) if isinstance(exc, SpikegradError) else f"{type(exc).__name__}: {exc}"
+            raise click.ClickException(" ".join(msg.split())) from None
 
 
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, "-V", "--version")
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@click.group(cls=_Group, context_settings=CONTEXT)
+@click.version_option(__version__, "-V", "--version", prog_name="spikegrad")
 @click.option("--debug", is_flag=True, help="Show full tracebacks instead of one-line errors.")
 @click.pass_context
 def cli(ctx: click.Context, debug: bool) -> None:
-    """Train spiking neural networks with sparse spiking gradient descent."""
+    """Train spiking neural networks with sparse spiking gradient descent.
+
+    \b
+    Examples:
+      spikegrad train                         # quick run on the built-in synthetic task
+      spikegrad train --dataset fmnist --epochs 5 --out runs/fm
+      spikegrad evaluate runs/fm --split val
+      spikegrad plot runs/fm
+      spikegrad info                          # versions, GPU, why a backend was chosen
+    """
     ctx.obj = {"debug": debug}
 
 
-from . import train  # noqa: E402,F401  (registers the command)
+from . import bench, datasets, evaluate, info, plot, train  # noqa: E402,F401  (register commands)
+
+# help order: the everyday commands first
+cli.commands = {k: cli.commands[k] for k in ("train", "evaluate", "plot", "bench", "datasets", "info")}
 
 
 def main() -> None:

@@ -1,27 +1,170 @@
-"""``spikegrad train``: train on the embedded synthetic task (more data sets come later)."""
+"""``spikegrad train``: options -> TrainConfig -> ``spikegrad.workflow.fit``."""
 
 from __future__ import annotations
 
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
 import click
 
-from spikegrad.workflow import TrainSetup, run_training
+from spikegrad import workflow
+from spikegrad.backend import BACKENDS
+from spikegrad.config import DATASETS, DTYPES, make_config
+from spikegrad.network import MODES
+from spikegrad.ops.readout import READOUTS
 
 from . import cli
 
 
-@cli.command()
-@click.option("--epochs", default=TrainSetup.epochs, show_default=True, type=click.IntRange(1))
-@click.option("--grad", "mode", default="sparse", show_default=True, type=click.Choice(["sparse", "dense"]))
-@click.option("--b-th", default=TrainSetup.b_th, show_default=True, type=click.FloatRange(min=0, min_open=True), help="Half-width of the active band |V - theta| < b_th.")
-@click.option("--backend", default="numpy", show_default=True, type=click.Choice(["auto", "numpy", "cupy"]))
-@click.option("--seed", default=0, show_default=True, type=int)
-def train(epochs: int, mode: str, b_th: float, backend: str, seed: int) -> None:
-    """Train a 2-hidden-layer SNN on the built-in Randman task and print per-epoch metrics.
+class _GreedyCommand(click.Command):
+    """Lets ``--hidden 200 200`` take every value up to the next option."""
 
-    \b
-    Example:
-      spikegrad train --epochs 5 --grad dense
-    """
-    setup = TrainSetup(epochs=epochs, mode=mode, b_th=b_th, backend=backend, seed=seed)
-    click.echo(setup.describe())
-    run_training(setup, log=click.echo)
+    greedy = ("--hidden",)
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        out: list[str] = []
+        it = iter(args)
+        for a in it:
+            out.append(a)
+            if a in self.greedy:
+                vals = []
+                for b in it:
+                    if b.startswith("-"):
+                        out.append(" ".join(vals))
+                        vals = None
+                        out.append(b)
+                        break
+                    vals.append(b)
+                if vals is not None:
+                    out.append(" ".join(vals))
+        return super().parse_args(ctx, out)
+
+
+class _Sizes(click.ParamType):
+    name = "N [N ...]"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> tuple[int, ...]:
+        if isinstance(value, tuple):
+            return value
+        try:
+            sizes = tuple(int(v) for v in str(value).replace(",", " ").split())
+        except ValueError:
+            self.fail(f"expected layer sizes like '200 200'; got {value!r}", param, ctx)
+        if not sizes or min(sizes) < 1:
+            self.fail(f"expected one or more sizes >= 1; got {value!r}", param, ctx)
+        return sizes
+
+
+class _Bar:
+    """An epoch progress bar on stderr showing the last loss and samples per second."""
+
+    def __init__(self, batch_size: int) -> None:
+        self.batch_size = batch_size
+
+    def start(self, epoch: int, total: int, done: int) -> None:
+        self.bar = click.progressbar(length=total, label=f"epoch {epoch}", file=sys.stderr,
+                                     item_show_func=lambda s: s, width=24)
+        self.bar.__enter__()
+        self.bar.update(done)
+        self.first, self.t0 = done, time.perf_counter()
+
+    def update(self, done: int, loss: float) -> None:
+        rate = (done - self.first) * self.batch_size / max(time.perf_counter() - self.t0, 1e-9)
+        self.bar.update(done - self.bar.pos, f"loss {loss:.4f} {rate:.0f} samples/s")
+
+    def end(self) -> None:
+        self.bar.__exit__(None, None, None)
+
+
+EXAMPLES = """
+\b
+Defaults are the paper's settings for the chosen data set (PAPER.md §3); they are
+printed at the start. Precedence: options > --config file > preset. Without --out the run
+goes to runs/<dataset>-<YYYYmmdd-HHMMSS> under the current folder. Ctrl-C saves
+last.npz and exits with code 130; continue with --resume.
+
+\b
+Examples:
+  spikegrad train                                  # synthetic task, ~10 s on 2 CPU cores
+  spikegrad train --dataset fmnist --data-dir ~/data/fashion_mnist --epochs 5 --out runs/fm
+  spikegrad train --dataset nmnist --epochs 1 --limit 512 --grad dense
+  spikegrad train --hidden 400 400 --b-th 0.1 --seed 3 --json -q
+  spikegrad train --dataset shd --print-config > shd.toml
+  spikegrad train --config shd.toml --out runs/shd
+  spikegrad train --resume runs/fm --epochs 10     # continue (and extend) a run
+"""
+
+
+@cli.command(cls=_GreedyCommand, epilog=EXAMPLES)
+@click.option("--dataset", type=click.Choice(DATASETS), help="Data set and preset.  [default: synthetic]")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="Data root or the data set's folder.")
+@click.option("--hidden", type=_Sizes(), help="Hidden layer sizes, e.g. --hidden 200 200.")
+@click.option("--epochs", type=click.IntRange(1), help="Epochs to train (in total, also when resuming).")
+@click.option("--batch-size", type=click.IntRange(1))
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), help="Adam learning rate.")
+@click.option("--b-th", type=click.FloatRange(min=0, min_open=True),
+              help="Half-width of the active band |V - theta| < b_th (inf: dense surrogate).")
+@click.option("--grad", type=click.Choice(MODES), help="Sparse (S3GD) or dense BPTT gradients.")
+@click.option("--readout", type=click.Choice(READOUTS), help="Class score from the readout trace.")
+@click.option("--backend", type=click.Choice(BACKENDS), help="auto: CuPy if a GPU is usable, else NumPy.")
+@click.option("--dtype", type=click.Choice(DTYPES))
+@click.option("--seed", type=int, help="Seed of the initial weights, shuffles and validation split.")
+@click.option("--val-fraction", type=click.FloatRange(0, 1, max_open=True),
+              help="Fraction of the training split held out for validation.")
+@click.option("--limit", type=click.IntRange(0), help="Use a seeded random subset of N training samples.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Run folder to write.")
+@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="TOML file with any subset of the settings (see --print-config).")
+@click.option("--resume", type=click.Path(exists=True, path_type=Path),
+              help="Continue a run: its folder or a checkpoint file.")
+@click.option("--print-config", is_flag=True, help="Print the resolved config as TOML and exit.")
+@click.option("-q", "--quiet", is_flag=True, help="No banner, progress bar or per-epoch lines.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON summary object (implies -q).")
+@click.pass_context
+def train(ctx: click.Context, config_file: Path | None, resume: Path | None, out: Path | None,
+          print_config: bool, quiet: bool, as_json: bool, **options: Any) -> None:
+    """Train an SNN and write config.toml, metrics.jsonl, last.npz and best.npz."""
+    given = {k: v for k, v in options.items() if v is not None}
+    if resume is not None:
+        extra = sorted(set(given) - set(workflow.RESUMABLE)) + (["config"] if config_file else [])
+        if extra:
+            raise click.UsageError(
+                f"--resume continues with the run's saved config; only "
+                f"{', '.join('--' + k.replace('_', '-') for k in workflow.RESUMABLE)} may be given "
+                f"(got {', '.join('--' + k.replace('_', '-') for k in extra)})"
+            )
+        config, run_dir = workflow.resume_config(resume, **given)
+        out = out or run_dir
+    else:
+        config = make_config(given.pop("dataset", None), config_file, **given)
+        out = out or workflow.default_out_dir(config.dataset)
+    if print_config:
+        click.echo(config.to_toml(), nl=False)
+        return
+    quiet = quiet or as_json
+    log = (lambda s: None) if quiet else click.echo
+    log(config.describe())
+    log(f"run folder {out}")
+    bar = _Bar(config.batch_size) if not quiet and sys.stderr.isatty() else None
+    try:
+        result = workflow.fit(config, out, resume, log=log, progress=bar)
+    except KeyboardInterrupt:
+        click.echo("interrupted inside an update: checkpoints left as they were", err=True)
+        ctx.exit(130)
+    if as_json:
+        click.echo(json.dumps(result.to_dict()))
+    if result.status == "interrupted":
+        click.echo(
+            f"interrupted at epoch {result.epoch + 1}, batch {result.batch}: saved {out / 'last.npz'}; "
+            f"continue with: spikegrad train --resume {out}", err=True,
+        )
+        ctx.exit(130)
+    if not quiet and result.best is not None:
+        what = "val" if config.val_fraction else "train"
+        click.echo(
+            f"done: best {what} accuracy {result.best['score']:.2%} (epoch {result.best['epoch']}); "
+            f"evaluate with: spikegrad evaluate {out} --split {'val' if config.val_fraction else 'train'}"
+        )

@@ -157,7 +157,9 @@ def as_spike_matrix(be: Backend, x: Any, n_inputs: int, dtype: Any) -> SpikeMatr
         B, T, N = x.shape
         if N != n_inputs:
             raise ShapeError(f"x has {N} input units; the network expects {n_inputs}")
-        keys = np.unique((x.t * B + x.b) * N + x.i)
+        keys = np.sort((x.t * B + x.b) * N + x.i)
+        if keys.size > 1:
+            keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
     else:
         if not hasattr(x, "ndim"):
             x = np.asarray(x)

@@ -1,9 +1,11 @@
-"""Training and evaluation loops over an EventDataset; no I/O beyond a log callback."""
+"""Training and evaluation loops over an EventDataset; no I/O beyond a callback."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from itertools import islice
 from typing import Any
 
 import numpy as np
@@ -19,6 +21,60 @@ def epoch_seed(seed: int, epoch: int) -> int:
     return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
 
 
+def n_batches(n: int, batch_size: int, drop_last: bool = False) -> int:
+    """Batches per epoch over ``n`` samples."""
+    return n // batch_size if drop_last else -(-n // batch_size)
+
+
+@dataclass
+class EpochStats:
+    """Running sums of one epoch (JSON-friendly, so an unfinished epoch can be checkpointed)."""
+
+    loss: float = 0.0
+    correct: int = 0
+    n: int = 0
+    batches: int = 0
+    active: list[float] = field(default_factory=list)
+    rate: list[float] = field(default_factory=list)
+    forward_s: float = 0.0
+    backward_s: float = 0.0
+    step_s: float = 0.0
+    epoch_s: float = 0.0
+
+    def add(self, loss: float, y: np.ndarray, st: dict[str, Any], step_s: float, wall_s: float) -> None:
+        """Account one batch: its loss, labels, ``loss_and_grad`` stats and timings."""
+        if not self.active:
+            self.active, self.rate = [0.0] * len(st["active_fraction"]), [0.0] * len(st["spike_rate"])
+        self.loss += loss * len(y)
+        self.correct += int((to_numpy(st["scores"]).argmax(1) == y).sum())
+        self.n += len(y)
+        self.batches += 1
+        self.active = [a + b for a, b in zip(self.active, st["active_fraction"])]
+        self.rate = [a + b for a, b in zip(self.rate, st["spike_rate"])]
+        self.forward_s += st["forward_s"]
+        self.backward_s += st["backward_s"]
+        self.step_s += step_s
+        self.epoch_s += wall_s
+
+    def summary(self) -> dict[str, Any]:
+        """Mean loss, accuracy, per-layer active fraction and spike rate, seconds."""
+        n, nb = max(self.n, 1), max(self.batches, 1)
+        return {
+            "loss": self.loss / n,
+            "train_accuracy": self.correct / n,
+            "active_fraction": [a / nb for a in self.active],
+            "spike_rate": [r / nb for r in self.rate],
+            "forward_s": self.forward_s,
+            "backward_s": self.backward_s,
+            "step_s": self.step_s,
+            "epoch_s": self.epoch_s,
+            "samples": self.n,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
 def train_epoch(
     net: Network,
     opt: Adam,
@@ -28,39 +84,30 @@ def train_epoch(
     seed: int = 0,
     epoch: int = 0,
     on_batch: Callable[[int, float], Any] | None = None,
+    *,
+    start: int = 0,
+    stats: EpochStats | None = None,
+    drop_last: bool = False,
 ) -> dict[str, Any]:
-    """One pass over ``data`` with Adam. Returns mean loss, accuracy and per-layer statistics."""
-    n_layers = net.n_hidden
-    tot = {"loss": 0.0, "correct": 0, "n": 0, "forward_s": 0.0, "backward_s": 0.0, "step_s": 0.0}
-    act, rate = np.zeros(n_layers), np.zeros(n_layers)
-    n_batches = 0
-    t_start = time.perf_counter()
-    for x, y in data.batches(batch_size, shuffle=True, seed=epoch_seed(seed, epoch)):
-        t0 = time.perf_counter()
+    """One pass over ``data`` with Adam; returns ``stats.summary()``.
+
+    The batch order is drawn from ``epoch_seed(seed, epoch)``. ``start`` skips the first
+    batches (resuming an unfinished epoch whose sums are ``stats``, updated in place).
+    ``on_batch(batches_done, loss)`` runs after every complete update; it may raise to stop.
+    """
+    stats = EpochStats() if stats is None else stats
+    batches = data.batches(batch_size, shuffle=True, seed=epoch_seed(seed, epoch), drop_last=drop_last)
+    t_prev = time.perf_counter()
+    for done, (x, y) in enumerate(islice(batches, start, None), start=start + 1):
         loss, grads, st = net.loss_and_grad(x, y, mode=mode)
+        t0 = time.perf_counter()
         opt.step(grads)
-        tot["step_s"] += time.perf_counter() - t0
-        n_batches += 1
-        tot["loss"] += loss * len(y)
-        tot["n"] += len(y)
-        tot["forward_s"] += st["forward_s"]
-        tot["backward_s"] += st["backward_s"]
-        tot["correct"] += int((to_numpy(st["scores"]).argmax(1) == y).sum())
-        act += st["active_fraction"]
-        rate += st["spike_rate"]
+        t1 = time.perf_counter()
+        stats.add(loss, y, st, t1 - t0, t1 - t_prev)
         if on_batch is not None:
-            on_batch(n_batches, loss)
-    n = max(tot["n"], 1)
-    return {
-        "loss": tot["loss"] / n,
-        "train_accuracy": tot["correct"] / n,
-        "active_fraction": (act / max(n_batches, 1)).tolist(),
-        "spike_rate": (rate / max(n_batches, 1)).tolist(),
-        "forward_s": tot["forward_s"],
-        "backward_s": tot["backward_s"],
-        "step_s": tot["step_s"],
-        "epoch_s": time.perf_counter() - t_start,
-    }
+            on_batch(done, loss)
+        t_prev = time.perf_counter()
+    return stats.summary()
 
 
 def evaluate(net: Network, data: EventDataset, batch_size: int = 256) -> dict[str, Any]:

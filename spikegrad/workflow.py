@@ -1,58 +1,319 @@
-"""The default training job: data, network and optimiser from one record, then epochs."""
+"""Runs: data and network from a TrainConfig, epochs with checkpoints and metrics, evaluation.
+
+A run folder holds ``config.toml`` (the full config), ``metrics.jsonl`` (one JSON line per
+epoch) and the checkpoints ``last.npz`` (end of the latest epoch, or where the run was
+interrupted) and ``best.npz`` (best validation accuracy; training accuracy when the run has
+no validation slice).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import json
+import math
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
 
+import numpy as np
+
+from . import checkpoint as ckpt_io
+from .backend import cupy_available
+from .config import TrainConfig, preset
 from .datasets import load
+from .datasets.base import EventDataset
+from .errors import ConfigError, SpikegradError
 from .network import Network
 from .optim import Adam
-from .train import evaluate, train_epoch
+from .train import EpochStats, evaluate, n_batches, train_epoch
+
+CONFIG_FILE, METRICS_FILE = "config.toml", "metrics.jsonl"
+# settings that may change when a run is resumed (they do not change the arithmetic on one device)
+RESUMABLE = ("epochs", "backend", "data_dir")
 
 
-@dataclass(frozen=True)
-class TrainSetup:
-    """Everything the default job needs: the synthetic Randman task and a 2-layer SNN."""
+class TrainingError(SpikegradError, RuntimeError):
+    """Training cannot go on (a non-finite loss or parameter)."""
 
-    epochs: int = 12
-    mode: str = "sparse"
-    b_th: float = 0.2
-    backend: str = "numpy"
-    seed: int = 0
-    hidden: tuple[int, ...] = (128, 128)
-    batch_size: int = 64
-    lr: float = 5e-3
-    task: dict = field(
-        default_factory=lambda: {"n_samples": 3000, "n_inputs": 100, "T": 50, "n_classes": 10, "dim": 2, "jitter": 2.0}
+
+class Progress(Protocol):
+    """What :func:`fit` reports while an epoch runs (e.g. a progress bar)."""
+
+    def start(self, epoch: int, total: int, done: int) -> None: ...
+    def update(self, done: int, loss: float) -> None: ...
+    def end(self) -> None: ...
+
+
+@dataclass
+class RunResult:
+    """What :func:`fit` did: ``status`` is "finished" or "interrupted"."""
+
+    status: str
+    out_dir: Path | None
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best: dict[str, Any] | None = None
+    epoch: int = 0
+    batch: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status, "out_dir": str(self.out_dir) if self.out_dir else None,
+            "epoch": self.epoch, "batch": self.batch, "best": self.best, "history": self.history,
+        }
+
+
+# --------------------------------------------------------------------------- building blocks
+def resolve_backend(name: str) -> str:
+    """"auto" -> "cupy" when a usable GPU is present, else "numpy"."""
+    return ("cupy" if cupy_available() else "numpy") if name == "auto" else name
+
+
+def load_data(config: TrainConfig, split: str = "train") -> tuple[EventDataset, EventDataset | None]:
+    """(train, validation) for split "train"; (test, None) for "test".
+
+    Training data: the data set's training split, a seeded random ``limit`` of it, then a
+    seeded validation slice. Every split is encoded with the same ``config.encoding``.
+    """
+    root = config.data_dir or None
+    if split == "test":
+        return load(config.dataset, root=root, split="test", **config.encoding), None
+    data = load(config.dataset, root=root, split="train", **config.encoding)
+    if config.limit and config.limit < len(data):
+        rng = np.random.default_rng(np.random.SeedSequence([config.seed, 1]))
+        data = data.subset(np.sort(rng.permutation(len(data))[: config.limit]))
+    if config.val_fraction == 0:
+        return data, None
+    train, val = data.split(config.val_fraction, seed=config.seed)
+    return train, val
+
+
+def build_network(config: TrainConfig, n_inputs: int, n_classes: int) -> Network:
+    """The network of ``config`` for data with ``n_inputs`` units and ``n_classes`` classes."""
+    return Network(
+        [n_inputs, *config.hidden, n_classes], alpha=config.alpha, alpha_out=config.alpha_out,
+        threshold=config.threshold, b_th=config.b_th, surrogate_scale=config.surrogate_scale,
+        readout=config.readout, reg=config.reg, init=config.init, dtype=config.dtype,
+        backend=resolve_backend(config.backend), seed=config.seed,
     )
 
-    def describe(self) -> str:
-        return (
-            f"task synthetic {self.task} | net {self.task['n_inputs']}-"
-            f"{'-'.join(map(str, self.hidden))}-{self.task['n_classes']} | grad {self.mode} "
-            f"b_th {self.b_th} | lr {self.lr} batch {self.batch_size} | backend {self.backend}"
+
+def resume_config(resume: str | Path, **changes: Any) -> tuple[TrainConfig, Path]:
+    """The saved config of checkpoint (or run folder) ``resume`` with ``changes`` (only the
+    ``RESUMABLE`` settings), and the run folder it belongs to."""
+    ck = ckpt_io.load(ckpt_io.resolve(resume))
+    cfg = ck.config.replace(**changes)
+    _check_resume(cfg, ck.config)
+    return cfg, ck.path.parent
+
+
+def default_out_dir(dataset: str, root: str | Path = "runs") -> Path:
+    """A fresh folder ``<root>/<dataset>-<YYYYmmdd-HHMMSS>`` (``-2``, ``-3``... if taken)."""
+    base = Path(root) / f"{dataset}-{time.strftime('%Y%m%d-%H%M%S')}"
+    out, k = base, 1
+    while out.exists():
+        k += 1
+        out = base.with_name(f"{base.name}-{k}")
+    return out
+
+
+@contextlib.contextmanager
+def _deferred_sigint() -> Iterator[dict[str, bool]]:
+    """While active, Ctrl-C only sets ``flag["stop"]`` (a second Ctrl-C interrupts at once)."""
+    flag = {"stop": False}
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        if flag["stop"]:
+            raise KeyboardInterrupt
+        flag["stop"] = True
+
+    old = signal.signal(signal.SIGINT, handler)
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+class _Stop(Exception):
+    """Raised from the batch hook to end the epoch early (Ctrl-C)."""
+
+
+def _finite(loss: float, net: Network) -> bool:
+    xp = net.backend.xp
+    return math.isfinite(loss) and all(bool(xp.isfinite(p).all()) for p in net.params.values())
+
+
+def _check_resume(config: TrainConfig, saved: TrainConfig) -> None:
+    diff = [k for k in saved.to_dict() if k not in RESUMABLE and getattr(config, k) != getattr(saved, k)]
+    if diff:
+        raise ConfigError(
+            f"resume: the config differs from the checkpoint's in {', '.join(diff)}; "
+            f"only {', '.join(RESUMABLE)} may change"
         )
 
 
-def run_training(setup: TrainSetup, log: Callable[[str], None] = print) -> list[dict]:
-    """Train ``setup``; log one line per epoch; return the per-epoch metrics."""
-    task = dict(setup.task)
-    train = load("synthetic", split="train", seed=setup.seed, **task)
-    val = load("synthetic", split="test", seed=setup.seed, **{**task, "n_samples": task["n_samples"] // 3})
-    net = Network(
-        [train.n_inputs, *setup.hidden, train.n_classes], b_th=setup.b_th, init="normal",
-        reg={}, backend=setup.backend, seed=setup.seed,
+def _write_metrics(path: Path, records: list[dict[str, Any]]) -> None:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+
+
+def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
+    """The per-epoch records of a run folder (``metrics.jsonl``)."""
+    path = Path(run_dir) / METRICS_FILE
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def epoch_line(r: dict[str, Any]) -> str:
+    """One human line for an epoch record."""
+    act = " ".join(f"{a:.2%}" for a in r["active_fraction"])
+    val = f"  val acc {r['val_accuracy']:.2%}" if r.get("val_accuracy") is not None else ""
+    return (
+        f"epoch {r['epoch']:3d}  loss {r['loss']:.4f}  train acc {r['train_accuracy']:.2%}{val}"
+        f"  active {act}  time {r['epoch_s']:.1f}s{'  *best' if r.get('best') else ''}"
     )
-    opt = Adam(net.params, lr=setup.lr)
-    history = []
-    for epoch in range(setup.epochs):
-        r = train_epoch(net, opt, train, setup.batch_size, setup.mode, setup.seed, epoch)
-        r["val_accuracy"] = evaluate(net, val)["accuracy"]
-        history.append(r)
-        act = " ".join(f"{a:.2%}" for a in r["active_fraction"])
-        log(
-            f"epoch {epoch + 1:3d}  loss {r['loss']:.4f}  train acc {r['train_accuracy']:.2%}  "
-            f"val acc {r['val_accuracy']:.2%}  active {act}  time {r['epoch_s']:.1f}s"
-        )
-    return history
+
+
+# ------------------------------------------------------------------------------------ fit
+def fit(
+    config: TrainConfig,
+    out_dir: str | Path | None = None,
+    resume: str | Path | None = None,
+    log: Callable[[str], None] = print,
+    progress: Progress | None = None,
+) -> RunResult:
+    """Train ``config``; write the run folder ``out_dir`` (None: write nothing).
+
+    ``resume``: a checkpoint file or run folder (its ``last.npz``); training continues at the
+    saved epoch and batch, so on one CPU the final parameters equal those of an
+    uninterrupted run bit for bit. Only the settings in ``RESUMABLE`` may differ from the
+    checkpoint's config. Ctrl-C saves ``last`` after the current batch and returns
+    status "interrupted"; a non-finite loss or parameter raises TrainingError and leaves the
+    last good checkpoint in place.
+    """
+    saved = ckpt_io.load(ckpt_io.resolve(resume)) if resume is not None else None
+    if saved is not None:
+        _check_resume(config, saved.config)
+    out = Path(out_dir) if out_dir is not None else None
+    if out is not None and saved is None and (out / "last.npz").exists():
+        raise ConfigError(f"{out} already holds a run; resume it with --resume {out} or pick another --out")
+    train, val = load_data(config)
+    net = build_network(config, train.n_inputs, train.n_classes)
+    opt = Adam(net.params, lr=config.lr, betas=config.betas, eps=config.eps)
+    epoch, start, state = 0, 0, {"best": None, "stats": None}
+    history: list[dict[str, Any]] = []
+    if saved is not None:
+        ckpt_io.restore(saved, net, opt)
+        epoch, start, state = saved.epoch, saved.batch, saved.state
+        history = [r for r in read_metrics(saved.path.parent) if r["epoch"] <= epoch]
+    log(f"{len(train)} training samples, {len(val) if val else 0} validation; network "
+        f"{'-'.join(map(str, net.sizes))} on {net.backend.name}")
+    if saved is not None:
+        log(f"resumed from {saved.path} at epoch {epoch + 1}, batch {start}")
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / CONFIG_FILE).write_text(config.to_toml(), encoding="utf-8")
+        _write_metrics(out / METRICS_FILE, history)
+
+    def save(name: str, ep: int, batch: int, stats: EpochStats | None) -> None:
+        if out is not None:
+            st = {"best": state["best"], "stats": stats.to_dict() if stats else None}
+            ckpt_io.save(ckpt_io.capture(config, net, opt, ep, batch, st), out / f"{name}.npz")
+
+    total = n_batches(len(train), config.batch_size, config.drop_last)
+    result = RunResult("finished", out, history, state["best"])
+    with _deferred_sigint() as flag:
+        while epoch < config.epochs:
+            stats = EpochStats(**state["stats"]) if state.get("stats") else EpochStats()
+
+            def on_batch(done: int, loss: float, _e: int = epoch) -> None:
+                if not _finite(loss, net):
+                    where = f"last good checkpoint: {out / 'last.npz'}" if out is not None else "no --out"
+                    raise TrainingError(
+                        f"non-finite loss or parameters at epoch {_e + 1}, batch {done} "
+                        f"(loss {loss}); stopped ({where})"
+                    )
+                if progress is not None:
+                    progress.update(done, loss)
+                if flag["stop"]:
+                    raise _Stop(done)
+
+            if progress is not None:
+                progress.start(epoch + 1, total, start)
+            try:
+                r = train_epoch(net, opt, train, config.batch_size, config.grad, config.seed, epoch,
+                                on_batch, start=start, stats=stats, drop_last=config.drop_last)
+            except _Stop as stop:
+                save("last", epoch, stop.args[0], stats)
+                result.status, result.epoch, result.batch = "interrupted", epoch, stop.args[0]
+                return result
+            finally:
+                if progress is not None:
+                    progress.end()
+            r = {"epoch": epoch + 1, "step": opt.step_count, **r}
+            if val is not None:
+                t0 = time.perf_counter()
+                ev = evaluate(net, val)
+                r.update(val_accuracy=ev["accuracy"], val_loss=ev["loss"], eval_s=time.perf_counter() - t0)
+            score = r.get("val_accuracy", r["train_accuracy"])
+            r["best"] = state["best"] is None or score > state["best"]["score"]
+            if r["best"]:
+                state["best"] = {"epoch": epoch + 1, "score": score}
+            epoch, start, state["stats"] = epoch + 1, 0, None
+            history.append(r)
+            result.best, result.epoch = state["best"], epoch
+            if out is not None:
+                with (out / METRICS_FILE).open("a", encoding="utf-8") as f:
+                    f.write(json.dumps(r) + "\n")
+            save("last", epoch, 0, None)
+            if r["best"]:
+                save("best", epoch, 0, None)
+            log(epoch_line(r))
+            if flag["stop"]:
+                result.status = "interrupted"
+                return result
+    return result
+
+
+def evaluate_run(
+    path: str | Path,
+    split: str = "test",
+    dataset: str | None = None,
+    data_dir: str | None = None,
+    limit: int = 0,
+    batch_size: int = 256,
+) -> dict[str, Any]:
+    """Evaluate a checkpoint (a run folder means its ``best.npz``, else ``last.npz``).
+
+    ``split``: "test" (the data set's test split), "train" or "val" (the training and
+    validation parts exactly as in training). Inputs are encoded with the run's saved
+    ``encoding``; ``dataset`` evaluates on another data set (with its preset encoding).
+    ``limit`` > 0 evaluates only the first ``limit`` samples.
+    """
+    if split not in ("test", "train", "val"):
+        raise ConfigError(f"split must be test, train or val; got {split!r}")
+    ck = ckpt_io.load(ckpt_io.resolve(path, prefer=("best", "last")))
+    cfg = ck.config
+    data_cfg = cfg if dataset in (None, cfg.dataset) else preset(dataset).replace(seed=cfg.seed)
+    if data_dir is not None:
+        data_cfg = data_cfg.replace(data_dir=data_dir)
+    train, val = load_data(data_cfg, "test" if split == "test" else "train")
+    data = val if split == "val" else train
+    if data is None:
+        raise ConfigError("split 'val': this run has no validation slice (val_fraction 0)")
+    if limit:
+        data = data.subset(np.arange(min(limit, len(data))))
+    net = build_network(cfg, data.n_inputs, data.n_classes)
+    ckpt_io.restore(ck, net)
+    r = evaluate(net, data, batch_size)
+    return {
+        "checkpoint": str(ck.path), "dataset": data_cfg.dataset, "split": split, "n": len(data),
+        "epoch": ck.epoch, **r, "class_names": list(data.class_names),
+    }
+

@@ -1,20 +1,77 @@
-"""Datasets behind one interface: ``load(name, root=..., split=..., **encoding)``."""
+"""Datasets behind one interface: ``load(name, root=..., split=..., **encoding)``.
+
+Names: "shd", "nmnist", "fmnist" (real files under the data root, see :func:`data_root`) and
+"synthetic" (the embedded Randman task). Every loader returns an :class:`EventDataset`.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, DataError
 from .base import EventDataset
+from .download import MissingDataError, data_root, dataset_dir, download_files, verify_files
+from .fmnist import load_fmnist
+from .nmnist import load_nmnist
+from .registry import DATASETS, DatasetInfo
+from .shd import load_shd
 from .synthetic import randman
 
-NAMES = ("synthetic",)
+NAMES = ("shd", "nmnist", "fmnist", "synthetic")
 
-__all__ = ["NAMES", "DataError", "EventDataset", "load", "randman"]
+__all__ = [
+    "NAMES",
+    "DataError",
+    "EventDataset",
+    "MissingDataError",
+    "data_root",
+    "describe",
+    "download",
+    "load",
+    "randman",
+    "verify",
+]
+
+_OPTIONS = {
+    "shd": ("dt", "T"),
+    "nmnist": ("dt", "T", "polarity"),
+    "fmnist": ("T", "tau_eff", "thr"),
+}
+
+
+def _info(name: str) -> DatasetInfo:
+    if name not in DATASETS:
+        raise ConfigError(f"unknown data set {name!r}; choose one of {', '.join(NAMES)}")
+    return DATASETS[name]
+
+
+def _encoding(name: str, given: dict[str, Any]) -> dict[str, Any]:
+    bad = set(given) - set(_OPTIONS[name])
+    if bad:
+        raise ConfigError(
+            f"{name}: unknown option(s) {', '.join(sorted(bad))}; known: "
+            f"{', '.join(_OPTIONS[name])}, download, cache"
+        )
+    enc = {**_info(name).encoding, **given}
+    if "dt" in enc:
+        enc["dt"] = float(enc["dt"])
+        if not enc["dt"] > 0:
+            raise ConfigError(f"{name}: dt must be > 0 seconds; got {enc['dt']}")
+    enc["T"] = int(enc["T"])
+    if enc["T"] < 1:
+        raise ConfigError(f"{name}: T must be >= 1; got {enc['T']}")
+    return enc
 
 
 def load(name: str, root: Any = None, split: str = "train", **encoding: Any) -> EventDataset:
-    """Load data set ``name`` ("synthetic"); ``split`` is "train" or "test"."""
+    """Load data set ``name`` ("shd", "nmnist", "fmnist", "synthetic"), ``split`` "train"|"test".
+
+    Encoding options: shd dt (2e-3 s), T (500); nmnist dt (1e-3 s), T (300), polarity
+    ("merge": 1156 inputs | "both": 2312); fmnist T (100), tau_eff (20 steps), thr (0.2);
+    synthetic: the arguments of :func:`randman`. ``download=True`` fetches missing files;
+    ``cache`` (True, False or a folder) controls the decoded-event cache.
+    """
     if split not in ("train", "test"):
         raise ConfigError(f"split must be 'train' or 'test'; got {split!r}")
     if name == "synthetic":
@@ -22,6 +79,46 @@ def load(name: str, root: Any = None, split: str = "train", **encoding: Any) -> 
         n = int(encoding.pop("n_samples", 3000))
         # the test split is a disjoint draw from the same manifolds: same seed, other samples
         ds = randman(n_samples=2 * n, seed=seed, **encoding)
-        half = ds.subset(range(n)) if split == "train" else ds.subset(range(n, 2 * n))
-        return half
-    raise ConfigError(f"unknown data set {name!r}; choose one of {', '.join(NAMES)}")
+        return ds.subset(range(n)) if split == "train" else ds.subset(range(n, 2 * n))
+    info = _info(name)
+    fetch = bool(encoding.pop("download", False))
+    cache = encoding.pop("cache", True)
+    enc = _encoding(name, encoding)
+    readers = {"shd": load_shd, "nmnist": load_nmnist, "fmnist": load_fmnist}
+    try:
+        return readers[name](dataset_dir(info, root), split, cache=cache, **enc)
+    except MissingDataError:
+        if not fetch:
+            raise
+    download_files(info, root, split)
+    return readers[name](dataset_dir(info, root), split, cache=cache, **enc)
+
+
+def download(name: str, root: Any = None, progress: bool = True) -> list[Path]:
+    """Fetch every file of ``name`` into the data root (checksummed; resumes); returns the paths."""
+    return download_files(_info(name), root, None, progress)
+
+
+def verify(name: str, root: Any = None) -> dict[str, dict[str, Any]]:
+    """Per downloadable file of ``name``: path, present, size, md5, expected_md5, md5_ok."""
+    return verify_files(_info(name), root)
+
+
+def describe(name: str) -> dict[str, Any]:
+    """Static facts of ``name``: geometry, default encoding, files, URLs, paper settings."""
+    info = _info(name)
+    return {
+        "name": info.name,
+        "n_inputs": info.n_inputs,
+        "n_classes": info.n_classes,
+        "T": info.T,
+        "dt": info.dt,
+        "class_names": list(info.class_names),
+        "encoding": dict(info.encoding),
+        "folders": list(info.folders),
+        "files": [f.name for f in info.files],
+        "urls": {f.name: list(f.urls) for f in info.files},
+        "md5": {f.name: f.md5 for f in info.files},
+        "md5_list": list(info.md5_list),
+        "paper": dict(info.paper),
+    }

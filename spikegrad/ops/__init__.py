@@ -5,6 +5,6 @@ K classes, A active entries. The engine works time-major: (T, B, N) arrays, flat
 ``(t * B + b) * N + j`` for an entry (b, t, j). Backward ops return fresh gradients.
 """
 
-from . import adam, lif, readout, surrogate
+from . import adam, lif, readout, spmm, surrogate
 
-__all__ = ["adam", "lif", "readout", "surrogate"]
+__all__ = ["adam", "lif", "readout", "spmm", "surrogate"]

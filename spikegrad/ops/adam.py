@@ -24,3 +24,16 @@ def adam_update(
     mhat = m / t(1 - b1**step)
     vhat = v / t(1 - b2**step)
     p -= t(lr) * mhat / (np.sqrt(vhat) + t(eps))
+
+
+@register("adam_update_multi", "numpy")
+def adam_update_multi(
+    ps: list[Array], gs: list[Array], ms: list[Array], vs: list[Array],
+    step: int, lr: float, b1: float, b2: float, eps: float,
+) -> None:
+    """**Updates every p, m and v in place**: :func:`adam_update` over parallel lists.
+
+    Shapes: four equally long lists; gs[k], ms[k], vs[k] shaped like ps[k].
+    """
+    for p, g, m, v in zip(ps, gs, ms, vs, strict=True):
+        adam_update(p, g, m, v, step, lr, b1, b2, eps)

@@ -1,0 +1,139 @@
+"""Checkpoints: one ``.npz`` file holding everything needed to continue a run bitwise.
+
+Contents: the parameters (``param.<name>``), Adam's moments (``adam_m.<name>``,
+``adam_v.<name>``) and a JSON ``meta`` record: format version, Adam step, the position in
+training (``epoch`` in progress, 0-based, and ``batch``, the batches of it already done), the
+running sums of the unfinished epoch and the best score so far, and the run's config as TOML.
+
+The only randomness in training is the per-epoch shuffle, drawn from
+``epoch_seed(config.seed, epoch)``, so (seed, epoch, batch) is the complete RNG state.
+Files are written to a temporary name and renamed, so a crash never leaves half a checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .backend import to_numpy
+from .config import TrainConfig, loads_toml
+from .config import from_dict as config_from_dict
+from .errors import ConfigError, DataError, SpikegradError
+from .network import Network
+from .optim import Adam
+
+FORMAT_VERSION = 1
+SUFFIX = ".npz"
+
+
+@dataclass
+class Checkpoint:
+    """A training state on the host. Shapes: every array as in ``Network.param_shapes()``."""
+
+    config: TrainConfig
+    params: dict[str, np.ndarray]
+    adam_m: dict[str, np.ndarray]
+    adam_v: dict[str, np.ndarray]
+    adam_step: int
+    epoch: int
+    batch: int = 0
+    state: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = None
+
+
+def capture(config: TrainConfig, net: Network, opt: Adam, epoch: int, batch: int, state: dict) -> Checkpoint:
+    """Copy the state of ``net`` and ``opt`` to the host."""
+    host = lambda d: {k: np.array(to_numpy(a)) for k, a in d.items()}  # noqa: E731
+    return Checkpoint(config, host(net.params), host(opt.m), host(opt.v), opt.step_count,
+                      epoch, batch, json.loads(json.dumps(state)))
+
+
+def save(ckpt: Checkpoint, path: str | Path) -> Path:
+    """Write ``ckpt`` to ``path`` atomically (temporary file in the same folder, then rename)."""
+    path = Path(path)
+    meta = {
+        "format": "spikegrad-checkpoint", "version": FORMAT_VERSION, "adam_step": ckpt.adam_step,
+        "epoch": ckpt.epoch, "batch": ckpt.batch, "state": ckpt.state,
+        "config": ckpt.config.to_toml(),
+    }
+    arrays = {"meta": np.array(json.dumps(meta))}
+    for prefix, d in (("param", ckpt.params), ("adam_m", ckpt.adam_m), ("adam_v", ckpt.adam_v)):
+        arrays.update({f"{prefix}.{k}": a for k, a in d.items()})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes it private
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load(path: str | Path) -> Checkpoint:
+    """Read a checkpoint; a missing, corrupt or too new file raises DataError naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such checkpoint file")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            meta = json.loads(str(z["meta"]))
+            arrays = {k: z[k] for k in z.files if k != "meta"}
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        raise DataError(f"{path}: corrupt or not a spikegrad checkpoint ({exc})") from None
+    if not isinstance(meta, dict) or meta.get("format") != "spikegrad-checkpoint":
+        raise DataError(f"{path}: not a spikegrad checkpoint")
+    if int(meta["version"]) > FORMAT_VERSION:
+        raise DataError(
+            f"{path}: checkpoint format version {meta['version']} is newer than this spikegrad "
+            f"reads ({FORMAT_VERSION}); upgrade spikegrad"
+        )
+    try:
+        config = config_from_dict(loads_toml(meta["config"]))
+    except SpikegradError as exc:
+        raise DataError(f"{path}: bad config inside the checkpoint ({exc})") from None
+    part = lambda p: {k.split(".", 1)[1]: a for k, a in arrays.items() if k.startswith(p + ".")}  # noqa: E731
+    return Checkpoint(config, part("param"), part("adam_m"), part("adam_v"), int(meta["adam_step"]),
+                      int(meta["epoch"]), int(meta["batch"]), meta.get("state", {}), path)
+
+
+def resolve(path: str | Path, prefer: tuple[str, ...] = ("last",)) -> Path:
+    """A checkpoint file: ``path`` itself, or the first of ``<prefer>.npz`` in folder ``path``."""
+    path = Path(path)
+    if path.is_dir():
+        for name in prefer:
+            if (path / f"{name}{SUFFIX}").is_file():
+                return path / f"{name}{SUFFIX}"
+        raise DataError(f"{path}: no checkpoint here (looked for {', '.join(n + SUFFIX for n in prefer)})")
+    return path
+
+
+def restore(ckpt: Checkpoint, net: Network, opt: Adam | None = None) -> None:
+    """Load ``ckpt`` into ``net`` (and ``opt``); a different architecture raises ConfigError."""
+    want = net.param_shapes()
+    have = {k: tuple(a.shape) for k, a in ckpt.params.items()}
+    if have != want:
+        fmt = lambda s: ", ".join(f"{k} {v}" for k, v in sorted(s.items()))  # noqa: E731
+        raise ConfigError(
+            f"{ckpt.path or 'checkpoint'}: holds a different architecture ({fmt(have)}) "
+            f"than this network ({fmt(want)})"
+        )
+    net.params = ckpt.params
+    if opt is not None:
+        be = net.backend
+        opt.load_state_dict({
+            "step": ckpt.adam_step,
+            "m": {k: be.asarray(a) for k, a in ckpt.adam_m.items()},
+            "v": {k: be.asarray(a) for k, a in ckpt.adam_v.items()},
+        })

@@ -1,0 +1,30 @@
+// common.cuh: helpers shared by every spikegrad kernel file.
+//
+// Conventions (all kernels):
+// - Arrays are C-contiguous and time-major: an entry (b, t, j) of a (T, B, N) array sits at flat
+//   index (t * B + b) * N + j = t * n_col + c with column c = b * N + j and n_col = B * N.
+// - Kernels are templated on the float type T (float, double) and, where they read or write
+//   flat indices, on the index type I (int, long long). Every .cu file ends with explicit
+//   instantiations, so a standalone compile checks every body.
+// - Sizes are passed as long long (sg_i64); the host casts every scalar to the exact type.
+// - Loops are grid-stride, so any grid size is correct; the host caps the grid.
+// - Write contract: every kernel writes its outputs with `=`, except the *_atomic kernels,
+//   which accumulate with atomicAdd into a zeroed output.
+// - No kernel uses shared memory, __syncthreads or warp shuffles: each thread is independent,
+//   which the CPU emulation in tests/kernels relies on (a test checks it).
+#pragma once
+
+#ifndef SG_BLOCK
+#define SG_BLOCK 256
+#endif
+
+typedef long long sg_i64;
+
+__device__ __forceinline__ sg_i64 sg_tid() { return (sg_i64)blockIdx.x * blockDim.x + threadIdx.x; }
+
+__device__ __forceinline__ sg_i64 sg_stride() { return (sg_i64)gridDim.x * blockDim.x; }
+
+__device__ __forceinline__ float sg_abs(float x) { return fabsf(x); }
+__device__ __forceinline__ double sg_abs(double x) { return fabs(x); }
+__device__ __forceinline__ float sg_sqrt(float x) { return sqrtf(x); }
+__device__ __forceinline__ double sg_sqrt(double x) { return sqrt(x); }

@@ -1,0 +1,320 @@
+"""Host code of the CUDA kernels: checks, scalar casts, grids and the glue between launches.
+
+Every function here takes a :class:`Launcher` first and then the arguments of the NumPy twin
+of the same name (:mod:`spikegrad.ops`), and uses the array module of its arguments. With CuPy
+arrays and the RawModule launcher of :mod:`spikegrad.kernels.launch` it is the GPU backend;
+with NumPy arrays and the g++ emulation of ``tests/kernels`` it runs the very same kernels and
+glue on the CPU, which is how both are tested without a GPU. No math of its own beyond index
+bookkeeping (prefix sums, sorts, searches).
+
+CuPy does not check kernel arguments, so every array is checked here for dtype and
+C-contiguity and every scalar is cast to the exact C type (sizes: int64 = ``long long``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import numpy as np
+
+from ..backend import Array, get_xp
+from ..errors import DTypeError, ShapeError
+from ..ops.surrogate import ActiveSet, index_dtype
+from ..spikes import SpikeMatrix
+from . import BLOCK, MAX_GRID, is_deterministic, template_args
+
+
+class Launcher(Protocol):
+    """Runs one kernel instance; arrays in ``args`` are passed as device pointers."""
+
+    def __call__(
+        self, stem: str, kernel: str, targs: tuple[str, ...], grid: int, args: tuple[Any, ...]
+    ) -> None: ...
+
+    def ptr(self, a: Array) -> int:
+        """The address of ``a``'s first element."""
+        ...
+
+
+def grid_size(n: int) -> int:
+    """Blocks for n threads: ceil(n / BLOCK), capped at MAX_GRID (kernels loop grid-stride)."""
+    return min(-(-n // BLOCK), MAX_GRID)
+
+
+def _run(launch: Launcher, stem: str, kernel: str, targs: tuple[str, ...], n: int, args: tuple) -> None:
+    if n > 0:
+        launch(stem, kernel, targs, grid_size(n), args)
+
+
+def _float(name: str, a: Array, dtype: Any = None) -> np.dtype:
+    """Check a float kernel operand: float32/64 (equal to dtype if given), C-contiguous."""
+    template_args(a.dtype)
+    if dtype is not None and a.dtype != dtype:
+        raise DTypeError(f"{name} must have dtype {np.dtype(dtype)}; got {a.dtype}")
+    if not a.flags.c_contiguous:
+        raise ShapeError(f"{name} must be C-contiguous for the CUDA kernels")
+    return a.dtype
+
+
+def _indices(*arrays: Array) -> tuple[np.dtype, list[Array]]:
+    """Cast index arrays to one kernel index type: int64 if any is int64, else int32."""
+    for a in arrays:
+        if a.dtype.kind not in "iu":
+            raise DTypeError(f"index arrays must be integer; got {a.dtype}")
+    idt = np.dtype(np.int64) if any(a.dtype.itemsize > 4 for a in arrays) else np.dtype(np.int32)
+    xp = get_xp(*arrays)
+    return idt, [xp.ascontiguousarray(a.astype(idt, copy=False)) for a in arrays]
+
+
+def _shape(name: str, a: Array, shape: tuple[int, ...]) -> None:
+    if tuple(a.shape) != tuple(shape):
+        raise ShapeError(f"{name} must have shape {tuple(shape)}; got {tuple(a.shape)}")
+
+
+def _columns(a: Array) -> tuple[np.int64, np.int64]:
+    """(n_t, n_col) of a time-major array (T, ...)."""
+    n_t = a.shape[0]
+    return np.int64(n_t), np.int64(a.size // n_t if n_t else 0)
+
+
+# ------------------------------------------------------------------------------ lif.cu
+def lif_forward(launch: Launcher, h: Array, alpha: float, theta: float) -> Array:
+    """Scan the LIF membrane; **overwrites h with V**, returns spikes.
+
+    Shapes: h (T, B, N) float -> s (T, B, N) bool.
+    """
+    dt = _float("h", h)
+    n_t, n_col = _columns(h)
+    s = get_xp(h).empty(h.shape, dtype=bool)
+    f = dt.type
+    _run(launch, "lif", "lif_forward_kernel", template_args(dt), int(n_col),
+         (h, s, n_t, n_col, f(alpha), f(theta)))
+    return s
+
+
+def lif_forward_sparse(
+    launch: Launcher, h: Array, alpha: float, theta: float, beta_s: float, b_th: float
+) -> tuple[Array, ActiveSet]:
+    """Fused sparse forward: sorted spike keys and the active set, without writing V.
+
+    Two scans (count, then emit into per-column buckets placed by a prefix sum); one host
+    sync for the two totals. Shapes: h (T, B, N) float (not modified) -> keys (S,) sorted
+    flat indices ``(t * B + b) * N + j``; ActiveSet idx (A,) grouped by (b, j), t ascending.
+    """
+    dt = _float("h", h)
+    xp = get_xp(h)
+    n_t, n_col = _columns(h)
+    idt = np.dtype(index_dtype(h.size))
+    f = dt.type
+    n_spk = xp.zeros(int(n_col), dtype=np.int32)
+    n_act = xp.zeros(int(n_col), dtype=np.int32)
+    _run(launch, "lif", "lif_count_kernel", template_args(dt), int(n_col),
+         (h, n_t, n_col, f(alpha), f(theta), f(b_th), n_spk, n_act))
+    spk_off = xp.cumsum(n_spk, dtype=idt)
+    act_off = xp.cumsum(n_act, dtype=idt)
+    totals = xp.stack([spk_off[-1], act_off[-1]]).tolist() if n_col else [0, 0]  # one sync
+    n_s, n_a = (int(v) for v in totals)
+    spk_off -= n_spk
+    act_off -= n_act
+    keys = xp.empty(n_s, dtype=idt)
+    act = ActiveSet(xp.empty(n_a, dtype=idt), xp.empty(n_a, dtype=dt))
+    if n_s + n_a:
+        _run(launch, "lif", "lif_emit_kernel", template_args(dt, idt), int(n_col),
+             (h, n_t, n_col, f(alpha), f(theta), f(beta_s), f(b_th), spk_off, act_off,
+              keys, act.idx, act.sp))
+    return xp.sort(keys), act
+
+
+# --------------------------------------------------------------------- lif_backward.cu
+def gather_rowdot(launch: Launcher, e: Array, rows: Array, w: Array, cols: Array) -> Array:
+    """``out[n] = e[rows[n]] . w[cols[n]]`` (indices must be in range; not checked).
+
+    Shapes: e (R, M), w (C, M), rows/cols (A,) -> (A,).
+    """
+    dt = _float("e", e)
+    _float("w", w, dt)
+    if e.ndim != 2 or w.ndim != 2 or e.shape[1] != w.shape[1]:
+        raise ShapeError(f"gather_rowdot: e (R, M) and w (C, M) needed; got {e.shape}, {w.shape}")
+    _shape("cols", cols, rows.shape)
+    idt, (rows, cols) = _indices(rows, cols)
+    n = rows.size
+    out = get_xp(e).empty(n, dtype=dt)
+    _run(launch, "lif_backward", "gather_rowdot_kernel", template_args(dt, idt), n,
+         (e, rows, w, cols, np.int64(n), np.int64(e.shape[1]), out))
+    return out
+
+
+def lif_backward_dense(
+    launch: Launcher, g: Array, sp: Array, x: Array, w: Array, alpha: float, need_dx: bool
+) -> tuple[Array, Array | None]:
+    """Dense BPTT through one layer: fused delta + reverse scan, then two cuBLAS products.
+
+    Shapes: g, sp (T, B, N); x (T * B, N_in) float; w (N_in, N).
+    Returns dw (N_in, N) and dx (T, B, N_in) or None.
+    """
+    dt = _float("g", g)
+    _float("sp", sp, dt)
+    _shape("sp", sp, g.shape)
+    T, B, N = g.shape
+    _shape("w", w, (w.shape[0], N))
+    _shape("x", x, (T * B, w.shape[0]))
+    n_t, n_col = _columns(g)
+    e1 = get_xp(g).empty_like(g)
+    _run(launch, "lif_backward", "dense_eps_kernel", template_args(dt), int(n_col),
+         (g, sp, e1, n_t, n_col, dt.type(alpha)))
+    e1 = e1.reshape(T * B, N)
+    dw = x.T @ e1
+    dx = (e1 @ w.T).reshape(T, B, w.shape[0]) if need_dx else None
+    return dw, dx
+
+
+def lif_backward_sparse(
+    launch: Launcher,
+    g: Array,
+    act: ActiveSet,
+    x: SpikeMatrix,
+    w: Array,
+    alpha: float,
+    prev: ActiveSet | None,
+    shape: tuple[int, int, int],
+) -> tuple[Array, Array | None]:
+    """Sparse spiking backward through one layer (ALGORITHM.md §5).
+
+    delta is scattered from the active set into a zeroed (T, B, N) buffer that one reverse
+    scan turns into e1[t] = eps[t+1]; dW = x^T e1 runs over the input's spike events and
+    dL/dx is evaluated only at ``prev``'s active entries.
+
+    Shapes: g (A,) = dL/dS on ``act``; x: input spikes (T * B, N_in); w (N_in, N);
+    shape = (T, B, N). Returns dw (N_in, N) and dx (A_prev,) aligned with prev.idx, or None.
+    """
+    T, B, N = shape
+    dt = _float("g", g)
+    _float("act.sp", act.sp, dt)
+    _float("w", w, dt)
+    _shape("g", g, act.idx.shape)
+    _shape("act.sp", act.sp, act.idx.shape)
+    n_in = w.shape[0]
+    _shape("w", w, (n_in, N))
+    if (x.T, x.B, x.N) != (T, B, n_in):
+        raise ShapeError(f"x must be spikes of shape (T, B, N_in) = {(T, B, n_in)}; got {(x.T, x.B, x.N)}")
+    xp = get_xp(g)
+    d = xp.zeros((T, B, N), dtype=dt)
+    idt, (idx,) = _indices(act.idx)
+    _run(launch, "lif_backward", "delta_scatter_kernel", template_args(dt, idt), idx.size,
+         (g, act.sp, idx, np.int64(idx.size), d))
+    n_t, n_col = _columns(d)
+    _run(launch, "lif_backward", "eps_shift_scan_kernel", template_args(dt), int(n_col),
+         (d, n_t, n_col, dt.type(alpha)))
+    e1 = d.reshape(T * B, N)
+    dw = spike_tmatmul(launch, x.csr.indptr, x.csr.indices, e1, n_in)
+    dx = None
+    if prev is not None:
+        dx = gather_rowdot(launch, e1, prev.idx // n_in, w, prev.idx % n_in)
+    return dw, dx
+
+
+# ----------------------------------------------------------------------------- spmm.cu
+def spike_matmul(launch: Launcher, indptr: Array, indices: Array, w: Array) -> Array:
+    """``X @ w`` for a 0/1 CSR matrix X (its stored values are taken as 1).
+
+    Shapes: indptr (R + 1,), indices (nnz,) in [0, C); w (C, M) -> (R, M).
+    """
+    dt = _float("w", w)
+    idt, (indptr, indices) = _indices(indptr, indices)
+    n_rows, m = indptr.size - 1, w.shape[1]
+    out = get_xp(w).empty((n_rows, m), dtype=dt)
+    _run(launch, "spmm", "spmm_csr_kernel", template_args(dt, idt), n_rows * m,
+         (indptr, indices, w, np.int64(n_rows), np.int64(m), out))
+    return out
+
+
+def spike_tmatmul(launch: Launcher, indptr: Array, indices: Array, e: Array, n_cols: int) -> Array:
+    """``X^T @ e`` for a 0/1 CSR matrix X of n_cols columns.
+
+    Default: atomicAdd from every (row, j). Deterministic mode: the events are sorted by
+    (column, row) and each output entry is a sequential sum (spmm_csr_kernel on the CSC).
+    Shapes: indptr (R + 1,), indices (nnz,); e (R, M) -> (n_cols, M).
+    """
+    dt = _float("e", e)
+    xp = get_xp(e)
+    idt, (indptr, indices) = _indices(indptr, indices)
+    n_rows, m = indptr.size - 1, e.shape[1]
+    _shape("e", e, (n_rows, m))
+    if is_deterministic():
+        nnz = indices.size
+        rows = xp.searchsorted(indptr, xp.arange(nnz, dtype=idt), side="right") - 1
+        key = indices.astype(np.int64) * max(n_rows, 1) + rows
+        order = xp.argsort(key)
+        csc_rows = xp.ascontiguousarray(rows[order].astype(idt))
+        colptr = xp.searchsorted(key[order], xp.arange(n_cols + 1, dtype=np.int64) * max(n_rows, 1))
+        out = xp.empty((n_cols, m), dtype=dt)
+        _run(launch, "spmm", "spmm_csr_kernel", template_args(dt, idt), n_cols * m,
+             (colptr.astype(idt), csc_rows, e, np.int64(n_cols), np.int64(m), out))
+        return out
+    out = xp.zeros((n_cols, m), dtype=dt)
+    _run(launch, "spmm", "spmm_csr_t_atomic_kernel", template_args(dt, idt), n_rows * m,
+         (indptr, indices, e, np.int64(n_rows), np.int64(m), out))
+    return out
+
+
+# -------------------------------------------------------------------------- readout.cu
+def leaky_scan(launch: Launcher, x: Array, alpha: float, gain: float) -> Array:
+    """``y[0] = 0, y[t+1] = alpha y[t] + gain x[t]``. Shapes: x (T, ...) -> y (T, ...)."""
+    dt = _float("x", x)
+    n_t, n_col = _columns(x)
+    y = get_xp(x).empty_like(x)
+    _run(launch, "readout", "leaky_scan_kernel", template_args(dt), int(n_col),
+         (x, y, n_t, n_col, dt.type(alpha), dt.type(gain)))
+    return y
+
+
+def leaky_scan_reverse(launch: Launcher, e: Array, alpha: float) -> Array:
+    """In place: ``e[t] += alpha * e[t+1]`` from the end backwards. Shapes: (T', ...)."""
+    dt = _float("e", e)
+    n_t, n_col = _columns(e)
+    _run(launch, "readout", "leaky_scan_reverse_kernel", template_args(dt), int(n_col),
+         (e, n_t, n_col, dt.type(alpha)))
+    return e
+
+
+# ----------------------------------------------------------------------------- adam.cu
+def _adam_scalars(dt: np.dtype, step: int, lr: float, b1: float, b2: float, eps: float) -> tuple:
+    f = dt.type
+    return f(lr), f(b1), f(1 - b1), f(b2), f(1 - b2), f(1 - b1**step), f(1 - b2**step), f(eps)
+
+
+def adam_update(
+    launch: Launcher, p: Array, g: Array, m: Array, v: Array,
+    step: int, lr: float, b1: float, b2: float, eps: float,
+) -> None:
+    """**Updates p, m and v in place** for step ``step`` (1-based). Shapes: all equal."""
+    dt = _float("p", p)
+    for name, a in (("g", g), ("m", m), ("v", v)):
+        _float(name, a, dt)
+        _shape(name, a, p.shape)
+    _run(launch, "adam", "adam_update_kernel", template_args(dt), p.size,
+         (p, g, m, v, np.int64(p.size), *_adam_scalars(dt, step, lr, b1, b2, eps)))
+
+
+def adam_update_multi(
+    launch: Launcher, ps: list[Array], gs: list[Array], ms: list[Array], vs: list[Array],
+    step: int, lr: float, b1: float, b2: float, eps: float,
+) -> None:
+    """**Updates every p, m, v in place**, all tensors in one launch (one dtype).
+
+    Shapes: four equal-length lists; gs[k], ms[k], vs[k] shaped like ps[k].
+    """
+    if not (len(ps) == len(gs) == len(ms) == len(vs)) or not ps:
+        raise ShapeError("adam_update_multi: ps, gs, ms, vs must be non-empty and equally long")
+    dt = _float("ps[0]", ps[0])
+    table = []
+    for k, quad in enumerate(zip(ps, gs, ms, vs)):
+        for name, a in zip("pgmv", quad):
+            _float(f"{name}s[{k}]", a, dt)
+            _shape(f"{name}s[{k}]", a, quad[0].shape)
+            table.append(launch.ptr(a))
+    xp = get_xp(*ps)
+    offs = np.concatenate([[0], np.cumsum([p.size for p in ps])]).astype(np.int64)
+    ptrs = xp.asarray(np.array(table, dtype=np.uint64))
+    _run(launch, "adam", "adam_update_multi_kernel", template_args(dt), int(offs[-1]),
+         (ptrs, xp.asarray(offs), np.int64(len(ps)), *_adam_scalars(dt, step, lr, b1, b2, eps)))

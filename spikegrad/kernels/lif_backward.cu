@@ -1,0 +1,92 @@
+// lif_backward.cu: the LIF backward pieces, dense and sparse (CUDA twin of lif_backward_dense
+// and lif_backward_sparse in spikegrad/ops/lif.py).
+//
+// Equation (ALGORITHM.md §4), per column c = (b, j), reset detached:
+//   delta[t] = g[t] sigma'(V[t])          (sparse: only on the active set, 0 elsewhere)
+//   eps[t]   = delta[t] + alpha eps[t+1],  eps[T] = 0
+//   the products use e1[t] = eps[t+1]:  dW = x^T e1 (spmm.cu),  dL/dx[b,t,i] = W[i,:] . e1[b,t,:]
+// The sparse mode evaluates dL/dx only at the previous layer's active entries
+// (gather_rowdot_kernel), which is exact because that layer multiplies by its own sigma'.
+//
+// Kernels
+//   delta_scatter_kernel<T, I>   one thread per active entry: d[idx] = g * sp into a zeroed
+//                                (T, B, N) buffer (indices are unique, so no atomics)
+//   eps_shift_scan_kernel<T>     one thread per column, t from T-1 down to 0, in place:
+//                                d[t] <- eps[t+1]   (the buffer becomes e1)
+//   dense_eps_kernel<T>          the same scan fused with delta = g * sp (dense mode), into a
+//                                fresh output; reads g and sp once, writes e1 once
+//   gather_rowdot_kernel<T, I>   one thread per requested entry n:
+//                                out[n] = e[rows[n], :] . w[cols[n], :]  (sequential sum over M)
+//
+// Check: pytest tests/kernels -k backward   (NVRTC compile, CPU emulation vs the NumPy twin;
+//        GPU parity with -m gpu)
+#include "common.cuh"
+
+// g, sp, idx (A,); d (T*B*N,), zeroed by the host.
+template <typename T, typename I>
+__global__ void __launch_bounds__(SG_BLOCK)
+delta_scatter_kernel(const T* __restrict__ g, const T* __restrict__ sp, const I* __restrict__ idx,
+                     sg_i64 n, T* __restrict__ d) {
+    for (sg_i64 k = sg_tid(); k < n; k += sg_stride()) d[idx[k]] = g[k] * sp[k];
+}
+
+// Reverse scan of one column: out[t] = eps[t+1] with eps[t] = delta[t] + alpha eps[t+1].
+// delta[t] = g[t] * sp[t] when MUL, else g[t]. out may alias g (each entry is read first).
+template <typename T, bool MUL>
+__device__ __forceinline__ void eps_column(const T* g, const T* sp, T* out, sg_i64 n_t,
+                                           sg_i64 n_col, sg_i64 c, T alpha) {
+    T e = T(0);
+    for (sg_i64 t = n_t - 1; t >= 0; --t) {
+        const sg_i64 k = t * n_col + c;
+        const T delta = MUL ? g[k] * sp[k] : g[k];
+        out[k] = e;
+        e = delta + alpha * e;
+    }
+}
+
+// d (T, B, N): in delta, out e1.
+template <typename T>
+__global__ void __launch_bounds__(SG_BLOCK)
+eps_shift_scan_kernel(T* d, sg_i64 n_t, sg_i64 n_col, T alpha) {
+    for (sg_i64 c = sg_tid(); c < n_col; c += sg_stride())
+        eps_column<T, false>(d, nullptr, d, n_t, n_col, c, alpha);
+}
+
+// g, sp (T, B, N) -> e1 (T, B, N).
+template <typename T>
+__global__ void __launch_bounds__(SG_BLOCK)
+dense_eps_kernel(const T* __restrict__ g, const T* __restrict__ sp, T* __restrict__ e1, sg_i64 n_t,
+                 sg_i64 n_col, T alpha) {
+    for (sg_i64 c = sg_tid(); c < n_col; c += sg_stride())
+        eps_column<T, true>(g, sp, e1, n_t, n_col, c, alpha);
+}
+
+// e (R, M), w (C, M), rows/cols (n,) -> out (n,).
+template <typename T, typename I>
+__global__ void __launch_bounds__(SG_BLOCK)
+gather_rowdot_kernel(const T* __restrict__ e, const I* __restrict__ rows, const T* __restrict__ w,
+                     const I* __restrict__ cols, sg_i64 n, sg_i64 m, T* __restrict__ out) {
+    for (sg_i64 k = sg_tid(); k < n; k += sg_stride()) {
+        const T* er = e + (sg_i64)rows[k] * m;
+        const T* wr = w + (sg_i64)cols[k] * m;
+        T acc = T(0);
+        for (sg_i64 j = 0; j < m; ++j) acc += er[j] * wr[j];
+        out[k] = acc;
+    }
+}
+
+#define SG_INST_T(T)                                                                          \
+    template __global__ void eps_shift_scan_kernel<T>(T*, sg_i64, sg_i64, T);                 \
+    template __global__ void dense_eps_kernel<T>(const T*, const T*, T*, sg_i64, sg_i64, T);
+#define SG_INST_TI(T, I)                                                                      \
+    template __global__ void delta_scatter_kernel<T, I>(const T*, const T*, const I*, sg_i64, T*); \
+    template __global__ void gather_rowdot_kernel<T, I>(const T*, const I*, const T*, const I*, \
+                                                        sg_i64, sg_i64, T*);
+SG_INST_T(float)
+SG_INST_T(double)
+SG_INST_TI(float, int)
+SG_INST_TI(float, long long)
+SG_INST_TI(double, int)
+SG_INST_TI(double, long long)
+#undef SG_INST_T
+#undef SG_INST_TI
