@@ -56,7 +56,9 @@ def cli(ctx: click.Context, debug: bool) -> None:
 from . import bench, datasets, evaluate, info, plot, train  # noqa: E402,F401  (register commands)
 
 # help order: the everyday commands first
-cli.commands = {k: cli.commands[k] for k in ("train", "evaluate", "plot", "bench", "datasets", "info")}
+cli.commands = {
+    k: cli.commands[k] for k in ("train", "evaluate", "plot", "bench", "datasets", "info")
+}
 
 
 def main() -> None:

@@ -25,17 +25,30 @@ Examples:
 
 
 @cli.command(epilog=EXAMPLES)
-@click.option("--case", "cases", type=click.Choice(sorted(CASES)), multiple=True,
-              help="Repeatable.  [default: shd and fmnist]")
+@click.option(
+    "--case",
+    "cases",
+    type=click.Choice(sorted(CASES)),
+    multiple=True,
+    help="Repeatable.  [default: shd and fmnist]",
+)
 @click.option("--backend", type=click.Choice(BACKENDS), default="numpy", show_default=True)
 @click.option("--repeats", type=click.IntRange(1), default=5, show_default=True)
 @click.option("--no-torch", is_flag=True, help="Skip the PyTorch dense-BPTT baseline.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per case (one per line).")
-def bench(cases: tuple[str, ...], backend: str, repeats: int, no_torch: bool, as_json: bool) -> None:
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON object per case (one per line)."
+)
+def bench(
+    cases: tuple[str, ...], backend: str, repeats: int, no_torch: bool, as_json: bool
+) -> None:
     """Time dense vs sparse gradients on the paper's shapes."""
     from spikegrad import bench as sg_bench
 
     if not no_torch and importlib.util.find_spec("torch") is None:
-        raise click.UsageError("the PyTorch baseline needs torch (pip install 'spikegrad[bench]'); or pass --no-torch")
+        raise click.UsageError(
+            "the PyTorch baseline needs torch (pip install 'spikegrad[bench]'); or pass --no-torch"
+        )
     results = sg_bench.run(list(cases) or None, backend, repeats, not no_torch)
-    click.echo("\n".join(json.dumps(r) for r in results) if as_json else sg_bench.format_table(results))
+    click.echo(
+        "\n".join(json.dumps(r) for r in results) if as_json else sg_bench.format_table(results)
+    )

@@ -10,14 +10,19 @@ from spikegrad import datasets as sg_data
 
 from . import cli
 
-_DIR = click.option("--data-dir", type=click.Path(file_okay=False),
-                    help="Data root.  [default: $SPIKEGRAD_DATA, else the user cache folder]")
+_DIR = click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False),
+    help="Data root.  [default: $SPIKEGRAD_DATA, else the user cache folder]",
+)
 _JSON = click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 _NAME = click.argument("name", type=click.Choice(sg_data.NAMES))
 
 
-@cli.group(epilog="\b\nExamples:\n  spikegrad datasets list\n  spikegrad datasets download fmnist"
-                  "\n  spikegrad datasets verify nmnist --data-dir ~/data\n  spikegrad datasets info shd")
+@cli.group(
+    epilog="\b\nExamples:\n  spikegrad datasets list\n  spikegrad datasets download fmnist"
+    "\n  spikegrad datasets verify nmnist --data-dir ~/data\n  spikegrad datasets info shd"
+)
 def datasets() -> None:
     """List, download, verify and describe the data sets."""
 
@@ -35,12 +40,16 @@ def list_(data_dir: str | None, as_json: bool) -> None:
     click.echo(f"data root {root}")
     for d in rows:
         where = "built in" if not d["folders"] else f"folder {d['folders'][0]}/"
-        click.echo(f"  {d['name']:10s} {d['n_inputs']:5d} inputs {d['n_classes']:3d} classes "
-                   f"T {d['T']:4d} x {d['dt'] * 1e3:g} ms   {where}")
+        click.echo(
+            f"  {d['name']:10s} {d['n_inputs']:5d} inputs {d['n_classes']:3d} classes "
+            f"T {d['T']:4d} x {d['dt'] * 1e3:g} ms   {where}"
+        )
 
 
-@datasets.command(epilog="\b\nExamples:\n  spikegrad datasets download fmnist\n"
-                         "  spikegrad datasets download shd --data-dir /data/spikes -q")
+@datasets.command(
+    epilog="\b\nExamples:\n  spikegrad datasets download fmnist\n"
+    "  spikegrad datasets download shd --data-dir /data/spikes -q"
+)
 @_NAME
 @_DIR
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
@@ -50,8 +59,10 @@ def download(name: str, data_dir: str | None, quiet: bool) -> None:
         click.echo(f"ok {path}")
 
 
-@datasets.command(epilog="\b\nExamples:\n  spikegrad datasets verify fmnist\n"
-                         "  spikegrad datasets verify shd --data-dir /data/spikes --json")
+@datasets.command(
+    epilog="\b\nExamples:\n  spikegrad datasets verify fmnist\n"
+    "  spikegrad datasets verify shd --data-dir /data/spikes --json"
+)
 @_NAME
 @_DIR
 @_JSON
@@ -62,15 +73,22 @@ def verify(name: str, data_dir: str | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(files, default=str))
     else:
-        for f, v in files.items():
-            state = ("missing" if not v["present"] else
-                     {True: "ok", False: "CHECKSUM MISMATCH", None: "present (no checksum known)"}[v["md5_ok"]])
+        for v in files.values():
+            state = (
+                "missing"
+                if not v["present"]
+                else {True: "ok", False: "CHECKSUM MISMATCH", None: "present (no checksum known)"}[
+                    v["md5_ok"]
+                ]
+            )
             click.echo(f"{state:28s} {v['path']}")
     if bad:
         raise click.ClickException(f"{name}: {len(bad)} of {len(files)} files missing or bad")
 
 
-@datasets.command(epilog="\b\nExamples:\n  spikegrad datasets info fmnist\n  spikegrad datasets info shd --json")
+@datasets.command(
+    epilog="\b\nExamples:\n  spikegrad datasets info fmnist\n  spikegrad datasets info shd --json"
+)
 @_NAME
 @_JSON
 def info(name: str, as_json: bool) -> None:
@@ -79,8 +97,10 @@ def info(name: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(d))
         return
-    click.echo(f"{d['name']}: {d['n_inputs']} inputs, {d['n_classes']} classes, T {d['T']} steps "
-               f"of {d['dt'] * 1e3:g} ms")
+    click.echo(
+        f"{d['name']}: {d['n_inputs']} inputs, {d['n_classes']} classes, T {d['T']} steps "
+        f"of {d['dt'] * 1e3:g} ms"
+    )
     click.echo(f"classes   {', '.join(d['class_names'])}")
     click.echo(f"encoding  {', '.join(f'{k}={v}' for k, v in d['encoding'].items())}")
     if d["folders"]:

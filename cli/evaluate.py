@@ -28,27 +28,54 @@ Examples:
 
 @cli.command(epilog=EXAMPLES)
 @click.argument("checkpoint", type=click.Path(exists=True, path_type=Path), metavar="DIR_OR_CKPT")
-@click.option("--dataset", type=click.Choice(DATASETS), help="Evaluate on another data set.  [default: the run's]")
-@click.option("--data-dir", type=click.Path(file_okay=False), help="Where the data lies now.  [default: the run's]")
-@click.option("--split", type=click.Choice(["test", "train", "val"]), default="test", show_default=True)
-@click.option("--limit", type=click.IntRange(0), default=0, help="Only the first N samples (0: all).")
+@click.option(
+    "--dataset",
+    type=click.Choice(DATASETS),
+    help="Evaluate on another data set.  [default: the run's]",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False),
+    help="Where the data lies now.  [default: the run's]",
+)
+@click.option(
+    "--split", type=click.Choice(["test", "train", "val"]), default="test", show_default=True
+)
+@click.option(
+    "--limit", type=click.IntRange(0), default=0, help="Only the first N samples (0: all)."
+)
 @click.option("--batch-size", type=click.IntRange(1), default=256, show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (accuracy, loss, per_class_accuracy, confusion...).")
-def evaluate(checkpoint: Path, dataset: str | None, data_dir: str | None, split: str, limit: int,
-             batch_size: int, as_json: bool) -> None:
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print one JSON object (accuracy, loss, per_class_accuracy, confusion...).",
+)
+def evaluate(
+    checkpoint: Path,
+    dataset: str | None,
+    data_dir: str | None,
+    split: str,
+    limit: int,
+    batch_size: int,
+    as_json: bool,
+) -> None:
     """Evaluate a trained network on a data split."""
     r = evaluate_run(checkpoint, split, dataset, data_dir, limit, batch_size)
     if as_json:
         click.echo(json.dumps(r))
         return
-    click.echo(f"{r['checkpoint']} (after epoch {r['epoch']}) on {r['dataset']} {r['split']}: {r['n']} samples")
+    click.echo(
+        f"{r['checkpoint']} (after epoch {r['epoch']}) on {r['dataset']} {r['split']}: "
+        f"{r['n']} samples"
+    )
     click.echo(f"accuracy {r['accuracy']:.2%}  loss {r['loss']:.4f}")
     names = r["class_names"]
     w = max(len(n) for n in names)
     click.echo("per-class accuracy:")
-    for n, a in zip(names, r["per_class_accuracy"]):
+    for n, a in zip(names, r["per_class_accuracy"], strict=True):
         click.echo(f"  {n:<{w}s} {a:7.2%}")
     click.echo("confusion matrix (rows: true class, columns: predicted):")
     width = max(len(str(v)) for row in r["confusion"] for v in row) + 1
-    for n, row in zip(names, r["confusion"]):
+    for n, row in zip(names, r["confusion"], strict=True):
         click.echo(f"  {n:<{w}s}" + "".join(f"{v:>{width}d}" for v in row))

@@ -65,8 +65,13 @@ class _Bar:
         self.batch_size = batch_size
 
     def start(self, epoch: int, total: int, done: int) -> None:
-        self.bar = click.progressbar(length=total, label=f"epoch {epoch}", file=sys.stderr,
-                                     item_show_func=lambda s: s, width=24)
+        self.bar = click.progressbar(
+            length=total,
+            label=f"epoch {epoch}",
+            file=sys.stderr,
+            item_show_func=lambda s: s,
+            width=24,
+        )
         self.bar.__enter__()
         self.bar.update(done)
         self.first, self.t0 = done, time.perf_counter()
@@ -99,33 +104,70 @@ Examples:
 
 
 @cli.command(cls=_GreedyCommand, epilog=EXAMPLES)
-@click.option("--dataset", type=click.Choice(DATASETS), help="Data set and preset.  [default: synthetic]")
-@click.option("--data-dir", type=click.Path(file_okay=False), help="Data root or the data set's folder.")
+@click.option(
+    "--dataset", type=click.Choice(DATASETS), help="Data set and preset.  [default: synthetic]"
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, resolve_path=True),
+    help="Data root or the data set's folder (stored as an absolute path).",
+)
 @click.option("--hidden", type=_Sizes(), help="Hidden layer sizes, e.g. --hidden 200 200.")
-@click.option("--epochs", type=click.IntRange(1), help="Epochs to train (in total, also when resuming).")
+@click.option(
+    "--epochs", type=click.IntRange(1), help="Epochs to train (in total, also when resuming)."
+)
 @click.option("--batch-size", type=click.IntRange(1))
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), help="Adam learning rate.")
-@click.option("--b-th", type=click.FloatRange(min=0, min_open=True),
-              help="Half-width of the active band |V - theta| < b_th (inf: dense surrogate).")
+@click.option(
+    "--b-th",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Half-width of the active band |V - theta| < b_th (inf: dense surrogate).",
+)
 @click.option("--grad", type=click.Choice(MODES), help="Sparse (S3GD) or dense BPTT gradients.")
 @click.option("--readout", type=click.Choice(READOUTS), help="Class score from the readout trace.")
-@click.option("--backend", type=click.Choice(BACKENDS), help="auto: CuPy if a GPU is usable, else NumPy.")
+@click.option(
+    "--backend", type=click.Choice(BACKENDS), help="auto: CuPy if a GPU is usable, else NumPy."
+)
 @click.option("--dtype", type=click.Choice(DTYPES))
-@click.option("--seed", type=int, help="Seed of the initial weights, shuffles and validation split.")
-@click.option("--val-fraction", type=click.FloatRange(0, 1, max_open=True),
-              help="Fraction of the training split held out for validation.")
-@click.option("--limit", type=click.IntRange(0), help="Use a seeded random subset of N training samples.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Run folder to write.")
-@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="TOML file with any subset of the settings (see --print-config).")
-@click.option("--resume", type=click.Path(exists=True, path_type=Path),
-              help="Continue a run: its folder or a checkpoint file.")
+@click.option(
+    "--seed", type=int, help="Seed of the initial weights, shuffles and validation split."
+)
+@click.option(
+    "--val-fraction",
+    type=click.FloatRange(0, 1, max_open=True),
+    help="Fraction of the training split held out for validation.",
+)
+@click.option(
+    "--limit", type=click.IntRange(0), help="Use a seeded random subset of N training samples."
+)
+@click.option(
+    "--out", type=click.Path(file_okay=False, path_type=Path), help="Run folder to write."
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="TOML file with any subset of the settings (see --print-config).",
+)
+@click.option(
+    "--resume",
+    type=click.Path(exists=True, path_type=Path),
+    help="Continue a run: its folder or a checkpoint file.",
+)
 @click.option("--print-config", is_flag=True, help="Print the resolved config as TOML and exit.")
 @click.option("-q", "--quiet", is_flag=True, help="No banner, progress bar or per-epoch lines.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON summary object (implies -q).")
 @click.pass_context
-def train(ctx: click.Context, config_file: Path | None, resume: Path | None, out: Path | None,
-          print_config: bool, quiet: bool, as_json: bool, **options: Any) -> None:
+def train(
+    ctx: click.Context,
+    config_file: Path | None,
+    resume: Path | None,
+    out: Path | None,
+    print_config: bool,
+    quiet: bool,
+    as_json: bool,
+    **options: Any,
+) -> None:
     """Train an SNN and write config.toml, metrics.jsonl, last.npz and best.npz."""
     given = {k: v for k, v in options.items() if v is not None}
     if resume is not None:
@@ -146,25 +188,24 @@ def train(ctx: click.Context, config_file: Path | None, resume: Path | None, out
         return
     quiet = quiet or as_json
     log = (lambda s: None) if quiet else click.echo
-    log(config.describe())
-    log(f"run folder {out}")
     bar = _Bar(config.batch_size) if not quiet and sys.stderr.isatty() else None
     try:
         result = workflow.fit(config, out, resume, log=log, progress=bar)
     except KeyboardInterrupt:
-        click.echo("interrupted inside an update: checkpoints left as they were", err=True)
+        click.echo("interrupted: checkpoints left as they were", err=True)
         ctx.exit(130)
     if as_json:
         click.echo(json.dumps(result.to_dict()))
     if result.status == "interrupted":
         click.echo(
-            f"interrupted at epoch {result.epoch + 1}, batch {result.batch}: saved {out / 'last.npz'}; "
-            f"continue with: spikegrad train --resume {out}", err=True,
+            f"interrupted at epoch {result.epoch + 1}, batch {result.batch}: "
+            f"saved {out / 'last.npz'}; continue with: spikegrad train --resume {out}",
+            err=True,
         )
         ctx.exit(130)
     if not quiet and result.best is not None:
         what = "val" if config.val_fraction else "train"
         click.echo(
-            f"done: best {what} accuracy {result.best['score']:.2%} (epoch {result.best['epoch']}); "
-            f"evaluate with: spikegrad evaluate {out} --split {'val' if config.val_fraction else 'train'}"
+            f"done: best {what} accuracy {result.best['score']:.2%} "
+            f"(epoch {result.best['epoch']}); next: spikegrad evaluate {out} --split {what}"
         )

@@ -9,7 +9,7 @@ sample, the real layout) to a temporary folder, then times on this machine:
 4. one training step: loss_and_grad + Adam of a 700-200-200-20 network, B = 256, T = 500,
    sparse and dense.
 
-Usage: python scripts/bench_loading.py [--repeats 3] [--seed 0]
+Usage: python scripts/bench_loading.py [--repeats 3] [--seed 0] [--init uniform|normal]
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import os
 import platform
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import h5py
@@ -61,7 +62,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--init", choices=["uniform", "normal"], default="uniform", help="paper: uniform"
+    )
     args = ap.parse_args()
+    warnings.simplefilter("ignore", RuntimeWarning)  # "no active neuron" at initialisation
     rng = np.random.default_rng(args.seed)
     B, T, dt = 256, 500, 2e-3
     print(f"machine: {platform.machine()} {platform.processor()}, {os.cpu_count()} CPUs")
@@ -95,21 +100,25 @@ def main() -> None:
                 alpha=math.exp(-0.2),
                 alpha_out=math.exp(-0.1),
                 reg={"f_up": 10.0},
-                init="uniform",
+                init=args.init,
                 seed=args.seed,
             )
             opt = sg.Adam(net.params, lr=1e-3)
 
-            def step(net=net, opt=opt, mode=mode):
-                _, grads, _ = net.loss_and_grad(x, y, mode=mode)
+            last = {}
+
+            def step(net=net, opt=opt, mode=mode, last=last):
+                _, grads, last["stats"] = net.loss_and_grad(x, y, mode=mode)
                 opt.step(grads)
 
             step()  # warm-up
             t_step = best(step, max(1, args.repeats - 1))
+            act = "/".join(f"{100 * a:.2f}" for a in last["stats"]["active_fraction"])
             print(
-                f"training step {mode:6s} 700-200-200-20 B={B} T={T}: {1e3 * t_step:8.1f} ms "
-                f"(decode + bin = {100 * t_read / t_step:.1f} % of it, bin only "
-                f"{100 * t_bin / t_step:.1f} %, gather {100 * t_gather / t_step:.2f} %)"
+                f"training step {mode:6s} 700-200-200-20 B={B} T={T} ({args.init} init, active "
+                f"{act} %): {1e3 * t_step:8.1f} ms; decode + bin = {100 * t_read / t_step:.1f} % "
+                f"of it, bin only {100 * t_bin / t_step:.1f} %, "
+                f"gather {100 * t_gather / t_step:.2f} %"
             )
 
 

@@ -48,19 +48,33 @@ class Checkpoint:
     path: Path | None = None
 
 
-def capture(config: TrainConfig, net: Network, opt: Adam, epoch: int, batch: int, state: dict) -> Checkpoint:
+def capture(
+    config: TrainConfig, net: Network, opt: Adam, epoch: int, batch: int, state: dict
+) -> Checkpoint:
     """Copy the state of ``net`` and ``opt`` to the host."""
     host = lambda d: {k: np.array(to_numpy(a)) for k, a in d.items()}  # noqa: E731
-    return Checkpoint(config, host(net.params), host(opt.m), host(opt.v), opt.step_count,
-                      epoch, batch, json.loads(json.dumps(state)))
+    return Checkpoint(
+        config,
+        host(net.params),
+        host(opt.m),
+        host(opt.v),
+        opt.step_count,
+        epoch,
+        batch,
+        json.loads(json.dumps(state)),
+    )
 
 
 def save(ckpt: Checkpoint, path: str | Path) -> Path:
     """Write ``ckpt`` to ``path`` atomically (temporary file in the same folder, then rename)."""
     path = Path(path)
     meta = {
-        "format": "spikegrad-checkpoint", "version": FORMAT_VERSION, "adam_step": ckpt.adam_step,
-        "epoch": ckpt.epoch, "batch": ckpt.batch, "state": ckpt.state,
+        "format": "spikegrad-checkpoint",
+        "version": FORMAT_VERSION,
+        "adam_step": ckpt.adam_step,
+        "epoch": ckpt.epoch,
+        "batch": ckpt.batch,
+        "state": ckpt.state,
         "config": ckpt.config.to_toml(),
     }
     arrays = {"meta": np.array(json.dumps(meta))}
@@ -104,8 +118,17 @@ def load(path: str | Path) -> Checkpoint:
     except SpikegradError as exc:
         raise DataError(f"{path}: bad config inside the checkpoint ({exc})") from None
     part = lambda p: {k.split(".", 1)[1]: a for k, a in arrays.items() if k.startswith(p + ".")}  # noqa: E731
-    return Checkpoint(config, part("param"), part("adam_m"), part("adam_v"), int(meta["adam_step"]),
-                      int(meta["epoch"]), int(meta["batch"]), meta.get("state", {}), path)
+    return Checkpoint(
+        config,
+        part("param"),
+        part("adam_m"),
+        part("adam_v"),
+        int(meta["adam_step"]),
+        int(meta["epoch"]),
+        int(meta["batch"]),
+        meta.get("state", {}),
+        path,
+    )
 
 
 def resolve(path: str | Path, prefer: tuple[str, ...] = ("last",)) -> Path:
@@ -115,7 +138,9 @@ def resolve(path: str | Path, prefer: tuple[str, ...] = ("last",)) -> Path:
         for name in prefer:
             if (path / f"{name}{SUFFIX}").is_file():
                 return path / f"{name}{SUFFIX}"
-        raise DataError(f"{path}: no checkpoint here (looked for {', '.join(n + SUFFIX for n in prefer)})")
+        raise DataError(
+            f"{path}: no checkpoint here (looked for {', '.join(n + SUFFIX for n in prefer)})"
+        )
     return path
 
 
@@ -132,8 +157,10 @@ def restore(ckpt: Checkpoint, net: Network, opt: Adam | None = None) -> None:
     net.params = ckpt.params
     if opt is not None:
         be = net.backend
-        opt.load_state_dict({
-            "step": ckpt.adam_step,
-            "m": {k: be.asarray(a) for k, a in ckpt.adam_m.items()},
-            "v": {k: be.asarray(a) for k, a in ckpt.adam_v.items()},
-        })
+        opt.load_state_dict(
+            {
+                "step": ckpt.adam_step,
+                "m": {k: be.asarray(a) for k, a in ckpt.adam_m.items()},
+                "v": {k: be.asarray(a) for k, a in ckpt.adam_v.items()},
+            }
+        )

@@ -70,17 +70,31 @@ class TrainConfig:
         set_(self, "encoding", dict(self.encoding))
         if self.reg is not None:
             set_(self, "reg", RegParams.from_dict(dict(self.reg)).as_dict())
-        for name, allowed in (("dataset", DATASETS), ("grad", MODES), ("readout", READOUTS),
-                              ("init", INITS), ("dtype", DTYPES), ("backend", BACKENDS)):
+        for name, allowed in (
+            ("dataset", DATASETS),
+            ("grad", MODES),
+            ("readout", READOUTS),
+            ("init", INITS),
+            ("dtype", DTYPES),
+            ("backend", BACKENDS),
+        ):
             if getattr(self, name) not in allowed:
-                raise ConfigError(f"{name} must be one of {', '.join(allowed)}; got {getattr(self, name)!r}")
+                raise ConfigError(
+                    f"{name} must be one of {', '.join(allowed)}; got {getattr(self, name)!r}"
+                )
         checks = (
             (len(self.hidden) >= 1 and min(self.hidden) >= 1, "hidden needs >= 1 layer sizes >= 1"),
             (self.epochs >= 1 and self.batch_size >= 1, "epochs and batch_size must be >= 1"),
             (self.limit >= 0, "limit must be >= 0 (0: all samples)"),
             (0 <= self.val_fraction < 1, "val_fraction must be in [0, 1)"),
-            (self.dt > 0 and self.tau_mem > 0 and self.tau_out > 0, "dt, tau_mem, tau_out must be > 0"),
-            (self.lr > 0 and self.eps > 0 and len(self.betas) == 2, "need lr > 0, eps > 0, two betas"),
+            (
+                self.dt > 0 and self.tau_mem > 0 and self.tau_out > 0,
+                "dt, tau_mem, tau_out must be > 0",
+            ),
+            (
+                self.lr > 0 and self.eps > 0 and len(self.betas) == 2,
+                "need lr > 0, eps > 0, two betas",
+            ),
             (self.b_th > 0 and self.threshold > 0, "b_th and threshold must be > 0"),
             (self.encoding.get("dt", self.dt) == self.dt, "encoding.dt must equal dt"),
         )
@@ -116,43 +130,74 @@ class TrainConfig:
         reg = "off" if self.reg is None else ", ".join(f"{k} {v:g}" for k, v in self.reg.items())
         enc = ", ".join(f"{k} {v}" for k, v in self.encoding.items()) or "loader defaults"
         limit = f", limit {self.limit}" if self.limit else ""
-        return "\n".join((
-            f"data     {self.dataset} ({enc}{limit}), validation {self.val_fraction:g} of train",
-            f"network  hidden {'-'.join(map(str, self.hidden))}, dt {self.dt * 1e3:g} ms, "
-            f"tau_mem {self.tau_mem * 1e3:g} ms (alpha {self.alpha:.6f}), tau_out "
-            f"{self.tau_out * 1e3:g} ms (alpha_out {self.alpha_out:.6f}), init {self.init}, "
-            f"readout {self.readout}",
-            f"gradient {self.grad}, b_th {self.b_th:g}, surrogate scale {self.surrogate_scale:g}; "
-            f"regulariser {reg}",
-            f"optimiser Adam lr {self.lr:g}, betas {self.betas[0]:g}/{self.betas[1]:g}, batch "
-            f"{self.batch_size}{' (drop last)' if self.drop_last else ''}, epochs {self.epochs}",
-            f"run      backend {self.backend}, dtype {self.dtype}, seed {self.seed}",
-        ))
+        return "\n".join(
+            (
+                f"data     {self.dataset} ({enc}{limit}), "
+                f"validation {self.val_fraction:g} of train",
+                f"network  hidden {'-'.join(map(str, self.hidden))}, dt {self.dt * 1e3:g} ms, "
+                f"tau_mem {self.tau_mem * 1e3:g} ms (alpha {self.alpha:.6f}), tau_out "
+                f"{self.tau_out * 1e3:g} ms (alpha_out {self.alpha_out:.6f}), init {self.init}, "
+                f"readout {self.readout}",
+                f"gradient {self.grad}, b_th {self.b_th:g}, "
+                f"surrogate scale {self.surrogate_scale:g}; regulariser {reg}",
+                f"optimiser Adam lr {self.lr:g}, betas {self.betas[0]:g}/{self.betas[1]:g}, "
+                f"batch {self.batch_size}{' (drop last)' if self.drop_last else ''}, "
+                f"epochs {self.epochs}",
+                f"run      backend {self.backend}, dtype {self.dtype}, seed {self.seed}",
+            )
+        )
 
 
 _FMNIST_ENC = {"T": 100, "tau_eff": 20.0, "thr": 0.2}
 _PRESETS: dict[str, dict[str, Any]] = {
     # the built-in quick job: 3000 training and 1000 validation samples, about 10 s on 2 cores
     "synthetic": {
-        "encoding": {"n_samples": 4000, "n_inputs": 100, "T": 50, "n_classes": 10, "dim": 2,
-                     "jitter": 2.0, "seed": 0},
+        "encoding": {
+            "n_samples": 4000,
+            "n_inputs": 100,
+            "T": 50,
+            "n_classes": 10,
+            "dim": 2,
+            "jitter": 2.0,
+            "seed": 0,
+        },
     },
     # PAPER.md §3, one column each; the paper had no validation slice (we keep 10%)
     "fmnist": {
-        "encoding": _FMNIST_ENC, "val_fraction": 0.1, "hidden": (200, 200), "init": "normal",
-        "reg": {**_REG, "f_up": 1.0}, "epochs": 100, "batch_size": 256, "drop_last": True,
+        "encoding": _FMNIST_ENC,
+        "val_fraction": 0.1,
+        "hidden": (200, 200),
+        "init": "normal",
+        "reg": {**_REG, "f_up": 1.0},
+        "epochs": 100,
+        "batch_size": 256,
+        "drop_last": True,
         "lr": 2e-4,
     },
     "nmnist": {
-        "encoding": {"dt": 1e-3, "T": 300, "polarity": "merge"}, "val_fraction": 0.1,
-        "hidden": (200, 200), "init": "uniform", "reg": {**_REG, "f_up": 1.0}, "epochs": 100,
-        "batch_size": 256, "drop_last": True, "lr": 2e-4,
+        "encoding": {"dt": 1e-3, "T": 300, "polarity": "merge"},
+        "val_fraction": 0.1,
+        "hidden": (200, 200),
+        "init": "uniform",
+        "reg": {**_REG, "f_up": 1.0},
+        "epochs": 100,
+        "batch_size": 256,
+        "drop_last": True,
+        "lr": 2e-4,
     },
     # SHD: readout "sum" is the code's HEAD / v2 setting (its README: needed for 75+ %)
     "shd": {
-        "encoding": {"dt": 2e-3, "T": 500}, "val_fraction": 0.1, "hidden": (200, 200),
-        "dt": 2e-3, "tau_out": 20e-3, "init": "uniform", "readout": "sum",
-        "reg": {**_REG, "f_up": 10.0}, "epochs": 200, "batch_size": 256, "drop_last": True,
+        "encoding": {"dt": 2e-3, "T": 500},
+        "val_fraction": 0.1,
+        "hidden": (200, 200),
+        "dt": 2e-3,
+        "tau_out": 20e-3,
+        "init": "uniform",
+        "readout": "sum",
+        "reg": {**_REG, "f_up": 10.0},
+        "epochs": 200,
+        "batch_size": 256,
+        "drop_last": True,
         "lr": 1e-3,
     },
 }
@@ -199,7 +244,9 @@ def load_config(path: str | Path, base: TrainConfig | None = None) -> TrainConfi
         raise ConfigError(f"{path}: {exc}") from None
 
 
-def make_config(dataset: str | None = None, path: str | Path | None = None, **changes: Any) -> TrainConfig:
+def make_config(
+    dataset: str | None = None, path: str | Path | None = None, **changes: Any
+) -> TrainConfig:
     """The preset of ``dataset`` (or of the file's, else "synthetic"), then file ``path``,
     then ``changes``: the precedence of ``spikegrad train``."""
     cfg = preset(dataset or "synthetic")
@@ -227,7 +274,9 @@ def loads_toml(text: str) -> dict[str, Any]:
         try:
             import tomli as tomllib
         except ImportError:
-            raise ConfigError("reading TOML on Python 3.10 needs 'tomli' (pip install tomli)") from None
+            raise ConfigError(
+                "reading TOML on Python 3.10 needs 'tomli' (pip install tomli)"
+            ) from None
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -17,8 +17,17 @@ from .datasets import data_root
 from .errors import SpikegradError
 from .kernels import is_deterministic
 
-_PACKAGES = ("spikegrad", "numpy", "scipy", "h5py", "click", "cupy-cuda12x", "cupy-cuda13x",
-             "matplotlib", "torch")
+_PACKAGES = (
+    "spikegrad",
+    "numpy",
+    "scipy",
+    "h5py",
+    "click",
+    "cupy-cuda12x",
+    "cupy-cuda13x",
+    "matplotlib",
+    "torch",
+)
 
 
 def _version(dist: str) -> str | None:
@@ -42,7 +51,8 @@ def _cuda() -> dict[str, Any]:
     props = rt.getDeviceProperties(cupy.cuda.Device().id)
     name = props["name"]
     out.update(
-        cupy_usable=True, device_count=rt.getDeviceCount(),
+        cupy_usable=True,
+        device_count=rt.getDeviceCount(),
         gpu=name.decode() if isinstance(name, bytes) else str(name),
         compute_capability=f"{props['major']}.{props['minor']}",
         memory_gib=round(props["totalGlobalMem"] / 2**30, 1),

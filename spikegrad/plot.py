@@ -22,8 +22,8 @@ def hidden_spikes(net: Network, x: np.ndarray) -> list[np.ndarray]:
     """Spikes of every hidden layer for one sample. Shapes: x (T, N0) 0/1 -> [(T, N_l) bool]."""
     xp, out = net.backend.xp, []
     s = xp.asarray(x, dtype=net.dtype)[:, None, :]  # (T, 1, N0), time-major as the ops want
-    for l in range(1, net.n_hidden + 1):
-        h = xp.ascontiguousarray(s @ net.params[f"W{l}"])
+    for k in range(1, net.n_hidden + 1):
+        h = xp.ascontiguousarray(s @ net.params[f"W{k}"])
         s = call("lif_forward", h, net.alpha, net.threshold)
         out.append(to_numpy(s[:, 0, :]))
         s = s.astype(net.dtype)
@@ -58,16 +58,34 @@ def plot_run(run_dir: str | Path, out: str | Path | None = None, sample: int = 0
 
     ep = [r["epoch"] for r in rows]
     fig, ax = plt.subplots(2, 2, figsize=(11, 7.5))
-    _curve(ax[0, 0], ep, {"train loss": [r["loss"] for r in rows],
-                          "val loss": [r.get("val_loss") for r in rows]}, "loss")
-    _curve(ax[0, 1], ep, {"train": [r["train_accuracy"] for r in rows],
-                          "validation": [r.get("val_accuracy") for r in rows]}, "accuracy")
+    _curve(
+        ax[0, 0],
+        ep,
+        {"train loss": [r["loss"] for r in rows], "val loss": [r.get("val_loss") for r in rows]},
+        "loss",
+    )
+    _curve(
+        ax[0, 1],
+        ep,
+        {
+            "train": [r["train_accuracy"] for r in rows],
+            "validation": [r.get("val_accuracy") for r in rows],
+        },
+        "accuracy",
+    )
     layers = len(rows[0]["active_fraction"])
-    _curve(ax[1, 0], ep, {f"layer {l + 1}": [r["active_fraction"][l] for r in rows] for l in range(layers)},
-           "active fraction", log=True)
+    _curve(
+        ax[1, 0],
+        ep,
+        {f"layer {k + 1}": [r["active_fraction"][k] for r in rows] for k in range(layers)},
+        "active fraction",
+        log=True,
+    )
     _raster(ax[1, 1], [x.to_dense()[0].astype(bool), *spikes], int(y[0]), data.class_names)
-    fig.suptitle(f"{run_dir.name}: {ck.config.dataset}, {ck.config.grad} gradient, "
-                 f"hidden {'-'.join(map(str, ck.config.hidden))}")
+    fig.suptitle(
+        f"{run_dir.name}: {ck.config.dataset}, {ck.config.grad} gradient, "
+        f"hidden {'-'.join(map(str, ck.config.hidden))}"
+    )
     fig.tight_layout()
     path = Path(out) if out is not None else run_dir / "run.png"
     fig.savefig(path, dpi=110)
@@ -99,5 +117,9 @@ def _raster(ax: Any, layers: list[np.ndarray], label: int, class_names: list[str
         offset += s.shape[1]
         ax.axhline(offset, color="grey", lw=0.5)
     ax.set_yticks([p for p, _ in ticks], [n for _, n in ticks])
-    ax.set(xlabel="time step", xlim=(0, layers[0].shape[0]), ylim=(0, offset),
-           title=f"spike raster of one sample (class {class_names[label]})")
+    ax.set(
+        xlabel="time step",
+        xlim=(0, layers[0].shape[0]),
+        ylim=(0, offset),
+        title=f"spike raster of one sample (class {class_names[label]})",
+    )

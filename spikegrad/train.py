@@ -41,16 +41,21 @@ class EpochStats:
     step_s: float = 0.0
     epoch_s: float = 0.0
 
-    def add(self, loss: float, y: np.ndarray, st: dict[str, Any], step_s: float, wall_s: float) -> None:
+    def add(
+        self, loss: float, y: np.ndarray, st: dict[str, Any], step_s: float, wall_s: float
+    ) -> None:
         """Account one batch: its loss, labels, ``loss_and_grad`` stats and timings."""
         if not self.active:
-            self.active, self.rate = [0.0] * len(st["active_fraction"]), [0.0] * len(st["spike_rate"])
+            self.active, self.rate = (
+                [0.0] * len(st["active_fraction"]),
+                [0.0] * len(st["spike_rate"]),
+            )
         self.loss += loss * len(y)
         self.correct += int((to_numpy(st["scores"]).argmax(1) == y).sum())
         self.n += len(y)
         self.batches += 1
-        self.active = [a + b for a, b in zip(self.active, st["active_fraction"])]
-        self.rate = [a + b for a, b in zip(self.rate, st["spike_rate"])]
+        self.active = [a + b for a, b in zip(self.active, st["active_fraction"], strict=True)]
+        self.rate = [a + b for a, b in zip(self.rate, st["spike_rate"], strict=True)]
         self.forward_s += st["forward_s"]
         self.backward_s += st["backward_s"]
         self.step_s += step_s
@@ -96,7 +101,9 @@ def train_epoch(
     ``on_batch(batches_done, loss)`` runs after every complete update; it may raise to stop.
     """
     stats = EpochStats() if stats is None else stats
-    batches = data.batches(batch_size, shuffle=True, seed=epoch_seed(seed, epoch), drop_last=drop_last)
+    batches = data.batches(
+        batch_size, shuffle=True, seed=epoch_seed(seed, epoch), drop_last=drop_last
+    )
     t_prev = time.perf_counter()
     for done, (x, y) in enumerate(islice(batches, start, None), start=start + 1):
         loss, grads, st = net.loss_and_grad(x, y, mode=mode)

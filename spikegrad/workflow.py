@@ -61,18 +61,24 @@ class RunResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "status": self.status, "out_dir": str(self.out_dir) if self.out_dir else None,
-            "epoch": self.epoch, "batch": self.batch, "best": self.best, "history": self.history,
+            "status": self.status,
+            "out_dir": str(self.out_dir) if self.out_dir else None,
+            "epoch": self.epoch,
+            "batch": self.batch,
+            "best": self.best,
+            "history": self.history,
         }
 
 
 # --------------------------------------------------------------------------- building blocks
 def resolve_backend(name: str) -> str:
-    """"auto" -> "cupy" when a usable GPU is present, else "numpy"."""
+    """ "auto" -> "cupy" when a usable GPU is present, else "numpy"."""
     return ("cupy" if cupy_available() else "numpy") if name == "auto" else name
 
 
-def load_data(config: TrainConfig, split: str = "train") -> tuple[EventDataset, EventDataset | None]:
+def load_data(
+    config: TrainConfig, split: str = "train"
+) -> tuple[EventDataset, EventDataset | None]:
     """(train, validation) for split "train"; (test, None) for "test".
 
     Training data: the data set's training split, a seeded random ``limit`` of it, then a
@@ -94,10 +100,18 @@ def load_data(config: TrainConfig, split: str = "train") -> tuple[EventDataset, 
 def build_network(config: TrainConfig, n_inputs: int, n_classes: int) -> Network:
     """The network of ``config`` for data with ``n_inputs`` units and ``n_classes`` classes."""
     return Network(
-        [n_inputs, *config.hidden, n_classes], alpha=config.alpha, alpha_out=config.alpha_out,
-        threshold=config.threshold, b_th=config.b_th, surrogate_scale=config.surrogate_scale,
-        readout=config.readout, reg=config.reg, init=config.init, dtype=config.dtype,
-        backend=resolve_backend(config.backend), seed=config.seed,
+        [n_inputs, *config.hidden, n_classes],
+        alpha=config.alpha,
+        alpha_out=config.alpha_out,
+        threshold=config.threshold,
+        b_th=config.b_th,
+        surrogate_scale=config.surrogate_scale,
+        readout=config.readout,
+        reg=config.reg,
+        init=config.init,
+        dtype=config.dtype,
+        backend=resolve_backend(config.backend),
+        seed=config.seed,
     )
 
 
@@ -150,7 +164,9 @@ def _finite(loss: float, net: Network) -> bool:
 
 
 def _check_resume(config: TrainConfig, saved: TrainConfig) -> None:
-    diff = [k for k in saved.to_dict() if k not in RESUMABLE and getattr(config, k) != getattr(saved, k)]
+    diff = [
+        k for k in saved.to_dict() if k not in RESUMABLE and getattr(config, k) != getattr(saved, k)
+    ]
     if diff:
         raise ConfigError(
             f"resume: the config differs from the checkpoint's in {', '.join(diff)}; "
@@ -167,7 +183,9 @@ def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
     path = Path(run_dir) / METRICS_FILE
     if not path.is_file():
         return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [
+        json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
+    ]
 
 
 def epoch_line(r: dict[str, Any]) -> str:
@@ -202,7 +220,9 @@ def fit(
         _check_resume(config, saved.config)
     out = Path(out_dir) if out_dir is not None else None
     if out is not None and saved is None and (out / "last.npz").exists():
-        raise ConfigError(f"{out} already holds a run; resume it with --resume {out} or pick another --out")
+        raise ConfigError(
+            f"{out} already holds a run; resume it with --resume {out} or pick another --out"
+        )
     train, val = load_data(config)
     net = build_network(config, train.n_inputs, train.n_classes)
     opt = Adam(net.params, lr=config.lr, betas=config.betas, eps=config.eps)
@@ -212,8 +232,12 @@ def fit(
         ckpt_io.restore(saved, net, opt)
         epoch, start, state = saved.epoch, saved.batch, saved.state
         history = [r for r in read_metrics(saved.path.parent) if r["epoch"] <= epoch]
-    log(f"{len(train)} training samples, {len(val) if val else 0} validation; network "
-        f"{'-'.join(map(str, net.sizes))} on {net.backend.name}")
+    log(config.describe())
+    log(f"run folder {out}" if out is not None else "no run folder: nothing is saved")
+    log(
+        f"{len(train)} training samples, {len(val) if val else 0} validation; network "
+        f"{'-'.join(map(str, net.sizes))} on {net.backend.name}"
+    )
     if saved is not None:
         log(f"resumed from {saved.path} at epoch {epoch + 1}, batch {start}")
     if out is not None:
@@ -234,10 +258,11 @@ def fit(
 
             def on_batch(done: int, loss: float, _e: int = epoch) -> None:
                 if not _finite(loss, net):
-                    where = f"last good checkpoint: {out / 'last.npz'}" if out is not None else "no --out"
+                    last = out / "last.npz" if out is not None else None
+                    where = f"kept {last}" if last and last.exists() else "no checkpoint yet"
                     raise TrainingError(
                         f"non-finite loss or parameters at epoch {_e + 1}, batch {done} "
-                        f"(loss {loss}); stopped ({where})"
+                        f"(loss {loss}); stopped, {where}"
                     )
                 if progress is not None:
                     progress.update(done, loss)
@@ -247,8 +272,19 @@ def fit(
             if progress is not None:
                 progress.start(epoch + 1, total, start)
             try:
-                r = train_epoch(net, opt, train, config.batch_size, config.grad, config.seed, epoch,
-                                on_batch, start=start, stats=stats, drop_last=config.drop_last)
+                r = train_epoch(
+                    net,
+                    opt,
+                    train,
+                    config.batch_size,
+                    config.grad,
+                    config.seed,
+                    epoch,
+                    on_batch,
+                    start=start,
+                    stats=stats,
+                    drop_last=config.drop_last,
+                )
             except _Stop as stop:
                 save("last", epoch, stop.args[0], stats)
                 result.status, result.epoch, result.batch = "interrupted", epoch, stop.args[0]
@@ -260,7 +296,11 @@ def fit(
             if val is not None:
                 t0 = time.perf_counter()
                 ev = evaluate(net, val)
-                r.update(val_accuracy=ev["accuracy"], val_loss=ev["loss"], eval_s=time.perf_counter() - t0)
+                r.update(
+                    val_accuracy=ev["accuracy"],
+                    val_loss=ev["loss"],
+                    eval_s=time.perf_counter() - t0,
+                )
             score = r.get("val_accuracy", r["train_accuracy"])
             r["best"] = state["best"] is None or score > state["best"]["score"]
             if r["best"]:
@@ -313,7 +353,11 @@ def evaluate_run(
     ckpt_io.restore(ck, net)
     r = evaluate(net, data, batch_size)
     return {
-        "checkpoint": str(ck.path), "dataset": data_cfg.dataset, "split": split, "n": len(data),
-        "epoch": ck.epoch, **r, "class_names": list(data.class_names),
+        "checkpoint": str(ck.path),
+        "dataset": data_cfg.dataset,
+        "split": split,
+        "n": len(data),
+        "epoch": ck.epoch,
+        **r,
+        "class_names": list(data.class_names),
     }
-

@@ -6,6 +6,7 @@ Names: "shd", "nmnist", "fmnist" (real files under the data root, see :func:`dat
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -70,28 +71,43 @@ def load(name: str, root: Any = None, split: str = "train", **encoding: Any) -> 
     Encoding options: shd dt (2e-3 s), T (500); nmnist dt (1e-3 s), T (300), polarity
     ("merge": 1156 inputs | "both": 2312); fmnist T (100), tau_eff (20 steps), thr (0.2);
     synthetic: the arguments of :func:`randman`. ``download=True`` fetches missing files;
-    ``cache`` (True, False or a folder) controls the decoded-event cache.
+    ``cache`` (True, False or a folder) controls the decoded-event cache. ``root`` is the data
+    root (holding shd/, nmnist/, fmnist/ ...) or a data set folder itself.
     """
     if split not in ("train", "test"):
         raise ConfigError(f"split must be 'train' or 'test'; got {split!r}")
-    if name == "synthetic":
+    fetch = bool(encoding.pop("download", False))
+    cache = encoding.pop("cache", True)
+    if name == "synthetic":  # generated: nothing to download or cache
         seed = int(encoding.pop("seed", 0))
         n = int(encoding.pop("n_samples", 3000))
         # the test split is a disjoint draw from the same manifolds: same seed, other samples
         ds = randman(n_samples=2 * n, seed=seed, **encoding)
         return ds.subset(range(n)) if split == "train" else ds.subset(range(n, 2 * n))
     info = _info(name)
-    fetch = bool(encoding.pop("download", False))
-    cache = encoding.pop("cache", True)
     enc = _encoding(name, encoding)
-    readers = {"shd": load_shd, "nmnist": load_nmnist, "fmnist": load_fmnist}
+    reader = {"shd": load_shd, "nmnist": load_nmnist, "fmnist": load_fmnist}[name]
     try:
-        return readers[name](dataset_dir(info, root), split, cache=cache, **enc)
+        return _read(reader, info, root, split, cache=cache, **enc)
     except MissingDataError:
         if not fetch:
             raise
     download_files(info, root, split)
-    return readers[name](dataset_dir(info, root), split, cache=cache, **enc)
+    return reader(dataset_dir(info, root), split, cache=cache, **enc)
+
+
+def _read(reader: Any, info: DatasetInfo, root: Any, split: str, **kw: Any) -> EventDataset:
+    """Read from the data set folder under the root, else from the root itself (it may be
+    that folder); a miss reports the data set folder."""
+    folder, base = dataset_dir(info, root), data_root(root)
+    try:
+        return reader(folder, split, **kw)
+    except MissingDataError as exc:
+        first = exc
+    if not folder.is_dir() and base.is_dir():
+        with contextlib.suppress(MissingDataError):
+            return reader(base, split, **kw)
+    raise first
 
 
 def download(name: str, root: Any = None, progress: bool = True) -> list[Path]:

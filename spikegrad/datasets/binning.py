@@ -19,17 +19,45 @@ def index_dtype(n: int) -> np.dtype:
 
 
 def bin_events(
-    times: np.ndarray, units: np.ndarray, offsets: np.ndarray, dt: float, T: int, n_units: int
+    times: np.ndarray,
+    units: np.ndarray,
+    offsets: np.ndarray,
+    dt: float,
+    T: int,
+    n_units: int,
+    chunk: int = 1 << 22,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Bin the spikes of n samples into steps of ``dt``; keep steps < T; one spike per bin.
 
     ``times`` and ``dt`` share a unit (seconds, or µs for N-MNIST). Times must be >= 0 and
-    units in 0..n_units-1 (the readers check both and name the file).
+    units in 0..n_units-1 (the readers check both and name the file). Whole samples are
+    binned in groups of about ``chunk`` spikes, which bounds the temporary memory.
 
     Shapes: times, units (E,); offsets (n + 1,) -> t, i (E',) compact unsigned ints sorted by
     (sample, t, i), offsets (n + 1,) int64.
     """
     offsets = np.asarray(offsets, dtype=np.int64)
+    n = offsets.size - 1
+    ts, us, counts = [np.zeros(0, index_dtype(T))], [np.zeros(0, index_dtype(n_units))], []
+    lo = 0
+    while lo < n:
+        hi = int(np.searchsorted(offsets, offsets[lo] + chunk, "right")) - 1
+        hi = min(max(hi, lo + 1), n)
+        a, b = offsets[lo], offsets[hi]
+        t, i, c = _bin(times[a:b], units[a:b], offsets[lo : hi + 1] - a, dt, T, n_units)
+        ts.append(t)
+        us.append(i)
+        counts.append(c)
+        lo = hi
+    out = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.concatenate([*counts, np.zeros(0, np.int64)]), out=out[1:])
+    return np.concatenate(ts), np.concatenate(us), out
+
+
+def _bin(
+    times: np.ndarray, units: np.ndarray, offsets: np.ndarray, dt: float, T: int, n_units: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``bin_events`` for one group of samples; returns t, i and the spike count per sample."""
     n = offsets.size - 1
     sample = np.repeat(np.arange(n, dtype=np.int64), np.diff(offsets))
     step = np.rint(np.asarray(times, dtype=np.float64) / dt)
@@ -42,6 +70,4 @@ def bin_events(
     i = (key % n_units).astype(index_dtype(n_units))
     key //= n_units
     t = (key % T).astype(index_dtype(T))
-    out = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(key // T, minlength=n), out=out[1:])
-    return t, i, out
+    return t, i, np.bincount(key // T, minlength=n)

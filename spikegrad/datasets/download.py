@@ -138,11 +138,12 @@ def _transfer(url: str, part: Path, progress: bool, label: str, timeout: float) 
             return
         raise
     with resp:
-        start = 0
-        if have and resp.status == 206:
+        if resp.status == 206:
             rng = resp.headers.get("Content-Range", "")  # "bytes start-end/total"
-            start = int(rng.split()[1].split("-")[0]) if rng.startswith("bytes ") else 0
-        if start != have:  # no resume offered (200) or an unexpected offset: start over
+            if not rng.startswith(f"bytes {have}-"):
+                part.unlink(missing_ok=True)  # the next attempt starts over
+                raise OSError(f"server resumed at {rng!r}, not at byte {have}")
+        else:  # 200: the server ignores Range and sends the whole file
             have = 0
         length = resp.headers.get("Content-Length")
         total = have + int(length) if length is not None else None
@@ -255,20 +256,28 @@ def _unzip(archive: Path, folder: Path, split_dir: str) -> Path:
 def download_files(
     info: DatasetInfo, root: Any = None, split: str | None = None, progress: bool = True
 ) -> list[Path]:
-    """Fetch (and unpack) the files of ``info`` (only ``split``'s if given) under the data root."""
+    """Fetch (and unpack) the files of ``info`` (only ``split``'s if given) under the data root.
+
+    A failure raises one DataError that also says how to install the files by hand.
+    """
     folder = dataset_dir(info, root)
     folder.mkdir(parents=True, exist_ok=True)
+    files = [f for f in info.files if split is None or f.split == split]
     out = []
-    for f in info.files:
-        if split is not None and f.split != split:
-            continue
-        md5 = f.md5 or _md5_list(info, folder, progress, True).get(f.name)
-        if md5 is None:
-            raise DataError(f"{folder / 'md5sums.txt'}: no checksum listed for {f.name}")
-        path = fetch(f.urls, folder / f.name, md5, progress)
-        if f.unpack == "zip":
-            path = _unzip(path, folder, Path(f.name).stem)
-        out.append(path)
+    try:
+        for f in files:
+            md5 = f.md5 or _md5_list(info, folder, progress, True).get(f.name)
+            if md5 is None:
+                raise DataError(f"{folder / 'md5sums.txt'}: no checksum listed for {f.name}")
+            path = fetch(f.urls, folder / f.name, md5, progress)
+            if f.unpack == "zip":
+                path = _unzip(path, folder, Path(f.name).stem)
+            out.append(path)
+    except DataError as exc:
+        by_hand = ", ".join(
+            f"{f.name} ({f.urls[0]}{'; unzip it there' if f.unpack else ''})" for f in files
+        )
+        raise DataError(f"{exc}; to install by hand put {by_hand} into {folder}") from exc
     return out
 
 

@@ -126,7 +126,8 @@ def find_samples(folder: Path, split: str) -> tuple[list[Path], np.ndarray]:
             NMNIST,
             folder,
             split,
-            f"{split.capitalize()}/<digit>/*.bin (from {split.capitalize()}.zip)",
+            f"{split.capitalize()}/<digit>/*.bin (from {split.capitalize()}.zip), or <id>.bs2 "
+            f"files with a {split}*.txt list of 'id label' lines",
         )
     return _flat(list_file)
 

@@ -55,8 +55,8 @@ def _vlen(f: h5py.File, path: Path, key: str, kinds: str) -> np.ndarray:
 def read_shd(path: Path) -> dict[str, np.ndarray | list[str]]:
     """Raw events of one SHD file, checked (keys, dtypes, ranges).
 
-    Shapes: -> times (E,) float64 s, units (E,) int64, offsets (n + 1,), labels (n,),
-    speaker (n,) (or absent), class_names list of 20 str.
+    Shapes: -> times (E,) float seconds and units (E,) int in the file's dtypes, offsets
+    (n + 1,), labels (n,), speaker (n,) (if in the file), class_names list of 20 str.
     """
     path = Path(path)
     if path.suffix == ".gz":
@@ -107,8 +107,8 @@ def _read_h5(path: Path, shown: Path) -> dict[str, np.ndarray | list[str]]:
         )
     offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
-    t = np.concatenate([*times, np.zeros(0)]).astype(np.float64)
-    u = np.concatenate([*units, np.zeros(0, np.int64)]).astype(np.int64)
+    t = np.concatenate([*times, np.zeros(0, np.float16)])  # the file's dtypes (compact)
+    u = np.concatenate([*units, np.zeros(0, np.uint8)])
     if n and (labels.min() < 0 or labels.max() >= SHD.n_classes):
         raise DataError(
             f"{shown}: labels outside 0..{SHD.n_classes - 1} (found {labels.min()}..{labels.max()})"

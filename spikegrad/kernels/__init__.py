@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 from importlib import resources
 from pathlib import Path
 
@@ -42,6 +43,7 @@ KERNELS: dict[str, dict[str, tuple[str, ...]]] = {
         "eps_shift_scan_kernel": ("T",),
         "dense_eps_kernel": ("T",),
         "gather_rowdot_kernel": ("T", "I"),
+        "gather_rowdot_warp_kernel": ("T", "I"),
     },
     "spmm": {
         "spmm_csr_kernel": ("T", "I"),
@@ -56,6 +58,12 @@ KERNELS: dict[str, dict[str, tuple[str, ...]]] = {
         "adam_update_multi_kernel": ("T",),
     },
 }
+
+# Kernels using block cooperation (warp shuffles, __syncthreads, shared memory). The CPU
+# emulation of tests/kernels runs these one OS thread per CUDA thread; all others sequentially.
+COOPERATIVE = frozenset({"gather_rowdot_warp_kernel"})
+
+_INCLUDE = re.compile(r'^#include "(\w+\.cuh)"[ \t]*$', re.MULTILINE)
 
 _deterministic = os.environ.get("SPIKEGRAD_DETERMINISTIC", "0").lower() in ("1", "true", "yes")
 
@@ -81,13 +89,25 @@ def source(stem: str) -> str:
     return resources.files(__name__).joinpath(f"{stem}.cu").read_text(encoding="utf-8")
 
 
+def module_source(stem: str) -> str:
+    """``<stem>.cu`` with its ``#include "<name>.cuh"`` lines replaced by the header text.
+
+    This is what the launcher compiles: CuPy keys its compile cache on the source text alone,
+    so a changed header must change the text (the headers include nothing local themselves).
+    """
+    pkg = resources.files(__name__)
+    return _INCLUDE.sub(
+        lambda m: pkg.joinpath(m.group(1)).read_text(encoding="utf-8"), source(stem)
+    )
+
+
 def options(arch: str | None = None) -> tuple[str, ...]:
     """NVRTC options of every module; ``arch`` like "sm_90" (CuPy picks the device's if None).
 
     ``--fmad=false`` keeps a * b + c as two roundings, as in the NumPy twins, so spikes and
     active sets agree with the twin bit for bit in float64.
     """
-    opts = ("-std=c++17", "--fmad=false", f"-DSG_BLOCK={BLOCK}", f"-I{kernel_dir()}")
+    opts = ("-std=c++17", "--fmad=false", f"-DSG_BLOCK={BLOCK}")
     return (*opts, f"--gpu-architecture={arch}") if arch else opts
 
 

@@ -10,8 +10,9 @@
 // - Loops are grid-stride, so any grid size is correct; the host caps the grid.
 // - Write contract: every kernel writes its outputs with `=`, except the *_atomic kernels,
 //   which accumulate with atomicAdd into a zeroed output.
-// - No kernel uses shared memory, __syncthreads or warp shuffles: each thread is independent,
-//   which the CPU emulation in tests/kernels relies on (a test checks it).
+// - Kernels that use block cooperation (warp shuffles, __syncthreads, shared memory) are listed
+//   in spikegrad.kernels.COOPERATIVE; the CPU emulation in tests/kernels runs those with one OS
+//   thread per CUDA thread, every other kernel thread after thread (a test checks the list).
 #pragma once
 
 #ifndef SG_BLOCK

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..backend import Array, get_xp
-from ..errors import DTypeError, ShapeError
+from ..errors import ConfigError, DTypeError, ShapeError
 from ..ops.surrogate import ActiveSet, index_dtype
 from ..spikes import SpikeMatrix
 from . import BLOCK, MAX_GRID, is_deterministic, template_args
@@ -41,19 +41,31 @@ def grid_size(n: int) -> int:
     return min(-(-n // BLOCK), MAX_GRID)
 
 
-def _run(launch: Launcher, stem: str, kernel: str, targs: tuple[str, ...], n: int, args: tuple) -> None:
+def _run(
+    launch: Launcher, stem: str, kernel: str, targs: tuple[str, ...], n: int, args: tuple
+) -> None:
     if n > 0:
         launch(stem, kernel, targs, grid_size(n), args)
 
 
 def _float(name: str, a: Array, dtype: Any = None) -> np.dtype:
-    """Check a float kernel operand: float32/64 (equal to dtype if given), C-contiguous."""
+    """Check an array the kernel writes in place: float32/64 (= dtype if given), C-contiguous."""
+    _dtype(name, a, dtype)
+    if not a.flags.c_contiguous:
+        raise ShapeError(f"{name} must be C-contiguous for the CUDA kernels (written in place)")
+    return a.dtype
+
+
+def _in(name: str, a: Array, dtype: Any = None) -> Array:
+    """An array the kernel only reads: dtype checked, made C-contiguous (no copy if it is)."""
+    _dtype(name, a, dtype)
+    return get_xp(a).ascontiguousarray(a)
+
+
+def _dtype(name: str, a: Array, dtype: Any) -> None:
     template_args(a.dtype)
     if dtype is not None and a.dtype != dtype:
         raise DTypeError(f"{name} must have dtype {np.dtype(dtype)}; got {a.dtype}")
-    if not a.flags.c_contiguous:
-        raise ShapeError(f"{name} must be C-contiguous for the CUDA kernels")
-    return a.dtype
 
 
 def _indices(*arrays: Array) -> tuple[np.dtype, list[Array]]:
@@ -87,8 +99,14 @@ def lif_forward(launch: Launcher, h: Array, alpha: float, theta: float) -> Array
     n_t, n_col = _columns(h)
     s = get_xp(h).empty(h.shape, dtype=bool)
     f = dt.type
-    _run(launch, "lif", "lif_forward_kernel", template_args(dt), int(n_col),
-         (h, s, n_t, n_col, f(alpha), f(theta)))
+    _run(
+        launch,
+        "lif",
+        "lif_forward_kernel",
+        template_args(dt),
+        int(n_col),
+        (h, s, n_t, n_col, f(alpha), f(theta)),
+    )
     return s
 
 
@@ -101,15 +119,22 @@ def lif_forward_sparse(
     sync for the two totals. Shapes: h (T, B, N) float (not modified) -> keys (S,) sorted
     flat indices ``(t * B + b) * N + j``; ActiveSet idx (A,) grouped by (b, j), t ascending.
     """
-    dt = _float("h", h)
+    h = _in("h", h)
+    dt = h.dtype
     xp = get_xp(h)
     n_t, n_col = _columns(h)
     idt = np.dtype(index_dtype(h.size))
     f = dt.type
     n_spk = xp.zeros(int(n_col), dtype=np.int32)
     n_act = xp.zeros(int(n_col), dtype=np.int32)
-    _run(launch, "lif", "lif_count_kernel", template_args(dt), int(n_col),
-         (h, n_t, n_col, f(alpha), f(theta), f(b_th), n_spk, n_act))
+    _run(
+        launch,
+        "lif",
+        "lif_count_kernel",
+        template_args(dt),
+        int(n_col),
+        (h, n_t, n_col, f(alpha), f(theta), f(b_th), n_spk, n_act),
+    )
     spk_off = xp.cumsum(n_spk, dtype=idt)
     act_off = xp.cumsum(n_act, dtype=idt)
     totals = xp.stack([spk_off[-1], act_off[-1]]).tolist() if n_col else [0, 0]  # one sync
@@ -119,28 +144,57 @@ def lif_forward_sparse(
     keys = xp.empty(n_s, dtype=idt)
     act = ActiveSet(xp.empty(n_a, dtype=idt), xp.empty(n_a, dtype=dt))
     if n_s + n_a:
-        _run(launch, "lif", "lif_emit_kernel", template_args(dt, idt), int(n_col),
-             (h, n_t, n_col, f(alpha), f(theta), f(beta_s), f(b_th), spk_off, act_off,
-              keys, act.idx, act.sp))
+        _run(
+            launch,
+            "lif",
+            "lif_emit_kernel",
+            template_args(dt, idt),
+            int(n_col),
+            (
+                h,
+                n_t,
+                n_col,
+                f(alpha),
+                f(theta),
+                f(beta_s),
+                f(b_th),
+                spk_off,
+                act_off,
+                keys,
+                act.idx,
+                act.sp,
+            ),
+        )
     return xp.sort(keys), act
 
 
 # --------------------------------------------------------------------- lif_backward.cu
-def gather_rowdot(launch: Launcher, e: Array, rows: Array, w: Array, cols: Array) -> Array:
+def gather_rowdot(
+    launch: Launcher, e: Array, rows: Array, w: Array, cols: Array, variant: int | None = None
+) -> Array:
     """``out[n] = e[rows[n]] . w[cols[n]]`` (indices must be in range; not checked).
 
+    variant 1: a thread per entry; 2: a warp per entry; None: 2 when M >= 32, else 1.
     Shapes: e (R, M), w (C, M), rows/cols (A,) -> (A,).
     """
-    dt = _float("e", e)
-    _float("w", w, dt)
+    e = _in("e", e)
+    dt = e.dtype
+    w = _in("w", w, dt)
     if e.ndim != 2 or w.ndim != 2 or e.shape[1] != w.shape[1]:
         raise ShapeError(f"gather_rowdot: e (R, M) and w (C, M) needed; got {e.shape}, {w.shape}")
     _shape("cols", cols, rows.shape)
     idt, (rows, cols) = _indices(rows, cols)
     n = rows.size
     out = get_xp(e).empty(n, dtype=dt)
-    _run(launch, "lif_backward", "gather_rowdot_kernel", template_args(dt, idt), n,
-         (e, rows, w, cols, np.int64(n), np.int64(e.shape[1]), out))
+    m = e.shape[1]
+    if variant is None:
+        variant = 2 if m >= 32 else 1
+    if variant not in (1, 2):
+        raise ConfigError(f"gather_rowdot: variant must be 1 or 2; got {variant}")
+    kernel = "gather_rowdot_warp_kernel" if variant == 2 else "gather_rowdot_kernel"
+    threads = n * 32 if variant == 2 else n
+    args = (e, rows, w, cols, np.int64(n), np.int64(m), out)
+    _run(launch, "lif_backward", kernel, template_args(dt, idt), threads, args)
     return out
 
 
@@ -152,16 +206,23 @@ def lif_backward_dense(
     Shapes: g, sp (T, B, N); x (T * B, N_in) float; w (N_in, N).
     Returns dw (N_in, N) and dx (T, B, N_in) or None.
     """
-    dt = _float("g", g)
-    _float("sp", sp, dt)
+    g = _in("g", g)
+    dt = g.dtype
+    sp = _in("sp", sp, dt)
     _shape("sp", sp, g.shape)
     T, B, N = g.shape
     _shape("w", w, (w.shape[0], N))
     _shape("x", x, (T * B, w.shape[0]))
     n_t, n_col = _columns(g)
     e1 = get_xp(g).empty_like(g)
-    _run(launch, "lif_backward", "dense_eps_kernel", template_args(dt), int(n_col),
-         (g, sp, e1, n_t, n_col, dt.type(alpha)))
+    _run(
+        launch,
+        "lif_backward",
+        "dense_eps_kernel",
+        template_args(dt),
+        int(n_col),
+        (g, sp, e1, n_t, n_col, dt.type(alpha)),
+    )
     e1 = e1.reshape(T * B, N)
     dw = x.T @ e1
     dx = (e1 @ w.T).reshape(T, B, w.shape[0]) if need_dx else None
@@ -188,23 +249,38 @@ def lif_backward_sparse(
     shape = (T, B, N). Returns dw (N_in, N) and dx (A_prev,) aligned with prev.idx, or None.
     """
     T, B, N = shape
-    dt = _float("g", g)
-    _float("act.sp", act.sp, dt)
-    _float("w", w, dt)
+    g = _in("g", g)
+    dt = g.dtype
+    sp = _in("act.sp", act.sp, dt)
+    w = _in("w", w, dt)
     _shape("g", g, act.idx.shape)
     _shape("act.sp", act.sp, act.idx.shape)
     n_in = w.shape[0]
     _shape("w", w, (n_in, N))
     if (x.T, x.B, x.N) != (T, B, n_in):
-        raise ShapeError(f"x must be spikes of shape (T, B, N_in) = {(T, B, n_in)}; got {(x.T, x.B, x.N)}")
+        raise ShapeError(
+            f"x must be spikes of shape (T, B, N_in) = {(T, B, n_in)}; got {(x.T, x.B, x.N)}"
+        )
     xp = get_xp(g)
     d = xp.zeros((T, B, N), dtype=dt)
     idt, (idx,) = _indices(act.idx)
-    _run(launch, "lif_backward", "delta_scatter_kernel", template_args(dt, idt), idx.size,
-         (g, act.sp, idx, np.int64(idx.size), d))
+    _run(
+        launch,
+        "lif_backward",
+        "delta_scatter_kernel",
+        template_args(dt, idt),
+        idx.size,
+        (g, sp, idx, np.int64(idx.size), d),
+    )
     n_t, n_col = _columns(d)
-    _run(launch, "lif_backward", "eps_shift_scan_kernel", template_args(dt), int(n_col),
-         (d, n_t, n_col, dt.type(alpha)))
+    _run(
+        launch,
+        "lif_backward",
+        "eps_shift_scan_kernel",
+        template_args(dt),
+        int(n_col),
+        (d, n_t, n_col, dt.type(alpha)),
+    )
     e1 = d.reshape(T * B, N)
     dw = spike_tmatmul(launch, x.csr.indptr, x.csr.indices, e1, n_in)
     dx = None
@@ -219,12 +295,19 @@ def spike_matmul(launch: Launcher, indptr: Array, indices: Array, w: Array) -> A
 
     Shapes: indptr (R + 1,), indices (nnz,) in [0, C); w (C, M) -> (R, M).
     """
-    dt = _float("w", w)
+    w = _in("w", w)
+    dt = w.dtype
     idt, (indptr, indices) = _indices(indptr, indices)
     n_rows, m = indptr.size - 1, w.shape[1]
     out = get_xp(w).empty((n_rows, m), dtype=dt)
-    _run(launch, "spmm", "spmm_csr_kernel", template_args(dt, idt), n_rows * m,
-         (indptr, indices, w, np.int64(n_rows), np.int64(m), out))
+    _run(
+        launch,
+        "spmm",
+        "spmm_csr_kernel",
+        template_args(dt, idt),
+        n_rows * m,
+        (indptr, indices, w, np.int64(n_rows), np.int64(m), out),
+    )
     return out
 
 
@@ -235,7 +318,8 @@ def spike_tmatmul(launch: Launcher, indptr: Array, indices: Array, e: Array, n_c
     (column, row) and each output entry is a sequential sum (spmm_csr_kernel on the CSC).
     Shapes: indptr (R + 1,), indices (nnz,); e (R, M) -> (n_cols, M).
     """
-    dt = _float("e", e)
+    e = _in("e", e)
+    dt = e.dtype
     xp = get_xp(e)
     idt, (indptr, indices) = _indices(indptr, indices)
     n_rows, m = indptr.size - 1, e.shape[1]
@@ -248,23 +332,42 @@ def spike_tmatmul(launch: Launcher, indptr: Array, indices: Array, e: Array, n_c
         csc_rows = xp.ascontiguousarray(rows[order].astype(idt))
         colptr = xp.searchsorted(key[order], xp.arange(n_cols + 1, dtype=np.int64) * max(n_rows, 1))
         out = xp.empty((n_cols, m), dtype=dt)
-        _run(launch, "spmm", "spmm_csr_kernel", template_args(dt, idt), n_cols * m,
-             (colptr.astype(idt), csc_rows, e, np.int64(n_cols), np.int64(m), out))
+        _run(
+            launch,
+            "spmm",
+            "spmm_csr_kernel",
+            template_args(dt, idt),
+            n_cols * m,
+            (colptr.astype(idt), csc_rows, e, np.int64(n_cols), np.int64(m), out),
+        )
         return out
     out = xp.zeros((n_cols, m), dtype=dt)
-    _run(launch, "spmm", "spmm_csr_t_atomic_kernel", template_args(dt, idt), n_rows * m,
-         (indptr, indices, e, np.int64(n_rows), np.int64(m), out))
+    _run(
+        launch,
+        "spmm",
+        "spmm_csr_t_atomic_kernel",
+        template_args(dt, idt),
+        n_rows * m,
+        (indptr, indices, e, np.int64(n_rows), np.int64(m), out),
+    )
     return out
 
 
 # -------------------------------------------------------------------------- readout.cu
 def leaky_scan(launch: Launcher, x: Array, alpha: float, gain: float) -> Array:
     """``y[0] = 0, y[t+1] = alpha y[t] + gain x[t]``. Shapes: x (T, ...) -> y (T, ...)."""
-    dt = _float("x", x)
+    x = _in("x", x)
+    dt = x.dtype
     n_t, n_col = _columns(x)
     y = get_xp(x).empty_like(x)
-    _run(launch, "readout", "leaky_scan_kernel", template_args(dt), int(n_col),
-         (x, y, n_t, n_col, dt.type(alpha), dt.type(gain)))
+    _run(
+        launch,
+        "readout",
+        "leaky_scan_kernel",
+        template_args(dt),
+        int(n_col),
+        (x, y, n_t, n_col, dt.type(alpha), dt.type(gain)),
+    )
     return y
 
 
@@ -272,8 +375,14 @@ def leaky_scan_reverse(launch: Launcher, e: Array, alpha: float) -> Array:
     """In place: ``e[t] += alpha * e[t+1]`` from the end backwards. Shapes: (T', ...)."""
     dt = _float("e", e)
     n_t, n_col = _columns(e)
-    _run(launch, "readout", "leaky_scan_reverse_kernel", template_args(dt), int(n_col),
-         (e, n_t, n_col, dt.type(alpha)))
+    _run(
+        launch,
+        "readout",
+        "leaky_scan_reverse_kernel",
+        template_args(dt),
+        int(n_col),
+        (e, n_t, n_col, dt.type(alpha)),
+    )
     return e
 
 
@@ -284,21 +393,44 @@ def _adam_scalars(dt: np.dtype, step: int, lr: float, b1: float, b2: float, eps:
 
 
 def adam_update(
-    launch: Launcher, p: Array, g: Array, m: Array, v: Array,
-    step: int, lr: float, b1: float, b2: float, eps: float,
+    launch: Launcher,
+    p: Array,
+    g: Array,
+    m: Array,
+    v: Array,
+    step: int,
+    lr: float,
+    b1: float,
+    b2: float,
+    eps: float,
 ) -> None:
     """**Updates p, m and v in place** for step ``step`` (1-based). Shapes: all equal."""
     dt = _float("p", p)
+    g = _in("g", g, dt)
     for name, a in (("g", g), ("m", m), ("v", v)):
         _float(name, a, dt)
         _shape(name, a, p.shape)
-    _run(launch, "adam", "adam_update_kernel", template_args(dt), p.size,
-         (p, g, m, v, np.int64(p.size), *_adam_scalars(dt, step, lr, b1, b2, eps)))
+    _run(
+        launch,
+        "adam",
+        "adam_update_kernel",
+        template_args(dt),
+        p.size,
+        (p, g, m, v, np.int64(p.size), *_adam_scalars(dt, step, lr, b1, b2, eps)),
+    )
 
 
 def adam_update_multi(
-    launch: Launcher, ps: list[Array], gs: list[Array], ms: list[Array], vs: list[Array],
-    step: int, lr: float, b1: float, b2: float, eps: float,
+    launch: Launcher,
+    ps: list[Array],
+    gs: list[Array],
+    ms: list[Array],
+    vs: list[Array],
+    step: int,
+    lr: float,
+    b1: float,
+    b2: float,
+    eps: float,
 ) -> None:
     """**Updates every p, m, v in place**, all tensors in one launch (one dtype).
 
@@ -307,14 +439,21 @@ def adam_update_multi(
     if not (len(ps) == len(gs) == len(ms) == len(vs)) or not ps:
         raise ShapeError("adam_update_multi: ps, gs, ms, vs must be non-empty and equally long")
     dt = _float("ps[0]", ps[0])
+    gs = [_in(f"gs[{k}]", g, dt) for k, g in enumerate(gs)]  # kept alive until the launch
     table = []
-    for k, quad in enumerate(zip(ps, gs, ms, vs)):
-        for name, a in zip("pgmv", quad):
+    for k, quad in enumerate(zip(ps, gs, ms, vs, strict=True)):
+        for name, a in zip("pgmv", quad, strict=True):
             _float(f"{name}s[{k}]", a, dt)
             _shape(f"{name}s[{k}]", a, quad[0].shape)
             table.append(launch.ptr(a))
     xp = get_xp(*ps)
     offs = np.concatenate([[0], np.cumsum([p.size for p in ps])]).astype(np.int64)
     ptrs = xp.asarray(np.array(table, dtype=np.uint64))
-    _run(launch, "adam", "adam_update_multi_kernel", template_args(dt), int(offs[-1]),
-         (ptrs, xp.asarray(offs), np.int64(len(ps)), *_adam_scalars(dt, step, lr, b1, b2, eps)))
+    _run(
+        launch,
+        "adam",
+        "adam_update_multi_kernel",
+        template_args(dt),
+        int(offs[-1]),
+        (ptrs, xp.asarray(offs), np.int64(len(ps)), *_adam_scalars(dt, step, lr, b1, b2, eps)),
+    )

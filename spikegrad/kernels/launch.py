@@ -2,10 +2,10 @@
 
 Each launcher has the name and signature of its NumPy twin in :mod:`spikegrad.ops` and hands
 its arguments to the device-independent host code of :mod:`spikegrad.kernels.host` together
-with the RawModule launcher below. Modules are built from the ``.cu`` files with
-``cupy.RawModule(code=..., options=..., name_expressions=[...])`` and cached per (stem,
-options); CuPy compiles on first use, once per device, with its own disk cache. NVRTC
-compile errors and launch errors are re-raised as :class:`~spikegrad.errors.KernelError`
+with the RawModule launcher below. Modules are built from the ``.cu`` files (local headers
+inlined) with ``cupy.RawModule(code=..., options=..., name_expressions=[...])`` and cached
+per (stem, options); CuPy compiles on first use, once per device, with its own disk cache.
+NVRTC compile errors and launch errors are re-raised as :class:`~spikegrad.errors.KernelError`
 naming the kernel and the file. This module (with backend.py) is the only one importing CuPy.
 """
 
@@ -19,32 +19,39 @@ from ..backend import Array, register
 from ..errors import KernelError
 from ..ops.surrogate import ActiveSet
 from ..spikes import SpikeMatrix
-from . import BLOCK, host, name_expression, name_expressions, options, source
+from . import BLOCK, host, module_source, name_expression, name_expressions, options
 
 
 @functools.cache
 def load_module(stem: str, opts: tuple[str, ...]) -> cupy.RawModule:
     """The RawModule of ``<stem>.cu`` with every template instance of the kernel table."""
-    return cupy.RawModule(code=source(stem), options=opts, name_expressions=name_expressions(stem))
+    return cupy.RawModule(
+        code=module_source(stem), options=opts, name_expressions=name_expressions(stem)
+    )
 
 
 class _CupyLauncher:
     """The launcher protocol of :mod:`spikegrad.kernels.host` on CuPy RawModules."""
 
-    def __call__(self, stem: str, kernel: str, targs: tuple[str, ...], grid: int, args: tuple) -> None:
+    def __call__(
+        self, stem: str, kernel: str, targs: tuple[str, ...], grid: int, args: tuple
+    ) -> None:
         expr, opts = name_expression(kernel, targs), options()
         try:
             fn = load_module(stem, opts).get_function(expr)
         except cupy.cuda.compiler.CompileException as exc:
             raise KernelError(
-                f"NVRTC failed to compile {stem}.cu (kernel {expr}, options {' '.join(opts)}):\n{exc}"
+                f"NVRTC failed to compile {stem}.cu (kernel {expr}, "
+                f"options {' '.join(opts)}):\n{exc}"
             ) from exc
         except (cupy.cuda.driver.CUDADriverError, cupy.cuda.runtime.CUDARuntimeError) as exc:
             raise KernelError(f"cannot load kernel {expr} from {stem}.cu: {exc}") from exc
         try:
             fn((grid,), (BLOCK,), args)
         except (cupy.cuda.driver.CUDADriverError, cupy.cuda.runtime.CUDARuntimeError) as exc:
-            raise KernelError(f"launch of {expr} ({stem}.cu, grid {grid} x {BLOCK}) failed: {exc}") from exc
+            raise KernelError(
+                f"launch of {expr} ({stem}.cu, grid {grid} x {BLOCK}) failed: {exc}"
+            ) from exc
 
     def ptr(self, a: Array) -> int:
         return int(a.data.ptr)
@@ -68,9 +75,11 @@ def lif_forward_sparse(
 
 
 @register("gather_rowdot", "cupy")
-def gather_rowdot(e: Array, rows: Array, w: Array, cols: Array) -> Array:
-    """See :func:`spikegrad.ops.lif.gather_rowdot` (lif_backward.cu)."""
-    return host.gather_rowdot(LAUNCH, e, rows, w, cols)
+def gather_rowdot(
+    e: Array, rows: Array, w: Array, cols: Array, variant: int | None = None
+) -> Array:
+    """See :func:`spikegrad.ops.lif.gather_rowdot` (lif_backward.cu; variant: see host)."""
+    return host.gather_rowdot(LAUNCH, e, rows, w, cols, variant)
 
 
 @register("lif_backward_dense", "cupy")
@@ -129,8 +138,15 @@ def adam_update(
 
 @register("adam_update_multi", "cupy")
 def adam_update_multi(
-    ps: list[Array], gs: list[Array], ms: list[Array], vs: list[Array],
-    step: int, lr: float, b1: float, b2: float, eps: float,
+    ps: list[Array],
+    gs: list[Array],
+    ms: list[Array],
+    vs: list[Array],
+    step: int,
+    lr: float,
+    b1: float,
+    b2: float,
+    eps: float,
 ) -> None:
     """See :func:`spikegrad.ops.adam.adam_update_multi` (adam.cu, one launch)."""
     host.adam_update_multi(LAUNCH, ps, gs, ms, vs, step, lr, b1, b2, eps)

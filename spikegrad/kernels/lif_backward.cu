@@ -15,8 +15,13 @@
 //                                d[t] <- eps[t+1]   (the buffer becomes e1)
 //   dense_eps_kernel<T>          the same scan fused with delta = g * sp (dense mode), into a
 //                                fresh output; reads g and sp once, writes e1 once
-//   gather_rowdot_kernel<T, I>   one thread per requested entry n:
+//   gather_rowdot_kernel<T, I>   variant 1, one thread per requested entry n:
 //                                out[n] = e[rows[n], :] . w[cols[n], :]  (sequential sum over M)
+//   gather_rowdot_warp_kernel<T, I>  variant 2, one warp per entry: lanes stride over M (coalesced
+//                                row reads), then a shuffle tree sum. For M >= 32 (the hidden
+//                                layers); variant 1 suits the readout's small K. Needs a block
+//                                size that is a multiple of 32, every lane reaching the shuffles
+//                                (the entry loop is warp-uniform).
 //
 // Check: pytest tests/kernels -k backward   (NVRTC compile, CPU emulation vs the NumPy twin;
 //        GPU parity with -m gpu)
@@ -75,13 +80,32 @@ gather_rowdot_kernel(const T* __restrict__ e, const I* __restrict__ rows, const 
     }
 }
 
+// e (R, M), w (C, M), rows/cols (n,) -> out (n,); one warp per entry.
+template <typename T, typename I>
+__global__ void __launch_bounds__(SG_BLOCK)
+gather_rowdot_warp_kernel(const T* __restrict__ e, const I* __restrict__ rows,
+                          const T* __restrict__ w, const I* __restrict__ cols, sg_i64 n, sg_i64 m,
+                          T* __restrict__ out) {
+    const unsigned lane = threadIdx.x & 31u;
+    for (sg_i64 k = sg_tid() >> 5; k < n; k += sg_stride() >> 5) {
+        const T* er = e + (sg_i64)rows[k] * m;
+        const T* wr = w + (sg_i64)cols[k] * m;
+        T acc = T(0);
+        for (sg_i64 j = lane; j < m; j += 32) acc += er[j] * wr[j];
+        for (unsigned off = 16; off > 0; off >>= 1) acc += __shfl_down_sync(0xffffffffu, acc, off);
+        if (lane == 0) out[k] = acc;
+    }
+}
+
 #define SG_INST_T(T)                                                                          \
     template __global__ void eps_shift_scan_kernel<T>(T*, sg_i64, sg_i64, T);                 \
     template __global__ void dense_eps_kernel<T>(const T*, const T*, T*, sg_i64, sg_i64, T);
 #define SG_INST_TI(T, I)                                                                      \
     template __global__ void delta_scatter_kernel<T, I>(const T*, const T*, const I*, sg_i64, T*); \
     template __global__ void gather_rowdot_kernel<T, I>(const T*, const I*, const T*, const I*, \
-                                                        sg_i64, sg_i64, T*);
+                                                        sg_i64, sg_i64, T*);                  \
+    template __global__ void gather_rowdot_warp_kernel<T, I>(const T*, const I*, const T*,      \
+                                                             const I*, sg_i64, sg_i64, T*);
 SG_INST_T(float)
 SG_INST_T(double)
 SG_INST_TI(float, int)

@@ -21,7 +21,10 @@ def _csr(indptr: Array, indices: Array, n_cols: int, dtype: np.dtype) -> scipy.s
 
 @register("spike_matmul", "numpy")
 def spike_matmul(indptr: Array, indices: Array, w: Array) -> Array:
-    """``X @ w`` for a 0/1 CSR matrix X. Shapes: indptr (R + 1,), indices (nnz,); w (C, M) -> (R, M)."""
+    """``X @ w`` for a 0/1 CSR matrix X.
+
+    Shapes: indptr (R + 1,), indices (nnz,) in [0, C); w (C, M) -> (R, M).
+    """
     return np.asarray(_csr(indptr, indices, w.shape[0], w.dtype) @ w)
 
 

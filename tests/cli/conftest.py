@@ -13,7 +13,10 @@ from spikegrad.config import preset
 # a small synthetic job (about 0.2 s per epoch) for the resume and error-path tests
 TINY = preset("synthetic").replace(
     encoding={**preset("synthetic").encoding, "n_samples": 400, "n_inputs": 40, "T": 30},
-    hidden=(24, 16), batch_size=32, epochs=3, backend="numpy",
+    hidden=(24, 16),
+    batch_size=32,
+    epochs=3,
+    backend="numpy",
 )
 
 

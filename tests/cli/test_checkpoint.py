@@ -26,7 +26,9 @@ def _state(seed=0):
 
 def test_round_trip_is_exact(tmp_path):
     net, opt = _state()
-    path = ck.save(ck.capture(TINY, net, opt, 2, 5, {"best": {"epoch": 2, "score": 0.5}}), tmp_path / "a.npz")
+    path = ck.save(
+        ck.capture(TINY, net, opt, 2, 5, {"best": {"epoch": 2, "score": 0.5}}), tmp_path / "a.npz"
+    )
     back = ck.load(path)
     assert (back.epoch, back.batch, back.adam_step, back.config) == (2, 5, 1, TINY)
     assert back.state["best"] == {"epoch": 2, "score": 0.5}

@@ -60,8 +60,17 @@ def test_run_folder(reference):
     assert names == ["best.npz", "config.toml", "last.npz", "metrics.jsonl"]
     rows = [json.loads(line) for line in (reference / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in rows] == [1, 2, 3]
-    for key in ("loss", "train_accuracy", "val_accuracy", "active_fraction", "spike_rate",
-                "forward_s", "backward_s", "step_s", "epoch_s"):
+    for key in (
+        "loss",
+        "train_accuracy",
+        "val_accuracy",
+        "active_fraction",
+        "spike_rate",
+        "forward_s",
+        "backward_s",
+        "step_s",
+        "epoch_s",
+    ):
         assert key in rows[0]
     assert len(rows[0]["active_fraction"]) == len(rows[0]["spike_rate"]) == 2
     best = max(rows, key=lambda r: r["val_accuracy"])
@@ -92,7 +101,9 @@ def test_ctrl_c_mid_epoch_then_resume_is_bitwise(reference, tmp_path):
     res = workflow.fit(TINY, out, resume=out / "last.npz", log=_quiet)
     assert res.status == "finished" and len(res.history) == 3
     assert _same(_params(out / "last.npz"), _params(reference / "last.npz"))
-    ref = [json.loads(line)["loss"] for line in (reference / "metrics.jsonl").read_text().splitlines()]
+    ref = [
+        json.loads(line)["loss"] for line in (reference / "metrics.jsonl").read_text().splitlines()
+    ]
     assert [r["loss"] for r in res.history] == ref
 
 
@@ -108,7 +119,7 @@ def test_non_finite_loss_stops_and_keeps_last_good(tmp_path, monkeypatch):
         return (float("nan") if calls["n"] == 5 else loss), grads, st
 
     monkeypatch.setattr(Network, "loss_and_grad", poisoned)
-    with pytest.raises(workflow.TrainingError, match="non-finite loss .* epoch 2, batch 5"):
+    with pytest.raises(workflow.TrainingError, match=r"non-finite loss .* epoch 2, batch 5"):
         workflow.fit(TINY, out, resume=out, log=_quiet)
     assert _same(_params(out / "last.npz"), good)
 

@@ -164,3 +164,13 @@ def test_load_with_download_true(tmp_path, http_server, monkeypatch, idx_bytes):
     assert {r["md5_ok"] for n, r in datasets.verify("fmnist", tmp_path).items() if n in blobs} == {
         True
     }
+
+
+def test_offline_download_says_what_to_put_where(tmp_path, http_server):
+    info = _local(registry.NMNIST, http_server, "/nothing-here")  # every URL answers 404
+    with pytest.raises(sg.DataError) as err:
+        download_files(info, tmp_path, "test", progress=False)
+    msg = str(err.value)
+    assert "\n" not in msg and "Test.zip: download failed" in msg
+    assert f"to install by hand put Test.zip ({http_server.url('/nothing-here/Test.zip')}" in msg
+    assert str(tmp_path / "nmnist") in msg and _no_partial(tmp_path)

@@ -58,6 +58,23 @@ def test_reads_official_names(tmp_path, write_fmnist, gz):
     assert x.to_dense().sum() == 1
 
 
+def test_second_load_reads_no_raw_file(tmp_path, write_fmnist, monkeypatch):
+    write_fmnist(tmp_path / "fmnist", IMAGES, [9, 0, 3])
+    first = datasets.load("fmnist", root=tmp_path)
+    monkeypatch.setattr(fmnist, "read_fmnist", None)  # any call would fail
+    second = datasets.load("fmnist", root=tmp_path)
+    np.testing.assert_array_equal(first.i, second.i)
+    np.testing.assert_array_equal(second.extra["index"], [0, 1, 2])
+
+
+def test_root_may_be_the_data_set_folder(tmp_path, write_fmnist):
+    write_fmnist(tmp_path / "my-images", IMAGES, [9, 0, 3])
+    ds = datasets.load("fmnist", root=tmp_path / "my-images")
+    np.testing.assert_array_equal(ds.labels, [9, 0, 3])
+    with pytest.raises(datasets.MissingDataError, match=str(tmp_path / "fmnist")):
+        datasets.load("fmnist", root=tmp_path)  # a miss names the canonical folder
+
+
 def test_wrong_magic(tmp_path, write_fmnist, idx_bytes):
     d = write_fmnist(tmp_path / "fmnist", IMAGES, [9, 0, 3])
     (d / "train-images-idx3-ubyte.gz").write_bytes(gzip.compress(idx_bytes(IMAGES, magic=0x0801)))

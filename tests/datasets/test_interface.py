@@ -55,8 +55,18 @@ def test_bin_events_rounds_drops_and_dedups():
     np.testing.assert_array_equal(off, [0, 4, 4, 5])
 
 
+def test_bin_events_chunks_agree():
+    rng = np.random.default_rng(0)
+    off = np.r_[0, np.cumsum(rng.integers(0, 50, 300))]
+    times, units = rng.uniform(0, 1.2, off[-1]), rng.integers(0, 70, off[-1])
+    whole = bin_events(times, units, off, 0.01, 100, 70)
+    for chunk in (1, 37):
+        for a, b in zip(whole, bin_events(times, units, off, 0.01, 100, 70, chunk), strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
 def test_split_batches_and_fresh_shuffle():
-    ds = datasets.load("synthetic", n_samples=100)
+    ds = datasets.load("synthetic", n_samples=100, download=True, cache=False)
     train, val = ds.split(0.2, seed=3)
     assert (len(train), len(val)) == (80, 20)
     again = ds.split(0.2, seed=3)

@@ -119,17 +119,18 @@ def test_wrong_dtype(tmp_path, write_shd):
 
 
 @pytest.mark.parametrize(
-    ("labels", "units", "msg"),
+    ("times", "labels", "units", "msg"),
     [
-        ([7, 20, 0], UNITS, "labels outside 0..19"),
-        (LABELS, [[3, 3, 700, 5, 6], [0, 1], []], "units outside"),
+        (TIMES, [7, 20, 0], UNITS, r"labels outside 0\.\.19"),
+        (TIMES, LABELS, [[3, 3, 700, 5, 6], [0, 1], []], "units outside"),
+        ([[-0.1, 0, 0, 0, 0], [0, 0], []], LABELS, UNITS, "spike times must be finite and >= 0"),
     ],
 )
-def test_values_out_of_range(tmp_path, write_shd, labels, units, msg):
+def test_values_out_of_range(tmp_path, write_shd, times, labels, units, msg):
     d = tmp_path / "shd"
     d.mkdir()
-    write_shd(d / "shd_train.h5", TIMES, units, labels)
-    with pytest.raises(sg.DataError, match=f"shd_train.h5: {msg}"):
+    write_shd(d / "shd_train.h5", times, units, labels)
+    with pytest.raises(sg.DataError, match=rf"shd_train\.h5: {msg}"):
         datasets.load("shd", root=tmp_path)
 
 

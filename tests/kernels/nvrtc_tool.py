@@ -63,7 +63,9 @@ class Nvrtc:
         )
         try:
             for e in exprs:
-                self._check(lib.nvrtcAddNameExpression(prog, e.encode()), f"nvrtcAddNameExpression({e})")
+                self._check(
+                    lib.nvrtcAddNameExpression(prog, e.encode()), f"nvrtcAddNameExpression({e})"
+                )
             opts = (ctypes.c_char_p * len(options))(*[o.encode() for o in options])
             rc = lib.nvrtcCompileProgram(prog, len(options), opts)
             size = ctypes.c_size_t()

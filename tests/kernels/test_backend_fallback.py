@@ -24,8 +24,10 @@ class _NoDevice:
         pass
 
     @classmethod
-    def getDeviceCount(cls) -> int:  # noqa: N802  (CUDA's name)
-        raise cls.CUDARuntimeError("cudaErrorInsufficientDriver: CUDA driver version is insufficient")
+    def getDeviceCount(cls) -> int:
+        raise cls.CUDARuntimeError(
+            "cudaErrorInsufficientDriver: CUDA driver version is insufficient"
+        )
 
 
 @pytest.fixture

@@ -7,10 +7,11 @@ exactly; since the kernels are built with --fmad=false / -ffp-contract=off and r
 twins' operation order, the scans are bitwise equal in both dtypes, and the reductions meet
 the tolerance table of conftest.py.
 
-Every kernel is emulated sequentially (one thread after another): none uses shared memory,
-__syncthreads or warp shuffles, so the order of threads cannot change a result (the atomics
-of spmm_csr_t_atomic_kernel are emulated as plain read-modify-write, exact when sequential).
-test_no_block_cooperation keeps it that way.
+Kernels without block cooperation run sequentially (one thread after another): their
+threads are independent, so the order cannot change a result (the atomics of
+spmm_csr_t_atomic_kernel are plain read-modify-writes, exact when sequential). The kernels of
+spikegrad.kernels.COOPERATIVE (warp shuffles) run one OS thread per CUDA thread with barriers;
+test_cooperation_is_declared keeps that list complete.
 """
 
 from __future__ import annotations
@@ -40,14 +41,25 @@ def _h(rng, shape, dtype):
     return (rng.normal(0.35, 0.6, shape)).astype(dtype)
 
 
-def test_no_block_cooperation():
+_COOP = re.compile(r"__syncthreads|__shared__|__shfl|cooperative_groups")
+_KERNEL = re.compile(r"__global__\s+void\s+__launch_bounds__\([^)]*\)\s+(\w+)\s*\(")
+
+
+def test_cooperation_is_declared():
     for stem in K.KERNELS:
-        src = K.source(stem) + (K.kernel_dir() / "common.cuh").read_text()
-        code = re.sub(r"//.*", "", src)
-        assert not re.search(r"__syncthreads|__shared__|__shfl|cooperative_groups", code), (
-            f"{stem}.cu uses block cooperation: the sequential CPU emulation needs a concurrent "
-            "mode (one OS thread per CUDA thread + barrier) before it can test it"
-        )
+        code = re.sub(r"//.*", "", K.source(stem))
+        for chunk in re.split(r"\ntemplate\s*<", code):
+            name = _KERNEL.search(chunk)
+            if name is None:
+                continue
+            uses = bool(_COOP.search(chunk))
+            assert uses == (name.group(1) in K.COOPERATIVE), (
+                f"{stem}.cu: {name.group(1)} {'uses' if uses else 'does not use'} block "
+                "cooperation; spikegrad.kernels.COOPERATIVE must say so (the CPU emulation "
+                "runs those kernels one OS thread per CUDA thread)"
+            )
+    common = re.sub(r"//.*", "", (K.kernel_dir() / "common.cuh").read_text())
+    assert not _COOP.search(common)
 
 
 @pytest.mark.parametrize("shape", SHAPES)
@@ -96,13 +108,18 @@ def test_leaky_scans(emu, shape, dtype):
     assert np.array_equal(e, e_ref)
 
 
-@pytest.mark.parametrize("n", [0, 1, 300])
+@pytest.mark.parametrize("variant", [1, 2])
+@pytest.mark.parametrize(("n", "m"), [(0, 37), (1, 1), (300, 37), (70, 5)])
 @pytest.mark.parametrize("idx_dtype", [np.int32, np.int64])
-def test_gather_rowdot(emu, n, idx_dtype, dtype):
+def test_gather_rowdot(emu, n, m, idx_dtype, variant, dtype):
     rng = np.random.default_rng(4)
-    e, w = rng.normal(size=(13, 37)).astype(dtype), rng.normal(size=(7, 37)).astype(dtype)
+    e, w = rng.normal(size=(13, m)).astype(dtype), rng.normal(size=(7, m)).astype(dtype)
     rows, cols = rng.integers(0, 13, n).astype(idx_dtype), rng.integers(0, 7, n).astype(np.int32)
-    assert_close(host.gather_rowdot(emu, e, rows, w, cols), lif_twin.gather_rowdot(e, rows, w, cols), dtype)
+    got = host.gather_rowdot(emu, e, rows, w, cols, variant)
+    assert_close(got, lif_twin.gather_rowdot(e, rows, w, cols), dtype)
+    if n:
+        warp = emu.calls[-1].startswith("gather_rowdot_warp_kernel")
+        assert warp == (variant == 2)
 
 
 def _csr(rng, n_rows, n_cols, rate):
@@ -112,7 +129,9 @@ def _csr(rng, n_rows, n_cols, rate):
 
 
 @pytest.mark.parametrize("deterministic", [False, True], indirect=True)
-@pytest.mark.parametrize(("n_rows", "n_cols", "m", "rate"), [(1, 1, 1, 1.0), (40, 9, 300, 0.1), (5, 4, 3, 0.0)])
+@pytest.mark.parametrize(
+    ("n_rows", "n_cols", "m", "rate"), [(1, 1, 1, 1.0), (40, 9, 300, 0.1), (5, 4, 3, 0.0)]
+)
 def test_spike_products(emu, deterministic, n_rows, n_cols, m, rate, dtype):
     rng = np.random.default_rng(5)
     x = _csr(rng, n_rows, n_cols, rate)
@@ -123,7 +142,7 @@ def test_spike_products(emu, deterministic, n_rows, n_cols, m, rate, dtype):
     got = host.spike_tmatmul(emu, x.indptr, x.indices, e, n_cols)
     assert_close(got, spmm_twin.spike_tmatmul(x.indptr, x.indices, e, n_cols), dtype)
     want = "spmm_csr_kernel" if deterministic else "spmm_csr_t_atomic_kernel"
-    assert rate == 0 and n_rows * m == 0 or any(c.startswith(want) for c in emu.calls[-1:])
+    assert (rate == 0 and n_rows * m == 0) or any(c.startswith(want) for c in emu.calls[-1:])
 
 
 @pytest.mark.parametrize("need_dx", [False, True])
@@ -193,7 +212,9 @@ def test_adam(emu, sizes, dtype):
         adam_twin.adam_update_multi(ref, gs, ms_ref, vs_ref, step, 1e-2, 0.9, 0.999, 1e-8)
         for k in range(len(ps)):
             host.adam_update(emu, single[k], gs[k], ms_1[k], vs_1[k], step, 1e-2, 0.9, 0.999, 1e-8)
-    for got, one, want in zip(ps + ms + vs, single + ms_1 + vs_1, ref + ms_ref + vs_ref):
+    for got, one, want in zip(
+        ps + ms + vs, single + ms_1 + vs_1, ref + ms_ref + vs_ref, strict=True
+    ):
         assert np.array_equal(got, want) and np.array_equal(one, want)
 
 
@@ -206,6 +227,9 @@ def test_checks(emu):
     p = np.zeros(3)
     with pytest.raises(sg.DTypeError):
         host.adam_update(emu, p, p.astype(np.float32), p, p, 1, 1e-3, 0.9, 0.999, 1e-8)
+    w = np.asfortranarray(np.arange(12.0).reshape(3, 4))  # read-only inputs may be strided
+    ptr, ind = np.array([0, 2, 3], np.int32), np.array([0, 2, 1], np.int32)
+    assert np.array_equal(host.spike_matmul(emu, ptr, ind, w), [w[0] + w[2], w[1]])
     with pytest.raises(TypeError, match="wants"):  # the emulator checks the C signature
         emu("readout", "leaky_scan_reverse_kernel", ("double",), 1, (p, 3, np.int64(1), 0.5))
 

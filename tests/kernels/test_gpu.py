@@ -1,0 +1,228 @@
+"""GPU parity: each CuPy kernel op against its NumPy twin, and Network.loss_and_grad on CuPy
+against NumPy, dense and sparse (float64 <= 1e-9, float32 <= 1e-4; tolerance table in
+conftest.py). Inputs are made on the host and copied, so both sides see identical data.
+Skipped without CuPy or a CUDA device; scripts/gpu_check.sh runs them on a GPU machine.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import spikegrad as sg
+from spikegrad import backend
+from spikegrad import kernels as K
+from spikegrad.ops import adam as adam_twin
+from spikegrad.ops import lif as lif_twin
+from spikegrad.ops import spmm as spmm_twin
+from spikegrad.ops.surrogate import ActiveSet
+from spikegrad.spikes import spike_matrix_from_keys
+
+from .conftest import TOL, assert_close
+
+pytestmark = [
+    pytest.mark.gpu,
+    pytest.mark.skipif(not backend.cupy_available(), reason="needs CuPy and a CUDA device"),
+]
+
+
+@pytest.fixture(scope="module")
+def cp():
+    import cupy
+
+    backend.get_backend("cupy")  # registers the launchers
+    return cupy
+
+
+@pytest.fixture(scope="module")
+def L(cp):
+    from spikegrad.kernels import launch
+
+    return launch
+
+
+SHAPES = [(1, 1, 1), (9, 3, 97), (50, 16, 300)]
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_lif_forward(cp, L, shape, dtype):
+    h = np.random.default_rng(1).normal(0.35, 0.6, shape).astype(dtype)
+    v_ref = h.copy()
+    s_ref = lif_twin.lif_forward(v_ref, 0.9, 1.0)
+    v = cp.asarray(h)
+    s = L.lif_forward(v, 0.9, 1.0)
+    _assert_same(s.get(), s_ref, dtype)
+    assert_close(v, v_ref, dtype)
+
+
+@pytest.mark.parametrize("b_th", [0.2, np.inf, 1e-30])
+@pytest.mark.parametrize("shape", SHAPES)
+def test_lif_forward_sparse(cp, L, shape, b_th, dtype):
+    h = np.random.default_rng(2).normal(0.35, 0.6, shape).astype(dtype)
+    keys_ref, act_ref = lif_twin.lif_forward_sparse(h.copy(), 0.9, 1.0, 100.0, b_th)
+    keys, act = L.lif_forward_sparse(cp.asarray(h), 0.9, 1.0, 100.0, b_th)
+    idx, sp = act.idx.get(), act.sp.get()
+    order = np.argsort(idx)
+    _assert_same(keys.get(), keys_ref, dtype)
+    _assert_same(idx[order], act_ref.idx, dtype)
+    _, i, j = np.intersect1d(idx[order], act_ref.idx, return_indices=True)
+    assert_close(sp[order][i], act_ref.sp[j], dtype)
+
+
+def _assert_same(got: np.ndarray, want: np.ndarray, dtype) -> None:
+    """Equal spikes / index sets; in float32 a value at a threshold may round either way
+    (STYLE.md), so there a difference of at most 1 in 10**4 entries is allowed."""
+    if dtype == np.float64:
+        assert np.array_equal(got, want)
+    elif got.dtype == bool:
+        assert np.count_nonzero(got != want) <= 1e-4 * got.size
+    else:
+        assert np.setxor1d(got, want).size <= 1e-4 * max(want.size, 1)
+
+
+def test_scans_and_gather(cp, L, dtype):
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(40, 8, 33)).astype(dtype)
+    assert_close(L.leaky_scan(cp.asarray(x), 0.8, 0.2), lif_twin.leaky_scan(x, 0.8, 0.2), dtype)
+    e = cp.asarray(x)
+    L.leaky_scan_reverse(e, 0.7)
+    assert_close(e, lif_twin.leaky_scan_reverse(x.copy(), 0.7), dtype)
+    ev, w = x.reshape(320, 33), rng.normal(size=(50, 33)).astype(dtype)
+    rows, cols = (
+        rng.integers(0, 320, 5000).astype(np.int32),
+        rng.integers(0, 50, 5000).astype(np.int64),
+    )
+    ref = lif_twin.gather_rowdot(ev, rows, w, cols)
+    for variant in (1, 2):
+        args = (cp.asarray(ev), cp.asarray(rows), cp.asarray(w), cp.asarray(cols), variant)
+        assert_close(L.gather_rowdot(*args), ref, dtype)
+
+
+@pytest.mark.parametrize("deterministic", [False, True], indirect=True)
+def test_spike_products(cp, L, deterministic, dtype):
+    rng = np.random.default_rng(5)
+    keys = np.flatnonzero(rng.random(2000 * 70) < 0.05)
+    x = spike_matrix_from_keys(backend.get_backend("numpy"), keys, 2000, 1, 70, dtype).csr
+    w, e = rng.normal(size=(70, 300)).astype(dtype), rng.normal(size=(2000, 300)).astype(dtype)
+    ip, ind = cp.asarray(x.indptr), cp.asarray(x.indices)
+    assert_close(
+        L.spike_matmul(ip, ind, cp.asarray(w)),
+        spmm_twin.spike_matmul(x.indptr, x.indices, w),
+        dtype,
+    )
+    got = L.spike_tmatmul(ip, ind, cp.asarray(e), 70)
+    assert_close(got, spmm_twin.spike_tmatmul(x.indptr, x.indices, e, 70), dtype)
+    if deterministic:
+        assert cp.array_equal(got, L.spike_tmatmul(ip, ind, cp.asarray(e), 70))
+
+
+@pytest.mark.parametrize("deterministic", [False, True], indirect=True)
+def test_lif_backward(cp, L, deterministic, dtype):
+    rng = np.random.default_rng(7)
+    T, B, N_in, N = 30, 8, 70, 130
+    be = backend.get_backend("numpy")
+    x = spike_matrix_from_keys(
+        be, np.flatnonzero(rng.random(T * B * N_in) < 0.1), T, B, N_in, dtype
+    )
+    w = rng.normal(0.1, 0.3, (N_in, N)).astype(dtype)
+    h = np.asarray(x.matmul(w)).reshape(T, B, N).astype(dtype)
+    _, act = lif_twin.lif_forward_sparse(h.copy(), 0.9, 1.0, 100.0, 0.2)
+    g = rng.normal(size=act.idx.size).astype(dtype)
+    pidx = np.flatnonzero(rng.random(T * B * N_in) < 0.05).astype(np.int32)
+    prev = ActiveSet(pidx, np.ones(pidx.size, dtype))
+    dw_ref, dx_ref = lif_twin.lif_backward_sparse(g, act, x, w, 0.9, prev, (T, B, N))
+    xc = spike_matrix_from_keys(
+        backend.get_backend("cupy"), cp.asarray(_keys(x)), T, B, N_in, dtype
+    )
+    actc = ActiveSet(cp.asarray(act.idx), cp.asarray(act.sp))
+    prevc = ActiveSet(cp.asarray(prev.idx), cp.asarray(prev.sp))
+    dw, dx = L.lif_backward_sparse(cp.asarray(g), actc, xc, cp.asarray(w), 0.9, prevc, (T, B, N))
+    assert_close(dw, dw_ref, dtype)
+    assert_close(dx, dx_ref, dtype)
+    gd = rng.normal(size=(T, B, N)).astype(dtype)
+    spd = (rng.random((T, B, N)) < 0.2).astype(dtype)
+    xd = x.csr.toarray()
+    ref = lif_twin.lif_backward_dense(gd, spd, xd, w, 0.9, True)
+    got = L.lif_backward_dense(
+        cp.asarray(gd), cp.asarray(spd), cp.asarray(xd), cp.asarray(w), 0.9, True
+    )
+    assert_close(got[0], ref[0], dtype)
+    assert_close(got[1], ref[1], dtype)
+
+
+def _keys(x) -> np.ndarray:
+    csr = x.csr
+    rows = np.repeat(np.arange(csr.shape[0]), np.diff(csr.indptr))
+    return rows * csr.shape[1] + csr.indices
+
+
+def test_adam(cp, L, dtype):
+    rng = np.random.default_rng(8)
+    shapes = [(70, 130), (130,), (1,)]
+    ps = [rng.normal(size=s).astype(dtype) for s in shapes]
+    ms, vs = [np.zeros_like(p) for p in ps], [np.zeros_like(p) for p in ps]
+    pc, mc, vc = ([cp.asarray(a) for a in arrs] for arrs in (ps, ms, vs))
+    p1, m1, v1 = ([cp.asarray(a) for a in arrs] for arrs in (ps, ms, vs))
+    for step in (1, 2, 3):
+        gs = [rng.normal(size=s).astype(dtype) for s in shapes]
+        adam_twin.adam_update_multi(ps, gs, ms, vs, step, 1e-2, 0.9, 0.999, 1e-8)
+        gc = [cp.asarray(g) for g in gs]
+        L.adam_update_multi(pc, gc, mc, vc, step, 1e-2, 0.9, 0.999, 1e-8)
+        for k in range(len(shapes)):
+            L.adam_update(p1[k], gc[k], m1[k], v1[k], step, 1e-2, 0.9, 0.999, 1e-8)
+    for want, a, b in zip(ps + ms + vs, pc + mc + vc, p1 + m1 + v1, strict=True):
+        assert_close(a, want, dtype)
+        assert_close(b, want, dtype)
+
+
+@pytest.mark.parametrize("readout", ["max", "sum"])
+@pytest.mark.parametrize("mode", ["dense", "sparse"])
+def test_loss_and_grad_parity(cp, mode, readout, dtype):
+    """Weights sit on a 2**-10 grid, so every input current is an exact sum in any order and
+    both backends see the same spikes and active sets; the gradients then differ only by the
+    rounding of the backward's reductions."""
+    rng = np.random.default_rng(11)
+    x = (rng.random((16, 60, 50)) < 0.08).astype(np.uint8)
+    y = rng.integers(0, 5, 16)
+    kw = dict(sizes=[50, 120, 80, 5], readout=readout, reg={}, dtype=dtype.name, seed=4, b_th=0.2)
+    ref = sg.Network(**kw, backend="numpy")
+    ref.params = {k: np.round(v * 1024) / 1024 for k, v in ref.params.items()}
+    net = sg.Network(**kw, backend="cupy")
+    net.params = {k: v.copy() for k, v in ref.params.items()}
+    loss_ref, g_ref, st_ref = ref.loss_and_grad(x, y, mode=mode)
+    loss, g, st = net.loss_and_grad(x, y, mode=mode)
+    assert st["n_active"] == st_ref["n_active"] and min(st["n_active"]) > 0
+    assert abs(loss - loss_ref) <= TOL[dtype] * abs(loss_ref)
+    for k in g_ref:
+        assert isinstance(g[k], cp.ndarray)
+        assert_close(g[k], g_ref[k], dtype)
+    opt, opt_ref = sg.Adam(net.params), sg.Adam(ref.params)
+    opt.step(g)
+    opt_ref.step(g_ref)
+    for k in ref.params:
+        assert_close(net.params[k], ref.params[k], dtype)
+
+
+def test_deterministic_mode_is_bitwise_reproducible(cp):
+    rng = np.random.default_rng(12)
+    x = (rng.random((32, 80, 60)) < 0.1).astype(np.uint8)
+    y = rng.integers(0, 5, 32)
+    net = sg.Network([60, 200, 5], reg={}, seed=2, backend="cupy")
+    old = K.is_deterministic()
+    K.set_deterministic(True)
+    try:
+        runs = [net.loss_and_grad(x, y, mode="sparse")[1] for _ in range(3)]
+    finally:
+        K.set_deterministic(old)
+    for k in runs[0]:
+        assert all(cp.array_equal(r[k], runs[0][k]) for r in runs[1:])
+
+
+def test_compile_error_is_a_kernel_error(cp, L, monkeypatch):
+    monkeypatch.setattr(L, "module_source", lambda stem: "__global__ void broken( {")
+    L.load_module.cache_clear()
+    try:
+        with pytest.raises(sg.KernelError, match=r"readout\.cu.*leaky_scan_kernel"):
+            L.leaky_scan(cp.zeros((3, 2)), 0.5, 1.0)
+    finally:
+        L.load_module.cache_clear()
