@@ -34,11 +34,10 @@ _GENERIC: set[str] = set()
 
 @dataclass(frozen=True)
 class Backend:
-    """An array module with its sparse-matrix module, chosen once per Network."""
+    """An array module, chosen once per Network."""
 
     name: str
     xp: ModuleType
-    sparse: ModuleType
 
     def asarray(self, a: Any, dtype: Any = None) -> Array:
         """Copy or move ``a`` onto this backend."""
@@ -96,20 +95,19 @@ def get_backend(name: str = "numpy") -> Backend:
             _auto_note()
             name = "numpy"
     if name == "numpy":
-        import scipy.sparse
-
-        return Backend("numpy", np, scipy.sparse)
+        return Backend("numpy", np)
     cupy = _import_cupy()
-    import cupyx.scipy.sparse
-
     from .kernels import launch  # noqa: F401  (registers the CuPy ops)
 
-    return Backend("cupy", cupy, cupyx.scipy.sparse)
+    return Backend("cupy", cupy)
 
 
 def get_xp(*arrays: Any) -> ModuleType:
-    """The array module of the arguments: cupy if any is a CuPy array, else numpy."""
+    """The array module of the arguments: cupy if any is a CuPy array (or a list holding one,
+    looking at its first element), else numpy."""
     for a in arrays:
+        if isinstance(a, (list, tuple)) and a:
+            a = a[0]
         if type(a).__module__.startswith("cupy"):
             import cupy
 

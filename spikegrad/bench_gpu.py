@@ -187,12 +187,12 @@ def _layer_kernels(net: Network, x: Any, warmup: int, repeats: int, copy_gbs: fl
         g = cp.asarray(rng.normal(size=A).astype(net.dtype))
         sz, isz = net.dtype.itemsize, lt.act.idx.dtype.itemsize
         a_prev = int(prev.idx.size) if prev is not None else 0
-        csr = lt.x.csr
+        xs = lt.x
         nbytes = (
             4 * T * B * N * sz
             + A * (3 * sz + isz)
-            + csr.indptr.nbytes
-            + csr.indices.nbytes
+            + xs.indptr.nbytes
+            + xs.indices.nbytes
             + n_in * N * sz
             + a_prev * (isz + sz)
         )
@@ -200,7 +200,7 @@ def _layer_kernels(net: Network, x: Any, warmup: int, repeats: int, copy_gbs: fl
             "layer": layer,
             "A": A,
             "A_prev": a_prev,
-            "input_spikes": int(csr.nnz),
+            "input_spikes": int(xs.nnz),
             "model_bytes": nbytes,
         }
         try:

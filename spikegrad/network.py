@@ -80,7 +80,7 @@ class _Tape:
 
 def _leaves(x: Any):
     if isinstance(x, SpikeMatrix):
-        yield from (x.csr.data, x.csr.indices, x.csr.indptr)
+        yield from (x.indices, x.indptr)
     elif x is not None:
         yield x
 
@@ -185,11 +185,11 @@ class Network:
     def _run(self, x: Any, mode: str | None) -> tuple[Array, _Tape, tuple[int, int]]:
         """Forward pass; ``mode`` None records nothing, else what ``mode``'s backward needs."""
         xp, dt = self.backend.xp, self.dtype
-        xs = as_spike_matrix(self.backend, x, self.sizes[0], dt)
+        xs = as_spike_matrix(xp, x, self.sizes[0])
         T, B = xs.T, xs.B
         tape = _Tape()
         inp: SpikeMatrix = xs
-        inp_dense = xs.csr.toarray() if mode == "dense" else None
+        inp_dense = xs.dense_rows(dt) if mode == "dense" else None
         for w in self._weights():
             N = w.shape[1]
             h = (inp_dense @ w if mode == "dense" else inp.matmul(w)).reshape(T, B, N)
@@ -199,7 +199,7 @@ class Network:
             else:
                 s = call("lif_forward", h, self.alpha, self.threshold)  # h now holds V
                 keys = xp.flatnonzero(s)
-            out = spike_matrix_from_keys(self.backend, keys, T, B, N, dt)
+            out = spike_matrix_from_keys(xp, keys, T, B, N)
             if mode is not None:
                 lt = _LayerTape(x=inp_dense if mode == "dense" else inp, n_spikes=out.nnz)
                 if mode == "sparse":

@@ -54,7 +54,12 @@ class Adam:
             if k not in self.m:
                 xp = get_xp(p)
                 self.m[k], self.v[k] = xp.zeros_like(p), xp.zeros_like(p)
-            call("adam_update", p, g, self.m[k], self.v[k], self.step_count, hp.lr, hp.b1, hp.b2, hp.eps)
+        keys = list(grads)
+        ps = [self.params[k] for k in keys]
+        call(
+            "adam_update_multi", ps, [grads[k] for k in keys], [self.m[k] for k in keys],
+            [self.v[k] for k in keys], self.step_count, hp.lr, hp.b1, hp.b2, hp.eps,
+        )
 
     def state_dict(self) -> dict:
         """Moments and step count (arrays stay on their backend)."""

@@ -7,19 +7,21 @@ and evaluation alike: spikegrad never clamps silently. Several events in one (b,
 the event form are one spike (a bin either holds a spike or not); that is the definition of
 the event form, so it applies identically everywhere.
 
-Inside the engine spikes are a :class:`SpikeMatrix`: a CSR matrix with one row per
-(t, b) in time-major order (row = t * B + b) and one column per unit, so that the input
-product ``h = x W`` is a sparse-times-dense product and the weight gradient ``x^T eps`` is too.
+Inside the engine spikes are a :class:`SpikeMatrix`: a 0/1 CSR pattern (no values stored)
+with one row per (t, b) in time-major order (row = t * B + b) and one column per unit, so
+that the input product ``h = x W`` and the weight gradient ``x^T eps`` are spike-event x
+dense products (ops ``spike_matmul`` / ``spike_tmatmul``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 
-from .backend import Array, Backend, get_xp, to_numpy
+from .backend import Array, call, get_xp, to_numpy
 from .errors import InputError, ShapeError
 
 
@@ -100,58 +102,62 @@ def _check_dense(x: np.ndarray | Any) -> Any:
 
 @dataclass
 class SpikeMatrix:
-    """Compact spikes of one layer for the engine: CSR with rows t * B + b (time-major).
+    """Compact spikes of one layer: a 0/1 CSR pattern with rows t * B + b (time-major).
 
-    Shapes: csr: (T * B, N) with nnz = number of spikes; values 1 of the network dtype.
+    Shapes: indptr (T * B + 1,) int32; indices (nnz,) int32 unit indices, sorted per row.
     """
 
-    csr: Any
+    indptr: Array
+    indices: Array
     T: int
     B: int
     N: int
 
     @property
     def nnz(self) -> int:
-        return int(self.csr.nnz)
+        return int(self.indices.size)
 
     @property
     def nbytes(self) -> int:
-        c = self.csr
-        return int(c.data.nbytes + c.indices.nbytes + c.indptr.nbytes)
+        return int(self.indices.nbytes + self.indptr.nbytes)
 
     def matmul(self, w: Array) -> Array:
         """``x @ w`` over all (t, b) rows. Shapes: w (N, M) -> (T * B, M)."""
-        return self.csr @ w
+        return call("spike_matmul", self.indptr, self.indices, w)
 
     def tmatmul(self, e: Array) -> Array:
         """``x^T @ e``. Shapes: e (T * B, M) -> (N, M)."""
-        return self.csr.T @ e
+        return call("spike_tmatmul", self.indptr, self.indices, e, self.N)
+
+    def rows(self) -> Array:
+        """The row (t * B + b) of every spike. Shapes: -> (nnz,) int64."""
+        xp = get_xp(self.indptr)
+        return xp.repeat(xp.arange(self.T * self.B), xp.diff(self.indptr).astype(xp.int64))
 
     def counts(self) -> Array:
         """Spikes per (b, j) summed over time. Shapes: -> (B, N) int64."""
-        xp = get_xp(self.csr.data)
-        rows = xp.repeat(xp.arange(self.T * self.B), xp.diff(self.csr.indptr).astype(xp.int64))
-        flat = (rows % self.B) * self.N + self.csr.indices
+        xp = get_xp(self.indptr)
+        flat = (self.rows() % self.B) * self.N + self.indices
         return xp.bincount(flat, minlength=self.B * self.N).reshape(self.B, self.N)
 
-    def dense(self) -> Array:
-        """The (T, B, N) 0/1 array (tests and small problems only)."""
-        return self.csr.toarray().reshape(self.T, self.B, self.N)
+    def dense_rows(self, dtype: Any) -> Array:
+        """The (T * B, N) 0/1 matrix in ``dtype`` (the dense mode's operand)."""
+        xp = get_xp(self.indptr)
+        out = xp.zeros((self.T * self.B, self.N), dtype=dtype)
+        out[self.rows(), self.indices] = 1
+        return out
 
 
-def spike_matrix_from_keys(be: Backend, keys: Array, T: int, B: int, N: int, dtype: Any) -> SpikeMatrix:
+def spike_matrix_from_keys(xp: ModuleType, keys: Array, T: int, B: int, N: int) -> SpikeMatrix:
     """Build a :class:`SpikeMatrix` from sorted unique flat keys ``(t * B + b) * N + i``."""
-    xp = be.xp
     keys = xp.asarray(keys)
     rows = keys // N
     cols = (keys - rows * N).astype(xp.int32)
     indptr = xp.searchsorted(rows, xp.arange(T * B + 1)).astype(xp.int32)
-    data = xp.ones(keys.size, dtype=dtype)
-    csr = be.sparse.csr_matrix((data, cols, indptr), shape=(T * B, N))
-    return SpikeMatrix(csr, T, B, N)
+    return SpikeMatrix(indptr, cols, T, B, N)
 
 
-def as_spike_matrix(be: Backend, x: Any, n_inputs: int, dtype: Any) -> SpikeMatrix:
+def as_spike_matrix(xp: ModuleType, x: Any, n_inputs: int) -> SpikeMatrix:
     """Validate engine input (dense 0/1 array or SpikeEvents) and make a SpikeMatrix."""
     if isinstance(x, SpikeEvents):
         B, T, N = x.shape
@@ -167,8 +173,7 @@ def as_spike_matrix(be: Backend, x: Any, n_inputs: int, dtype: Any) -> SpikeMatr
         B, T, N = x.shape
         if N != n_inputs:
             raise ShapeError(f"x has {N} input units; the network expects {n_inputs}")
-        xp = get_xp(x)
-        keys = xp.flatnonzero(xp.moveaxis(x, 0, 1))
+        keys = get_xp(x).flatnonzero(get_xp(x).moveaxis(x, 0, 1))
     if B < 1 or T < 1:
         raise ShapeError(f"x must have B >= 1 and T >= 1; got shape {(B, T, N)}")
-    return spike_matrix_from_keys(be, keys, T, B, N, dtype)
+    return spike_matrix_from_keys(xp, keys, T, B, N)

@@ -9,8 +9,10 @@ Deterministic mode: by default the weight gradient of the sparse backward (``dW 
 accumulates with float ``atomicAdd``, so its last bits may vary from run to run. With
 ``set_deterministic(True)``, or the environment variable ``SPIKEGRAD_DETERMINISTIC=1`` read at
 import, that product instead sorts the spike events by column (a radix sort, deterministic) and
-sums each output entry sequentially: no float atomics anywhere, bitwise-reproducible results.
-Every other kernel is deterministic in both modes.
+sums each output entry sequentially: no float atomics. Every other kernel is deterministic in
+both modes. (Products the engine still hands to cuSPARSE, such as ``SpikeMatrix.tmatmul`` for
+the readout's weight gradient, are outside this guarantee unless they call the
+``spike_matmul`` / ``spike_tmatmul`` ops.)
 """
 
 from __future__ import annotations

@@ -282,7 +282,7 @@ def lif_backward_sparse(
         (d, n_t, n_col, dt.type(alpha)),
     )
     e1 = d.reshape(T * B, N)
-    dw = spike_tmatmul(launch, x.csr.indptr, x.csr.indices, e1, n_in)
+    dw = spike_tmatmul(launch, x.indptr, x.indices, e1, n_in)
     dx = None
     if prev is not None:
         dx = gather_rowdot(launch, e1, prev.idx // n_in, w, prev.idx % n_in)

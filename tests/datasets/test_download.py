@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import hashlib
+import importlib
 import io
 import zipfile
 
@@ -16,6 +17,8 @@ from spikegrad import datasets
 from spikegrad.datasets import registry
 from spikegrad.datasets.download import _unzip, download_files, fetch, verify_files
 
+# the module (the package attribute ``download`` is the public function of the same name)
+dl = importlib.import_module("spikegrad.datasets.download")
 PAYLOAD = bytes(range(256)) * 4096  # 1 MiB
 MD5 = hashlib.md5(PAYLOAD).hexdigest()
 
@@ -59,6 +62,24 @@ def test_truncated_transfer_then_resume_with_range(tmp_path, http_server):
     fetch([http_server.url("/f.bin")], dest, MD5, progress=False)
     assert dest.read_bytes() == PAYLOAD and not part.exists()
     assert http_server.log[-1] == ("/f.bin", f"bytes={len(PAYLOAD) // 2}-")
+
+
+def test_keyboard_interrupt_leaves_only_the_part_file(tmp_path, http_server, monkeypatch):
+    http_server.files["/f.bin"] = PAYLOAD
+    monkeypatch.setattr(dl, "CHUNK", 1 << 16)
+
+    def interrupt(self, n):
+        raise KeyboardInterrupt
+
+    dest = tmp_path / "f.bin"
+    with monkeypatch.context() as m:
+        m.setattr(dl._Progress, "update", interrupt)
+        with pytest.raises(KeyboardInterrupt):
+            fetch([http_server.url("/f.bin")], dest, MD5, progress=False)
+    assert not dest.exists() and (tmp_path / "f.bin.part").stat().st_size == 1 << 16
+    fetch([http_server.url("/f.bin")], dest, MD5, progress=False)
+    assert dest.read_bytes() == PAYLOAD
+    assert http_server.log[-1] == ("/f.bin", f"bytes={1 << 16}-")
 
 
 def test_interrupted_resume_on_server_without_range(tmp_path, http_server):
