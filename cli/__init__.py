@@ -8,6 +8,7 @@ instead. Usage errors (bad options) exit with 2, as everywhere in Click.
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -26,7 +27,7 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except (SpikegradError, OSError) as exc:
-            if ctx.obj and ctx.obj.get("debug"):
+            if isinstance(exc, BrokenPipeError) or (ctx.obj and ctx.obj.get("debug")):
                 raise
             msg = str(exc) if isinstance(exc, SpikegradError) else f"{type(exc).__name__}: {exc}"
             raise click.ClickException(" ".join(msg.split())) from None
@@ -62,8 +63,12 @@ cli.commands = {
 
 
 def main() -> None:
-    """Console-script entry point."""
-    cli(prog_name="spikegrad")
+    """Console-script entry point (a closed pipe, as in ``| head``, ends it quietly)."""
+    try:
+        cli(prog_name="spikegrad")
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
 
 
 if __name__ == "__main__":  # pragma: no cover

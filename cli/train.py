@@ -25,21 +25,16 @@ class _GreedyCommand(click.Command):
     greedy = ("--hidden",)
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        out: list[str] = []
-        it = iter(args)
-        for a in it:
-            out.append(a)
-            if a in self.greedy:
-                vals = []
-                for b in it:
-                    if b.startswith("-"):
-                        out.append(" ".join(vals))
-                        vals = None
-                        out.append(b)
-                        break
-                    vals.append(b)
-                if vals is not None:
-                    out.append(" ".join(vals))
+        out, i = [], 0
+        while i < len(args):
+            out.append(args[i])
+            i += 1
+            if out[-1] in self.greedy:
+                j = i
+                while j < len(args) and not args[j].startswith("-"):
+                    j += 1
+                out.append(" ".join(args[i:j]))
+                i = j
         return super().parse_args(ctx, out)
 
 
@@ -86,10 +81,11 @@ class _Bar:
 
 EXAMPLES = """
 \b
-Defaults are the paper's settings for the chosen data set (PAPER.md §3); they are
-printed at the start. Precedence: options > --config file > preset. Without --out the run
-goes to runs/<dataset>-<YYYYmmdd-HHMMSS> under the current folder. Ctrl-C saves
-last.npz and exits with code 130; continue with --resume.
+Defaults are the paper's settings for the chosen data set (Perez-Nieves & Goodman
+2021; see spikegrad datasets info NAME), printed at the start. Precedence: options >
+--config file > preset. Without --out the run goes to runs/<dataset>-<YYYYmmdd-HHMMSS>
+in the current folder. Ctrl-C saves last.npz and exits with code 130; continue with
+--resume.
 
 \b
 Examples:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ..errors import DataError
-from .registry import DatasetInfo, RemoteFile
+from .registry import DatasetInfo
 
 CHUNK = 1 << 20
 USER_AGENT = "spikegrad (dataset download)"
@@ -71,8 +71,8 @@ def missing(info: DatasetInfo, folder: Path, split: str, wanted: str) -> Missing
     urls = "; ".join(f"{f.name}: {f.urls[0]}" for f in files)
     return MissingDataError(
         f"{info.name} ({split}) not found in {folder}: put {wanted} there "
-        f"(download {urls}; or call spikegrad.datasets.download({info.name!r}), "
-        f"or set SPIKEGRAD_DATA / root to the folder that holds them)"
+        f"(download {urls}; or run `spikegrad datasets download {info.name}`, or set "
+        f"SPIKEGRAD_DATA / the data root to the folder that holds them)"
     )
 
 
@@ -217,15 +217,6 @@ def _md5_list(
     return parse_md5_list(path.read_text(errors="replace"))
 
 
-def expected_md5(
-    info: DatasetInfo, f: RemoteFile, folder: Path, fetch_missing: bool = False
-) -> str | None:
-    """The MD5 a file must have: from the registry, else from the data set's checksum list."""
-    if f.md5 is not None:
-        return f.md5
-    return _md5_list(info, folder, False, fetch_missing).get(f.name)
-
-
 def _unzip(archive: Path, folder: Path, split_dir: str) -> Path:
     """Extract ``archive`` into ``folder/split_dir`` through a temporary folder (atomic rename).
 
@@ -266,7 +257,7 @@ def download_files(
     out = []
     try:
         for f in files:
-            md5 = f.md5 or _md5_list(info, folder, progress, True).get(f.name)
+            md5 = f.md5 or _md5_list(info, folder, progress, fetch_missing=True).get(f.name)
             if md5 is None:
                 raise DataError(f"{folder / 'md5sums.txt'}: no checksum listed for {f.name}")
             path = fetch(f.urls, folder / f.name, md5, progress)
@@ -288,7 +279,7 @@ def verify_files(info: DatasetInfo, root: Any = None) -> dict[str, dict[str, Any
     for f in info.files:
         path = folder / f.name
         present = path.is_file()
-        want = expected_md5(info, f, folder)
+        want = f.md5 or _md5_list(info, folder, progress=False, fetch_missing=False).get(f.name)
         got = md5sum(path) if present else None
         out[f.name] = {
             "path": path,

@@ -337,6 +337,7 @@ def test_bench(runner, monkeypatch):
     assert json.loads(res.stdout)["case"] == "tiny"
 
 
+@pytest.mark.filterwarnings("ignore:layer . has no active neuron")
 @pytest.mark.parametrize("name, limit", [("fmnist", 512), ("nmnist", 256)])
 def test_presets_start_on_real_data(runner, shared_data, name, limit):
     folder = shared_data / {"fmnist": "fashion_mnist", "nmnist": "nmnist"}[name]
@@ -372,3 +373,40 @@ def test_progress_bar_shows_loss_and_rate(capsys):
         bar.update(done, loss=0.5)
     bar.end()
     assert "epoch 2" in capsys.readouterr().err
+
+
+@pytest.mark.filterwarnings("ignore:layer . has no active neuron")
+def test_shd_preset_starts_on_a_file_in_the_official_layout(runner):
+    h5py = pytest.importorskip("h5py")
+    rng = np.random.default_rng(0)
+    os.mkdir("shd")
+    with h5py.File("shd/shd_train.h5", "w") as f:
+        for key, dt in (("spikes/times", np.float32), ("spikes/units", np.uint16)):
+            d = f.create_dataset(key, (40,), dtype=h5py.vlen_dtype(np.dtype(dt)))
+            for k in range(40):
+                r = np.random.default_rng(k)
+                d[k] = (r.random(300) if dt is np.float32 else r.integers(0, 700, 300)).astype(dt)
+        f.create_dataset("labels", data=rng.integers(0, 20, 40).astype(np.uint8))
+        f.create_dataset("extra/keys", data=np.array([f"w{k}".encode() for k in range(20)]))
+    res = runner.invoke(
+        cli,
+        [
+            "train",
+            "--dataset",
+            "shd",
+            "--data-dir",
+            "shd",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "16",
+            "--hidden",
+            "32",
+            "32",
+            "--json",
+            "--out",
+            "r",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["history"][0]["samples"] == 32  # 36 training samples, drop last
