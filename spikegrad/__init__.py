@@ -22,6 +22,7 @@ from .errors import (
     KernelError,
     ShapeError,
     SpikegradError,
+    TrainingError,
 )
 from .loss import RegParams
 from .network import Network
@@ -43,5 +44,6 @@ __all__ = [
     "ShapeError",
     "SpikeEvents",
     "SpikegradError",
+    "TrainingError",
     "__version__",
 ]

@@ -33,3 +33,7 @@ class KernelError(SpikegradError, RuntimeError):
 
 class DataError(SpikegradError, ValueError):
     """A data file is missing, corrupt or of the wrong format; the message names the file."""
+
+
+class TrainingError(SpikegradError, RuntimeError):
+    """Training cannot go on (a non-finite loss or parameter)."""

@@ -36,7 +36,7 @@ from .ops.readout import (
     readout_scores_backward,
 )
 from .ops.surrogate import ActiveSet, sigma_prime_masked
-from .spikes import SpikeMatrix, as_spike_matrix, spike_matrix_from_keys
+from .spikes import SpikeEvents, SpikeMatrix, as_spike_matrix, spike_matrix_from_keys
 
 ALPHA = math.exp(-0.1)  # dt = 1 ms, tau = 10 ms: the paper's F-MNIST / N-MNIST setting
 MODES = ("dense", "sparse")
@@ -182,8 +182,11 @@ class Network:
     def _weights(self) -> list[Array]:
         return [self._params[f"W{l}"] for l in range(1, self.n_hidden + 1)]
 
-    def _run(self, x: Any, mode: str | None) -> tuple[Array, _Tape, tuple[int, int]]:
-        """Forward pass; ``mode`` None records nothing, else what ``mode``'s backward needs."""
+    def _run(
+        self, x: Any, mode: str | None, spikes_out: list | None = None
+    ) -> tuple[Array, _Tape, tuple[int, int]]:
+        """Forward pass; ``mode`` None records nothing, else what ``mode``'s backward needs.
+        Each hidden layer's SpikeMatrix is appended to ``spikes_out`` when given."""
         xp, dt = self.backend.xp, self.dtype
         xs = as_spike_matrix(xp, x, self.sizes[0])
         T, B = xs.T, xs.B
@@ -200,6 +203,8 @@ class Network:
                 s = call("lif_forward", h, self.alpha, self.threshold)  # h now holds V
                 keys = xp.flatnonzero(s)
             out = spike_matrix_from_keys(xp, keys, T, B, N)
+            if spikes_out is not None:
+                spikes_out.append(out)
             if mode is not None:
                 lt = _LayerTape(x=inp_dense if mode == "dense" else inp, n_spikes=out.nnz)
                 if mode == "sparse":
@@ -223,6 +228,16 @@ class Network:
     def forward(self, x: Any) -> Array:
         """Class scores. Shapes: x (B, T, N0) 0/1 or SpikeEvents -> (B, K) on the backend."""
         return self._run(x, None)[0]
+
+    def hidden_spikes(self, x: Any) -> list[SpikeEvents]:
+        """Spikes of every hidden layer, as events on the host. Shapes: -> [(B, T, N_l)]."""
+        layers: list[SpikeMatrix] = []
+        self._run(x, None, layers)
+        out = []
+        for s in layers:
+            tb = to_numpy(s.rows())
+            out.append(SpikeEvents(tb % s.B, tb // s.B, to_numpy(s.indices), (s.B, s.T, s.N)))
+        return out
 
     def predict(self, x: Any) -> np.ndarray:
         """Predicted class per sample, on the host. Shapes: -> (B,) int."""

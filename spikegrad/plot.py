@@ -12,22 +12,9 @@ from typing import Any
 import numpy as np
 
 from . import checkpoint as ckpt_io
-from .backend import call, to_numpy
 from .errors import ConfigError, DataError
 from .network import Network
 from .workflow import build_network, load_data, read_metrics
-
-
-def hidden_spikes(net: Network, x: np.ndarray) -> list[np.ndarray]:
-    """Spikes of every hidden layer for one sample. Shapes: x (T, N0) 0/1 -> [(T, N_l) bool]."""
-    xp, out = net.backend.xp, []
-    s = xp.asarray(x, dtype=net.dtype)[:, None, :]  # (T, 1, N0), time-major as the ops want
-    for k in range(1, net.n_hidden + 1):
-        h = xp.ascontiguousarray(s @ net.params[f"W{k}"])
-        s = call("lif_forward", h, net.alpha, net.threshold)
-        out.append(to_numpy(s[:, 0, :]))
-        s = s.astype(net.dtype)
-    return out
 
 
 def plot_run(run_dir: str | Path, out: str | Path | None = None, sample: int = 0) -> Path:
@@ -54,7 +41,7 @@ def plot_run(run_dir: str | Path, out: str | Path | None = None, sample: int = 0
     x, y = data.batch(np.array([sample % len(data)]))
     net = build_network(ck.config, data.n_inputs, data.n_classes)
     ckpt_io.restore(ck, net)
-    spikes = hidden_spikes(net, x.to_dense()[0])
+    spikes = [ev.to_dense(bool)[0] for ev in net.hidden_spikes(x)]
 
     ep = [r["epoch"] for r in rows]
     fig, ax = plt.subplots(2, 2, figsize=(11, 7.5))

@@ -26,7 +26,7 @@ from .backend import cupy_available
 from .config import TrainConfig, preset
 from .datasets import load
 from .datasets.base import EventDataset
-from .errors import ConfigError, SpikegradError
+from .errors import ConfigError, TrainingError
 from .network import Network
 from .optim import Adam
 from .train import EpochStats, evaluate, n_batches, train_epoch
@@ -34,10 +34,6 @@ from .train import EpochStats, evaluate, n_batches, train_epoch
 CONFIG_FILE, METRICS_FILE = "config.toml", "metrics.jsonl"
 # settings that may change when a run is resumed (they do not change the arithmetic on one device)
 RESUMABLE = ("epochs", "backend", "data_dir")
-
-
-class TrainingError(SpikegradError, RuntimeError):
-    """Training cannot go on (a non-finite loss or parameter)."""
 
 
 class Progress(Protocol):

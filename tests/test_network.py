@@ -6,7 +6,8 @@ import warnings
 
 import numpy as np
 import pytest
-from helpers import REG, TOL, active_net, rel_err, spikes
+import reference as ref
+from helpers import REG, TOL, active_net, ref_params, rel_err, spikes
 
 import spikegrad as sg
 
@@ -155,3 +156,13 @@ def test_backend_auto_and_missing_cupy(monkeypatch):
     assert net.backend.name == "numpy"
     with pytest.raises(sg.ConfigError):
         sg.Network([30, 20, 4], backend="tpu")
+
+
+def test_hidden_spikes_match_the_plain_reference(rng):
+    net = active_net([30, 20, 16, 4])
+    x = spikes(rng, 3, 25, 30)
+    p, Ws, W_out = ref_params(net)
+    _, _, rec, _ = ref.forward(x.astype(float), Ws, W_out, p, ref.heaviside(net.threshold))
+    got = net.hidden_spikes(sg.SpikeEvents.from_dense(x))
+    for ev, (_, _, out) in zip(got, rec):
+        np.testing.assert_array_equal(ev.to_dense(), out)

@@ -11,6 +11,7 @@ import pytest
 
 from spikegrad import checkpoint as ck
 from spikegrad import workflow
+from spikegrad.errors import TrainingError
 from spikegrad.errors import ConfigError
 from spikegrad.network import Network
 
@@ -119,7 +120,7 @@ def test_non_finite_loss_stops_and_keeps_last_good(tmp_path, monkeypatch):
         return (float("nan") if calls["n"] == 5 else loss), grads, st
 
     monkeypatch.setattr(Network, "loss_and_grad", poisoned)
-    with pytest.raises(workflow.TrainingError, match=r"non-finite loss .* epoch 2, batch 5"):
+    with pytest.raises(TrainingError, match=r"non-finite loss .* epoch 2, batch 5"):
         workflow.fit(TINY, out, resume=out, log=_quiet)
     assert _same(_params(out / "last.npz"), good)
 
