@@ -12,16 +12,12 @@ Backward with detached reset, g = dL/dS:
 
 from __future__ import annotations
 
-import functools
-import os
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
-
 import numpy as np
 
-from ..backend import Array, call, get_xp, register
+from ..backend import Array, call, register
 from ..spikes import SpikeMatrix
 from .surrogate import ActiveSet, index_dtype
+from .threads import pool
 
 
 @register("lif_forward", "numpy")
@@ -39,7 +35,7 @@ def lif_forward(h: Array, alpha: float, theta: float) -> Array:
         np.greater(v, th, out=s[t])
         np.multiply(v, a, out=nxt)
         nxt += h[t]
-        nxt -= th * s[t]
+        np.subtract(nxt, th, out=nxt, where=s[t])
         h[t] = v
         v, nxt = nxt, v
     return s
@@ -67,9 +63,32 @@ def lif_forward_sparse(
 @register("leaky_scan_reverse", "numpy")
 def leaky_scan_reverse(e: Array, alpha: float) -> Array:
     """In place: ``e[t] += alpha * e[t+1]`` from the end backwards. Shapes: (T', ...)."""
+    return _reverse_scan(e, alpha, None)
+
+
+def _reverse_scan(e: np.ndarray, alpha: float, bound: float | None) -> np.ndarray:
+    """:func:`leaky_scan_reverse`, flushing subnormal results to zero.
+
+    A value reached only by a decay of more than k steps (alpha^k * bound < the smallest
+    normal float; ``bound`` >= max |e|, computed when None) may be subnormal, and subnormal
+    arithmetic is an order of magnitude slower on x86 and slows every later product. Such
+    rows are flushed where they fall below the smallest normal float: the values dropped are
+    below the resolution of any gradient entry. In float64 this never happens for T < ~3000.
+    """
     a = e.dtype.type(alpha)
+    tiny = np.finfo(e.dtype).tiny
+    if bound is None:
+        bound = max(float(e.max(initial=0)), -float(e.min(initial=0)))
+    t_ftz = -1
+    if bound > 0 and 0 < alpha < 1:
+        t_ftz = e.shape[0] - 1 - int(np.log(tiny / bound) / np.log(alpha))
+    tmp = np.empty_like(e[0])
     for t in range(e.shape[0] - 2, -1, -1):
-        e[t] += a * e[t + 1]
+        np.multiply(e[t + 1], a, out=tmp)
+        e[t] += tmp
+        if t < t_ftz and t % 4 == 0:
+            np.abs(e[t], out=tmp)
+            np.copyto(e[t], 0, where=tmp < tiny)
     return e
 
 
@@ -97,24 +116,11 @@ def gather_rowdot(e: Array, rows: Array, w: Array, cols: Array, chunk: int = 819
         r, c = rows[lo : lo + chunk], cols[lo : lo + chunk]
         np.einsum("ij,ij->i", e[r], w[c], out=out[lo : lo + chunk])
 
-    starts = range(0, rows.shape[0], chunk)
-    if len(starts) > 1:
-        list(_pool().map(work, starts))
-    elif len(starts) == 1:
-        work(0)
+    list(pool().map(work, range(0, rows.shape[0], chunk)))
     return out
 
 
-@functools.cache
-def _pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1))
-
-
-def _eps_buffer(xp: Any, T: int, B: int, N: int, dtype: Any) -> Array:
-    return xp.zeros((T + 1, B, N), dtype=dtype)
-
-
-@register("lif_backward_dense", "numpy", xp_generic=True)
+@register("lif_backward_dense", "numpy")
 def lif_backward_dense(g: Array, sp: Array, x: Array, w: Array, alpha: float, need_dx: bool):
     """Dense BPTT through one layer (the reference and the baseline).
 
@@ -122,16 +128,16 @@ def lif_backward_dense(g: Array, sp: Array, x: Array, w: Array, alpha: float, ne
     w (N_in, N). Returns dw (N_in, N) and dx (T, B, N_in) or None.
     """
     T, B, N = g.shape
-    e = _eps_buffer(get_xp(g), T, B, N, g.dtype)
-    get_xp(g).multiply(g, sp, out=e[:T])
-    call("leaky_scan_reverse", e, alpha)
+    e = np.zeros((T + 1, B, N), dtype=g.dtype)  # row T stays 0: eps[T] = 0
+    np.multiply(g, sp, out=e[:T])
+    _reverse_scan(e, alpha, None)
     e1 = e[1:].reshape(T * B, N)
     dw = x.T @ e1
     dx = (e1 @ w.T).reshape(T, B, w.shape[0]) if need_dx else None
     return dw, dx
 
 
-@register("lif_backward_sparse", "numpy", xp_generic=True)
+@register("lif_backward_sparse", "numpy")
 def lif_backward_sparse(
     g: Array,
     act: ActiveSet,
@@ -150,14 +156,14 @@ def lif_backward_sparse(
     shape = (T, B, N). Returns dw (N_in, N) and dx (A_prev,) or None.
     """
     T, B, N = shape
-    xp = get_xp(g)
-    e = _eps_buffer(xp, T, B, N, g.dtype)
-    e.reshape(-1)[act.idx] = g * act.sp
-    call("leaky_scan_reverse", e, alpha)
+    e = np.zeros((T + 1, B, N), dtype=g.dtype)  # scratch: delta scattered, then eps in place
+    delta = g * act.sp
+    e.reshape(-1)[act.idx] = delta
+    _reverse_scan(e, alpha, float(np.abs(delta).max(initial=0)))
     e1 = e[1:].reshape(T * B, N)
     dw = x.tmatmul(e1)
     dx = None
     if prev is not None:
-        n_in = w.shape[0]
-        dx = call("gather_rowdot", e1, prev.idx // n_in, w, prev.idx % n_in)
+        rows, cols = np.divmod(prev.idx, w.shape[0])
+        dx = call("gather_rowdot", e1, rows, w, cols)
     return dw, dx
