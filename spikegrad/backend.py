@@ -116,7 +116,7 @@ def get_xp(*arrays: Any) -> ModuleType:
 
 
 def backend_name(*arrays: Any) -> str:
-    """"cupy" or "numpy", from the arguments' array types."""
+    """ "cupy" or "numpy", from the arguments' array types."""
     return "cupy" if get_xp(*arrays) is not np else "numpy"
 
 

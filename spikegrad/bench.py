@@ -48,12 +48,45 @@ class Case:
 # Active-fraction targets: PAPER.md §4.2, mean over training at N = 200 (SHD 1.72 / 1.08 %,
 # F-MNIST 1.06 / 0.87 %) and N = 400 (SHD 1.75 / 0.84 %).
 CASES = {
-    "shd": Case("shd", (700, 200, 200, 20), 64, 500, math.exp(-0.2), math.exp(-0.1), "sum",
-                "uniform", "poisson", 0.015, (0.0172, 0.0108)),
-    "fmnist": Case("fmnist", (784, 200, 200, 10), 256, 100, math.exp(-0.1), math.exp(-0.1), "max",
-                   "normal", "latency", 0.5, (0.0106, 0.0087)),
-    "shd-large": Case("shd-large", (700, 400, 400, 20), 256, 500, math.exp(-0.2), math.exp(-0.1), "sum",
-                      "uniform", "poisson", 0.015, (0.0175, 0.0084)),
+    "shd": Case(
+        "shd",
+        (700, 200, 200, 20),
+        64,
+        500,
+        math.exp(-0.2),
+        math.exp(-0.1),
+        "sum",
+        "uniform",
+        "poisson",
+        0.015,
+        (0.0172, 0.0108),
+    ),
+    "fmnist": Case(
+        "fmnist",
+        (784, 200, 200, 10),
+        256,
+        100,
+        math.exp(-0.1),
+        math.exp(-0.1),
+        "max",
+        "normal",
+        "latency",
+        0.5,
+        (0.0106, 0.0087),
+    ),
+    "shd-large": Case(
+        "shd-large",
+        (700, 400, 400, 20),
+        256,
+        500,
+        math.exp(-0.2),
+        math.exp(-0.1),
+        "sum",
+        "uniform",
+        "poisson",
+        0.015,
+        (0.0175, 0.0084),
+    ),
 }
 
 
@@ -73,7 +106,9 @@ def make_inputs(case: Case, seed: int = 0) -> tuple[SpikeEvents, np.ndarray]:
     return SpikeEvents(b, t, i, (B, T, N)), y
 
 
-def calibrate(net: Network, x: Any, y: Any, target: tuple[float, ...], iters: int = 14) -> list[float]:
+def calibrate(
+    net: Network, x: Any, y: Any, target: tuple[float, ...], iters: int = 14
+) -> list[float]:
     """Scale each hidden layer's weights (bisection in log scale, layer by layer) so that its
     active fraction is close to ``target[l]``. Returns the reached fractions."""
     for l, goal in enumerate(target, start=1):
@@ -121,21 +156,33 @@ def _time_mode(net: Network, x: Any, y: Any, mode: str, repeats: int) -> dict[st
     }
 
 
-def run_case(case: Case, backend: str = "numpy", repeats: int = 5, torch_baseline: bool = True) -> dict:
+def run_case(
+    case: Case, backend: str = "numpy", repeats: int = 5, torch_baseline: bool = True
+) -> dict:
     """Calibrate, validate, then time one case. Returns a flat dict of every figure."""
     x, y = make_inputs(case)
     net = Network(
-        list(case.sizes), alpha=case.alpha, alpha_out=case.alpha_out, readout=case.readout,
-        init=case.init, backend=backend, seed=0,
+        list(case.sizes),
+        alpha=case.alpha,
+        alpha_out=case.alpha_out,
+        readout=case.readout,
+        init=case.init,
+        backend=backend,
+        seed=0,
     )
     active = calibrate(net, x, y, case.target_active)
     _, gd, sd = net.loss_and_grad(x, y, mode="dense")
     _, gs, _ = net.loss_and_grad(x, y, mode="sparse")
     err = max(_rel(gs[k], gd[k]) for k in gd)
     res: dict[str, Any] = {
-        "case": case.name, "shape": "-".join(map(str, case.sizes)), "B": case.B, "T": case.T,
-        "backend": net.backend.name, "dtype": str(net.dtype),
-        "active_fraction": active, "spike_rate": sd["spike_rate"],
+        "case": case.name,
+        "shape": "-".join(map(str, case.sizes)),
+        "B": case.B,
+        "T": case.T,
+        "backend": net.backend.name,
+        "dtype": str(net.dtype),
+        "active_fraction": active,
+        "spike_rate": sd["spike_rate"],
         "input_rate": x.n_events / (case.B * case.T * case.sizes[0]),
         "sparse_vs_dense_rel_err": err,
     }
@@ -161,9 +208,16 @@ def _rel(a: Any, b: Any) -> float:
     return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-30))
 
 
-def run(cases: list[str] | None = None, backend: str = "numpy", repeats: int = 5, torch_baseline: bool = True) -> list[dict]:
+def run(
+    cases: list[str] | None = None,
+    backend: str = "numpy",
+    repeats: int = 5,
+    torch_baseline: bool = True,
+) -> list[dict]:
     """Run the named cases (default: shd and fmnist)."""
-    return [run_case(CASES[c], backend, repeats, torch_baseline) for c in cases or ["shd", "fmnist"]]
+    return [
+        run_case(CASES[c], backend, repeats, torch_baseline) for c in cases or ["shd", "fmnist"]
+    ]
 
 
 def format_table(results: list[dict]) -> str:
@@ -173,7 +227,8 @@ def format_table(results: list[dict]) -> str:
         act = " / ".join(f"{a:.2%}" for a in r["active_fraction"])
         lines += [
             "",
-            f"{r['case']}  {r['shape']}  B={r['B']} T={r['T']}  backend={r['backend']} {r['dtype']}",
+            f"{r['case']}  {r['shape']}  B={r['B']} T={r['T']}  "
+            f"backend={r['backend']} {r['dtype']}",
             f"  active fraction per layer {act}; input spike rate {r['input_rate']:.2%}; "
             f"sparse vs dense grad rel. err {r['sparse_vs_dense_rel_err']:.1e}",
             f"  {'':10s}{'forward ms':>12s}{'backward ms':>13s}{'step ms':>10s}{'kept MB':>10s}",
@@ -185,7 +240,8 @@ def format_table(results: list[dict]) -> str:
             )
         if "torch_step_s" in r:
             lines.append(
-                f"  {'torch BPTT':10s}{'':12s}{r['torch_backward_s'] * 1e3:13.1f}{r['torch_step_s'] * 1e3:10.1f}"
+                f"  {'torch BPTT':10s}{'':12s}{r['torch_backward_s'] * 1e3:13.1f}"
+                f"{r['torch_step_s'] * 1e3:10.1f}"
                 f"   (grad rel. err vs dense {r['torch_rel_err']:.1e})"
             )
         lines.append(
@@ -203,8 +259,12 @@ def format_table(results: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     """Command-line entry: ``python -m spikegrad.bench [--case NAME ...] [--json]``."""
-    ap = argparse.ArgumentParser(prog="python -m spikegrad.bench", description=__doc__.split("\n")[0])
-    ap.add_argument("--case", action="append", choices=sorted(CASES), help="repeatable; default shd, fmnist")
+    ap = argparse.ArgumentParser(
+        prog="python -m spikegrad.bench", description=__doc__.split("\n")[0]
+    )
+    ap.add_argument(
+        "--case", action="append", choices=sorted(CASES), help="repeatable; default shd, fmnist"
+    )
     ap.add_argument("--backend", default="numpy", choices=["numpy", "cupy", "auto"])
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--no-torch", action="store_true", help="skip the PyTorch dense-BPTT baseline")

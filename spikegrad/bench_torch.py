@@ -38,7 +38,10 @@ def time_step(net: Network, x: SpikeEvents, y: np.ndarray, repeats: int = 5) -> 
             d = (v - theta).abs()
             return g * torch.where(d < b_th, 1.0 / (beta_s * d + 1.0) ** 2, torch.zeros_like(d))
 
-    params = {k: torch.tensor(to_numpy(v), dtype=dt, device=dev, requires_grad=True) for k, v in net.params.items()}
+    params = {
+        k: torch.tensor(to_numpy(v), dtype=dt, device=dev, requires_grad=True)
+        for k, v in net.params.items()
+    }
     xd = torch.tensor(x.to_dense(np.float32), dtype=dt, device=dev)
     yt = torch.tensor(np.asarray(y), device=dev)
     reg = net.reg
@@ -67,7 +70,9 @@ def time_step(net: Network, x: SpikeEvents, y: np.ndarray, repeats: int = 5) -> 
             u = net.alpha_out * u + (1 - net.alpha_out) * hr[:, t]
             us.append(u)
         U = torch.stack(us, 1)
-        m = {"max": lambda: U.max(1).values, "sum": lambda: U.sum(1), "last": lambda: U[:, -1]}[net.readout]()
+        m = {"max": lambda: U.max(1).values, "sum": lambda: U.sum(1), "last": lambda: U[:, -1]}[
+            net.readout
+        ]()
         return torch.nn.functional.cross_entropy(m, yt) + total
 
     opt = torch.optim.Adam(list(params.values()), lr=1e-6)

@@ -116,9 +116,13 @@ class Network:
     ) -> None:
         sizes = [int(n) for n in sizes]
         if len(sizes) < 3 or min(sizes) < 1:
-            raise ConfigError(f"sizes must be [N0, N1, ..., NL, K] with L >= 1, all >= 1; got {sizes}")
+            raise ConfigError(
+                f"sizes must be [N0, N1, ..., NL, K] with L >= 1, all >= 1; got {sizes}"
+            )
         if not (0 <= alpha <= 1 and 0 <= alpha_out < 1):
-            raise ConfigError(f"need 0 <= alpha <= 1 and 0 <= alpha_out < 1; got {alpha}, {alpha_out}")
+            raise ConfigError(
+                f"need 0 <= alpha <= 1 and 0 <= alpha_out < 1; got {alpha}, {alpha_out}"
+            )
         if not b_th > 0:
             raise ConfigError(f"b_th must be > 0 (inf for the dense surrogate); got {b_th}")
         if not (threshold > 0 and surrogate_scale >= 0):
@@ -131,7 +135,11 @@ class Network:
             raise ConfigError(f"dtype must be 'float32' or 'float64'; got {dtype!r}")
         self.sizes = sizes
         self.alpha, self.alpha_out = float(alpha), float(alpha_out)
-        self.threshold, self.b_th, self.beta_s = float(threshold), float(b_th), float(surrogate_scale)
+        self.threshold, self.b_th, self.beta_s = (
+            float(threshold),
+            float(b_th),
+            float(surrogate_scale),
+        )
         self.readout, self.init, self.seed = readout, init, int(seed)
         self.reg = RegParams.from_dict(reg)
         self.dtype = np.dtype(dtype)
@@ -198,7 +206,9 @@ class Network:
             h = (inp_dense @ w if mode == "dense" else inp.matmul(w)).reshape(T, B, N)
             h = xp.ascontiguousarray(h, dtype=dt)
             if mode == "sparse":
-                keys, act = call("lif_forward_sparse", h, self.alpha, self.threshold, self.beta_s, self.b_th)
+                keys, act = call(
+                    "lif_forward_sparse", h, self.alpha, self.threshold, self.beta_s, self.b_th
+                )
             else:
                 s = call("lif_forward", h, self.alpha, self.threshold)  # h now holds V
                 keys = xp.flatnonzero(s)
@@ -220,7 +230,9 @@ class Network:
             inp_dense = s.reshape(T * B, N).astype(dt) if mode == "dense" else None
         w_out = self._params["W_out"]
         hr = (inp_dense @ w_out if mode == "dense" else inp.matmul(w_out)).reshape(T, B, -1)
-        u = call("leaky_scan", xp.ascontiguousarray(hr, dtype=dt), self.alpha_out, 1 - self.alpha_out)
+        u = call(
+            "leaky_scan", xp.ascontiguousarray(hr, dtype=dt), self.alpha_out, 1 - self.alpha_out
+        )
         m, tape.arg = readout_scores(u, self.readout)
         tape.s_last = inp_dense if mode == "dense" else inp
         return m, tape, (T, B)
@@ -248,11 +260,15 @@ class Network:
         yh = np.asarray(to_numpy(y))
         if yh.shape != (B,):
             raise ShapeError(f"y must have shape ({B},); got {yh.shape}")
-        if yh.size and (not np.issubdtype(yh.dtype, np.integer) or yh.min() < 0 or yh.max() >= self.sizes[-1]):
+        if yh.size and (
+            not np.issubdtype(yh.dtype, np.integer) or yh.min() < 0 or yh.max() >= self.sizes[-1]
+        ):
             raise InputError(f"y must hold integer labels in 0..{self.sizes[-1] - 1}")
         return self.backend.asarray(yh.astype(np.int64))
 
-    def loss_and_grad(self, x: Any, y: Any, mode: str = "sparse") -> tuple[float, dict[str, Array], dict]:
+    def loss_and_grad(
+        self, x: Any, y: Any, mode: str = "sparse"
+    ) -> tuple[float, dict[str, Array], dict]:
         """Loss, gradients of every parameter, and statistics of the step.
 
         Shapes: x (B, T, N0) 0/1 or SpikeEvents; y (B,) int. grads: same keys and shapes as
@@ -291,8 +307,8 @@ class Network:
                 )
         denom = [T * B * n for n in sizes[1:-1]]
         stats = {
-            "active_fraction": [lt.n_active / d for lt, d in zip(tape.layers, denom)],
-            "spike_rate": [lt.n_spikes / d for lt, d in zip(tape.layers, denom)],
+            "active_fraction": [lt.n_active / d for lt, d in zip(tape.layers, denom, strict=True)],
+            "spike_rate": [lt.n_spikes / d for lt, d in zip(tape.layers, denom, strict=True)],
             "n_active": [lt.n_active for lt in tape.layers],
             "loss_ce": ce_f,
             "loss_reg": loss_f - ce_f,
@@ -303,7 +319,9 @@ class Network:
         }
         return loss_f, grads, stats
 
-    def _backward(self, tape: _Tape, dm: Array, gregs: list, mode: str, T: int, B: int) -> dict[str, Array]:
+    def _backward(
+        self, tape: _Tape, dm: Array, gregs: list, mode: str, T: int, B: int
+    ) -> dict[str, Array]:
         ar = self.alpha_out
         w_out = self._params["W_out"]
         du = readout_scores_backward(dm, tape.arg, self.readout, T)

@@ -32,7 +32,9 @@ class Adam:
         eps: float = 1e-8,
     ) -> None:
         if not lr > 0 or not (0 <= betas[0] < 1 and 0 <= betas[1] < 1) or not eps > 0:
-            raise ConfigError(f"Adam: need lr > 0, 0 <= betas < 1, eps > 0; got {lr}, {betas}, {eps}")
+            raise ConfigError(
+                f"Adam: need lr > 0, 0 <= betas < 1, eps > 0; got {lr}, {betas}, {eps}"
+            )
         self.params = params
         self.hp = AdamParams(float(lr), float(betas[0]), float(betas[1]), float(eps))
         self.step_count = 0
@@ -57,8 +59,16 @@ class Adam:
         keys = list(grads)
         ps = [self.params[k] for k in keys]
         call(
-            "adam_update_multi", ps, [grads[k] for k in keys], [self.m[k] for k in keys],
-            [self.v[k] for k in keys], self.step_count, hp.lr, hp.b1, hp.b2, hp.eps,
+            "adam_update_multi",
+            ps,
+            [grads[k] for k in keys],
+            [self.m[k] for k in keys],
+            [self.v[k] for k in keys],
+            self.step_count,
+            hp.lr,
+            hp.b1,
+            hp.b2,
+            hp.eps,
         )
 
     def state_dict(self) -> dict:

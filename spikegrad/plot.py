@@ -13,7 +13,6 @@ import numpy as np
 
 from . import checkpoint as ckpt_io
 from .errors import ConfigError, DataError
-from .network import Network
 from .workflow import build_network, load_data, read_metrics
 
 

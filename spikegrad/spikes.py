@@ -53,7 +53,11 @@ class SpikeEvents:
                 "SpikeEvents b, t, i must have equal lengths; got "
                 f"{self.b.size}, {self.t.size}, {self.i.size}"
             )
-        for name, a, n in (("b", self.b, shape[0]), ("t", self.t, shape[1]), ("i", self.i, shape[2])):
+        for name, a, n in (
+            ("b", self.b, shape[0]),
+            ("t", self.t, shape[1]),
+            ("i", self.i, shape[2]),
+        ):
             if a.size and (a.min() < 0 or a.max() >= n):
                 raise InputError(
                     f"SpikeEvents.{name} must lie in 0..{n - 1}; got {a.min()}..{a.max()}"

@@ -39,6 +39,11 @@ def active_net(sizes, seed=0, gain=1.2, **kw) -> sg.Network:
 
 
 def ref_params(net):
-    p = {"alpha": net.alpha, "alpha_out": net.alpha_out, "theta": net.threshold, "readout": net.readout}
+    p = {
+        "alpha": net.alpha,
+        "alpha_out": net.alpha_out,
+        "theta": net.threshold,
+        "readout": net.readout,
+    }
     Ws = [np.asarray(net.params[f"W{l}"]) for l in range(1, net.n_hidden + 1)]
     return p, Ws, np.asarray(net.params["W_out"])

@@ -14,7 +14,11 @@ import spikegrad as sg
 
 def test_params_shapes_and_init_scales():
     net = sg.Network([40, 30, 20, 5], init="uniform")
-    assert {k: v.shape for k, v in net.params.items()} == {"W1": (40, 30), "W2": (30, 20), "W_out": (20, 5)}
+    assert {k: v.shape for k, v in net.params.items()} == {
+        "W1": (40, 30),
+        "W2": (30, 20),
+        "W_out": (20, 5),
+    }
     assert np.abs(net.params["W1"]).max() <= 1 / np.sqrt(40)
     assert net.params["W1"].dtype == np.float32
     big = sg.Network([2000, 300, 2], init="normal", alpha=0.9, dtype="float64")
@@ -35,7 +39,9 @@ def test_determinism_for_fixed_seed(rng):
     for k in runs[0][1]:
         np.testing.assert_array_equal(runs[0][1][k], runs[1][1][k])
     other = sg.Network([30, 20, 16, 4], init="normal", seed=6)
-    assert not np.array_equal(other.params["W1"], sg.Network([30, 20, 16, 4], init="normal", seed=5).params["W1"])
+    assert not np.array_equal(
+        other.params["W1"], sg.Network([30, 20, 16, 4], init="normal", seed=5).params["W1"]
+    )
 
 
 def test_adam_against_formula(rng):
@@ -61,7 +67,7 @@ def test_edge_shapes(B, T, mode, rng):
     x, y = spikes(rng, B, T, 30), rng.integers(0, 4, B)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        loss, g, st = net.loss_and_grad(x, y, mode=mode)
+        loss, g, _ = net.loss_and_grad(x, y, mode=mode)
         loss2, g2, _ = net.loss_and_grad(x, y, mode="dense" if mode == "sparse" else "sparse")
     assert np.isfinite(loss) and loss == pytest.approx(loss2, rel=TOL["f64"])
     for k in g:
@@ -111,7 +117,7 @@ def test_sparse_keeps_no_dense_float_tensor(rng):
     assert ss["retained_bytes"] < 0.15 * sd["retained_bytes"]
     _, tape, _ = net._run(x, "sparse")
     for a in tape._arrays():
-        assert a.size < 16 * 100 * 100 or a.dtype == np.int32 and a.size <= 16 * 100 + 1
+        assert a.size < 16 * 100 * 100 or (a.dtype == np.int32 and a.size <= 16 * 100 + 1)
 
 
 def test_bad_inputs_are_refused(rng):
@@ -131,7 +137,13 @@ def test_bad_inputs_are_refused(rng):
         sg.SpikeEvents([0], [10], [0], (2, 10, 30))
     with pytest.raises(sg.ConfigError):
         net.loss_and_grad(x, y, mode="fast")
-    for bad in ({"readout": "mean"}, {"b_th": 0}, {"init": "xavier"}, {"dtype": "float16"}, {"reg": {"lam": 1}}):
+    for bad in (
+        {"readout": "mean"},
+        {"b_th": 0},
+        {"init": "xavier"},
+        {"dtype": "float16"},
+        {"reg": {"lam": 1}},
+    ):
         with pytest.raises(sg.ConfigError):
             sg.Network([30, 20, 4], **bad)
     with pytest.raises(sg.ConfigError):
@@ -164,5 +176,5 @@ def test_hidden_spikes_match_the_plain_reference(rng):
     p, Ws, W_out = ref_params(net)
     _, _, rec, _ = ref.forward(x.astype(float), Ws, W_out, p, ref.heaviside(net.threshold))
     got = net.hidden_spikes(sg.SpikeEvents.from_dense(x))
-    for ev, (_, _, out) in zip(got, rec):
+    for ev, (_, _, out) in zip(got, rec, strict=True):
         np.testing.assert_array_equal(ev.to_dense(), out)

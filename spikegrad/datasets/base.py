@@ -39,7 +39,11 @@ class EventDataset:
         self.labels = np.asarray(self.labels, dtype=np.int64)
         self.offsets = np.asarray(self.offsets, dtype=np.int64)
         n = self.labels.size
-        if self.offsets.shape != (n + 1,) or self.offsets[0] != 0 or self.offsets[-1] != self.t.size:
+        if (
+            self.offsets.shape != (n + 1,)
+            or self.offsets[0] != 0
+            or self.offsets[-1] != self.t.size
+        ):
             raise DataError(f"{self.name}: offsets do not match the event arrays")
         if n and (self.labels.min() < 0 or self.labels.max() >= self.n_classes):
             raise DataError(
@@ -71,8 +75,15 @@ class EventDataset:
         offsets = np.zeros(idx.size + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
         return EventDataset(
-            self.t[sel], self.i[sel], offsets, self.labels[idx], self.T, self.n_inputs,
-            self.n_classes, list(self.class_names), self.name,
+            self.t[sel],
+            self.i[sel],
+            offsets,
+            self.labels[idx],
+            self.T,
+            self.n_inputs,
+            self.n_classes,
+            list(self.class_names),
+            self.name,
             {k: a[idx] for k, a in self.extra.items()},
         )
 
@@ -105,7 +116,9 @@ class EventDataset:
         """Yield (x, y) batches; a shuffled order is drawn from ``seed`` (vary it per epoch)."""
         if batch_size < 1:
             raise ConfigError(f"batch_size must be >= 1; got {batch_size}")
-        order = np.random.default_rng(seed).permutation(len(self)) if shuffle else np.arange(len(self))
+        order = (
+            np.random.default_rng(seed).permutation(len(self)) if shuffle else np.arange(len(self))
+        )
         stop = len(self) - (len(self) % batch_size if drop_last else 0)
         for lo in range(0, stop, batch_size):
             yield self.batch(order[lo : lo + batch_size])

@@ -56,6 +56,13 @@ def randman(
     offsets = np.arange(n_samples + 1, dtype=np.int64) * n_inputs
     units = np.tile(np.arange(n_inputs), n_samples)
     return EventDataset(
-        times.ravel(), units, offsets, labels, T, n_inputs, n_classes,
-        [f"manifold {c}" for c in range(n_classes)], "synthetic",
+        times.ravel(),
+        units,
+        offsets,
+        labels,
+        T,
+        n_inputs,
+        n_classes,
+        [f"manifold {c}" for c in range(n_classes)],
+        "synthetic",
     )

@@ -1,7 +1,7 @@
 r"""Adam with bias correction (ALGORITHM.md §6), NumPy twin.
 
-    m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2
-    p -= lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
+m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2
+p -= lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
 """
 
 from __future__ import annotations
@@ -28,8 +28,15 @@ def adam_update(
 
 @register("adam_update_multi", "numpy")
 def adam_update_multi(
-    ps: list[Array], gs: list[Array], ms: list[Array], vs: list[Array],
-    step: int, lr: float, b1: float, b2: float, eps: float,
+    ps: list[Array],
+    gs: list[Array],
+    ms: list[Array],
+    vs: list[Array],
+    step: int,
+    lr: float,
+    b1: float,
+    b2: float,
+    eps: float,
 ) -> None:
     """**Updates every p, m and v in place**: :func:`adam_update` over parallel lists.
 

@@ -1,7 +1,7 @@
 r"""Leaky readout, class scores and cross-entropy (ALGORITHM.md §2), xp-generic twins.
 
-    u[0] = 0,  u[t+1] = alpha_r u[t] + (1 - alpha_r) (S^L[t] @ W_out)
-    m = max_t u | sum_t u | u[T-1]           loss = mean_b -log softmax(m_b)[y_b]
+u[0] = 0,  u[t+1] = alpha_r u[t] + (1 - alpha_r) (S^L[t] @ W_out)
+m = max_t u | sum_t u | u[T-1]           loss = mean_b -log softmax(m_b)[y_b]
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The surrogate derivative and the active set (ALGORITHM.md §3). xp-generic.
 
-    sigma'(V) = 1 / (beta_s * |V - theta| + 1) ** 2
-    active    <=>  |V - theta| < b_th              (b_th = inf: every finite V is active)
+sigma'(V) = 1 / (beta_s * |V - theta| + 1) ** 2
+active    <=>  |V - theta| < b_th              (b_th = inf: every finite V is active)
 """
 
 from __future__ import annotations

@@ -11,8 +11,7 @@ import pytest
 
 from spikegrad import checkpoint as ck
 from spikegrad import workflow
-from spikegrad.errors import TrainingError
-from spikegrad.errors import ConfigError
+from spikegrad.errors import ConfigError, TrainingError
 from spikegrad.network import Network
 
 from .conftest import TINY
