@@ -105,16 +105,18 @@ def leaky_scan(x: Array, alpha: float, gain: float) -> Array:
 
 
 @register("gather_rowdot", "numpy")
-def gather_rowdot(e: Array, rows: Array, w: Array, cols: Array, chunk: int = 8192) -> Array:
+def gather_rowdot(e: Array, rows: Array, w: Array, cols: Array, chunk: int = 4096) -> Array:
     """``out[n] = e[rows[n]] . w[cols[n]]``. Shapes: e (R, M), w (C, M), rows/cols (A,) -> (A,).
 
-    Chunks run on a small thread pool (NumPy releases the GIL in the gathers and einsum).
+    Chunks small enough for the gathered rows to stay in cache run on the thread pool (NumPy
+    releases the GIL in ``take`` and ``vecdot``).
     """
     out = np.empty(rows.shape[0], dtype=e.dtype)
 
     def work(lo: int) -> None:
-        r, c = rows[lo : lo + chunk], cols[lo : lo + chunk]
-        np.einsum("ij,ij->i", e[r], w[c], out=out[lo : lo + chunk])
+        r = rows[lo : lo + chunk].astype(np.intp)
+        c = cols[lo : lo + chunk].astype(np.intp)
+        np.vecdot(np.take(e, r, axis=0), np.take(w, c, axis=0), out=out[lo : lo + chunk])
 
     list(pool().map(work, range(0, rows.shape[0], chunk)))
     return out
