@@ -7,6 +7,7 @@ Names: "shd", "nmnist", "fmnist" (real files under the data root, see :func:`dat
 from __future__ import annotations
 
 import contextlib
+import math
 from pathlib import Path
 from typing import Any
 
@@ -136,5 +137,26 @@ def describe(name: str) -> dict[str, Any]:
         "urls": {f.name: list(f.urls) for f in info.files},
         "md5": {f.name: f.md5 for f in info.files},
         "md5_list": list(info.md5_list),
-        "paper": dict(info.paper),
+        "paper": {**_paper_training(name), **info.paper},
+    }
+
+
+def _paper_training(name: str) -> dict[str, Any]:
+    """The paper's training settings of ``name``, from the one place that holds them."""
+    if name == "synthetic":
+        return {}
+    from ..config import preset  # late import: the config layer sits above the data layer
+
+    c = preset(name)
+    return {
+        "tau_mem": c.tau_mem,
+        "tau_readout": c.tau_out,
+        "alpha": math.exp(-c.dt / c.tau_mem),
+        "alpha_out": math.exp(-c.dt / c.tau_out),
+        "init": c.init,
+        "lr": c.lr,
+        "batch_size": c.batch_size,
+        "epochs": c.epochs,
+        "f_up": (c.reg or {}).get("f_up"),
+        "readout": c.readout,
     }

@@ -8,7 +8,6 @@ hard-coded here). The paper settings are ../shared/spec/PAPER.md §3.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,19 +70,6 @@ SHD = DatasetInfo(
     md5_list=tuple(h + "md5sums.txt" for h in _SHD_HOSTS),
     encoding={"dt": 2e-3, "T": 500},
     paper={
-        "n_inputs": 700,
-        "n_classes": 20,
-        "dt": 2e-3,
-        "T": 500,
-        "tau_mem": 10e-3,
-        "tau_readout": 20e-3,
-        "alpha": math.exp(-0.2),
-        "alpha_out": math.exp(-0.1),
-        "init": "uniform",
-        "lr": 1e-3,
-        "batch_size": 256,
-        "epochs": 200,
-        "f_up": 10.0,
         "readout": "max (v1 results) / sum (HEAD, v2)",
         "binning": "t_idx = round(t / dt), keep t_idx < T, several spikes in a bin -> 1",
     },
@@ -121,20 +107,6 @@ NMNIST = DatasetInfo(
     ),
     encoding={"dt": 1e-3, "T": 300, "polarity": "merge"},
     paper={
-        "n_inputs": 1156,
-        "n_classes": 10,
-        "dt": 1e-3,
-        "T": 300,
-        "tau_mem": 10e-3,
-        "tau_readout": 10e-3,
-        "alpha": math.exp(-0.1),
-        "alpha_out": math.exp(-0.1),
-        "init": "uniform",
-        "lr": 2e-4,
-        "batch_size": 256,
-        "epochs": 100,
-        "f_up": 1.0,
-        "readout": "max",
         "binning": "unit = x + 34 y (polarities merged), t_idx = round(t / dt), keep t_idx < T",
     },
 )
@@ -169,20 +141,6 @@ FMNIST = DatasetInfo(
     ),
     encoding={"T": 100, "tau_eff": 20.0, "thr": 0.2},
     paper={
-        "n_inputs": 784,
-        "n_classes": 10,
-        "dt": 1e-3,
-        "T": 100,
-        "tau_mem": 10e-3,
-        "tau_readout": 10e-3,
-        "alpha": math.exp(-0.1),
-        "alpha_out": math.exp(-0.1),
-        "init": "normal",
-        "lr": 2e-4,
-        "batch_size": 256,
-        "epochs": 100,
-        "f_up": 1.0,
-        "readout": "max",
         "encoding": "latency: x = pixel / 255 spikes once at floor(tau_eff ln(x / (x - thr))),"
         " tau_eff = 20 steps, thr = 0.2; x <= thr never spikes",
     },
