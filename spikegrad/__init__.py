@@ -12,7 +12,7 @@ This module never imports CuPy; ``backend="cupy"`` or ``"auto"`` loads it on dem
 
 from __future__ import annotations
 
-from . import ops  # noqa: F401  (registers the NumPy twins)
+from . import datasets, ops  # noqa: F401  (ops: registers the NumPy twins)
 from .errors import (
     BackendUnavailableError,
     ConfigError,
@@ -46,4 +46,5 @@ __all__ = [
     "SpikegradError",
     "TrainingError",
     "__version__",
+    "datasets",
 ]

@@ -178,3 +178,8 @@ def test_hidden_spikes_match_the_plain_reference(rng):
     got = net.hidden_spikes(sg.SpikeEvents.from_dense(x))
     for ev, (_, _, out) in zip(got, rec, strict=True):
         np.testing.assert_array_equal(ev.to_dense(), out)
+
+
+def test_public_names():
+    assert sg.datasets.load is not None and sg.DataError is sg.datasets.DataError
+    assert issubclass(sg.DataError, ValueError)
