@@ -56,7 +56,6 @@ KERNELS: dict[str, dict[str, tuple[str, ...]]] = {
         "leaky_scan_reverse_kernel": ("T",),
     },
     "adam": {
-        "adam_update_kernel": ("T",),
         "adam_update_multi_kernel": ("T",),
     },
 }

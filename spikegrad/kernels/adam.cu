@@ -6,7 +6,6 @@
 // The host computes 1 - b1, 1 - b2, bc1 and bc2 in double and casts them to T, as the twin does.
 //
 // Kernels
-//   adam_update_kernel<T>        one tensor, one thread per element (grid-stride)
 //   adam_update_multi_kernel<T>  every parameter in one launch: ptrs holds 4 device pointers
 //                                (p, g, m, v) per tensor, offs (n_tensors+1,) the prefix sum of
 //                                their sizes; each thread finds its tensor by binary search
@@ -23,15 +22,6 @@ __device__ __forceinline__ void adam_elem(T* p, const T* g, T* m, T* v, sg_i64 k
     m[k] = mk;
     v[k] = vk;
     p[k] = p[k] - lr * (mk / bc1) / (sg_sqrt(vk / bc2) + eps);
-}
-
-// p, g, m, v (n,): p, m, v updated in place.
-template <typename T>
-__global__ void __launch_bounds__(SG_BLOCK)
-adam_update_kernel(T* __restrict__ p, const T* __restrict__ g, T* __restrict__ m, T* __restrict__ v,
-                   sg_i64 n, T lr, T b1, T omb1, T b2, T omb2, T bc1, T bc2, T eps) {
-    for (sg_i64 k = sg_tid(); k < n; k += sg_stride())
-        adam_elem(p, g, m, v, k, lr, b1, omb1, b2, omb2, bc1, bc2, eps);
 }
 
 // ptrs (4 * n_tensors,): p0, g0, m0, v0, p1, ...; offs (n_tensors + 1,), offs[n_tensors] = total.
@@ -53,8 +43,6 @@ adam_update_multi_kernel(const unsigned long long* __restrict__ ptrs, const sg_i
 }
 
 #define SG_INST(T)                                                                            \
-    template __global__ void adam_update_kernel<T>(T*, const T*, T*, T*, sg_i64, T, T, T, T, T, T, \
-                                                   T, T);                                     \
     template __global__ void adam_update_multi_kernel<T>(const unsigned long long*, const sg_i64*, \
                                                          sg_i64, T, T, T, T, T, T, T, T);
 SG_INST(float)

@@ -392,34 +392,6 @@ def _adam_scalars(dt: np.dtype, step: int, lr: float, b1: float, b2: float, eps:
     return f(lr), f(b1), f(1 - b1), f(b2), f(1 - b2), f(1 - b1**step), f(1 - b2**step), f(eps)
 
 
-def adam_update(
-    launch: Launcher,
-    p: Array,
-    g: Array,
-    m: Array,
-    v: Array,
-    step: int,
-    lr: float,
-    b1: float,
-    b2: float,
-    eps: float,
-) -> None:
-    """**Updates p, m and v in place** for step ``step`` (1-based). Shapes: all equal."""
-    dt = _float("p", p)
-    g = _in("g", g, dt)
-    for name, a in (("g", g), ("m", m), ("v", v)):
-        _float(name, a, dt)
-        _shape(name, a, p.shape)
-    _run(
-        launch,
-        "adam",
-        "adam_update_kernel",
-        template_args(dt),
-        p.size,
-        (p, g, m, v, np.int64(p.size), *_adam_scalars(dt, step, lr, b1, b2, eps)),
-    )
-
-
 def adam_update_multi(
     launch: Launcher,
     ps: list[Array],

@@ -128,14 +128,6 @@ def leaky_scan_reverse(e: Array, alpha: float) -> Array:
     return host.leaky_scan_reverse(LAUNCH, e, alpha)
 
 
-@register("adam_update", "cupy")
-def adam_update(
-    p: Array, g: Array, m: Array, v: Array, step: int, lr: float, b1: float, b2: float, eps: float
-) -> None:
-    """See :func:`spikegrad.ops.adam.adam_update` (adam.cu)."""
-    host.adam_update(LAUNCH, p, g, m, v, step, lr, b1, b2, eps)
-
-
 @register("adam_update_multi", "cupy")
 def adam_update_multi(
     ps: list[Array],

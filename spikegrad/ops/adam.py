@@ -11,7 +11,6 @@ import numpy as np
 from ..backend import Array, register
 
 
-@register("adam_update", "numpy")
 def adam_update(
     p: Array, g: Array, m: Array, v: Array, step: int, lr: float, b1: float, b2: float, eps: float
 ) -> None:

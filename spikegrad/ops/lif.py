@@ -16,7 +16,7 @@ import numpy as np
 
 from ..backend import Array, call, register
 from ..spikes import SpikeMatrix
-from .surrogate import ActiveSet, index_dtype
+from .surrogate import ActiveSet, active_from_distance
 from .threads import pool
 
 
@@ -54,10 +54,7 @@ def lif_forward_sparse(
     d = h.reshape(-1)  # |V - theta| in place: V is not needed after this
     np.subtract(d, d.dtype.type(theta), out=d)
     np.abs(d, out=d)
-    idx = np.flatnonzero(d < b_th).astype(index_dtype(d.size), copy=False)
-    one = d.dtype.type(1)
-    sp = one / (d.dtype.type(beta_s) * d[idx] + one) ** 2
-    return np.flatnonzero(s), ActiveSet(idx, sp)
+    return np.flatnonzero(s), active_from_distance(d, beta_s, b_th)
 
 
 @register("leaky_scan_reverse", "numpy")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from ..backend import Array, get_xp, register
+from ..backend import Array, get_xp
 
 
 class ActiveSet(NamedTuple):
@@ -47,14 +47,18 @@ def index_dtype(size: int):
     return np.int32 if size < 2**31 else np.int64
 
 
-@register("active_set", "numpy", xp_generic=True)
 def active_set(v: Array, theta: float, beta_s: float, b_th: float) -> ActiveSet:
     """Extract the active set of a membrane record.
 
     Shapes: v (T, B, N) float -> ActiveSet with flat indices into v.
     """
     xp = get_xp(v)
-    flat = v.reshape(-1)
-    idx = xp.flatnonzero(xp.abs(flat - flat.dtype.type(theta)) < b_th)
-    idx = idx.astype(index_dtype(flat.size), copy=False)
-    return ActiveSet(idx, sigma_prime(flat[idx], theta, beta_s))
+    return active_from_distance(xp.abs(v.reshape(-1) - v.dtype.type(theta)), beta_s, b_th)
+
+
+def active_from_distance(d: Array, beta_s: float, b_th: float) -> ActiveSet:
+    """The active set from d = |V - theta| (flat): indices where d < b_th and sigma' there."""
+    xp = get_xp(d)
+    idx = xp.flatnonzero(d < b_th).astype(index_dtype(d.size), copy=False)
+    one = d.dtype.type(1)
+    return ActiveSet(idx, one / (d.dtype.type(beta_s) * d[idx] + one) ** 2)
