@@ -3,7 +3,10 @@
 Model code never branches on the device. It calls ``call(op, *args)``, which finds the
 array module of the arguments and dispatches to the implementation registered for that
 backend ("numpy" twins live in :mod:`spikegrad.ops`, "cupy" launchers in
-:mod:`spikegrad.kernels.launch`). Only this module and the kernel launchers import CuPy.
+:mod:`spikegrad.kernels.launch`). On NumPy arrays an op with a native C kernel
+(:mod:`spikegrad.ops.native`, registered as "native") runs that kernel while
+:func:`spikegrad.native.enabled` says so. Only this module and the kernel launchers import
+CuPy.
 """
 
 from __future__ import annotations
@@ -142,7 +145,13 @@ def register(op: str, backend: str, *, xp_generic: bool = False) -> Callable:
 
 
 def lookup(op: str, backend: str) -> Callable:
-    """The implementation of ``op`` for ``backend`` (see :func:`register`)."""
+    """The implementation of ``op`` for ``backend`` (see :func:`register`); for "numpy",
+    the native kernel of ``op`` when there is one and native kernels are enabled."""
+    if backend == "numpy" and (op, "native") in _REGISTRY:
+        from . import native
+
+        if native.enabled():
+            return _REGISTRY[(op, "native")]
     fn = _REGISTRY.get((op, backend))
     if fn is None and op in _GENERIC:
         fn = _REGISTRY.get((op, "numpy"))

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from . import native
 from .backend import to_numpy
 from .network import Network
 from .optim import Adam
@@ -146,6 +147,7 @@ def run_case(
     err = max(_rel(gs[k], gd[k]) for k in gd)
     res: dict[str, Any] = {
         "case": case.name,
+        "cpu_ops": native.describe(path=False) if net.backend.name == "numpy" else None,
         "shape": "-".join(map(str, case.sizes)),
         "B": case.B,
         "T": case.T,
@@ -199,6 +201,7 @@ def format_table(results: list[dict]) -> str:
             "",
             f"{r['case']}  {r['shape']}  B={r['B']} T={r['T']}  "
             f"backend={r['backend']} {r['dtype']}",
+            *([f"  cpu ops: {r['cpu_ops']}"] if r["cpu_ops"] else []),
             f"  active fraction per layer {act}; input spike rate {r['input_rate']:.2%}; "
             f"sparse vs dense grad rel. err {r['sparse_vs_dense_rel_err']:.1e}",
             f"  {'':10s}{'forward ms':>12s}{'backward ms':>13s}{'step ms':>10s}{'kept MB':>10s}",

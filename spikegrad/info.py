@@ -1,4 +1,5 @@
-"""What this installation can do: versions, the backend "auto" picks and why, GPU, NVRTC.
+"""What this installation can do: versions, the backend "auto" picks and why, GPU, NVRTC,
+the native CPU kernels.
 
 CuPy is imported only inside :func:`_cuda`, guarded, so this works on a CPU-only install.
 """
@@ -12,6 +13,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from . import native
 from .backend import get_backend
 from .datasets import data_root
 from .errors import SpikegradError
@@ -85,6 +87,7 @@ def collect() -> dict[str, Any]:
         "kernel_cache_dir": os.environ.get("CUPY_CACHE_DIR")
         or str(Path.home() / ".cupy" / "kernel_cache"),
         "deterministic_kernels": is_deterministic(),
+        "native_cpu_kernels": native.status(),
         "data_root": str(data_root()),
     }
 
@@ -106,6 +109,7 @@ def format_info(d: dict[str, Any]) -> str:
         f"kernel cache {d['kernel_cache_dir']}",
         f"determinism  {'on' if d['deterministic_kernels'] else 'off'} (SPIKEGRAD_DETERMINISTIC=1: "
         "no float atomics on the GPU)",
+        f"cpu kernels  {native.describe(d['native_cpu_kernels'])}",
         f"data root    {d['data_root']}",
     ]
     return "\n".join(lines)

@@ -9,6 +9,8 @@ from helpers import REG, TOL, active_net, ref_params, rel_err, spikes
 
 import spikegrad as sg
 
+pytestmark = pytest.mark.usefixtures("cpu_kernels")  # native C kernels and NumPy twins
+
 SIZES = {1: [30, 20, 4], 2: [30, 20, 16, 4], 3: [30, 20, 16, 12, 4]}
 
 

@@ -11,6 +11,8 @@ from helpers import REG, TOL, active_net, ref_params, rel_err, spikes
 
 import spikegrad as sg
 
+pytestmark = pytest.mark.usefixtures("cpu_kernels")  # native C kernels and NumPy twins
+
 
 def test_params_shapes_and_init_scales():
     net = sg.Network([40, 30, 20, 5], init="uniform")

@@ -1,10 +1,11 @@
-"""NumPy twins of every engine op (ALGORITHM.md), registered for the "numpy" backend.
+"""NumPy twins of every engine op (ALGORITHM.md), registered for the "numpy" backend, and
+the native C kernels of the hottest ones (:mod:`.native`, preferred while they are enabled).
 
 Dimension legend: B batch, T time steps, N_in inputs of a layer, N neurons of a layer,
 K classes, A active entries. The engine works time-major: (T, B, N) arrays, flat index
 ``(t * B + b) * N + j`` for an entry (b, t, j). Backward ops return fresh gradients.
 """
 
-from . import adam, lif, readout, spmm, surrogate
+from . import adam, lif, native, readout, spmm, surrogate
 
-__all__ = ["adam", "lif", "readout", "spmm", "surrogate"]
+__all__ = ["adam", "lif", "native", "readout", "spmm", "surrogate"]

@@ -50,7 +50,7 @@ def lif_forward_sparse(
     h may be overwritten. Shapes: h (T, B, N) float -> keys (S,) int, flat ``(t * B + b) * N
     + j`` sorted ascending; ActiveSet with unique flat indices in any order.
     """
-    s = lif_forward(h, alpha, theta)
+    s = call("lif_forward", h, alpha, theta)
     d = h.reshape(-1)  # |V - theta| in place: V is not needed after this
     np.subtract(d, d.dtype.type(theta), out=d)
     np.abs(d, out=d)
@@ -58,19 +58,16 @@ def lif_forward_sparse(
 
 
 @register("leaky_scan_reverse", "numpy")
-def leaky_scan_reverse(e: Array, alpha: float) -> Array:
-    """In place: ``e[t] += alpha * e[t+1]`` from the end backwards. Shapes: (T', ...)."""
-    return _reverse_scan(e, alpha, None)
+def leaky_scan_reverse(e: Array, alpha: float, bound: float | None = None) -> Array:
+    """In place: ``e[t] += alpha * e[t+1]`` from the end backwards. Shapes: (T', ...).
 
-
-def _reverse_scan(e: np.ndarray, alpha: float, bound: float | None) -> np.ndarray:
-    """:func:`leaky_scan_reverse`, flushing subnormal results to zero.
-
-    A value reached only by a decay of more than k steps (alpha^k * bound < the smallest
-    normal float; ``bound`` >= max |e|, computed when None) may be subnormal, and subnormal
-    arithmetic is an order of magnitude slower on x86 and slows every later product. Such
-    rows are flushed where they fall below the smallest normal float: the values dropped are
-    below the resolution of any gradient entry. In float64 this never happens for T < ~3000.
+    Subnormal results may be flushed to zero (the native kernel flushes each one; this twin
+    every fourth row where they can occur). ``bound`` >= max |e| (computed when None) says
+    where that is: a value reached only by a decay of more than k steps (alpha^k *
+    bound < the smallest normal float) may be subnormal, and subnormal arithmetic is an
+    order of magnitude slower on x86 and slows every later product. Such rows are flushed
+    where they fall below the smallest normal float: the values dropped are below the
+    resolution of any gradient entry. In float64 this never happens for T < ~3000.
     """
     a = e.dtype.type(alpha)
     tiny = np.finfo(e.dtype).tiny
@@ -129,7 +126,7 @@ def lif_backward_dense(g: Array, sp: Array, x: Array, w: Array, alpha: float, ne
     T, B, N = g.shape
     e = np.zeros((T + 1, B, N), dtype=g.dtype)  # row T stays 0: eps[T] = 0
     np.multiply(g, sp, out=e[:T])
-    _reverse_scan(e, alpha, None)
+    call("leaky_scan_reverse", e, alpha)
     e1 = e[1:].reshape(T * B, N)
     dw = x.T @ e1
     dx = (e1 @ w.T).reshape(T, B, w.shape[0]) if need_dx else None
@@ -158,7 +155,7 @@ def lif_backward_sparse(
     e = np.zeros((T + 1, B, N), dtype=g.dtype)  # scratch: delta scattered, then eps in place
     delta = g * act.sp
     e.reshape(-1)[act.idx] = delta
-    _reverse_scan(e, alpha, float(np.abs(delta).max(initial=0)))
+    call("leaky_scan_reverse", e, alpha, float(np.abs(delta).max(initial=0)))
     e1 = e[1:].reshape(T * B, N)
     dw = x.tmatmul(e1)
     dx = None

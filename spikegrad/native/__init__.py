@@ -1,0 +1,262 @@
+"""Native CPU kernels: C twins of the NumPy backend's hottest ops, built on first use.
+
+``cpu_ops.c`` (beside this module) holds C versions of the LIF forward scan, the reverse
+leaky scan, the sampled row dot products and the two spike-event products. The first time
+the NumPy backend runs one of those ops, this module compiles the file with the system C
+compiler (``$CC``, else ``cc``; ``-O3 -march=native``, OpenMP when the compiler has it) into
+``<user cache>/spikegrad/native/`` (key: source, flags, compiler, CPU), loads it with ctypes,
+and from then on the registry (:func:`spikegrad.backend.lookup`) hands those ops to the C
+versions registered in :mod:`spikegrad.ops.native`. The NumPy twins stay the reference (tests
+compare the two) and the fallback.
+
+``SPIKEGRAD_NATIVE`` (read at import) or :func:`set_mode`: ``auto`` (default: use the kernels
+when they build, else warn once and use the NumPy twins), ``0`` (never), ``1`` (required: an
+error when they cannot be built). OpenMP threads: ``OMP_NUM_THREADS`` (default: every core).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import functools
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+import warnings
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from ..errors import BackendUnavailableError, ConfigError
+
+MODES = ("auto", "0", "1")
+SOURCES = ("cpu_ops.c", "cpu_ops.h")
+BASE_FLAGS = ("-O3", "-ffp-contract=off", "-std=c99", "-fPIC", "-shared")
+# Tried in order; the first that compiles wins (compilers without OpenMP or -march=native).
+EXTRA_FLAGS = (("-march=native", "-fopenmp"), ("-fopenmp",), ("-march=native",), ())
+
+_mode = os.environ.get("SPIKEGRAD_NATIVE", "auto").strip().lower() or "auto"
+
+
+def set_mode(mode: str) -> None:
+    """Use the native kernels: "auto" (when they build), "0" (never) or "1" (required)."""
+    global _mode
+    mode = str(mode).strip().lower()
+    if mode not in MODES:
+        raise ConfigError(f"SPIKEGRAD_NATIVE must be one of {', '.join(MODES)}; got {mode!r}")
+    _mode = mode
+
+
+def get_mode() -> str:
+    """The current mode ("auto", "0" or "1")."""
+    return _mode
+
+
+@contextlib.contextmanager
+def mode(value: str) -> Iterator[None]:
+    """Run a block with another mode, e.g. ``with native.mode("0"):`` for the NumPy twins."""
+    old = _mode
+    set_mode(value)
+    try:
+        yield
+    finally:
+        set_mode(old)
+
+
+def enabled() -> bool:
+    """True when the registry should hand ops to the native kernels now (builds on first call).
+
+    Raises BackendUnavailableError in mode "1" when the kernels cannot be built.
+    """
+    if _checked_mode() == "0":
+        return False
+    lib, reason = _build()
+    if lib is not None:
+        return True
+    if _mode == "1":
+        raise BackendUnavailableError(f"SPIKEGRAD_NATIVE=1 but {reason}")
+    _warn_once(reason)
+    return False
+
+
+def library() -> ctypes.CDLL:
+    """The loaded kernel library (builds it if needed)."""
+    lib, reason = _build()
+    if lib is None:
+        raise BackendUnavailableError(reason)
+    return lib
+
+
+def status() -> dict[str, Any]:
+    """Facts for ``spikegrad info``: mode, whether the kernels run, library, flags, threads."""
+    out: dict[str, Any] = {"mode": _checked_mode()}
+    if _mode == "0":
+        return {**out, "active": False, "reason": "disabled (SPIKEGRAD_NATIVE=0)"}
+    lib, reason = _build()
+    if lib is None:
+        return {**out, "active": False, "reason": reason}
+    return {
+        **out,
+        "active": True,
+        "library": _built_path(),
+        "flags": " ".join(_built_flags()),
+        "openmp": bool(lib.sg_openmp()),
+        "threads": int(lib.sg_num_threads()),
+    }
+
+
+def describe(st: dict[str, Any] | None = None, path: bool = True) -> str:
+    """One line on the CPU ops in use, from :func:`status` (taken now when None); ``path``:
+    end with the library's path."""
+    st = status() if st is None else st
+    if not st["active"]:
+        return f"NumPy ops only: {st['reason']}"
+    omp = f"OpenMP, {st['threads']} threads" if st["openmp"] else "no OpenMP: 1 thread"
+    line = f"native C ({omp}; SPIKEGRAD_NATIVE={st['mode']})"
+    return f"{line} {st['library']}" if path else line
+
+
+def _checked_mode() -> str:
+    if _mode not in MODES:
+        set_mode(_mode)  # a bad SPIKEGRAD_NATIVE value: one clear error
+    return _mode
+
+
+@functools.cache
+def _warn_once(reason: str) -> None:
+    warnings.warn(
+        f"spikegrad: native CPU kernels unavailable ({reason}); using the NumPy ops "
+        "(slower). SPIKEGRAD_NATIVE=0 silences this.",
+        RuntimeWarning,
+        stacklevel=4,
+    )
+
+
+def _source_dir() -> Path:
+    return Path(str(resources.files(__package__)))
+
+
+def _compiler() -> str | None:
+    cc = os.environ.get("CC", "cc")
+    return shutil.which(cc)
+
+
+def _cache_dirs() -> list[Path]:
+    from ..datasets.download import user_cache_dir
+
+    return [user_cache_dir() / "native", Path(tempfile.gettempdir()) / "spikegrad-native"]
+
+
+def _cpu_id() -> str:
+    """What -march=native depends on: the machine and, on Linux, the CPU model and flags."""
+    parts = [platform.machine(), platform.system()]
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith(("model name", "flags", "Features")):
+                parts.append(line)
+            if line.strip() == "":
+                break
+    return "\n".join(parts)
+
+
+_built: dict[str, Any] = {}
+
+
+def _built_path() -> str:
+    return _built.get("path", "")
+
+
+def _built_flags() -> tuple[str, ...]:
+    return _built.get("flags", ())
+
+
+@functools.cache
+def _build() -> tuple[ctypes.CDLL | None, str]:
+    """Compile (or reuse) and load the library once per process: (library, "") or
+    (None, why not)."""
+    cc = _compiler()
+    if cc is None:
+        return None, f"no C compiler found (looked for {os.environ.get('CC', 'cc')!r})"
+    src_dir = _source_dir()
+    text = b"".join((src_dir / name).read_bytes() for name in SOURCES)
+    try:
+        version = subprocess.run(
+            [cc, "--version"], capture_output=True, text=True, timeout=30
+        ).stdout.splitlines()[:1]
+    except (OSError, subprocess.SubprocessError) as exc:
+        return None, f"C compiler {cc} does not run ({exc})"
+    errors = []
+    for extra in EXTRA_FLAGS:
+        flags = BASE_FLAGS + extra
+        key = hashlib.sha256(
+            b"\0".join([text, " ".join(flags).encode(), str(version).encode(), _cpu_id().encode()])
+        ).hexdigest()[:16]
+        for folder in _cache_dirs():
+            path = folder / f"cpu_ops-{key}.so"
+            if not path.exists():
+                err = _compile(cc, flags, src_dir / SOURCES[0], path)
+                if err:
+                    errors.append(err)
+                    if err.startswith("cannot write"):
+                        continue  # try the next folder
+                    break  # these flags do not compile: try the next set
+            try:
+                lib = ctypes.CDLL(str(path))
+            except OSError as exc:
+                errors.append(f"cannot load {path.name}: {exc}")
+                continue
+            _declare(lib)
+            _built.update(path=str(path), flags=flags)
+            return lib, ""
+    return None, f"the C compiler failed: {errors[-1] if errors else 'unknown error'}"
+
+
+def _compile(cc: str, flags: tuple[str, ...], src: Path, out: Path) -> str:
+    """Compile ``src`` into ``out`` through a temporary file (atomic); "" or an error line."""
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(suffix=".so", dir=out.parent)
+        os.close(fd)
+    except OSError as exc:
+        return f"cannot write {out.parent}: {exc}"
+    try:
+        job = subprocess.run(
+            [cc, *flags, str(src), "-o", tmp], capture_output=True, text=True, timeout=300
+        )
+        if job.returncode != 0:
+            lines = [ln for ln in job.stderr.splitlines() if ln.strip()]
+            return f"{cc} {' '.join(flags)}: {lines[0] if lines else 'exit ' + str(job.returncode)}"
+        os.replace(tmp, out)
+        return ""
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"{cc}: {exc}"
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
+_P = ctypes.c_void_p
+_I64 = ctypes.c_int64
+# name -> argument types after the float suffix; "F" is the float type of the instance.
+SIGNATURES: dict[str, tuple[Any, ...]] = {
+    "lif_forward": (_P, _P, _I64, _I64, "F", "F"),
+    "leaky_scan_reverse": (_P, _I64, _I64, "F"),
+    "gather_rowdot": (_P, _I64, _P, _P, _P, _I64, _P),
+    "spike_matmul": (_P, _P, _I64, _P, _I64, _P),
+    "spike_tmatmul": (_P, _P, _I64, _P, _I64, _I64, _P),
+}
+RETURNS_STATUS = frozenset({"spike_tmatmul"})  # 0, or -1 when out of memory
+
+
+def _declare(lib: ctypes.CDLL) -> None:
+    for suffix, ftype in (("_f32", ctypes.c_float), ("_f64", ctypes.c_double)):
+        for name, args in SIGNATURES.items():
+            fn = getattr(lib, name + suffix)
+            fn.argtypes = [ftype if a == "F" else a for a in args]
+            fn.restype = ctypes.c_int if name in RETURNS_STATUS else None
+    for name in ("sg_openmp", "sg_num_threads"):
+        getattr(lib, name).restype = ctypes.c_int

@@ -1,0 +1,124 @@
+"""The native CPU kernels (:mod:`spikegrad.native`) behind the NumPy twins' signatures.
+
+Registered for the "native" backend; :func:`spikegrad.backend.lookup` prefers them over the
+"numpy" twins while :func:`spikegrad.native.enabled` is true. Each wrapper takes and returns
+exactly what its twin does (same shapes, dtypes and in-place behaviour) and hands arrays of a
+dtype the kernels lack (anything but float32/float64) to the twin. Index arrays are checked
+against the arrays they index (a C kernel would read out of bounds, not raise).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import native
+from ..backend import Array, register
+from ..errors import ShapeError
+from . import lif, spmm
+
+_SUFFIX = {np.dtype(np.float32): "_f32", np.dtype(np.float64): "_f64"}
+
+
+def _kernel(name: str, dtype: np.dtype):
+    return getattr(native.library(), name + _SUFFIX[np.dtype(dtype)])
+
+
+def _ptr(a: np.ndarray) -> int:
+    return a.ctypes.data
+
+
+def _c(a: Array, dtype=None) -> np.ndarray:
+    return np.ascontiguousarray(a, dtype=dtype)
+
+
+def _index(name: str, a: Array, n: int, dtype) -> np.ndarray:
+    """``a`` as a contiguous ``dtype`` array, every entry in 0..n-1 (else ShapeError)."""
+    a = np.ascontiguousarray(a, dtype=dtype)
+    if a.size and (a.min() < 0 or a.max() >= n):
+        raise ShapeError(f"{name} must lie in 0..{n - 1}; got {a.min()}..{a.max()}")
+    return a
+
+
+def _csr(indptr: Array, indices: Array, n_rows: int, n_cols: int):
+    """A CSR pattern for the kernels: int64 row pointers, int32 indices, both checked."""
+    ip = np.ascontiguousarray(indptr, dtype=np.int64)
+    if (
+        ip.shape != (n_rows + 1,)
+        or ip[0] != 0
+        or ip[-1] != indices.size
+        or np.any(ip[1:] < ip[:-1])
+    ):
+        raise ShapeError(f"indptr must be {n_rows + 1} non-decreasing offsets from 0 to nnz")
+    return ip, _index("indices", indices, n_cols, np.int32)
+
+
+def _supported(*arrays: Array) -> bool:
+    return all(np.dtype(a.dtype) in _SUFFIX for a in arrays)
+
+
+@register("lif_forward", "native")
+def lif_forward(h: Array, alpha: float, theta: float) -> Array:
+    """See :func:`spikegrad.ops.lif.lif_forward` (overwrites h with V, returns the spikes)."""
+    if not (_supported(h) and h.flags.c_contiguous and h.flags.writeable):
+        return lif.lif_forward(h, alpha, theta)
+    s = np.empty(h.shape, dtype=bool)
+    T = h.shape[0]
+    m = h.size // T if T else 0
+    ft = h.dtype.type
+    _kernel("lif_forward", h.dtype)(_ptr(h), _ptr(s), T, m, ft(alpha), ft(theta))
+    return s
+
+
+@register("leaky_scan_reverse", "native")
+def leaky_scan_reverse(e: Array, alpha: float, bound: float | None = None) -> Array:
+    """See :func:`spikegrad.ops.lif.leaky_scan_reverse` (in place; subnormals flushed)."""
+    if not (_supported(e) and e.flags.c_contiguous and e.flags.writeable) or e.ndim == 0:
+        return lif.leaky_scan_reverse(e, alpha, bound)
+    T = e.shape[0]
+    m = e.size // T if T else 0
+    _kernel("leaky_scan_reverse", e.dtype)(_ptr(e), T, m, e.dtype.type(alpha))
+    return e
+
+
+@register("gather_rowdot", "native")
+def gather_rowdot(e: Array, rows: Array, w: Array, cols: Array) -> Array:
+    """See :func:`spikegrad.ops.lif.gather_rowdot`."""
+    if not _supported(e) or w.dtype != e.dtype:
+        return lif.gather_rowdot(e, rows, w, cols)
+    if e.shape[1] != w.shape[1]:
+        raise ShapeError(f"e and w need the same row length; got {e.shape[1]} and {w.shape[1]}")
+    e, w = _c(e), _c(w)
+    r, c = _index("rows", rows, e.shape[0], np.int64), _index("cols", cols, w.shape[0], np.int32)
+    out = np.empty(r.shape[0], dtype=e.dtype)
+    _kernel("gather_rowdot", e.dtype)(
+        _ptr(e), e.shape[1], _ptr(r), _ptr(w), _ptr(c), r.size, _ptr(out)
+    )
+    return out
+
+
+@register("spike_matmul", "native")
+def spike_matmul(indptr: Array, indices: Array, w: Array) -> Array:
+    """See :func:`spikegrad.ops.spmm.spike_matmul`."""
+    if not _supported(w):
+        return spmm.spike_matmul(indptr, indices, w)
+    w = _c(w)
+    ip, ind = _csr(indptr, indices, indptr.size - 1, w.shape[0])
+    out = np.empty((ip.size - 1, w.shape[1]), dtype=w.dtype)
+    _kernel("spike_matmul", w.dtype)(
+        _ptr(ip), _ptr(ind), ip.size - 1, _ptr(w), w.shape[1], _ptr(out)
+    )
+    return out
+
+
+@register("spike_tmatmul", "native")
+def spike_tmatmul(indptr: Array, indices: Array, e: Array, n_cols: int) -> Array:
+    """See :func:`spikegrad.ops.spmm.spike_tmatmul`."""
+    if not _supported(e):
+        return spmm.spike_tmatmul(indptr, indices, e, n_cols)
+    e = _c(e)
+    ip, ind = _csr(indptr, indices, e.shape[0], n_cols)
+    out = np.empty((n_cols, e.shape[1]), dtype=e.dtype)
+    fn = _kernel("spike_tmatmul", e.dtype)
+    if fn(_ptr(ip), _ptr(ind), ip.size - 1, _ptr(e), e.shape[1], n_cols, _ptr(out)) != 0:
+        raise MemoryError(f"spike_tmatmul: no memory for a ({n_cols}, {e.shape[1]}) buffer")
+    return out
