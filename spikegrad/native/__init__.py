@@ -1,7 +1,8 @@
 """Native CPU kernels: C twins of the NumPy backend's hottest ops, built on first use.
 
-``cpu_ops.c`` (beside this module) holds C versions of the LIF forward scan, the reverse
-leaky scan, the sampled row dot products and the two spike-event products. The first time
+``cpu_ops.c`` (beside this module) holds C versions of the LIF forward scans (plain and the
+sparse mode's, fused with the active-set extraction), the reverse leaky scan, the sampled row
+dot products and the two spike-event products. The first time
 the NumPy backend runs one of those ops, this module compiles the file with the system C
 compiler (``$CC``, else ``cc``; ``-O3 -march=native``, OpenMP when the compiler has it) into
 ``<user cache>/spikegrad/native/`` (key: source, flags, compiler, CPU), loads it with ctypes,
@@ -244,6 +245,7 @@ _I64 = ctypes.c_int64
 # name -> argument types after the float suffix; "F" is the float type of the instance.
 SIGNATURES: dict[str, tuple[Any, ...]] = {
     "lif_forward": (_P, _P, _I64, _I64, "F", "F"),
+    "lif_forward_sparse": (_P, _P, _P, _I64, _I64, "F", "F", "F", "F"),
     "leaky_scan_reverse": (_P, _I64, _I64, "F"),
     "gather_rowdot": (_P, _I64, _P, _P, _P, _I64, _P),
     "spike_matmul": (_P, _P, _I64, _P, _I64, _P),
@@ -260,3 +262,8 @@ def _declare(lib: ctypes.CDLL) -> None:
             fn.restype = ctypes.c_int if name in RETURNS_STATUS else None
     for name in ("sg_openmp", "sg_num_threads"):
         getattr(lib, name).restype = ctypes.c_int
+    lib.sg_count_nonzero.argtypes = [_P, _I64]
+    for name in ("sg_count_nonzero", "sg_nonzero_i32", "sg_nonzero_i64"):
+        getattr(lib, name).restype = _I64
+    for name in ("sg_nonzero_i32", "sg_nonzero_i64"):
+        getattr(lib, name).argtypes = [_P, _I64, _P]

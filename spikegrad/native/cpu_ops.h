@@ -30,6 +30,40 @@ void SG_FN(lif_forward)(SG_T *h, uint8_t *s, int64_t nt, int64_t m, SG_T alpha, 
     }
 }
 
+/* The sparse mode's forward of one layer (ops/lif.py: lif_forward_sparse), fused: the scan
+ * of lif_forward, writing spikes s and the active mask act (|V - theta| < b_th) as bytes and,
+ * over h, sigma'(V) = 1 / (beta_s |V - theta| + 1)^2 where active (0 elsewhere). V itself is
+ * not stored. */
+void SG_FN(lif_forward_sparse)(SG_T *h, uint8_t *s, uint8_t *act, int64_t nt, int64_t m,
+                               SG_T alpha, SG_T theta, SG_T beta_s, SG_T b_th) {
+    int64_t n_tiles = (m + SG_TILE - 1) / SG_TILE;
+#pragma omp parallel for schedule(static)
+    for (int64_t tile = 0; tile < n_tiles; ++tile) {
+        int64_t c0 = tile * SG_TILE, w = m - c0 < SG_TILE ? m - c0 : SG_TILE;
+        SG_T v[SG_TILE];
+        for (int64_t c = 0; c < w; ++c) v[c] = 0;
+        for (int64_t t = 0; t < nt; ++t) {
+            SG_T *ht = h + t * m + c0;
+            uint8_t *st = s + t * m + c0, *at = act + t * m + c0;
+            for (int64_t c = 0; c < w; ++c) {
+                uint8_t spike = v[c] > theta;
+                SG_T d = v[c] - theta;
+                d = d < 0 ? -d : d;
+                uint8_t active = d < b_th;
+                SG_T q = beta_s * d;
+                q += 1;
+                SG_T nv = v[c] * alpha;
+                nv += ht[c];
+                if (spike) nv -= theta;
+                st[c] = spike;
+                at[c] = active;
+                ht[c] = active ? (SG_T)1 / (q * q) : (SG_T)0;
+                v[c] = nv;
+            }
+        }
+    }
+}
+
 /* Reverse leaky scan in place (ops/lif.py: leaky_scan_reverse): e[t] += alpha e[t+1] for
  * t = nt-2 .. 0, over e (nt, m). Results below the smallest normal float are flushed to 0
  * (subnormal arithmetic is an order of magnitude slower and below any gradient's

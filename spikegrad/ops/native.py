@@ -15,6 +15,7 @@ from .. import native
 from ..backend import Array, register
 from ..errors import ShapeError
 from . import lif, spmm
+from .surrogate import ActiveSet, index_dtype
 
 _SUFFIX = {np.dtype(np.float32): "_f32", np.dtype(np.float64): "_f64"}
 
@@ -67,6 +68,36 @@ def lif_forward(h: Array, alpha: float, theta: float) -> Array:
     ft = h.dtype.type
     _kernel("lif_forward", h.dtype)(_ptr(h), _ptr(s), T, m, ft(alpha), ft(theta))
     return s
+
+
+@register("lif_forward_sparse", "native")
+def lif_forward_sparse(
+    h: Array, alpha: float, theta: float, beta_s: float, b_th: float
+) -> tuple[Array, ActiveSet]:
+    """See :func:`spikegrad.ops.lif.lif_forward_sparse` (one fused scan; h is overwritten)."""
+    if not (_supported(h) and h.flags.c_contiguous and h.flags.writeable):
+        return lif.lif_forward_sparse(h, alpha, theta, beta_s, b_th)
+    s = np.empty(h.shape, dtype=bool)
+    act = np.empty(h.shape, dtype=bool)
+    T = h.shape[0]
+    m = h.size // T if T else 0
+    ft = h.dtype.type
+    _kernel("lif_forward_sparse", h.dtype)(
+        _ptr(h), _ptr(s), _ptr(act), T, m, ft(alpha), ft(theta), ft(beta_s), ft(b_th)
+    )
+    idx = flatnonzero(act, index_dtype(h.size))
+    return flatnonzero(s, np.int64), ActiveSet(idx, h.reshape(-1)[idx])
+
+
+def flatnonzero(mask: Array, dtype=np.int64) -> np.ndarray:
+    """``np.flatnonzero`` of a C-contiguous bool array, in parallel, as int32 or int64."""
+    lib = native.library()
+    n = mask.size
+    out = np.empty(lib.sg_count_nonzero(_ptr(mask), n), dtype=dtype)
+    fill = lib.sg_nonzero_i32 if np.dtype(dtype) == np.int32 else lib.sg_nonzero_i64
+    if fill(_ptr(mask), n, _ptr(out)) != out.size:
+        raise MemoryError("flatnonzero: no memory for the chunk table")
+    return out
 
 
 @register("leaky_scan_reverse", "native")

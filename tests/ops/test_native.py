@@ -64,6 +64,29 @@ def test_lif_forward_non_contiguous_input_is_overwritten_too(rng):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("b_th", [0.05, 0.2, np.inf])
+def test_fused_sparse_forward_matches_twin_bit_for_bit(rng, dtype, b_th):
+    h = rng.normal(0.3, 0.5, (40, 3, 530)).astype(dtype)
+    keys, act = nat.lif_forward_sparse(h.copy(), 0.9, 1.0, 100.0, b_th)
+    with native.mode("0"):
+        keys_twin, act_twin = lif.lif_forward_sparse(h.copy(), 0.9, 1.0, 100.0, b_th)
+    assert 0 < act.idx.size <= h.size and (act.idx.size == h.size) == (b_th == np.inf)
+    np.testing.assert_array_equal(keys, keys_twin)
+    np.testing.assert_array_equal(act.idx, act_twin.idx)
+    np.testing.assert_array_equal(act.sp, act_twin.sp)
+    assert act.sp.dtype == dtype and act.idx.dtype == act_twin.idx.dtype
+
+
+@pytest.mark.parametrize("n", [0, 1, 4095, 4097, 100_003])
+@pytest.mark.parametrize("dtype", [np.int32, np.int64])
+def test_flatnonzero_matches_numpy(rng, n, dtype):
+    for mask in (rng.random(n) < 0.03, np.ones(n, dtype=bool), np.zeros(n, dtype=bool)):
+        got = nat.flatnonzero(mask, dtype)
+        assert got.dtype == dtype
+        np.testing.assert_array_equal(got, np.flatnonzero(mask))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", [(1, 5), (40, 3, 9), (17, 1030)])
 def test_leaky_scan_reverse_matches_twin(rng, dtype, shape):
     e = rng.normal(0, 1, shape).astype(dtype)
