@@ -244,8 +244,7 @@ _P = ctypes.c_void_p
 _I64 = ctypes.c_int64
 # name -> argument types after the float suffix; "F" is the float type of the instance.
 SIGNATURES: dict[str, tuple[Any, ...]] = {
-    "lif_forward": (_P, _P, _I64, _I64, "F", "F"),
-    "lif_forward_sparse": (_P, _P, _P, _I64, _I64, "F", "F", "F", "F"),
+    "lif_forward": (_P, _P, _P, _I64, _I64, "F", "F", "F", "F"),
     "leaky_scan_reverse": (_P, _I64, _I64, "F"),
     "gather_rowdot": (_P, _I64, _P, _P, _P, _I64, _P),
     "spike_matmul": (_P, _P, _I64, _P, _I64, _P),

@@ -4,10 +4,15 @@
 #define SG_CAT(a, b) SG_CAT2(a, b)
 #define SG_FN(name) SG_CAT(name, SG_SUF)
 
-/* LIF forward scan (ops/lif.py: lif_forward). h (nt, m): in, the input current; out, V.
- * s (nt, m) bytes: the spikes S[t] = V[t] > theta. V[0] = 0,
- * V[t+1] = alpha V[t] + h[t] - theta S[t]. */
-void SG_FN(lif_forward)(SG_T *h, uint8_t *s, int64_t nt, int64_t m, SG_T alpha, SG_T theta) {
+/* LIF forward scan (ops/lif.py: lif_forward and lif_forward_sparse). h (nt, m) holds the
+ * input current; s (nt, m) bytes receives the spikes S[t] = V[t] > theta, with V[0] = 0 and
+ * V[t+1] = alpha V[t] + h[t] - theta S[t].
+ * act == NULL (lif_forward): h is overwritten with V.
+ * act != NULL (the sparse mode's fused forward): act receives the active mask
+ * |V - theta| < b_th as bytes and h, sigma'(V) = 1 / (beta_s |V - theta| + 1)^2 where active
+ * (0 elsewhere); V itself is not stored. */
+void SG_FN(lif_forward)(SG_T *h, uint8_t *s, uint8_t *act, int64_t nt, int64_t m, SG_T alpha,
+                        SG_T theta, SG_T beta_s, SG_T b_th) {
     int64_t n_tiles = (m + SG_TILE - 1) / SG_TILE;
 #pragma omp parallel for schedule(static)
     for (int64_t tile = 0; tile < n_tiles; ++tile) {
@@ -23,41 +28,16 @@ void SG_FN(lif_forward)(SG_T *h, uint8_t *s, int64_t nt, int64_t m, SG_T alpha, 
                 nv += ht[c];
                 if (spike) nv -= theta;
                 st[c] = spike;
-                ht[c] = v[c];
-                v[c] = nv;
-            }
-        }
-    }
-}
-
-/* The sparse mode's forward of one layer (ops/lif.py: lif_forward_sparse), fused: the scan
- * of lif_forward, writing spikes s and the active mask act (|V - theta| < b_th) as bytes and,
- * over h, sigma'(V) = 1 / (beta_s |V - theta| + 1)^2 where active (0 elsewhere). V itself is
- * not stored. */
-void SG_FN(lif_forward_sparse)(SG_T *h, uint8_t *s, uint8_t *act, int64_t nt, int64_t m,
-                               SG_T alpha, SG_T theta, SG_T beta_s, SG_T b_th) {
-    int64_t n_tiles = (m + SG_TILE - 1) / SG_TILE;
-#pragma omp parallel for schedule(static)
-    for (int64_t tile = 0; tile < n_tiles; ++tile) {
-        int64_t c0 = tile * SG_TILE, w = m - c0 < SG_TILE ? m - c0 : SG_TILE;
-        SG_T v[SG_TILE];
-        for (int64_t c = 0; c < w; ++c) v[c] = 0;
-        for (int64_t t = 0; t < nt; ++t) {
-            SG_T *ht = h + t * m + c0;
-            uint8_t *st = s + t * m + c0, *at = act + t * m + c0;
-            for (int64_t c = 0; c < w; ++c) {
-                uint8_t spike = v[c] > theta;
-                SG_T d = v[c] - theta;
-                d = d < 0 ? -d : d;
-                uint8_t active = d < b_th;
-                SG_T q = beta_s * d;
-                q += 1;
-                SG_T nv = v[c] * alpha;
-                nv += ht[c];
-                if (spike) nv -= theta;
-                st[c] = spike;
-                at[c] = active;
-                ht[c] = active ? (SG_T)1 / (q * q) : (SG_T)0;
+                if (act == NULL) {
+                    ht[c] = v[c];
+                } else {
+                    SG_T d = v[c] - theta;
+                    d = d < 0 ? -d : d;
+                    SG_T q = beta_s * d;
+                    q += 1;
+                    act[t * m + c0 + c] = d < b_th;
+                    ht[c] = d < b_th ? (SG_T)1 / (q * q) : (SG_T)0;
+                }
                 v[c] = nv;
             }
         }

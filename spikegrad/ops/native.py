@@ -66,7 +66,7 @@ def lif_forward(h: Array, alpha: float, theta: float) -> Array:
     T = h.shape[0]
     m = h.size // T if T else 0
     ft = h.dtype.type
-    _kernel("lif_forward", h.dtype)(_ptr(h), _ptr(s), T, m, ft(alpha), ft(theta))
+    _kernel("lif_forward", h.dtype)(_ptr(h), _ptr(s), None, T, m, ft(alpha), ft(theta), 0, 0)
     return s
 
 
@@ -82,7 +82,7 @@ def lif_forward_sparse(
     T = h.shape[0]
     m = h.size // T if T else 0
     ft = h.dtype.type
-    _kernel("lif_forward_sparse", h.dtype)(
+    _kernel("lif_forward", h.dtype)(
         _ptr(h), _ptr(s), _ptr(act), T, m, ft(alpha), ft(theta), ft(beta_s), ft(b_th)
     )
     idx = flatnonzero(act, index_dtype(h.size))
