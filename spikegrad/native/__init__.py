@@ -30,7 +30,7 @@ import warnings
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..errors import BackendUnavailableError, ConfigError
 
@@ -75,21 +75,21 @@ def enabled() -> bool:
     """
     if _checked_mode() == "0":
         return False
-    lib, reason = _build()
-    if lib is not None:
+    built = _build()
+    if built.lib is not None:
         return True
     if _mode == "1":
-        raise BackendUnavailableError(f"SPIKEGRAD_NATIVE=1 but {reason}")
-    _warn_once(reason)
+        raise BackendUnavailableError(f"SPIKEGRAD_NATIVE=1 but {built.reason}")
+    _warn_once(built.reason)
     return False
 
 
 def library() -> ctypes.CDLL:
     """The loaded kernel library (builds it if needed)."""
-    lib, reason = _build()
-    if lib is None:
-        raise BackendUnavailableError(reason)
-    return lib
+    built = _build()
+    if built.lib is None:
+        raise BackendUnavailableError(built.reason)
+    return built.lib
 
 
 def status() -> dict[str, Any]:
@@ -97,16 +97,16 @@ def status() -> dict[str, Any]:
     out: dict[str, Any] = {"mode": _checked_mode()}
     if _mode == "0":
         return {**out, "active": False, "reason": "disabled (SPIKEGRAD_NATIVE=0)"}
-    lib, reason = _build()
-    if lib is None:
-        return {**out, "active": False, "reason": reason}
+    built = _build()
+    if built.lib is None:
+        return {**out, "active": False, "reason": built.reason}
     return {
         **out,
         "active": True,
-        "library": _built_path(),
-        "flags": " ".join(_built_flags()),
-        "openmp": bool(lib.sg_openmp()),
-        "threads": int(lib.sg_num_threads()),
+        "library": built.path,
+        "flags": " ".join(built.flags),
+        "openmp": bool(built.lib.sg_openmp()),
+        "threads": int(built.lib.sg_num_threads()),
     }
 
 
@@ -164,24 +164,21 @@ def _cpu_id() -> str:
     return "\n".join(parts)
 
 
-_built: dict[str, Any] = {}
+class Built(NamedTuple):
+    """The outcome of :func:`_build`: the library, or None and the reason."""
 
-
-def _built_path() -> str:
-    return _built.get("path", "")
-
-
-def _built_flags() -> tuple[str, ...]:
-    return _built.get("flags", ())
+    lib: ctypes.CDLL | None
+    reason: str = ""
+    path: str = ""
+    flags: tuple[str, ...] = ()
 
 
 @functools.cache
-def _build() -> tuple[ctypes.CDLL | None, str]:
-    """Compile (or reuse) and load the library once per process: (library, "") or
-    (None, why not)."""
+def _build() -> Built:
+    """Compile (or reuse) and load the library, once per process."""
     cc = _compiler()
     if cc is None:
-        return None, f"no C compiler found (looked for {os.environ.get('CC', 'cc')!r})"
+        return Built(None, f"no C compiler found (looked for {os.environ.get('CC', 'cc')!r})")
     src_dir = _source_dir()
     text = b"".join((src_dir / name).read_bytes() for name in SOURCES)
     try:
@@ -189,7 +186,7 @@ def _build() -> tuple[ctypes.CDLL | None, str]:
             [cc, "--version"], capture_output=True, text=True, timeout=30
         ).stdout.splitlines()[:1]
     except (OSError, subprocess.SubprocessError) as exc:
-        return None, f"C compiler {cc} does not run ({exc})"
+        return Built(None, f"C compiler {cc} does not run ({exc})")
     errors = []
     for extra in EXTRA_FLAGS:
         flags = BASE_FLAGS + extra
@@ -211,9 +208,8 @@ def _build() -> tuple[ctypes.CDLL | None, str]:
                 errors.append(f"cannot load {path.name}: {exc}")
                 continue
             _declare(lib)
-            _built.update(path=str(path), flags=flags)
-            return lib, ""
-    return None, f"the C compiler failed: {errors[-1] if errors else 'unknown error'}"
+            return Built(lib, path=str(path), flags=flags)
+    return Built(None, f"the C compiler failed: {errors[-1] if errors else 'unknown error'}")
 
 
 def _compile(cc: str, flags: tuple[str, ...], src: Path, out: Path) -> str:

@@ -188,7 +188,8 @@ def test_bad_mode_is_one_clear_error():
 
 @pytest.mark.no_library
 def test_unbuildable_kernels_fall_back_or_fail_by_mode(monkeypatch):
-    monkeypatch.setattr(native, "_build", lambda: (None, "no C compiler found (looked for 'cc')"))
+    missing = native.Built(None, "no C compiler found (looked for 'cc')")
+    monkeypatch.setattr(native, "_build", lambda: missing)
     native._warn_once.cache_clear()
     with native.mode("auto"), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -211,3 +212,21 @@ def test_compiler_errors_are_reported_in_one_line(tmp_path, monkeypatch):
     assert err.startswith(cc) and "\n" not in err
     assert not (tmp_path / "out" / "bad.so").exists()
     assert list((tmp_path / "out").iterdir()) == []  # the temporary file is gone
+
+
+@pytest.mark.no_library
+def test_a_failing_compiler_gives_a_reason_not_a_crash(tmp_path, monkeypatch):
+    fake = tmp_path / "fakecc"
+    fake.write_text("#!/bin/sh\necho 'fakecc: error: broken' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("CC", str(fake))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    native._build.cache_clear()
+    try:
+        built = native._build()
+    finally:
+        native._build.cache_clear()  # the next call builds with the real compiler again
+    assert built.lib is None
+    assert (
+        built.reason.startswith("the C compiler failed") and "fakecc: error: broken" in built.reason
+    )
