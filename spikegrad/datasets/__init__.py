@@ -13,7 +13,7 @@ from typing import Any
 
 from ..errors import ConfigError, DataError
 from .base import EventDataset
-from .download import MissingDataError, data_root, dataset_dir, download_files, verify_files
+from .datafiles import MissingDataError, data_root, dataset_dir, download_files, verify_files
 from .fmnist import load_fmnist
 from .nmnist import load_nmnist
 from .registry import DATASETS, DatasetInfo

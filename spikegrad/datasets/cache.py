@@ -26,7 +26,7 @@ import numpy as np
 
 from ..errors import DataError
 from .base import EventDataset
-from .download import user_cache_dir
+from .datafiles import user_cache_dir
 
 VERSION = 1
 

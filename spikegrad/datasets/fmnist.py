@@ -24,7 +24,7 @@ from ..errors import ConfigError, DataError
 from . import cache as _cache
 from .base import EventDataset
 from .binning import index_dtype
-from .download import missing
+from .datafiles import missing
 from .registry import FMNIST
 
 _IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}

@@ -23,7 +23,7 @@ from ..errors import ConfigError, DataError
 from . import cache as _cache
 from .base import EventDataset
 from .binning import bin_events
-from .download import missing
+from .datafiles import missing
 from .registry import NMNIST
 
 SIZE = 34

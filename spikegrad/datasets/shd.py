@@ -27,7 +27,7 @@ from ..errors import DataError
 from . import cache as _cache
 from .base import EventDataset
 from .binning import bin_events
-from .download import missing
+from .datafiles import missing
 from .registry import SHD
 
 REQUIRED = ("spikes/times", "spikes/units", "labels")

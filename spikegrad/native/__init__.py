@@ -147,7 +147,7 @@ def _compiler() -> str | None:
 
 
 def _cache_dirs() -> list[Path]:
-    from ..datasets.download import user_cache_dir
+    from ..datasets.datafiles import user_cache_dir
 
     return [user_cache_dir() / "native", Path(tempfile.gettempdir()) / "spikegrad-native"]
 

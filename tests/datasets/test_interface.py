@@ -9,7 +9,7 @@ import spikegrad as sg
 from spikegrad import datasets
 from spikegrad.datasets import cache as event_cache
 from spikegrad.datasets.binning import bin_events
-from spikegrad.datasets.download import user_cache_dir
+from spikegrad.datasets.datafiles import user_cache_dir
 
 
 def test_names_and_describe():

@@ -15,10 +15,10 @@ import pytest
 import spikegrad as sg
 from spikegrad import datasets
 from spikegrad.datasets import registry
-from spikegrad.datasets.download import _unzip, download_files, fetch, verify_files
+from spikegrad.datasets.datafiles import _unzip, download_files, fetch, verify_files
 
 # the module (the package attribute ``download`` is the public function of the same name)
-dl = importlib.import_module("spikegrad.datasets.download")
+dl = importlib.import_module("spikegrad.datasets.datafiles")
 PAYLOAD = bytes(range(256)) * 4096  # 1 MiB
 MD5 = hashlib.md5(PAYLOAD).hexdigest()
 
