@@ -52,11 +52,6 @@ def set_mode(mode: str) -> None:
     _mode = mode
 
 
-def get_mode() -> str:
-    """The current mode ("auto", "0" or "1")."""
-    return _mode
-
-
 @contextlib.contextmanager
 def mode(value: str) -> Iterator[None]:
     """Run a block with another mode, e.g. ``with native.mode("0"):`` for the NumPy twins."""

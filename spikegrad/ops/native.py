@@ -89,7 +89,7 @@ def lif_forward_sparse(
     return flatnonzero(s, np.int64), ActiveSet(idx, h.reshape(-1)[idx])
 
 
-def flatnonzero(mask: Array, dtype=np.int64) -> np.ndarray:
+def flatnonzero(mask: Array, dtype: type = np.int64) -> np.ndarray:
     """``np.flatnonzero`` of a C-contiguous bool array, in parallel, as int32 or int64."""
     lib = native.library()
     n = mask.size
