@@ -2,8 +2,8 @@
 
 ``cpu_ops.c`` (beside this module) holds C versions of the LIF forward scans (plain and the
 sparse mode's, fused with the active-set extraction), the reverse leaky scan, the sampled row
-dot products and the two spike-event products. The first time
-the NumPy backend runs one of those ops, this module compiles the file with the system C
+dot products, the two spike-event products and a parallel ``flatnonzero``. The first time the
+NumPy backend runs one of those ops, this module compiles the file with the system C
 compiler (``$CC``, else ``cc``; ``-O3 -march=native``, OpenMP when the compiler has it) into
 ``<user cache>/spikegrad/native/`` (key: source, flags, compiler, CPU), loads it with ctypes,
 and from then on the registry (:func:`spikegrad.backend.lookup`) hands those ops to the C
