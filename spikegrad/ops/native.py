@@ -28,8 +28,8 @@ def _ptr(a: np.ndarray) -> int:
     return a.ctypes.data
 
 
-def _c(a: Array, dtype=None) -> np.ndarray:
-    return np.ascontiguousarray(a, dtype=dtype)
+def _c(a: Array) -> np.ndarray:
+    return np.ascontiguousarray(a)
 
 
 def _index(name: str, a: Array, n: int, dtype) -> np.ndarray:
@@ -53,21 +53,45 @@ def _csr(indptr: Array, indices: Array, n_rows: int, n_cols: int):
     return ip, _index("indices", indices, n_cols, np.int32)
 
 
-def _supported(*arrays: Array) -> bool:
-    return all(np.dtype(a.dtype) in _SUFFIX for a in arrays)
+def _supported(a: Array) -> bool:
+    return np.dtype(a.dtype) in _SUFFIX
+
+
+def _in_place(a: Array) -> bool:
+    """Whether a kernel can work on ``a`` in place (else its twin runs)."""
+    return _supported(a) and a.ndim > 0 and a.flags.c_contiguous and a.flags.writeable
+
+
+def _rows(a: np.ndarray) -> tuple[int, int]:
+    """(T, elements per time step) of a time-major array."""
+    T = a.shape[0]
+    return T, (a.size // T if T else 0)
+
+
+def _scan(
+    h: np.ndarray,
+    act: np.ndarray | None,
+    alpha: float,
+    theta: float,
+    beta_s: float = 0.0,
+    b_th: float = 0.0,
+) -> np.ndarray:
+    """Run the LIF scan kernel over h (``act`` None: the plain scan); returns the spikes."""
+    s = np.empty(h.shape, dtype=bool)
+    ft = h.dtype.type
+    _kernel("lif_forward", h.dtype)(
+        _ptr(h), _ptr(s), None if act is None else _ptr(act), *_rows(h),
+        ft(alpha), ft(theta), ft(beta_s), ft(b_th),
+    )  # fmt: skip
+    return s
 
 
 @register("lif_forward", "native")
 def lif_forward(h: Array, alpha: float, theta: float) -> Array:
     """See :func:`spikegrad.ops.lif.lif_forward` (overwrites h with V, returns the spikes)."""
-    if not (_supported(h) and h.flags.c_contiguous and h.flags.writeable):
+    if not _in_place(h):
         return lif.lif_forward(h, alpha, theta)
-    s = np.empty(h.shape, dtype=bool)
-    T = h.shape[0]
-    m = h.size // T if T else 0
-    ft = h.dtype.type
-    _kernel("lif_forward", h.dtype)(_ptr(h), _ptr(s), None, T, m, ft(alpha), ft(theta), 0, 0)
-    return s
+    return _scan(h, None, alpha, theta)
 
 
 @register("lif_forward_sparse", "native")
@@ -75,16 +99,10 @@ def lif_forward_sparse(
     h: Array, alpha: float, theta: float, beta_s: float, b_th: float
 ) -> tuple[Array, ActiveSet]:
     """See :func:`spikegrad.ops.lif.lif_forward_sparse` (one fused scan; h is overwritten)."""
-    if not (_supported(h) and h.flags.c_contiguous and h.flags.writeable):
+    if not _in_place(h):
         return lif.lif_forward_sparse(h, alpha, theta, beta_s, b_th)
-    s = np.empty(h.shape, dtype=bool)
     act = np.empty(h.shape, dtype=bool)
-    T = h.shape[0]
-    m = h.size // T if T else 0
-    ft = h.dtype.type
-    _kernel("lif_forward", h.dtype)(
-        _ptr(h), _ptr(s), _ptr(act), T, m, ft(alpha), ft(theta), ft(beta_s), ft(b_th)
-    )
+    s = _scan(h, act, alpha, theta, beta_s, b_th)
     idx = flatnonzero(act, index_dtype(h.size))
     return flatnonzero(s, np.int64), ActiveSet(idx, h.reshape(-1)[idx])
 
@@ -103,11 +121,9 @@ def flatnonzero(mask: Array, dtype: type = np.int64) -> np.ndarray:
 @register("leaky_scan_reverse", "native")
 def leaky_scan_reverse(e: Array, alpha: float, bound: float | None = None) -> Array:
     """See :func:`spikegrad.ops.lif.leaky_scan_reverse` (in place; subnormals flushed)."""
-    if not (_supported(e) and e.flags.c_contiguous and e.flags.writeable) or e.ndim == 0:
+    if not _in_place(e):
         return lif.leaky_scan_reverse(e, alpha, bound)
-    T = e.shape[0]
-    m = e.size // T if T else 0
-    _kernel("leaky_scan_reverse", e.dtype)(_ptr(e), T, m, e.dtype.type(alpha))
+    _kernel("leaky_scan_reverse", e.dtype)(_ptr(e), *_rows(e), e.dtype.type(alpha))
     return e
 
 
