@@ -136,7 +136,8 @@ class SpikeMatrix:
     def rows(self) -> Array:
         """The row (t * B + b) of every spike. Shapes: -> (nnz,) int64."""
         xp = get_xp(self.indptr)
-        return xp.repeat(xp.arange(self.T * self.B), xp.diff(self.indptr).astype(xp.int64))
+        k = xp.arange(self.nnz, dtype=self.indptr.dtype)
+        return xp.searchsorted(self.indptr, k, side="right").astype(xp.int64) - 1
 
     def counts(self) -> Array:
         """Spikes per (b, j) summed over time. Shapes: -> (B, N) int64."""

@@ -29,7 +29,8 @@ def readout_scores_backward(dm: Array, arg: Array | None, kind: str, T: int) -> 
     xp = get_xp(dm)
     du = xp.zeros((T + 1, *dm.shape), dtype=dm.dtype)
     if kind == "max":
-        xp.put_along_axis(du, arg[None], dm[None], axis=0)
+        B, K = dm.shape
+        du[arg, xp.arange(B)[:, None], xp.arange(K)[None, :]] = dm
     elif kind == "sum":
         du[:T] = dm
     else:
