@@ -12,7 +12,7 @@ This module never imports CuPy; ``backend="cupy"`` or ``"auto"`` loads it on dem
 
 from __future__ import annotations
 
-from . import datasets, ops  # noqa: F401  (ops: registers the NumPy twins)
+from . import datasets, kernels, ops  # noqa: F401  (registers the NumPy twins and CUDA ops)
 from .errors import (
     BackendUnavailableError,
     ConfigError,

@@ -2,11 +2,11 @@
 
 Model code never branches on the device. It calls ``call(op, *args)``, which finds the
 array module of the arguments and dispatches to the implementation registered for that
-backend ("numpy" twins live in :mod:`spikegrad.ops`, "cupy" launchers in
-:mod:`spikegrad.kernels.launch`). On NumPy arrays an op with a native C kernel
-(:mod:`spikegrad.ops.native`, registered as "native") runs that kernel while
-:func:`spikegrad.native.enabled` says so. Only this module and the kernel launchers import
-CuPy.
+backend ("numpy" twins live in :mod:`spikegrad.ops`, the CUDA kernel ops in
+:mod:`spikegrad.kernels`; each package registers its ops when it is loaded, so this module
+imports neither). On NumPy arrays an op with a native C kernel (:mod:`spikegrad.ops.native`,
+registered as "native") runs that kernel while :func:`spikegrad.native.enabled` says so. Only
+this module and the kernel launcher import CuPy.
 """
 
 from __future__ import annotations
@@ -99,10 +99,7 @@ def get_backend(name: str = "numpy") -> Backend:
             name = "numpy"
     if name == "numpy":
         return Backend("numpy", np)
-    cupy = _import_cupy()
-    from .kernels import launch  # noqa: F401  (registers the CuPy ops)
-
-    return Backend("cupy", cupy)
+    return Backend("cupy", _import_cupy())
 
 
 def get_xp(*arrays: Any) -> ModuleType:

@@ -1,9 +1,11 @@
 """CUDA kernels of the CuPy backend: sources, their template instances and the build options.
 
-The ``.cu`` files beside this module are the CUDA twins of :mod:`spikegrad.ops`; the CuPy
-launchers live in :mod:`spikegrad.kernels.launch` (the only module here that imports CuPy) and
-the device-independent host code in :mod:`spikegrad.kernels.host`. This module is pure Python,
-so a CPU-only install (and the NVRTC / CPU-emulation tests) can read the kernel table.
+The ``.cu`` files beside this module are the CUDA twins of :mod:`spikegrad.ops`; the
+device-independent host code and the table of kernel ops live in :mod:`spikegrad.kernels.host`,
+the CuPy launcher in :mod:`spikegrad.kernels.launch` (the only module here that imports CuPy,
+and only on the first launch). Loading this package registers every kernel op for the "cupy"
+backend (the import at the end); nothing here needs CuPy, so a CPU-only install (and the NVRTC /
+CPU-emulation tests) can read the kernel table.
 
 Deterministic mode: by default the weight gradient of the sparse backward (``dW = x^T e1``)
 accumulates with float ``atomicAdd``, so its last bits may vary from run to run. With
@@ -137,3 +139,6 @@ def name_expressions(stem: str) -> list[str]:
         choices = [FLOAT_TYPES.values() if p == "T" else INDEX_TYPES.values() for p in params]
         out += [name_expression(kernel, combo) for combo in itertools.product(*choices)]
     return out
+
+
+from . import launch  # noqa: E402, F401  (registers the kernel ops for "cupy"; imports no CuPy)

@@ -13,6 +13,7 @@ C-contiguity and every scalar is cast to the exact C type (sizes: int64 = ``long
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import numpy as np
@@ -371,8 +372,13 @@ def leaky_scan(launch: Launcher, x: Array, alpha: float, gain: float) -> Array:
     return y
 
 
-def leaky_scan_reverse(launch: Launcher, e: Array, alpha: float) -> Array:
-    """In place: ``e[t] += alpha * e[t+1]`` from the end backwards. Shapes: (T', ...)."""
+def leaky_scan_reverse(
+    launch: Launcher, e: Array, alpha: float, bound: float | None = None
+) -> Array:
+    """In place: ``e[t] += alpha * e[t+1]`` from the end backwards. Shapes: (T', ...).
+
+    ``bound`` (the twin's hint for where subnormals can occur) is not needed here.
+    """
     dt = _float("e", e)
     n_t, n_col = _columns(e)
     _run(
@@ -429,3 +435,20 @@ def adam_update_multi(
         int(offs[-1]),
         (ptrs, xp.asarray(offs), np.int64(len(ps)), *_adam_scalars(dt, step, lr, b1, b2, eps)),
     )
+
+
+# ------------------------------------------------------------------------ the op table
+# op name -> host function: the kernel ops, each with its NumPy twin's signature after the
+# launcher. kernels/launch.py registers them for "cupy"; tests bind them to the CPU emulation.
+OPS: dict[str, Callable[..., Any]] = {
+    "lif_forward": lif_forward,
+    "lif_forward_sparse": lif_forward_sparse,
+    "gather_rowdot": gather_rowdot,
+    "lif_backward_dense": lif_backward_dense,
+    "lif_backward_sparse": lif_backward_sparse,
+    "spike_matmul": spike_matmul,
+    "spike_tmatmul": spike_tmatmul,
+    "leaky_scan": leaky_scan,
+    "leaky_scan_reverse": leaky_scan_reverse,
+    "adam_update_multi": adam_update_multi,
+}
