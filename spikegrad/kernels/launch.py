@@ -30,27 +30,37 @@ def load_module(stem: str, opts: tuple[str, ...]) -> cupy.RawModule:
     )
 
 
+@functools.cache
+def load_function(
+    stem: str, kernel: str, targs: tuple[str, ...], device: int
+) -> cupy.cuda.function.Function:
+    """One kernel instance of ``<stem>.cu`` on ``device``, looked up once per launch site
+    (the name expression, the options and ``get_function`` are not rebuilt per launch).
+    Compile and load errors become :class:`KernelError`."""
+    expr, opts = name_expression(kernel, targs), options()
+    try:
+        return load_module(stem, opts).get_function(expr)
+    except cupy.cuda.compiler.CompileException as exc:
+        raise KernelError(
+            f"NVRTC failed to compile {stem}.cu (kernel {expr}, options {' '.join(opts)}):\n{exc}"
+        ) from exc
+    except (cupy.cuda.driver.CUDADriverError, cupy.cuda.runtime.CUDARuntimeError) as exc:
+        raise KernelError(f"cannot load kernel {expr} from {stem}.cu: {exc}") from exc
+
+
 class _CupyLauncher:
     """The launcher protocol of :mod:`spikegrad.kernels.host` on CuPy RawModules."""
 
     def __call__(
         self, stem: str, kernel: str, targs: tuple[str, ...], grid: int, args: tuple
     ) -> None:
-        expr, opts = name_expression(kernel, targs), options()
-        try:
-            fn = load_module(stem, opts).get_function(expr)
-        except cupy.cuda.compiler.CompileException as exc:
-            raise KernelError(
-                f"NVRTC failed to compile {stem}.cu (kernel {expr}, "
-                f"options {' '.join(opts)}):\n{exc}"
-            ) from exc
-        except (cupy.cuda.driver.CUDADriverError, cupy.cuda.runtime.CUDARuntimeError) as exc:
-            raise KernelError(f"cannot load kernel {expr} from {stem}.cu: {exc}") from exc
+        fn = load_function(stem, kernel, targs, cupy.cuda.runtime.getDevice())
         try:
             fn((grid,), (BLOCK,), args)
         except (cupy.cuda.driver.CUDADriverError, cupy.cuda.runtime.CUDARuntimeError) as exc:
             raise KernelError(
-                f"launch of {expr} ({stem}.cu, grid {grid} x {BLOCK}) failed: {exc}"
+                f"launch of {name_expression(kernel, targs)} ({stem}.cu, grid {grid} x {BLOCK}) "
+                f"failed: {exc}"
             ) from exc
 
     def ptr(self, a: Array) -> int:
@@ -72,6 +82,23 @@ def lif_forward_sparse(
 ) -> tuple[Array, ActiveSet]:
     """See :func:`spikegrad.ops.lif.lif_forward_sparse` (lif.cu; h is not modified)."""
     return host.lif_forward_sparse(LAUNCH, h, alpha, theta, beta_s, b_th)
+
+
+@register("lif_forward_sparse_spikes", "cupy")
+def lif_forward_sparse_spikes(
+    indptr: Array,
+    indices: Array,
+    w: Array,
+    alpha: float,
+    theta: float,
+    beta_s: float,
+    b_th: float,
+    tb: tuple[int, int],
+) -> tuple[Array, ActiveSet]:
+    """See :func:`spikegrad.ops.lif.lif_forward_sparse_spikes` (lif.cu; h is never stored)."""
+    return host.lif_forward_sparse_spikes(
+        LAUNCH, indptr, indices, w, alpha, theta, beta_s, b_th, tb
+    )
 
 
 @register("gather_rowdot", "cupy")

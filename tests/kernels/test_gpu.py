@@ -211,8 +211,10 @@ def test_deterministic_mode_is_bitwise_reproducible(cp):
 def test_compile_error_is_a_kernel_error(cp, L, monkeypatch):
     monkeypatch.setattr(L, "module_source", lambda stem: "__global__ void broken( {")
     L.load_module.cache_clear()
+    L.load_function.cache_clear()
     try:
         with pytest.raises(sg.KernelError, match=r"readout\.cu.*leaky_scan_kernel"):
             L.leaky_scan(cp.zeros((3, 2)), 0.5, 1.0)
     finally:
         L.load_module.cache_clear()
+        L.load_function.cache_clear()
