@@ -144,8 +144,9 @@ def _sparse_scan(
     if n_s + n_a:
         args = (*src, alpha, theta, beta_s, b_th, spk_off, act_off, keys, idx, sp)
         _run(launch, "lif", *emit, n_col, args)
+    keys.sort()
     order = xp.argsort(idx)
-    return xp.sort(keys), ActiveSet(idx[order], sp[order])
+    return keys, ActiveSet(idx[order], sp[order])
 
 
 def lif_forward_sparse(
