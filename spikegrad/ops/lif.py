@@ -72,11 +72,13 @@ def lif_forward_sparse_spikes(
     """The sparse mode's forward of one layer from its input spikes: ``lif_forward_sparse``
     of h = x @ w.
 
-    The CUDA kernels compute h on the fly inside the scan and never store it; on the CPU one
-    layer's dense h (native product, then native scan) is the faster way, so this twin is the
-    composition of the two ops. Shapes: indptr (T * B + 1,), indices (nnz,): the input
-    spikes, CSR over rows t * B + b; w (N_in, N) float; tb = (T, B) -> keys (S,) int, sorted
-    flat indices ``(t * B + b) * N + j``; ActiveSet sorted ascending.
+    The CUDA kernels compute h on the fly inside the scan and never store it; this twin (the
+    CPU backend's op) is the composition of the two ops, so it holds one layer's dense h at a
+    time and runs the native product and scan.
+
+    Shapes: indptr (T * B + 1,), indices (nnz,): the input spikes, CSR over rows t * B + b;
+    w (N_in, N) float; tb = (T, B) -> keys (S,) int, sorted flat indices
+    ``(t * B + b) * N + j``; ActiveSet sorted ascending.
     """
     T, B = (int(v) for v in tb)
     if tuple(indptr.shape) != (T * B + 1,):
