@@ -267,6 +267,16 @@ def test_deterministic_mode_is_bitwise_reproducible(cp):
         assert all(cp.array_equal(r[k], runs[0][k]) for r in runs[1:])
 
 
+def test_launcher_looks_up_a_kernel_once(cp, L):
+    """The launcher fetches a kernel instance once per (stem, kernel, targs, device)."""
+    L.load_function.cache_clear()
+    x = cp.zeros((3, 2))
+    L.leaky_scan(x, 0.5, 1.0)
+    L.leaky_scan(x, 0.5, 1.0)
+    info = L.load_function.cache_info()
+    assert (info.misses, info.hits) == (1, 1)
+
+
 def test_compile_error_is_a_kernel_error(cp, L, monkeypatch):
     monkeypatch.setattr(L, "module_source", lambda stem: "__global__ void broken( {")
     L.load_module.cache_clear()
