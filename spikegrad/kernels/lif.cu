@@ -26,9 +26,11 @@
 // flat index (the ActiveSet contract: ascending), so that the backward's delta_scatter
 // writes and gather_rowdot reads go row (t, b) by row.
 //
-// Cost of the fused sparse forward: each pass reads nnz(x) * N entries of w (L2-resident for
-// the layer sizes of the engine) plus the CSR once per column, and writes only the outputs;
-// no (T, B, N) buffer exists (the spmm + lif_count/emit path writes h once and reads it twice).
+// Cost of the fused sparse forward: each pass reads nnz(x) * N entries of w (a few MB at most
+// at the engine's layer sizes, so mostly L2 hits) and as many CSR indices (warp broadcasts),
+// and writes only the outputs; no (T, B, N) buffer exists (the spmm + lif_count/emit path
+// writes h once and reads it twice). Its parallelism is B * N threads, each walking T rows of
+// events in turn, as the other scans here; not yet timed against spmm + scan on a GPU.
 // Two passes rather than one: the output sizes are unknown until counted, and a single pass
 // would need either an output buffer of the worst-case size T * B * N (what this path avoids)
 // or a global atomic cursor (contended, and a run-to-run varying order). Recomputing h in the
