@@ -203,13 +203,14 @@ class Network:
         inp_dense = xs.dense_rows(dt) if mode == "dense" else None
         for w in self._weights():
             N = w.shape[1]
-            h = (inp_dense @ w if mode == "dense" else inp.matmul(w)).reshape(T, B, N)
-            h = xp.ascontiguousarray(h, dtype=dt)
-            if mode == "sparse":
+            if mode == "sparse":  # h = x W inside the scan, never stored (lif.cu)
+                p = (self.alpha, self.threshold, self.beta_s, self.b_th)
                 keys, act = call(
-                    "lif_forward_sparse", h, self.alpha, self.threshold, self.beta_s, self.b_th
+                    "lif_forward_sparse_spikes", inp.indptr, inp.indices, w, *p, (T, B)
                 )
             else:
+                h = (inp_dense @ w if mode == "dense" else inp.matmul(w)).reshape(T, B, N)
+                h = xp.ascontiguousarray(h, dtype=dt)
                 s = call("lif_forward", h, self.alpha, self.threshold)  # h now holds V
                 keys = xp.flatnonzero(s)
             out = spike_matrix_from_keys(xp, keys, T, B, N)

@@ -41,6 +41,8 @@ KERNELS: dict[str, dict[str, tuple[str, ...]]] = {
         "lif_forward_kernel": ("T",),
         "lif_count_kernel": ("T",),
         "lif_emit_kernel": ("T", "I"),
+        "lif_spikes_count_kernel": ("T", "I"),
+        "lif_spikes_emit_kernel": ("T", "I"),
     },
     "lif_backward": {
         "delta_scatter_kernel": ("T", "I"),

@@ -38,15 +38,17 @@ class _CupyLauncher:
     """The launcher protocol of :mod:`spikegrad.kernels.host` on CuPy RawModules."""
 
     def __init__(self) -> None:
-        self._fns: dict[tuple[str, str, tuple[str, ...]], Any] = {}
+        self._fns: dict[tuple[str, str, tuple[str, ...], int], Any] = {}
 
     def function(self, stem: str, kernel: str, targs: tuple[str, ...]) -> Any:
-        """The compiled kernel instance (looked up once per launch site and dtype)."""
-        key = (stem, kernel, targs)
+        """The compiled kernel instance, looked up once per launch site, dtype and device (a
+        fetched function belongs to one device)."""
+        import cupy
+
+        key = (stem, kernel, targs, cupy.cuda.runtime.getDevice())
         fn = self._fns.get(key)
         if fn is not None:
             return fn
-        import cupy
 
         expr, opts = name_expression(kernel, targs), options()
         try:

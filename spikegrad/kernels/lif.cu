@@ -4,18 +4,37 @@
 //   V[0] = 0,  S[t] = V[t] > theta,  V[t+1] = alpha V[t] + h[t] - theta S[t]
 //   active(t)  <=>  |V[t] - theta| < b_th,   sigma'(V) = 1 / (beta_s |V - theta| + 1)^2
 //
-// Thread mapping: one thread per column c in [0, B*N), looping over t inside the kernel, so
-// V lives in a register; consecutive threads read consecutive addresses at every t.
+// Thread mapping: one thread per column c = b * N + j in [0, B*N), looping over t inside the
+// kernel, so V lives in a register; consecutive threads are consecutive j of one b.
 //
 // Kernels
-//   lif_forward_kernel<T>       dense mode: overwrites h with V, writes spikes s (uint8/bool)
-//   lif_count_kernel<T>         sparse pass 1: spikes and active entries per column
-//   lif_emit_kernel<T, I>       sparse pass 2 (after an exclusive prefix sum of the counts on
-//                               the host side): writes the spike keys t * n_col + c and the
-//                               active set (flat index, sigma') into per-column buckets. No V
-//                               and nothing dense is written. Keys come out grouped by column;
-//                               the host sorts them (the active set may stay in any order).
-// Both sparse passes run the same scan code, so their decisions agree exactly.
+//   lif_forward_kernel<T>         dense mode: overwrites h with V, writes spikes s (uint8/bool)
+//   lif_count_kernel<T>           sparse, h given: pass 1, spikes and active entries per column
+//   lif_emit_kernel<T, I>         sparse, h given: pass 2 (after an exclusive prefix sum of the
+//                                 counts on the host side) writes the spike keys t * n_col + c
+//                                 and the active set (flat index, sigma') into per-column
+//                                 buckets. No V and nothing dense is written.
+//   lif_spikes_count_kernel<T, I> the sparse mode's forward: the same two passes, but h is never
+//   lif_spikes_emit_kernel<T, I>  stored. The input spikes come as CSR (ptr, ind) over rows
+//                                 r = t * B + b, and each thread computes its own current
+//                                 h[t, b, j] = sum of w[i, j] over the events i of row r, in
+//                                 event order (the twin spike_matmul's order). The threads of one
+//                                 b walk the same events, so ptr/ind reads are broadcasts and
+//                                 the reads of a w row coalesce.
+// Every kernel runs the same scan code (count_column, emit_column), so the passes agree
+// exactly. Keys and active entries come out grouped by column; the host then sorts both by
+// flat index (the ActiveSet contract: ascending), so that the backward's delta_scatter
+// writes and gather_rowdot reads go row (t, b) by row.
+//
+// Cost of the fused sparse forward: each pass reads nnz(x) * N entries of w (a few MB at most
+// at the engine's layer sizes, so mostly L2 hits) and as many CSR indices (warp broadcasts),
+// and writes only the outputs; no (T, B, N) buffer exists (the spmm + lif_count/emit path
+// writes h once and reads it twice). Its parallelism is B * N threads, each walking T rows of
+// events in turn, as the other scans here; not yet timed against spmm + scan on a GPU.
+// Two passes rather than one: the output sizes are unknown until counted, and a single pass
+// would need either an output buffer of the worst-case size T * B * N (what this path avoids)
+// or a global atomic cursor (contended, and a run-to-run varying order). Recomputing h in the
+// second pass costs one more nnz(x) * N reads of w; the count pass writes two ints per column.
 //
 // Check: pytest tests/kernels -k lif   (NVRTC compile, CPU emulation vs the NumPy twin;
 //        GPU parity with -m gpu)
@@ -29,6 +48,54 @@ __device__ __forceinline__ T lif_step(T v, T h, T alpha, T theta, bool* spike) {
     T nxt = alpha * v + h;
     if (*spike) nxt -= theta;
     return nxt;
+}
+
+// Pass 1 on one column: h_at(t) returns h[t] of the column. Counts spikes and active entries.
+template <typename T, typename H>
+__device__ __forceinline__ void count_column(H h_at, sg_i64 n_t, T alpha, T theta, T b_th,
+                                             int* n_spk, int* n_act) {
+    T v = T(0);
+    int ns = 0, na = 0;
+    for (sg_i64 t = 0; t < n_t; ++t) {
+        bool spike;
+        if (sg_abs(v - theta) < b_th) ++na;
+        v = lif_step(v, h_at(t), alpha, theta, &spike);
+        ns += spike;
+    }
+    *n_spk = ns;
+    *n_act = na;
+}
+
+// Pass 2 on column c: writes its spike keys from keys[ks] on and its active entries from
+// act_idx[ka], act_sp[ka] on, t ascending (the slots pass 1 counted).
+template <typename T, typename I, typename H>
+__device__ __forceinline__ void emit_column(H h_at, sg_i64 n_t, sg_i64 n_col, sg_i64 c, T alpha,
+                                            T theta, T beta_s, T b_th, I ks, I ka, I* keys,
+                                            I* act_idx, T* act_sp) {
+    T v = T(0);
+    for (sg_i64 t = 0; t < n_t; ++t) {
+        const sg_i64 k = t * n_col + c;
+        const T d = sg_abs(v - theta);
+        if (d < b_th) {
+            const T q = beta_s * d + T(1);
+            act_idx[ka] = (I)k;
+            act_sp[ka] = T(1) / (q * q);
+            ++ka;
+        }
+        bool spike;
+        v = lif_step(v, h_at(t), alpha, theta, &spike);
+        if (spike) keys[ks++] = (I)k;
+    }
+}
+
+// h[t, b, j] of the fused path: the sum of w[i, j] over the events of row t * B + b.
+template <typename T, typename I>
+__device__ __forceinline__ T spike_current(const I* __restrict__ ptr, const I* __restrict__ ind,
+                                           const T* __restrict__ w, sg_i64 n_n, sg_i64 r,
+                                           sg_i64 j) {
+    T acc = T(0);
+    for (I q = ptr[r]; q < ptr[r + 1]; ++q) acc += w[(sg_i64)ind[q] * n_n + j];
+    return acc;
 }
 
 // h (T, B, N): in the input current, out V.  s (T, B, N) uint8: spikes.
@@ -54,16 +121,8 @@ __global__ void __launch_bounds__(SG_BLOCK)
 lif_count_kernel(const T* __restrict__ h, sg_i64 n_t, sg_i64 n_col, T alpha, T theta, T b_th,
                  int* __restrict__ n_spk, int* __restrict__ n_act) {
     for (sg_i64 c = sg_tid(); c < n_col; c += sg_stride()) {
-        T v = T(0);
-        int ns = 0, na = 0;
-        for (sg_i64 t = 0; t < n_t; ++t) {
-            bool spike;
-            if (sg_abs(v - theta) < b_th) ++na;
-            v = lif_step(v, h[t * n_col + c], alpha, theta, &spike);
-            ns += spike;
-        }
-        n_spk[c] = ns;
-        n_act[c] = na;
+        auto h_at = [&](sg_i64 t) { return h[t * n_col + c]; };
+        count_column(h_at, n_t, alpha, theta, b_th, n_spk + c, n_act + c);
     }
 }
 
@@ -76,21 +135,42 @@ lif_emit_kernel(const T* __restrict__ h, sg_i64 n_t, sg_i64 n_col, T alpha, T th
                 T b_th, const I* __restrict__ spk_off, const I* __restrict__ act_off,
                 I* __restrict__ keys, I* __restrict__ act_idx, T* __restrict__ act_sp) {
     for (sg_i64 c = sg_tid(); c < n_col; c += sg_stride()) {
-        I ks = spk_off[c], ka = act_off[c];
-        T v = T(0);
-        for (sg_i64 t = 0; t < n_t; ++t) {
-            const sg_i64 k = t * n_col + c;
-            const T d = sg_abs(v - theta);
-            if (d < b_th) {
-                const T q = beta_s * d + T(1);
-                act_idx[ka] = (I)k;
-                act_sp[ka] = T(1) / (q * q);
-                ++ka;
-            }
-            bool spike;
-            v = lif_step(v, h[k], alpha, theta, &spike);
-            if (spike) keys[ks++] = (I)k;
-        }
+        auto h_at = [&](sg_i64 t) { return h[t * n_col + c]; };
+        emit_column(h_at, n_t, n_col, c, alpha, theta, beta_s, b_th, spk_off[c], act_off[c], keys,
+                    act_idx, act_sp);
+    }
+}
+
+// ptr (T*B + 1,), ind (nnz,): input spikes, CSR over rows t * B + b.  w (N_in, N).
+// n_spk, n_act (B*N,): counts per column.
+template <typename T, typename I>
+__global__ void __launch_bounds__(SG_BLOCK)
+lif_spikes_count_kernel(const I* __restrict__ ptr, const I* __restrict__ ind,
+                        const T* __restrict__ w, sg_i64 n_t, sg_i64 n_b, sg_i64 n_n, T alpha,
+                        T theta, T b_th, int* __restrict__ n_spk, int* __restrict__ n_act) {
+    const sg_i64 n_col = n_b * n_n;
+    for (sg_i64 c = sg_tid(); c < n_col; c += sg_stride()) {
+        const sg_i64 b = c / n_n, j = c - b * n_n;
+        auto h_at = [&](sg_i64 t) { return spike_current(ptr, ind, w, n_n, t * n_b + b, j); };
+        count_column(h_at, n_t, alpha, theta, b_th, n_spk + c, n_act + c);
+    }
+}
+
+// As lif_spikes_count_kernel, then as lif_emit_kernel: keys (n_spikes,) and act_idx, act_sp
+// (A,) grouped by column, t ascending, at the offsets spk_off, act_off (B*N,).
+template <typename T, typename I>
+__global__ void __launch_bounds__(SG_BLOCK)
+lif_spikes_emit_kernel(const I* __restrict__ ptr, const I* __restrict__ ind,
+                       const T* __restrict__ w, sg_i64 n_t, sg_i64 n_b, sg_i64 n_n, T alpha,
+                       T theta, T beta_s, T b_th, const I* __restrict__ spk_off,
+                       const I* __restrict__ act_off, I* __restrict__ keys,
+                       I* __restrict__ act_idx, T* __restrict__ act_sp) {
+    const sg_i64 n_col = n_b * n_n;
+    for (sg_i64 c = sg_tid(); c < n_col; c += sg_stride()) {
+        const sg_i64 b = c / n_n, j = c - b * n_n;
+        auto h_at = [&](sg_i64 t) { return spike_current(ptr, ind, w, n_n, t * n_b + b, j); };
+        emit_column(h_at, n_t, n_col, c, alpha, theta, beta_s, b_th, spk_off[c], act_off[c], keys,
+                    act_idx, act_sp);
     }
 }
 
@@ -98,11 +178,16 @@ template __global__ void lif_forward_kernel<float>(float*, unsigned char*, sg_i6
 template __global__ void lif_forward_kernel<double>(double*, unsigned char*, sg_i64, sg_i64, double, double);
 template __global__ void lif_count_kernel<float>(const float*, sg_i64, sg_i64, float, float, float, int*, int*);
 template __global__ void lif_count_kernel<double>(const double*, sg_i64, sg_i64, double, double, double, int*, int*);
-#define SG_INST_EMIT(T, I)                                                                   \
-    template __global__ void lif_emit_kernel<T, I>(const T*, sg_i64, sg_i64, T, T, T, T,      \
-                                                   const I*, const I*, I*, I*, T*);
-SG_INST_EMIT(float, int)
-SG_INST_EMIT(float, long long)
-SG_INST_EMIT(double, int)
-SG_INST_EMIT(double, long long)
-#undef SG_INST_EMIT
+#define SG_INST_TI(T, I)                                                                       \
+    template __global__ void lif_emit_kernel<T, I>(const T*, sg_i64, sg_i64, T, T, T, T,        \
+                                                   const I*, const I*, I*, I*, T*);             \
+    template __global__ void lif_spikes_count_kernel<T, I>(const I*, const I*, const T*, sg_i64, \
+                                                           sg_i64, sg_i64, T, T, T, int*, int*); \
+    template __global__ void lif_spikes_emit_kernel<T, I>(const I*, const I*, const T*, sg_i64,  \
+                                                          sg_i64, sg_i64, T, T, T, T, const I*,  \
+                                                          const I*, I*, I*, T*);
+SG_INST_TI(float, int)
+SG_INST_TI(float, long long)
+SG_INST_TI(double, int)
+SG_INST_TI(double, long long)
+#undef SG_INST_TI

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import Array, call, register
+from ..errors import ShapeError
 from ..spikes import SpikeMatrix
 from .surrogate import ActiveSet, active_from_distance
 from .threads import pool
@@ -48,13 +49,42 @@ def lif_forward_sparse(
     """The sparse mode's forward of one layer: spikes as sorted flat keys and the active set.
 
     h may be overwritten. Shapes: h (T, B, N) float -> keys (S,) int, flat ``(t * B + b) * N
-    + j`` sorted ascending; ActiveSet with unique flat indices in any order.
+    + j`` sorted ascending; ActiveSet sorted ascending.
     """
     s = call("lif_forward", h, alpha, theta)
     d = h.reshape(-1)  # |V - theta| in place: V is not needed after this
     np.subtract(d, d.dtype.type(theta), out=d)
     np.abs(d, out=d)
     return np.flatnonzero(s), active_from_distance(d, beta_s, b_th)
+
+
+@register("lif_forward_sparse_spikes", "numpy")
+def lif_forward_sparse_spikes(
+    indptr: Array,
+    indices: Array,
+    w: Array,
+    alpha: float,
+    theta: float,
+    beta_s: float,
+    b_th: float,
+    tb: tuple[int, int],
+) -> tuple[Array, ActiveSet]:
+    """The sparse mode's forward of one layer from its input spikes: ``lif_forward_sparse``
+    of h = x @ w.
+
+    The CUDA kernels compute h on the fly inside the scan and never store it; this twin (the
+    CPU backend's op) is the composition of the two ops, so it holds one layer's dense h at a
+    time and runs the native product and scan.
+
+    Shapes: indptr (T * B + 1,), indices (nnz,): the input spikes, CSR over rows t * B + b;
+    w (N_in, N) float; tb = (T, B) -> keys (S,) int, sorted flat indices
+    ``(t * B + b) * N + j``; ActiveSet sorted ascending.
+    """
+    T, B = (int(v) for v in tb)
+    if tuple(indptr.shape) != (T * B + 1,):
+        raise ShapeError(f"indptr must have shape ({T * B + 1},); got {tuple(indptr.shape)}")
+    h = call("spike_matmul", indptr, indices, w).reshape(T, B, w.shape[1])
+    return call("lif_forward_sparse", h, alpha, theta, beta_s, b_th)
 
 
 @register("leaky_scan_reverse", "numpy")

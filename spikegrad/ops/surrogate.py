@@ -12,8 +12,10 @@ from ..backend import Array, get_xp
 
 
 class ActiveSet(NamedTuple):
-    """Active entries of one layer: unique flat indices ``(t * B + b) * N + j``, any order.
+    """Active entries of one layer: unique flat indices ``(t * B + b) * N + j``.
 
+    Sorted ascending (every producer sorts once), so the entries of one (t, b) row are
+    adjacent and the backward's scatter and row gathers go row by row.
     Shapes: idx (A,) int32 or int64; sp (A,) float, sigma'(V) at those entries.
     """
 

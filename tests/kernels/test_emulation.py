@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import re
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -84,9 +85,9 @@ def test_lif_forward_sparse(emu, shape, b_th, dtype):
     assert np.array_equal(h_in, h), "the fused forward must not write h"
     assert np.array_equal(keys, keys_ref)
     assert act.idx.dtype == act_ref.idx.dtype and act.sp.dtype == dtype
-    order = np.argsort(act.idx)
-    assert np.array_equal(act.idx[order], act_ref.idx)  # twin: sorted
-    assert np.array_equal(act.sp[order], act_ref.sp)
+    assert np.all(np.diff(act.idx) > 0), "the active set comes out sorted"
+    assert np.array_equal(act.idx, act_ref.idx)
+    assert np.array_equal(act.sp, act_ref.sp)
     if b_th == np.inf:
         assert act.idx.size == h.size
     if b_th == 1e-30:
@@ -255,4 +256,127 @@ def test_loss_and_grad_through_kernels(emu, monkeypatch, mode, dtype):
         assert_close(net2.params[k], net.params[k], dtype)
     used = {c.split("<")[0] for c in emu.calls}
     assert "adam_update_multi_kernel" in used
-    assert ("lif_emit_kernel" in used) == (mode == "sparse")
+    assert ("lif_spikes_emit_kernel" in used) == (mode == "sparse")
+    assert "lif_emit_kernel" not in used  # the sparse mode never stores h
+
+
+# ------------------------------------------- the fused sparse forward (h never stored)
+SPIKE_SHAPES = [(1, 1, 1, 1), (6, 1, 4, 3), (1, 3, 5, 4), (9, 3, 13, 97), (4, 2, 7, 300)]
+
+
+def _spikes(rng, T, B, N_in, rate, idx_dtype):
+    """Input spikes (CSR over rows t * B + b), every third row without events."""
+    keep = rng.random((T * B, N_in)) < rate
+    keep[1::3] = False
+    x = spike_matrix_from_keys(np, np.flatnonzero(keep), T, B, N_in)
+    return x.indptr.astype(idx_dtype), x.indices.astype(idx_dtype)
+
+
+@pytest.mark.parametrize("idx_dtype", [np.int32, np.int64])
+@pytest.mark.parametrize("b_th", [0.2, np.inf, 1e-30], ids=["band", "all", "empty"])
+@pytest.mark.parametrize("shape", SPIKE_SHAPES, ids=str)
+def test_lif_forward_sparse_spikes(emu, shape, b_th, idx_dtype, dtype):
+    """The fused kernels against the composition of the twins (spike_matmul, then the scan):
+    h is summed in the same event order, so spikes, active set and sigma' are equal exactly."""
+    T, B, N_in, N = shape
+    rng = np.random.default_rng(21)
+    ip, ind = _spikes(rng, T, B, N_in, 0.4, idx_dtype)
+    w = rng.normal(0.3, 0.6, (N_in, N)).astype(dtype)
+    h = spmm_twin.spike_matmul(ip, ind, w).reshape(T, B, N)
+    keys_ref, act_ref = lif_twin.lif_forward_sparse(h, 0.9, 1.0, 100.0, b_th)
+    emu.calls.clear()
+    keys, act = host.lif_forward_sparse_spikes(emu, ip, ind, w, 0.9, 1.0, 100.0, b_th, (T, B))
+    assert np.array_equal(keys, keys_ref)
+    assert act.idx.dtype == act_ref.idx.dtype and act.sp.dtype == dtype
+    assert np.all(np.diff(act.idx) > 0), "the active set comes out sorted"
+    assert np.array_equal(act.idx, act_ref.idx)
+    assert np.array_equal(act.sp, act_ref.sp)
+    targs = f"<{K.FLOAT_TYPES[dtype]}, {K.INDEX_TYPES[np.dtype(idx_dtype)]}>"
+    assert emu.calls[0] == f"lif_spikes_count_kernel{targs}"
+    emitted = keys.size + act.idx.size > 0
+    assert emu.calls[1:] == ([f"lif_spikes_emit_kernel{targs}"] if emitted else [])
+    if b_th == np.inf:
+        assert act.idx.size == T * B * N
+    if b_th == 1e-30:
+        assert act.idx.size == 0
+    if T > 1 and b_th == 0.2:
+        assert keys.size and act.idx.size, "the case must exercise spikes and a band"
+
+
+def test_lif_forward_sparse_spikes_no_input(emu, dtype):
+    ip, ind = np.zeros(11, np.int32), np.zeros(0, np.int32)
+    w = np.ones((4, 3), dtype)
+    keys, act = host.lif_forward_sparse_spikes(emu, ip, ind, w, 0.9, 1.0, 100.0, 0.2, (5, 2))
+    assert keys.size == 0 and act.idx.size == 0
+    keys, act = host.lif_forward_sparse_spikes(emu, ip, ind, w, 0.9, 1.0, 100.0, 2.0, (5, 2))
+    assert keys.size == 0 and np.array_equal(act.idx, np.arange(30))  # V = 0 stays in the band
+
+
+def test_lif_forward_sparse_spikes_twin(dtype):
+    """The registered twin is the composition spike_matmul + lif_forward_sparse."""
+    T, B, N_in, N = 9, 3, 13, 97
+    rng = np.random.default_rng(22)
+    ip, ind = _spikes(rng, T, B, N_in, 0.4, np.int32)
+    w = rng.normal(0.3, 0.6, (N_in, N)).astype(dtype)
+    h = spmm_twin.spike_matmul(ip, ind, w).reshape(T, B, N)
+    keys_ref, act_ref = lif_twin.lif_forward_sparse(h, 0.9, 1.0, 100.0, 0.2)
+    for flag in ("0", "1"):
+        with native.mode(flag):
+            keys, act = sg.backend.call(
+                "lif_forward_sparse_spikes", ip, ind, w, 0.9, 1.0, 100.0, 0.2, (T, B)
+            )
+        assert np.array_equal(keys, keys_ref) and np.array_equal(act.idx, act_ref.idx)
+        assert np.array_equal(act.sp, act_ref.sp)
+    with pytest.raises(sg.ShapeError, match="indptr"):
+        lif_twin.lif_forward_sparse_spikes(ip, ind, w, 0.9, 1.0, 100.0, 0.2, (T, B + 1))
+
+
+def test_lif_forward_sparse_spikes_checks(emu):
+    ip, ind = np.zeros(7, np.int32), np.zeros(0, np.int32)
+    with pytest.raises(sg.ShapeError, match="indptr"):
+        host.lif_forward_sparse_spikes(emu, ip, ind, np.ones((4, 3)), 0.9, 1.0, 1.0, 0.2, (2, 2))
+    with pytest.raises(sg.DTypeError):
+        host.lif_forward_sparse_spikes(
+            emu, ip, ind, np.ones((4, 3), np.float16), 0.9, 1.0, 1.0, 0.2, (2, 3)
+        )
+    with pytest.raises(sg.DTypeError, match="integer"):
+        host.lif_forward_sparse_spikes(
+            emu, ip.astype(float), ind, np.ones((4, 3)), 0.9, 1.0, 1.0, 0.2, (2, 3)
+        )
+
+
+def test_fused_forward_allocates_no_dense_current(emu, dtype):
+    """Peak host memory of the fused forward (the emulator allocates nothing: the kernels
+    write the host code's arrays) stays below one (T, B, N) float array; the stored-h path
+    (spike_matmul, then lif_forward_sparse) reaches it, so the measure can fail."""
+    T, B, N_in, N = 40, 8, 50, 300
+    rng = np.random.default_rng(23)
+    ip, ind = _spikes(rng, T, B, N_in, 0.2, np.int32)
+    w = rng.normal(0.0, 0.3, (N_in, N)).astype(dtype)
+    dense_bytes = T * B * N * dtype.itemsize
+
+    def peak(fn):
+        tracemalloc.start()
+        try:
+            out = fn()
+            return tracemalloc.get_traced_memory()[1], out
+        finally:
+            tracemalloc.stop()
+
+    emu.calls.clear()
+    fused, (keys, act) = peak(
+        lambda: host.lif_forward_sparse_spikes(emu, ip, ind, w, 0.9, 1.0, 100.0, 0.1, (T, B))
+    )
+    assert [c.split("<")[0] for c in emu.calls] == [
+        "lif_spikes_count_kernel",
+        "lif_spikes_emit_kernel",
+    ]
+    stored, (keys_ref, act_ref) = peak(
+        lambda: host.lif_forward_sparse(
+            emu, host.spike_matmul(emu, ip, ind, w).reshape(T, B, N), 0.9, 1.0, 100.0, 0.1
+        )
+    )
+    assert np.array_equal(keys, keys_ref) and np.array_equal(act.idx, act_ref.idx)
+    assert 0 < keys.size < 0.3 * T * B * N and 0 < act.idx.size < 0.1 * T * B * N
+    assert stored >= dense_bytes
+    assert fused < dense_bytes, f"peak {fused} B >= one (T, B, N) array ({dense_bytes} B)"

@@ -65,11 +65,70 @@ def test_lif_forward_sparse(cp, L, shape, b_th, dtype):
     keys_ref, act_ref = lif_twin.lif_forward_sparse(h.copy(), 0.9, 1.0, 100.0, b_th)
     keys, act = L.lif_forward_sparse(cp.asarray(h), 0.9, 1.0, 100.0, b_th)
     idx, sp = act.idx.get(), act.sp.get()
-    order = np.argsort(idx)
+    assert np.all(np.diff(idx) > 0), "the active set comes out sorted"
     _assert_same(keys.get(), keys_ref, dtype)
-    _assert_same(idx[order], act_ref.idx, dtype)
-    _, i, j = np.intersect1d(idx[order], act_ref.idx, return_indices=True)
-    assert_close(sp[order][i], act_ref.sp[j], dtype)
+    _assert_same(idx, act_ref.idx, dtype)
+    _, i, j = np.intersect1d(idx, act_ref.idx, return_indices=True)
+    assert_close(sp[i], act_ref.sp[j], dtype)
+
+
+def _input_spikes(rng, T, B, N_in, rate, idx_dtype):
+    """Input spikes (CSR over rows t * B + b) on the host, every third row without events."""
+    keep = rng.random((T * B, N_in)) < rate
+    keep[1::3] = False
+    x = spike_matrix_from_keys(np, np.flatnonzero(keep), T, B, N_in)
+    return x.indptr.astype(idx_dtype), x.indices.astype(idx_dtype)
+
+
+@pytest.mark.parametrize("idx_dtype", [np.int32, np.int64])
+@pytest.mark.parametrize("b_th", [0.2, np.inf, 1e-30])
+@pytest.mark.parametrize("shape", [(1, 1, 1, 1), (9, 3, 13, 97), (50, 16, 120, 300)], ids=str)
+def test_lif_forward_sparse_spikes(cp, L, shape, b_th, idx_dtype, dtype):
+    """The fused forward (h computed inside the scan) against spike_matmul + the twin scan."""
+    T, B, N_in, N = shape
+    rng = np.random.default_rng(21)
+    ip, ind = _input_spikes(rng, T, B, N_in, 0.2, idx_dtype)
+    w = rng.normal(0.05, 0.4, (N_in, N)).astype(dtype)
+    h = spmm_twin.spike_matmul(ip, ind, w).reshape(T, B, N)
+    keys_ref, act_ref = lif_twin.lif_forward_sparse(h, 0.9, 1.0, 100.0, b_th)
+    args = (cp.asarray(ip), cp.asarray(ind), cp.asarray(w), 0.9, 1.0, 100.0, b_th, (T, B))
+    keys, act = L.lif_forward_sparse_spikes(*args)
+    idx, sp = act.idx.get(), act.sp.get()
+    assert act.idx.dtype == act_ref.idx.dtype
+    assert np.all(np.diff(idx) > 0), "the active set comes out sorted"
+    _assert_same(keys.get(), keys_ref, dtype)
+    _assert_same(idx, act_ref.idx, dtype)
+    _, i, j = np.intersect1d(idx, act_ref.idx, return_indices=True)
+    assert_close(sp[i], act_ref.sp[j], dtype)
+
+
+def test_fused_forward_allocates_no_dense_current(cp, L, dtype):
+    """No device allocation of the fused forward reaches one (T, B, N) float array."""
+    T, B, N_in, N = 100, 32, 200, 500
+    rng = np.random.default_rng(23)
+    ip, ind = _input_spikes(rng, T, B, N_in, 0.1, np.int32)
+    w = rng.normal(0.0, 0.2, (N_in, N)).astype(dtype)
+    args = (cp.asarray(ip), cp.asarray(ind), cp.asarray(w), 0.9, 1.0, 100.0, 0.1, (T, B))
+
+    class Sizes(cp.cuda.MemoryHook):
+        name = "spikegrad_test_sizes"
+
+        def __init__(self) -> None:
+            self.sizes: list[int] = []
+
+        def malloc_preprocess(self, **kw) -> None:
+            self.sizes.append(int(kw["size"]))
+
+    hook = Sizes()
+    with hook:
+        keys, act = L.lif_forward_sparse_spikes(*args)
+        cp.cuda.Device().synchronize()
+    dense_bytes = T * B * N * dtype.itemsize
+    assert 0 < act.idx.size < 0.1 * T * B * N and keys.size > 0
+    assert hook.sizes and max(hook.sizes) < dense_bytes, (max(hook.sizes), dense_bytes)
+    with hook:  # the measure sees a stored current
+        L.lif_forward_sparse(L.spike_matmul(*args[:3]).reshape(T, B, N), 0.9, 1.0, 100.0, 0.1)
+    assert max(hook.sizes) >= dense_bytes
 
 
 def _assert_same(got: np.ndarray, want: np.ndarray, dtype) -> None:
@@ -209,6 +268,20 @@ def test_deterministic_mode_is_bitwise_reproducible(cp):
         K.set_deterministic(old)
     for k in ("W1", "W2"):  # the hidden layers: W_out's product may still be cuSPARSE's
         assert all(cp.array_equal(r[k], runs[0][k]) for r in runs[1:])
+
+
+def test_launcher_looks_up_a_kernel_once(cp, L, monkeypatch):
+    """The launcher fetches a kernel instance once per (stem, kernel, targs, device)."""
+    from spikegrad.kernels import launch
+
+    launch.LAUNCH.clear()
+    calls = []
+    real = launch.load_module
+    monkeypatch.setattr(launch, "load_module", lambda *a: calls.append(a) or real(*a))
+    x = cp.zeros((3, 2))
+    L.leaky_scan(x, 0.5, 1.0)
+    L.leaky_scan(x, 0.5, 1.0)
+    assert len(calls) == 1
 
 
 def test_compile_error_is_a_kernel_error(cp, L, monkeypatch):
