@@ -123,8 +123,8 @@ def leaky_scan(x: Array, alpha: float, gain: float) -> Array:
 
 
 @register("leaky_scan_reverse", "cupy")
-def leaky_scan_reverse(e: Array, alpha: float, bound: float | None = None) -> Array:
-    """See :func:`spikegrad.ops.lif.leaky_scan_reverse` (readout.cu; ``bound`` unused)."""
+def leaky_scan_reverse(e: Array, alpha: float) -> Array:
+    """See :func:`spikegrad.ops.lif.leaky_scan_reverse` (readout.cu)."""
     return host.leaky_scan_reverse(LAUNCH, e, alpha)
 
 
