@@ -72,14 +72,15 @@ def leaky_scan_reverse(e: Array, alpha: float) -> Array:
     """
     a = e.dtype.type(alpha)
     tiny = np.finfo(e.dtype).tiny
-    tmp = np.empty_like(e[0])
+    tmp = np.empty_like(e[:1])
     small = np.empty(tmp.shape, dtype=bool)
     for t in range(e.shape[0] - 2, -1, -1):
-        np.multiply(e[t + 1], a, out=tmp)
-        e[t] += tmp
-        np.abs(e[t], out=tmp)
+        row = e[t : t + 1]  # a view also when e is 1-D
+        np.multiply(e[t + 1 : t + 2], a, out=tmp)
+        row += tmp
+        np.abs(row, out=tmp)
         np.less(tmp, tiny, out=small)
-        np.copyto(e[t], 0, where=small)
+        np.copyto(row, 0, where=small)
     return e
 
 
@@ -90,8 +91,9 @@ def leaky_scan(x: Array, alpha: float, gain: float) -> Array:
     a, c = x.dtype.type(alpha), x.dtype.type(gain)
     y[:1] = 0
     for t in range(x.shape[0] - 1):
-        np.multiply(y[t], a, out=y[t + 1])
-        y[t + 1] += c * x[t]
+        nxt = y[t + 1 : t + 2]  # a view also when x is 1-D
+        np.multiply(y[t : t + 1], a, out=nxt)
+        nxt += c * x[t : t + 1]
     return y
 
 
