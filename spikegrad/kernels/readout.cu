@@ -136,8 +136,9 @@ leaky_scan_reverse_chunk_kernel(T* e, const T* __restrict__ r, sg_i64 n_t, sg_i6
     for (sg_i64 k = sg_tid(); k < n; k += sg_stride()) {
         const sg_i64 q = k / n_col, c = k - q * n_col;
         const sg_i64 hi = n_t - q * len, lo = hi - len > 0 ? hi - len : 0;
-        // chunk 0 starts from the top row itself, a later chunk from the row above it
-        T acc = q == 0 ? e[(hi - 1) * n_col + c] : r[(q - 1) * n_col + c];
+        // chunk 0 starts from the top row itself, a later chunk from the row above it (that
+        // row's value, so flushed by the policy)
+        T acc = q == 0 ? e[(hi - 1) * n_col + c] : sg_flush(r[(q - 1) * n_col + c]);
         for (sg_i64 t = q == 0 ? hi - 2 : hi - 1; t >= lo; --t) {
             const sg_i64 i = t * n_col + c;
             acc = sg_flush(sg_add_rn(e[i], sg_mul_rn(alpha, acc)));
