@@ -47,3 +47,19 @@ def ref_params(net):
     }
     Ws = [np.asarray(net.params[f"W{l}"]) for l in range(1, net.n_hidden + 1)]
     return p, Ws, np.asarray(net.params["W_out"])
+
+
+def subnormal_cases(dtype) -> tuple[np.ndarray, float]:
+    """Inputs of a reverse scan (T', 6) whose steps produce subnormals three ways: by decay
+    (columns 0, 1), by cancellation of two normal numbers (2), from subnormal inputs (3);
+    column 4 stays normal, column 5 is all zero. Returns e and alpha = 0.1."""
+    f = np.dtype(dtype).type
+    tiny = np.finfo(dtype).tiny
+    n_t = 420  # 0.1**k underflows after ~38 (float32) and ~308 (float64) steps
+    e = np.zeros((n_t, 6), dtype=dtype)
+    e[-1, :2] = [1.0, -3.0]
+    e[:, 4] = 0.5
+    e[n_t // 2 :: 7, 2] = f(12 * tiny)  # the next step: -1.1 tiny + 0.1 * 12 tiny ~ 0.1 tiny
+    e[n_t // 2 - 1 :: 7, 2] = f(-1.1 * tiny)
+    e[::5, 3] = f(tiny / 8)
+    return e, 0.1

@@ -7,14 +7,25 @@ and only on the first launch). Loading this package registers every kernel op fo
 backend (the import at the end); nothing here needs CuPy, so a CPU-only install (and the NVRTC /
 CPU-emulation tests) can read the kernel table.
 
-Deterministic mode: by default the weight gradient of the sparse backward (``dW = x^T e1``)
-accumulates with float ``atomicAdd``, so its last bits may vary from run to run. With
-``set_deterministic(True)``, or the environment variable ``SPIKEGRAD_DETERMINISTIC=1`` read at
-import, that product instead sorts the spike events by column (a radix sort, deterministic) and
-sums each output entry sequentially: no float atomics. Every other kernel is deterministic in
-both modes. (Products the engine still hands to cuSPARSE, such as ``SpikeMatrix.tmatmul`` for
-the readout's weight gradient, are outside this guarantee unless they call the
-``spike_matmul`` / ``spike_tmatmul`` ops.)
+Deterministic mode: every kernel is deterministic except the weight gradient ``dW = x^T e1``,
+the one product with float atomics. Both consumers of that product, the sparse backward's
+hidden layers and the readout's ``dW_out = S^L^T dhr`` (``SpikeMatrix.tmatmul``), go through
+the ``spike_tmatmul`` op (spmm.cu), which has two modes:
+
+- deterministic (the default, see ``DETERMINISTIC_DEFAULT``): no float atomics; every output
+  is a sum in an order fixed by the data alone, so results are bitwise reproducible run to
+  run and on any grid. Narrow outputs (the readout's N_L x K) sum per-chunk partials of the
+  CSR events in chunk order; wider ones sort the events by (column, row) on the device and
+  sum fixed-length segments, cut columns fixed up in segment order (heavy columns are spread
+  over many segments). Each (event, j) term is read once, as the atomic kernel adds it once;
+  the extra work is the O(nnz) integer sort and partials of at most a quarter of the terms.
+- atomic: ``atomicAdd`` from every (row, j) of e1; the order of the float additions, so the
+  last bits, may vary from run to run.
+
+``set_deterministic(flag)`` switches for every later launch; the environment variable
+``SPIKEGRAD_DETERMINISTIC`` (1/true/yes or 0/false/no), read at import, overrides the default.
+The default is one line for the GPU benchmark to settle (``python -m spikegrad.bench_gpu``
+times both modes per layer).
 """
 
 from __future__ import annotations
@@ -54,10 +65,19 @@ KERNELS: dict[str, dict[str, tuple[str, ...]]] = {
     "spmm": {
         "spmm_csr_kernel": ("T", "I"),
         "spmm_csr_t_atomic_kernel": ("T", "I"),
+        "spmm_t_seg_kernel": ("T", "I"),
+        "spmm_t_seg_fix_kernel": ("T", "I"),
+        "spmm_t_chunk_kernel": ("T", "I"),
+        "sum_leading_kernel": ("T",),
     },
     "readout": {
         "leaky_scan_kernel": ("T",),
         "leaky_scan_reverse_kernel": ("T",),
+        "leaky_scan_reduce_kernel": ("T",),
+        "leaky_scan_carry_kernel": ("T",),
+        "leaky_scan_chunk_kernel": ("T",),
+        "leaky_scan_reverse_reduce_kernel": ("T",),
+        "leaky_scan_reverse_chunk_kernel": ("T",),
     },
     "adam": {
         "adam_update_multi_kernel": ("T",),
@@ -70,7 +90,14 @@ COOPERATIVE = frozenset({"gather_rowdot_warp_kernel"})
 
 _INCLUDE = re.compile(r'^#include "(\w+\.cuh)"[ \t]*$', re.MULTILINE)
 
-_deterministic = os.environ.get("SPIKEGRAD_DETERMINISTIC", "0").lower() in ("1", "true", "yes")
+# The default dW mode. Deterministic: same float traffic as the atomic kernel without its
+# hot-spot contention (the readout's ~20 x nnz atomics land on N_L x K addresses), plus an
+# O(nnz) integer sort for the hidden layers. Flip to False if the GPU benchmark says so.
+DETERMINISTIC_DEFAULT = True
+
+_deterministic = os.environ.get(
+    "SPIKEGRAD_DETERMINISTIC", "1" if DETERMINISTIC_DEFAULT else "0"
+).lower() in ("1", "true", "yes")
 
 
 def set_deterministic(flag: bool) -> None:

@@ -29,3 +29,34 @@ __device__ __forceinline__ float sg_abs(float x) { return fabsf(x); }
 __device__ __forceinline__ double sg_abs(double x) { return fabs(x); }
 __device__ __forceinline__ float sg_sqrt(float x) { return sqrtf(x); }
 __device__ __forceinline__ double sg_sqrt(double x) { return sqrt(x); }
+
+// The reverse scans' denormal policy, the same in the NumPy twin, the C kernel and CUDA: after
+// each step, a value whose magnitude is below the smallest normal number of its type is set to
+// +0 (sg_flush). The arithmetic before the flush is IEEE, with gradual underflow, in float32
+// too: CuPy compiles with -ftz=true, so sg_add_rn / sg_mul_rn issue PTX without .ftz (and
+// without contraction); the C++ emulation uses the plain operators.
+__device__ __forceinline__ float sg_tiny(float) { return 0x1p-126f; }
+__device__ __forceinline__ double sg_tiny(double) { return 0x1p-1022; }
+template <typename T>
+__device__ __forceinline__ T sg_flush(T v) { return sg_abs(v) < sg_tiny(v) ? T(0) : v; }
+
+__device__ __forceinline__ float sg_add_rn(float a, float b) {
+#ifdef __CUDA_ARCH__
+    float r;
+    asm("add.rn.f32 %0, %1, %2;" : "=f"(r) : "f"(a), "f"(b));
+    return r;
+#else
+    return a + b;
+#endif
+}
+__device__ __forceinline__ float sg_mul_rn(float a, float b) {
+#ifdef __CUDA_ARCH__
+    float r;
+    asm("mul.rn.f32 %0, %1, %2;" : "=f"(r) : "f"(a), "f"(b));
+    return r;
+#else
+    return a * b;
+#endif
+}
+__device__ __forceinline__ double sg_add_rn(double a, double b) { return a + b; }
+__device__ __forceinline__ double sg_mul_rn(double a, double b) { return a * b; }

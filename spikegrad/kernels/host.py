@@ -365,12 +365,24 @@ def spike_matmul(launch: Launcher, indptr: Array, indices: Array, w: Array) -> A
     return out
 
 
+# Deterministic dW = X^T e (spmm.cu): the chunked scheme for narrow outputs (n_cols * M up to
+# DW_NARROW: the readout's N_L x K), the segmented scheme otherwise. Segment and chunk lengths
+# depend on the data only, never on the grid, so the sums are the same on any grid.
+DW_NARROW = 1 << 14  # outputs up to which the chunked scheme runs
+DW_SEGMENT = 128  # events per segment of the segmented scheme
+DW_CHUNK_MIN = 256  # events per chunk of the chunked scheme: at least this many ...
+DW_CHUNK_PER_COL = 4  # ... and this many per output row, so partials <= 1/4 of the terms
+
+
 def spike_tmatmul(launch: Launcher, indptr: Array, indices: Array, e: Array, n_cols: int) -> Array:
     """``X^T @ e`` for a 0/1 CSR matrix X of n_cols columns.
 
-    Default: atomicAdd from every (row, j). Deterministic mode: the events are sorted by
-    (column, row) and each output entry is a sequential sum (spmm_csr_kernel on the CSC).
-    Shapes: indptr (R + 1,), indices (nnz,); e (R, M) -> (n_cols, M).
+    Atomic mode: atomicAdd from every (row, j). Deterministic mode (no float atomics, bitwise
+    reproducible on any grid): n_cols * M <= DW_NARROW takes the chunked scheme (partials per
+    chunk of CSR events, summed in chunk order), larger outputs the segmented one (the events
+    sorted by (column, row) on the device, fixed-length segments, cut columns fixed up in
+    segment order); see spmm.cu. Both read each (event, j) term once, as the atomic kernel
+    adds it once. Shapes: indptr (R + 1,), indices (nnz,); e (R, M) -> (n_cols, M).
     """
     e = _in("e", e)
     dt = e.dtype
@@ -378,70 +390,143 @@ def spike_tmatmul(launch: Launcher, indptr: Array, indices: Array, e: Array, n_c
     idt, (indptr, indices) = _indices(indptr, indices)
     n_rows, m = indptr.size - 1, e.shape[1]
     _shape("e", e, (n_rows, m))
-    if is_deterministic():
-        nnz = indices.size
-        rows = xp.searchsorted(indptr, xp.arange(nnz, dtype=idt), side="right") - 1
-        key = indices.astype(np.int64) * max(n_rows, 1) + rows
-        order = xp.argsort(key)
-        csc_rows = xp.ascontiguousarray(rows[order].astype(idt))
-        colptr = xp.searchsorted(key[order], xp.arange(n_cols + 1, dtype=np.int64) * max(n_rows, 1))
-        out = xp.empty((n_cols, m), dtype=dt)
+    nnz = indices.size
+    if not is_deterministic():
+        out = xp.zeros((n_cols, m), dtype=dt)
         _run(
             launch,
             "spmm",
-            "spmm_csr_kernel",
+            "spmm_csr_t_atomic_kernel",
             template_args(dt, idt),
-            n_cols * m,
-            (colptr.astype(idt), csc_rows, e, np.int64(n_cols), np.int64(m), out),
+            n_rows * m,
+            (indptr, indices, e, np.int64(n_rows), np.int64(m), out),
         )
         return out
-    out = xp.zeros((n_cols, m), dtype=dt)
-    _run(
-        launch,
-        "spmm",
-        "spmm_csr_t_atomic_kernel",
-        template_args(dt, idt),
-        n_rows * m,
-        (indptr, indices, e, np.int64(n_rows), np.int64(m), out),
-    )
+    if nnz == 0 or n_cols * m == 0:
+        return xp.zeros((n_cols, m), dtype=dt)
+    out = xp.empty((n_cols, m), dtype=dt)
+    if n_cols * m <= DW_NARROW:
+        chunk = max(DW_CHUNK_MIN, DW_CHUNK_PER_COL * n_cols)
+        n_chunk = -(-nnz // chunk)
+        part = xp.empty((n_chunk, n_cols, m), dtype=dt)
+        args = (indptr, indices, e, np.int64(n_rows), np.int64(m), np.int64(n_cols))
+        args += (np.int64(nnz), np.int64(chunk), part)
+        _run(launch, "spmm", "spmm_t_chunk_kernel", template_args(dt, idt), n_chunk * m, args)
+        args = (part, np.int64(n_chunk), np.int64(n_cols * m), out)
+        _run(launch, "spmm", "sum_leading_kernel", template_args(dt), n_cols * m, args)
+        return out
+    colptr, rows = _csc(indptr, indices, n_rows, n_cols)
+    colptr, rows = colptr.astype(idt), rows.astype(idt)
+    n_seg = -(-nnz // DW_SEGMENT)
+    head = xp.empty((n_seg, m), dtype=dt)
+    tail = xp.empty((n_seg, m), dtype=dt)
+    seg = np.int64(DW_SEGMENT)
+    args = (colptr, rows, e, np.int64(n_cols), np.int64(m), np.int64(nnz), seg, out, head, tail)
+    _run(launch, "spmm", "spmm_t_seg_kernel", template_args(dt, idt), n_seg * m, args)
+    args = (colptr, np.int64(n_cols), np.int64(m), seg, head, tail, out)
+    _run(launch, "spmm", "spmm_t_seg_fix_kernel", template_args(dt, idt), n_cols * m, args)
     return out
 
 
+def _csc(indptr: Array, indices: Array, n_rows: int, n_cols: int) -> tuple[Array, Array]:
+    """The column lists of a 0/1 CSR pattern, rows ascending in each: one sort of unique keys
+    ``column * R + row`` (int32 when they fit), on the device of the arrays.
+
+    Shapes: indptr (R + 1,), indices (nnz,) -> colptr (n_cols + 1,), rows (nnz,).
+    """
+    xp = get_xp(indptr)
+    kdt = np.dtype(np.int32 if (n_cols + 1) * max(n_rows, 1) < 2**31 else np.int64)
+    r = kdt.type(max(n_rows, 1))
+    rows = xp.searchsorted(indptr, xp.arange(indices.size, dtype=indptr.dtype), side="right")
+    key = xp.sort(indices.astype(kdt) * r + (rows - 1).astype(kdt))
+    colptr = xp.searchsorted(key, xp.arange(n_cols + 1, dtype=kdt) * r)
+    return colptr, key % r
+
+
 # -------------------------------------------------------------------------- readout.cu
+SCAN_FILL_COLUMNS = 1 << 16  # columns that fill the device alone: one thread per column
+SCAN_MIN_CHUNK = 16  # steps per chunk of the chunked scans, at least
+
+
+def scan_chunk(n_t: int, n_col: int) -> int:
+    """Steps per chunk of the chunked leaky scans, or 0 for the one-thread-per-column scheme.
+
+    Chunks are cut when the columns alone leave the device idle (n_col < SCAN_FILL_COLUMNS):
+    enough chunks to bring the threads to about SCAN_FILL_COLUMNS, none shorter than
+    SCAN_MIN_CHUNK steps.
+    """
+    if n_col == 0 or n_col >= SCAN_FILL_COLUMNS:
+        return 0
+    n_chunk = min(n_t // SCAN_MIN_CHUNK, -(-SCAN_FILL_COLUMNS // n_col))
+    return -(-n_t // n_chunk) if n_chunk >= 2 else 0
+
+
+def _scan_power(dt: np.dtype, alpha: float, steps: int) -> np.generic:
+    """alpha^steps of the dtype-rounded alpha, rounded once to the dtype."""
+    return dt.type(float(dt.type(alpha)) ** steps)
+
+
 def leaky_scan(launch: Launcher, x: Array, alpha: float, gain: float) -> Array:
-    """``y[0] = 0, y[t+1] = alpha y[t] + gain x[t]``. Shapes: x (T, ...) -> y (T, ...)."""
+    """``y[0] = 0, y[t+1] = alpha y[t] + gain x[t]``. Shapes: x (T, ...) -> y (T, ...).
+
+    Few columns and many steps (:func:`scan_chunk`): the chunked scan of readout.cu. Its first
+    chunk is bitwise the twin; a later output y[t] starts its chunk from a reassociated state,
+    so to first order in the unit roundoff u (2**-24 float32, 2**-53 float64)
+    ``|y[t] - y_twin[t]| <= (4 t + 6) u sum_{s<t} |alpha|^(t-1-s) |gain x[s]|``.
+    """
     x = _in("x", x)
     dt = x.dtype
+    xp = get_xp(x)
     n_t, n_col = _columns(x)
-    y = get_xp(x).empty_like(x)
+    y = xp.empty_like(x)
+    a, g = dt.type(alpha), dt.type(gain)
+    steps = scan_chunk(int(n_t), int(n_col))
+    if not steps:
+        args = (x, y, n_t, n_col, a, g)
+        _run(launch, "readout", "leaky_scan_kernel", template_args(dt), int(n_col), args)
+        return y
+    n_chunk = -(-int(n_t) // steps)
+    r = xp.empty((n_chunk - 1, int(n_col)), dtype=dt)
+    ln, n_red = np.int64(steps), np.int64(n_chunk - 1)
+    targs = template_args(dt)
     _run(
-        launch,
-        "readout",
-        "leaky_scan_kernel",
-        template_args(dt),
-        int(n_col),
-        (x, y, n_t, n_col, dt.type(alpha), dt.type(gain)),
+        launch, "readout", "leaky_scan_reduce_kernel", targs, r.size, (x, n_col, ln, n_red, a, g, r)
     )
+    args = (r, n_red, n_col, _scan_power(dt, alpha, steps))
+    _run(launch, "readout", "leaky_scan_carry_kernel", targs, int(n_col), args)
+    args = (x, r, y, n_t, n_col, ln, a, g)
+    _run(launch, "readout", "leaky_scan_chunk_kernel", targs, n_chunk * int(n_col), args)
     return y
 
 
-def leaky_scan_reverse(
-    launch: Launcher, e: Array, alpha: float, bound: float | None = None
-) -> Array:
+def leaky_scan_reverse(launch: Launcher, e: Array, alpha: float) -> Array:
     """In place: ``e[t] += alpha * e[t+1]`` from the end backwards. Shapes: (T', ...).
 
-    ``bound`` (the twin's hint for where subnormals can occur) is not needed here.
+    The twin's denormal policy (:func:`spikegrad.ops.lif.leaky_scan_reverse`). Few columns and
+    many steps (:func:`scan_chunk`): the chunked scan of readout.cu, chunks counted from the
+    end; its first chunk (the last rows) is bitwise the twin, and to first order in u
+    ``|e[t] - e_twin[t]| <= (4 (T'-t) + 6) u sum_{s>=t} |alpha|^(s-t) |e_in[s]|
+    + 2 tiny / (1 - |alpha|)`` (the last term: flushes taken on one side only).
     """
     dt = _float("e", e)
+    xp = get_xp(e)
     n_t, n_col = _columns(e)
-    _run(
-        launch,
-        "readout",
-        "leaky_scan_reverse_kernel",
-        template_args(dt),
-        int(n_col),
-        (e, n_t, n_col, dt.type(alpha)),
-    )
+    a = dt.type(alpha)
+    steps = scan_chunk(int(n_t), int(n_col))
+    targs = template_args(dt)
+    if not steps:
+        args = (e, n_t, n_col, a)
+        _run(launch, "readout", "leaky_scan_reverse_kernel", targs, int(n_col), args)
+        return e
+    n_chunk = -(-int(n_t) // steps)
+    r = xp.empty((n_chunk - 1, int(n_col)), dtype=dt)
+    ln, n_red = np.int64(steps), np.int64(n_chunk - 1)
+    args = (e, n_t, n_col, ln, n_red, a, r)
+    _run(launch, "readout", "leaky_scan_reverse_reduce_kernel", targs, r.size, args)
+    args = (r, n_red, n_col, _scan_power(dt, alpha, steps))
+    _run(launch, "readout", "leaky_scan_carry_kernel", targs, int(n_col), args)
+    args = (e, r, n_t, n_col, ln, a)
+    _run(launch, "readout", "leaky_scan_reverse_chunk_kernel", targs, n_chunk * int(n_col), args)
     return e
 
 

@@ -5,6 +5,9 @@
 //   delta[t] = g[t] sigma'(V[t])          (sparse: only on the active set, 0 elsewhere)
 //   eps[t]   = delta[t] + alpha eps[t+1],  eps[T] = 0
 //   the products use e1[t] = eps[t+1]:  dW = x^T e1 (spmm.cu),  dL/dx[b,t,i] = W[i,:] . e1[b,t,:]
+// Denormal policy of the eps scan (common.cuh, the same as the twin's leaky_scan_reverse):
+// after each step, an eps of magnitude below the smallest normal number is set to +0; delta
+// and the step are IEEE in float32 too (sg_mul_rn / sg_add_rn: CuPy compiles with -ftz=true).
 // The sparse mode evaluates dL/dx only at the previous layer's active entries
 // (gather_rowdot_kernel), which is exact because that layer multiplies by its own sigma'.
 //
@@ -32,20 +35,21 @@ template <typename T, typename I>
 __global__ void __launch_bounds__(SG_BLOCK)
 delta_scatter_kernel(const T* __restrict__ g, const T* __restrict__ sp, const I* __restrict__ idx,
                      sg_i64 n, T* __restrict__ d) {
-    for (sg_i64 k = sg_tid(); k < n; k += sg_stride()) d[idx[k]] = g[k] * sp[k];
+    for (sg_i64 k = sg_tid(); k < n; k += sg_stride()) d[idx[k]] = sg_mul_rn(g[k], sp[k]);
 }
 
 // Reverse scan of one column: out[t] = eps[t+1] with eps[t] = delta[t] + alpha eps[t+1].
 // delta[t] = g[t] * sp[t] when MUL, else g[t]. out may alias g (each entry is read first).
+// Each eps is flushed by the denormal policy (sg_flush).
 template <typename T, bool MUL>
 __device__ __forceinline__ void eps_column(const T* g, const T* sp, T* out, sg_i64 n_t,
                                            sg_i64 n_col, sg_i64 c, T alpha) {
     T e = T(0);
     for (sg_i64 t = n_t - 1; t >= 0; --t) {
         const sg_i64 k = t * n_col + c;
-        const T delta = MUL ? g[k] * sp[k] : g[k];
+        const T delta = MUL ? sg_mul_rn(g[k], sp[k]) : g[k];
         out[k] = e;
-        e = delta + alpha * e;
+        e = sg_flush(sg_add_rn(delta, sg_mul_rn(alpha, e)));
     }
 }
 

@@ -45,9 +45,8 @@ void SG_FN(lif_forward)(SG_T *h, uint8_t *s, uint8_t *act, int64_t nt, int64_t m
 }
 
 /* Reverse leaky scan in place (ops/lif.py: leaky_scan_reverse): e[t] += alpha e[t+1] for
- * t = nt-2 .. 0, over e (nt, m). Results below the smallest normal float are flushed to 0
- * (subnormal arithmetic is an order of magnitude slower and below any gradient's
- * resolution). */
+ * t = nt-2 .. 0, over e (nt, m). Denormal policy (the twin's docstring; the same in CUDA):
+ * after each step, a value of magnitude below the smallest normal number is set to +0. */
 void SG_FN(leaky_scan_reverse)(SG_T *e, int64_t nt, int64_t m, SG_T alpha) {
     int64_t n_tiles = (m + SG_TILE - 1) / SG_TILE;
 #pragma omp parallel for schedule(static)

@@ -119,10 +119,10 @@ def flatnonzero(mask: Array, dtype: type = np.int64) -> np.ndarray:
 
 
 @register("leaky_scan_reverse", "native")
-def leaky_scan_reverse(e: Array, alpha: float, bound: float | None = None) -> Array:
-    """See :func:`spikegrad.ops.lif.leaky_scan_reverse` (in place; subnormals flushed)."""
+def leaky_scan_reverse(e: Array, alpha: float) -> Array:
+    """See :func:`spikegrad.ops.lif.leaky_scan_reverse` (in place; its denormal policy)."""
     if not _in_place(e):
-        return lif.leaky_scan_reverse(e, alpha, bound)
+        return lif.leaky_scan_reverse(e, alpha)
     _kernel("leaky_scan_reverse", e.dtype)(_ptr(e), *_rows(e), e.dtype.type(alpha))
     return e
 

@@ -22,6 +22,7 @@ import tracemalloc
 
 import numpy as np
 import pytest
+from helpers import subnormal_cases
 
 import spikegrad as sg
 from spikegrad import backend, native
@@ -141,8 +142,11 @@ def test_spike_products(emu, deterministic, n_rows, n_cols, m, rate, dtype):
     assert_close(got, spmm_twin.spike_matmul(x.indptr, x.indices, w), dtype)
     got = host.spike_tmatmul(emu, x.indptr, x.indices, e, n_cols)
     assert_close(got, spmm_twin.spike_tmatmul(x.indptr, x.indices, e, n_cols), dtype)
-    want = "spmm_csr_kernel" if deterministic else "spmm_csr_t_atomic_kernel"
-    assert (rate == 0 and n_rows * m == 0) or any(c.startswith(want) for c in emu.calls[-1:])
+    narrow = n_cols * m <= host.DW_NARROW
+    want = "spmm_csr_t_atomic_kernel"
+    if deterministic:
+        want = "sum_leading_kernel" if narrow else "spmm_t_seg_fix_kernel"
+    assert rate == 0 or emu.calls[-1].startswith(want)
 
 
 @pytest.mark.parametrize("need_dx", [False, True])
@@ -232,8 +236,9 @@ def test_checks(emu):
 # ------------------------------------------------------- the whole step through the kernels
 
 
+@pytest.mark.parametrize("deterministic", [False, True], indirect=True)
 @pytest.mark.parametrize("mode", ["dense", "sparse"])
-def test_loss_and_grad_through_kernels(emu, monkeypatch, mode, dtype):
+def test_loss_and_grad_through_kernels(emu, monkeypatch, deterministic, mode, dtype):
     """Network.loss_and_grad and one Adam step with every kernel op swapped in for its twin."""
     rng = np.random.default_rng(9)
     x = (rng.random((3, 12, 10)) < 0.3).astype(np.uint8)
@@ -258,6 +263,8 @@ def test_loss_and_grad_through_kernels(emu, monkeypatch, mode, dtype):
     assert "adam_update_multi_kernel" in used
     assert ("lif_spikes_emit_kernel" in used) == (mode == "sparse")
     assert "lif_emit_kernel" not in used  # the sparse mode never stores h
+    assert ("spmm_csr_t_atomic_kernel" in used) == (mode == "sparse" and not deterministic)
+    assert ("spmm_t_chunk_kernel" in used) == (mode == "sparse" and deterministic)
 
 
 # ------------------------------------------- the fused sparse forward (h never stored)
@@ -380,3 +387,207 @@ def test_fused_forward_allocates_no_dense_current(emu, dtype):
     assert 0 < keys.size < 0.3 * T * B * N and 0 < act.idx.size < 0.1 * T * B * N
     assert stored >= dense_bytes
     assert fused < dense_bytes, f"peak {fused} B >= one (T, B, N) array ({dense_bytes} B)"
+
+
+# ------------------------------------------- deterministic dW, chunked scans, denormal policy
+def _pattern(rng, n_rows, n_cols, rate, heavy=None):
+    """A 0/1 CSR pattern with empty rows and columns; column ``heavy`` set in every row."""
+    dense = rng.random((n_rows, n_cols)) < rate
+    if n_rows > 2:
+        dense[n_rows // 2] = False  # an empty row
+    if n_cols > 3:
+        dense[:, 1] = False  # an empty column
+    if heavy is not None:
+        dense[:, heavy] = True
+    r, c = np.nonzero(dense)
+    return np.searchsorted(r, np.arange(n_rows + 1)), c, dense
+
+
+_DW_CASES = {  # (R, C, M, rate, heavy column)
+    "one": (1, 1, 1, 1.0, None),
+    "odd": (37, 23, 19, 0.3, None),
+    "wide": (40, 9, 300, 0.1, None),
+    "heavy": (3000, 6, 2, 0.02, 4),  # one column with 3,000 events, the others ~60
+    "empty": (50, 7, 5, 0.0, None),  # all rows empty
+}
+
+
+@pytest.mark.parametrize("scheme", ["chunked", "segmented"])
+@pytest.mark.parametrize("short", [False, True], ids=["default_len", "short_len"])
+@pytest.mark.parametrize("case", sorted(_DW_CASES))
+@pytest.mark.parametrize("idx_dtype", [np.int32, np.int64])
+def test_deterministic_tmatmul(emu, monkeypatch, scheme, short, case, idx_dtype, dtype):
+    """Both deterministic dW schemes against the twin (exactly on integer-valued e, where no
+    summation order can round), run to run and on any grid bitwise; short segments and
+    chunks put many cuts, empty columns and empty rows at their edges."""
+    n_rows, n_cols, m, rate, heavy = _DW_CASES[case]
+    rng = np.random.default_rng(20)
+    ptr, ind, dense = _pattern(rng, n_rows, n_cols, rate, heavy)
+    ptr, ind = ptr.astype(idx_dtype), ind.astype(idx_dtype)
+    monkeypatch.setattr(K, "_deterministic", True)
+    monkeypatch.setattr(host, "DW_NARROW", 1 << 40 if scheme == "chunked" else 0)
+    if short:
+        monkeypatch.setattr(host, "DW_SEGMENT", 3)
+        monkeypatch.setattr(host, "DW_CHUNK_MIN", 5)
+        monkeypatch.setattr(host, "DW_CHUNK_PER_COL", 0)
+    e_int = rng.integers(-8, 9, (n_rows, m)).astype(dtype)
+    got = host.spike_tmatmul(emu, ptr, ind, e_int, n_cols)
+    assert got.dtype == dtype and np.array_equal(got, dense.T.astype(dtype) @ e_int)
+    e = rng.normal(size=(n_rows, m)).astype(dtype)
+    emu.calls.clear()
+    got = host.spike_tmatmul(emu, ptr, ind, e, n_cols)
+    assert_close(got, spmm_twin.spike_tmatmul(ptr, ind, e, n_cols), dtype)
+    used = {c.split("<")[0] for c in emu.calls}
+    want = {"spmm_t_chunk_kernel", "sum_leading_kernel"}
+    if scheme == "segmented":
+        want = {"spmm_t_seg_kernel", "spmm_t_seg_fix_kernel"}
+    assert used == (want if dense.any() else set())
+    assert np.array_equal(host.spike_tmatmul(emu, ptr, ind, e, n_cols), got)
+    for cap in (1, 2):
+        monkeypatch.setattr(host, "grid_size", lambda n, cap=cap: min(cap, -(-n // K.BLOCK)))
+        assert np.array_equal(host.spike_tmatmul(emu, ptr, ind, e, n_cols), got)
+
+
+def test_deterministic_sums_do_not_depend_on_the_grid_where_atomics_would(emu, monkeypatch):
+    """float32 sums of 3,000 terms of mixed magnitude: the segmented scheme's result is the same
+    bits on a 1-block and a many-block grid, and differs from a plain sequential sum (the
+    segments really reassociate), within the tolerance."""
+    rng = np.random.default_rng(21)
+    ptr, ind, dense = _pattern(rng, 3000, 6, 0.02, 4)
+    e = (rng.normal(size=(3000, 40)) * 10.0 ** rng.integers(-3, 4, (3000, 1))).astype(np.float32)
+    monkeypatch.setattr(K, "_deterministic", True)
+    monkeypatch.setattr(host, "DW_NARROW", 0)
+    got = host.spike_tmatmul(emu, ptr, ind, e, 6)
+    monkeypatch.setattr(host, "grid_size", lambda n: 1)
+    assert np.array_equal(host.spike_tmatmul(emu, ptr, ind, e, 6), got)
+    seq = np.zeros(40, np.float32)
+    for r in np.flatnonzero(dense[:, 4]):
+        seq += e[r]
+    assert not np.array_equal(got[4], seq)
+    assert_close(got, dense.T.astype(np.float64) @ e.astype(np.float64), np.float32)
+
+
+def test_readout_dw_goes_through_the_deterministic_kernels(emu, monkeypatch):
+    """The sparse step with every op on the kernels: dW_out (N_L x K = 20 x 4) takes the
+    chunked scheme and the hidden layers the segmented one when the thresholds say so; the
+    gradients match the NumPy run and repeat bit for bit, also on a 1-block grid."""
+    rng = np.random.default_rng(22)
+    x = (rng.random((3, 40, 10)) < 0.3).astype(np.uint8)
+    y = rng.integers(0, 4, 3)
+    kw = dict(sizes=[10, 30, 20, 4], b_th=0.4, reg={}, dtype="float64", seed=3)
+    _, g_ref, _ = sg.Network(**kw).loss_and_grad(x, y, mode="sparse")
+    for op, fn in host.OPS.items():
+        monkeypatch.setitem(backend._REGISTRY, (op, "numpy"), functools.partial(fn, emu))
+    monkeypatch.setattr(K, "_deterministic", True)
+    monkeypatch.setattr(host, "DW_NARROW", 20 * 4)
+    runs = []
+    with native.mode("0"):
+        for cap in (None, None, 1):
+            if cap:
+                monkeypatch.setattr(host, "grid_size", lambda n: 1)
+            emu.calls.clear()
+            runs.append(sg.Network(**kw).loss_and_grad(x, y, mode="sparse")[1])
+            kernels = [c.split("<")[0] for c in emu.calls]
+            assert kernels.count("spmm_t_chunk_kernel") == 1  # the readout's dW_out
+            assert kernels.count("spmm_t_seg_kernel") == 2  # W2, W1
+            assert "spmm_csr_t_atomic_kernel" not in kernels
+    for k in g_ref:
+        assert_close(runs[0][k], g_ref[k], np.float64)
+        assert all(np.array_equal(r[k], runs[0][k]) for r in runs[1:])
+
+
+@pytest.mark.parametrize(
+    ("n_t", "n_col", "want"),
+    [(500, 5120, 39), (501, 5120, 39), (500, 1 << 16, 0), (31, 10, 0), (32, 10, 16), (100, 0, 0)],
+)
+def test_scan_chunking(n_t, n_col, want):
+    assert host.scan_chunk(n_t, n_col) == want
+
+
+@pytest.mark.parametrize(
+    ("shape", "min_chunk"),
+    [((100, 3, 5), None), ((33, 1, 1), None), ((20, 2, 3), 2), ((7, 4, 97), 1), ((2, 1, 3), 1)],
+)
+def test_chunked_leaky_scans(emu, monkeypatch, shape, min_chunk, dtype):
+    """The chunked readout scans against the twins: the first chunk bitwise, the rest within
+    the tolerance; the fallback (columns fill the device) bitwise."""
+    if min_chunk is not None:
+        monkeypatch.setattr(host, "SCAN_MIN_CHUNK", min_chunk)
+    x = np.random.default_rng(23).normal(size=shape).astype(dtype)
+    n_col = x[0].size
+    emu.calls.clear()
+    y, y_ref = host.leaky_scan(emu, x, 0.8, 0.2), lif_twin.leaky_scan(x, 0.8, 0.2)
+    e, e_ref = x.copy(), x.copy()
+    assert host.leaky_scan_reverse(emu, e, 0.7) is e
+    lif_twin.leaky_scan_reverse(e_ref, 0.7)
+    used = {c.split("<")[0] for c in emu.calls}
+    assert {"leaky_scan_chunk_kernel", "leaky_scan_reverse_chunk_kernel"} <= used
+    assert not used & {"leaky_scan_kernel", "leaky_scan_reverse_kernel"}
+    assert_close(y, y_ref, dtype)
+    assert_close(e, e_ref, dtype)
+    first = host.scan_chunk(shape[0], n_col)
+    assert np.array_equal(y[:first], y_ref[:first])
+    assert np.array_equal(e[-first:], e_ref[-first:])
+    monkeypatch.setattr(host, "SCAN_FILL_COLUMNS", 1)
+    e = x.copy()
+    assert np.array_equal(host.leaky_scan(emu, x, 0.8, 0.2), y_ref)
+    assert np.array_equal(host.leaky_scan_reverse(emu, e, 0.7), e_ref)
+    assert emu.calls[-1].startswith("leaky_scan_reverse_kernel")
+
+
+def test_chunked_leaky_scans_of_nothing(emu):
+    for shape in [(0, 3), (1, 4), (40, 0)]:
+        x = np.ones(shape)
+        assert np.array_equal(host.leaky_scan(emu, x, 0.5, 1.0), lif_twin.leaky_scan(x, 0.5, 1.0))
+        e = x.copy()
+        assert np.array_equal(host.leaky_scan_reverse(emu, e, 0.5), x)
+
+
+def _scan_unflushed(e: np.ndarray, alpha: float) -> np.ndarray:
+    e = e.copy()
+    for t in range(e.shape[0] - 2, -1, -1):
+        e[t] += e[t + 1] * e.dtype.type(alpha)
+    return e
+
+
+def test_subnormal_cases_produce_subnormals(dtype):
+    e, alpha = subnormal_cases(dtype)
+    raw = np.abs(_scan_unflushed(e, alpha))
+    sub = (raw > 0) & (raw < np.finfo(dtype).tiny)
+    assert sub[:, :4].any(axis=0).all() and not sub[:, 4:].any()
+
+
+def test_reverse_scans_follow_the_denormal_policy_bit_for_bit(emu, monkeypatch, dtype):
+    """readout.cu's column scan and lif_backward.cu's eps scans (dense and sparse, through
+    dW = I^T e1 = e1 exactly) equal the twin bit for bit on inputs that produce subnormals;
+    the chunked scan leaves none either."""
+    e, alpha = subnormal_cases(dtype)
+    tiny = np.finfo(dtype).tiny
+    ref = lif_twin.leaky_scan_reverse(e.copy(), alpha)
+    assert not np.any((np.abs(ref) > 0) & (np.abs(ref) < tiny))
+    monkeypatch.setattr(host, "SCAN_FILL_COLUMNS", 1)
+    assert np.array_equal(host.leaky_scan_reverse(emu, e.copy(), alpha), ref)
+    monkeypatch.undo()
+    got = host.leaky_scan_reverse(emu, e.copy(), alpha)
+    assert emu.calls[-1].startswith("leaky_scan_reverse_chunk_kernel")
+    assert not np.any((np.abs(got) > 0) & (np.abs(got) < tiny))
+    assert_close(got, ref, dtype)
+    # eps scans: delta = g * sp = e on (T, 1, 6) with eps[T] = 0; x = identity, so dW = e1
+    T = e.shape[0]
+    eps = lif_twin.leaky_scan_reverse(np.concatenate([e, np.zeros_like(e[:1])]), alpha)
+    g, sp = e.reshape(T, 1, 6), np.ones((T, 1, 6), dtype)
+    eye = np.eye(T, dtype=dtype)
+    w = np.ones((T, 6), dtype)
+    dw, _ = host.lif_backward_dense(emu, g, sp, eye, w, alpha, False)
+    dw_ref, _ = lif_twin.lif_backward_dense(g, sp, eye, w, alpha, False)
+    assert np.array_equal(dw, dw_ref)
+    assert np.array_equal(dw, eps[1:])  # e1[t] = eps[t+1]
+    idx = np.flatnonzero(g.reshape(-1) != 0)
+    act = ActiveSet(idx, np.ones(idx.size, dtype))
+    x = spike_matrix_from_keys(np, np.arange(T) * T + np.arange(T), T, 1, T)
+    for det in (False, True):
+        monkeypatch.setattr(K, "_deterministic", det)
+        dws, _ = host.lif_backward_sparse(
+            emu, g.reshape(-1)[idx], act, x, w, alpha, None, (T, 1, 6)
+        )
+        assert np.array_equal(dws, dw_ref)

@@ -266,7 +266,7 @@ def test_deterministic_mode_is_bitwise_reproducible(cp):
         runs = [net.loss_and_grad(x, y, mode="sparse")[1] for _ in range(3)]
     finally:
         K.set_deterministic(old)
-    for k in ("W1", "W2"):  # the hidden layers: W_out's product may still be cuSPARSE's
+    for k in ("W1", "W2", "W_out"):  # W_out: the readout's dW_out, also spike_tmatmul
         assert all(cp.array_equal(r[k], runs[0][k]) for r in runs[1:])
 
 
@@ -294,3 +294,57 @@ def test_compile_error_is_a_kernel_error(cp, L, monkeypatch):
             L.leaky_scan(cp.zeros((3, 2)), 0.5, 1.0)
     finally:
         launch.LAUNCH.clear()
+
+
+@pytest.mark.parametrize("scheme", ["chunked", "segmented"])
+def test_deterministic_dw_is_the_same_on_any_grid(cp, L, monkeypatch, scheme, dtype):
+    from spikegrad.kernels import host
+
+    rng = np.random.default_rng(13)
+    n_rows, n_cols, m = 20000, 40, 20 if scheme == "chunked" else 300
+    dense = rng.random((n_rows, n_cols)) < 0.05
+    dense[:, 3] = True  # a heavy column
+    r, c = np.nonzero(dense)
+    ip = cp.asarray(np.searchsorted(r, np.arange(n_rows + 1)).astype(np.int32))
+    ind = cp.asarray(c.astype(np.int32))
+    e = rng.normal(size=(n_rows, m)).astype(dtype)
+    monkeypatch.setattr(K, "_deterministic", True)
+    monkeypatch.setattr(host, "DW_NARROW", 1 << 40 if scheme == "chunked" else 0)
+    got = L.spike_tmatmul(ip, ind, cp.asarray(e), n_cols)
+    assert_close(got, dense.T.astype(np.float64) @ e.astype(np.float64), dtype)
+    for cap in (1, 7):
+        monkeypatch.setattr(host, "grid_size", lambda n, cap=cap: min(cap, -(-n // K.BLOCK)))
+        assert cp.array_equal(L.spike_tmatmul(ip, ind, cp.asarray(e), n_cols), got)
+
+
+def test_readout_sized_chunked_scans(cp, L, dtype):
+    from spikegrad.kernels import host
+
+    x = np.random.default_rng(14).normal(size=(500, 256, 20)).astype(dtype)
+    assert host.scan_chunk(500, 256 * 20) > 0
+    assert_close(L.leaky_scan(cp.asarray(x), 0.9, 0.1), lif_twin.leaky_scan(x, 0.9, 0.1), dtype)
+    e = cp.asarray(x)
+    L.leaky_scan_reverse(e, 0.9)
+    assert_close(e, lif_twin.leaky_scan_reverse(x.copy(), 0.9), dtype)
+
+
+def test_reverse_scans_follow_the_denormal_policy_bit_for_bit(cp, L, monkeypatch, dtype):
+    """On the device, under CuPy's -ftz=true: the column reverse scan and the eps scan give
+    the twin's bits on inputs that produce subnormals (float32 included)."""
+    from helpers import subnormal_cases
+
+    from spikegrad.kernels import host
+
+    e, alpha = subnormal_cases(dtype)
+    ref = lif_twin.leaky_scan_reverse(e.copy(), alpha)
+    monkeypatch.setattr(host, "SCAN_FILL_COLUMNS", 1)
+    got = cp.asarray(e)
+    L.leaky_scan_reverse(got, alpha)
+    assert np.array_equal(got.get(), ref)
+    T = e.shape[0]
+    eps = lif_twin.leaky_scan_reverse(np.concatenate([e, np.zeros_like(e[:1])]), alpha)
+    g, sp = cp.asarray(e.reshape(T, 1, 6)), cp.ones((T, 1, 6), dtype)
+    dw, _ = L.lif_backward_dense(
+        g, sp, cp.eye(T, dtype=dtype), cp.ones((T, 6), dtype), alpha, False
+    )
+    assert np.array_equal(dw.get(), eps[1:])

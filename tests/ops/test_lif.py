@@ -49,3 +49,14 @@ def test_leaky_scans_by_hand():
     e = np.array([1.0, 0.0, 2.0, 4.0]).reshape(4, 1)
     leaky_scan_reverse(e, 0.5)
     np.testing.assert_allclose(e.ravel(), [2.0, 2.0, 4.0, 4.0])
+
+
+@pytest.mark.parametrize("shape", [(0,), (1,), (6,), (0, 3), (5, 0)])
+def test_leaky_scans_of_vectors_and_empty_arrays(shape):
+    x = np.arange(np.prod(shape), dtype=np.float64).reshape(shape) + 1.0
+    assert leaky_scan(x, 0.5, 1.0).shape == shape
+    e = x.copy()
+    assert leaky_scan_reverse(e, 0.5) is e
+    if shape == (6,):
+        np.testing.assert_array_equal(leaky_scan(x, 0.5, 1.0), [0, 1, 2.5, 4.25, 6.125, 8.0625])
+        np.testing.assert_array_equal(e, [3.75, 5.5, 7, 8, 8, 6])

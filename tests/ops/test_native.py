@@ -8,6 +8,7 @@ import warnings
 
 import numpy as np
 import pytest
+from helpers import subnormal_cases
 
 import spikegrad as sg
 from spikegrad import native
@@ -98,17 +99,26 @@ def test_leaky_scan_reverse_matches_twin(rng, dtype, shape):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_leaky_scan_reverse_flushes_subnormals(dtype):
+@pytest.mark.parametrize("layout", ["plain", "wide", "tiled"])
+def test_leaky_scan_reverse_denormal_policy_bit_for_bit(dtype, layout):
+    """Twin and C kernel apply the one denormal policy identically: inputs whose steps make
+    subnormals by decay, by cancellation and from subnormal inputs give the same bits, and
+    none is left (the top row, not a step, keeps its input)."""
+    e, alpha = subnormal_cases(dtype)
     tiny = np.finfo(dtype).tiny
-    e = np.zeros((800, 3), dtype=dtype)
-    e[-1] = [1.0, -1.0, 0.0]
-    e_twin = e.copy()
-    nat.leaky_scan_reverse(e, 0.8)
-    lif.leaky_scan_reverse(e_twin, 0.8)
-    a = np.abs(e)
-    assert not np.any((a > 0) & (a < tiny))  # no subnormal left
-    assert np.all(np.abs(e - e_twin) <= tiny)  # they differ only below the smallest normal
-    assert e[-2, 0] == dtype(0.8) and e[0, 2] == 0
+    if layout != "plain":  # many columns, over several C tiles; "tiled": a strided view
+        e = np.tile(e, (1, 200 if layout == "wide" else 2))
+    e_twin, e_nat = e.copy(), e.copy()
+    if layout == "tiled":
+        e_nat = np.ascontiguousarray(e_nat[:, ::2])
+        e_twin = e_twin[:, ::2]  # the twin works on the view
+    lif.leaky_scan_reverse(e_twin, alpha)
+    assert nat.leaky_scan_reverse(e_nat, alpha) is e_nat
+    np.testing.assert_array_equal(e_nat, e_twin)
+    a = np.abs(e_nat[:-1])
+    assert not np.any((a > 0) & (a < tiny))
+    assert e_nat[-2, 0] == dtype(0.1) and e_nat[0, 0] == 0  # decayed, then flushed
+    assert np.array_equal(np.signbit(e_nat), np.signbit(e_twin))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
