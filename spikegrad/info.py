@@ -107,8 +107,8 @@ def format_info(d: dict[str, Any]) -> str:
         ]
     lines += [
         f"kernel cache {d['kernel_cache_dir']}",
-        f"determinism  {'on' if d['deterministic_kernels'] else 'off'} (SPIKEGRAD_DETERMINISTIC=1: "
-        "no float atomics on the GPU)",
+        f"determinism  {'on: no float atomics on the GPU' if d['deterministic_kernels'] else 'off'}"
+        " (SPIKEGRAD_DETERMINISTIC=0|1)",
         f"cpu kernels  {native.describe(d['native_cpu_kernels'])}",
         f"data root    {d['data_root']}",
     ]
