@@ -12,6 +12,7 @@ CuPy.
 from __future__ import annotations
 
 import functools
+import re
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ else:
     Array = Any
 
 BACKENDS = ("auto", "numpy", "cupy")
+CUPY_MIN = "13.3"  # the oldest CuPy admitted: the first with NumPy 2 support (cupy-cuda13x: 13.6)
 
 _REGISTRY: dict[tuple[str, str], Callable[..., Any]] = {}
 _GENERIC: set[str] = set()
@@ -47,6 +49,12 @@ class Backend:
         return self.xp.asarray(a, dtype=dtype)
 
 
+def _version(v: str) -> tuple[int, int]:
+    """(major, minor) of a version string such as "13.3.0" or "14.0.0rc1"; (0, 0) if unreadable."""
+    m = re.match(r"(\d+)\.(\d+)", v)
+    return (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+
+
 def _import_cupy() -> ModuleType:
     try:
         import cupy
@@ -55,6 +63,12 @@ def _import_cupy() -> ModuleType:
             "backend 'cupy' needs CuPy: pip install 'spikegrad[cuda12]' (CUDA 12) "
             "or 'spikegrad[cuda13]' (CUDA 13)"
         ) from exc
+    found = getattr(cupy, "__version__", None)  # stand-ins for CuPy may have none
+    if found is not None and _version(str(found)) < _version(CUPY_MIN):
+        raise BackendUnavailableError(
+            f"backend 'cupy' needs CuPy >= {CUPY_MIN}, found {found}: "
+            f"pip install -U 'cupy-cuda12x>={CUPY_MIN}' (CUDA 12) or 'cupy-cuda13x>=13.6' (CUDA 13)"
+        )
     try:
         n = cupy.cuda.runtime.getDeviceCount()
     except Exception as exc:  # CUDARuntimeError when no driver is loaded
