@@ -12,7 +12,9 @@ CuPy.
 from __future__ import annotations
 
 import functools
+import itertools
 import re
+import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -140,6 +142,34 @@ def backend_name(*arrays: Any) -> str:
 def to_numpy(a: Any) -> np.ndarray:
     """A host copy of ``a`` (no copy for NumPy arrays)."""
     return a.get() if hasattr(a, "get") and not isinstance(a, np.ndarray) else np.asarray(a)
+
+
+class Timer:
+    """Marks on the timeline of the array module's device: CUDA events on CuPy (recording
+    them does not wait for the device), ``time.perf_counter`` on NumPy."""
+
+    def __init__(self, xp: ModuleType) -> None:
+        self.xp = xp
+        self.marks: list[Any] = []
+
+    def mark(self) -> None:
+        """Mark now (on CuPy: when the device reaches the work queued so far)."""
+        if self.xp is np:
+            self.marks.append(time.perf_counter())
+        else:
+            event = self.xp.cuda.Event()
+            event.record()
+            self.marks.append(event)
+
+    def intervals(self) -> list[float]:
+        """Seconds between consecutive marks; on CuPy this waits for the last mark (one sync)."""
+        if self.xp is np:
+            return [b - a for a, b in itertools.pairwise(self.marks)]
+        if self.marks:
+            self.marks[-1].synchronize()
+        return [
+            self.xp.cuda.get_elapsed_time(a, b) / 1e3 for a, b in itertools.pairwise(self.marks)
+        ]
 
 
 def register(op: str, backend: str, *, xp_generic: bool = False) -> Callable:

