@@ -11,7 +11,7 @@ import spikegrad as sg
 from spikegrad.datasets.synthetic import randman
 from spikegrad.errors import TrainingError
 from spikegrad.network import Network
-from spikegrad.train import EpochStats, train_epoch
+from spikegrad.train import EpochStats, evaluate, train_epoch
 
 DATA = dict(n_samples=50, n_classes=4, n_inputs=10, T=12, seed=1)  # 7 batches of <= 8
 
@@ -36,6 +36,16 @@ def test_epoch_matches_numpy_and_reads_every_few_batches(fake_cp, mode):
     assert got["active_fraction"] == want["active_fraction"]
     assert abs(got["loss"] - want["loss"]) <= 1e-9 * want["loss"]
     assert got["forward_s"] is None and want["backward_s"] is None
+
+
+def test_evaluate_matches_numpy(fake_cp):
+    want = evaluate(_setup("numpy")[0], randman(**DATA), batch_size=16)
+    net = _setup("cupy")[0]
+    SYNCS.reset()
+    got = evaluate(net, randman(**DATA), batch_size=16)
+    assert SYNCS.total == 4 * (net.n_hidden + 1) + 1  # per batch: forward + predictions; loss
+    assert got["confusion"] == want["confusion"]
+    assert abs(got["loss"] - want["loss"]) <= 1e-9 * want["loss"]
 
 
 def test_timing_is_opt_in(fake_cp):
