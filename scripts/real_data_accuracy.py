@@ -50,7 +50,15 @@ def run(name: str, train, val, mode: str, lr: float, epochs: int, seed: int) -> 
     for ep in range(epochs):
         t0 = time.perf_counter()
         st = train_epoch(
-            net, opt, train, 256, mode=mode, seed=seed, epoch=ep, drop_last=name == "fmnist"
+            net,
+            opt,
+            train,
+            256,
+            mode=mode,
+            seed=seed,
+            epoch=ep,
+            drop_last=name == "fmnist",
+            timing=True,
         )
         t_train = time.perf_counter() - t0
         ev = evaluate(net, val)

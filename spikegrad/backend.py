@@ -12,6 +12,9 @@ this module and the kernel launcher import CuPy.
 from __future__ import annotations
 
 import functools
+import itertools
+import re
+import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +33,7 @@ else:
     Array = Any
 
 BACKENDS = ("auto", "numpy", "cupy")
+CUPY_MIN = "13.3"  # the oldest CuPy admitted: the first with NumPy 2 support (cupy-cuda13x: 13.6)
 
 _REGISTRY: dict[tuple[str, str], Callable[..., Any]] = {}
 _GENERIC: set[str] = set()
@@ -47,6 +51,12 @@ class Backend:
         return self.xp.asarray(a, dtype=dtype)
 
 
+def _version(v: str) -> tuple[int, int]:
+    """(major, minor) of a version string such as "13.3.0" or "14.0.0rc1"; (0, 0) if unreadable."""
+    m = re.match(r"(\d+)\.(\d+)", v)
+    return (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+
+
 def _import_cupy() -> ModuleType:
     try:
         import cupy
@@ -55,6 +65,12 @@ def _import_cupy() -> ModuleType:
             "backend 'cupy' needs CuPy: pip install 'spikegrad[cuda12]' (CUDA 12) "
             "or 'spikegrad[cuda13]' (CUDA 13)"
         ) from exc
+    found = getattr(cupy, "__version__", None)  # stand-ins for CuPy may have none
+    if found is not None and _version(str(found)) < _version(CUPY_MIN):
+        raise BackendUnavailableError(
+            f"backend 'cupy' needs CuPy >= {CUPY_MIN}, found {found}: "
+            f"pip install -U 'cupy-cuda12x>={CUPY_MIN}' (CUDA 12) or 'cupy-cuda13x>=13.6' (CUDA 13)"
+        )
     try:
         n = cupy.cuda.runtime.getDeviceCount()
     except Exception as exc:  # CUDARuntimeError when no driver is loaded
@@ -123,6 +139,34 @@ def backend_name(*arrays: Any) -> str:
 def to_numpy(a: Any) -> np.ndarray:
     """A host copy of ``a`` (no copy for NumPy arrays)."""
     return a.get() if hasattr(a, "get") and not isinstance(a, np.ndarray) else np.asarray(a)
+
+
+class Timer:
+    """Marks on the timeline of the array module's device: CUDA events on CuPy (recording
+    them does not wait for the device), ``time.perf_counter`` on NumPy."""
+
+    def __init__(self, xp: ModuleType) -> None:
+        self.xp = xp
+        self.marks: list[Any] = []
+
+    def mark(self) -> None:
+        """Mark now (on CuPy: when the device reaches the work queued so far)."""
+        if self.xp is np:
+            self.marks.append(time.perf_counter())
+        else:
+            event = self.xp.cuda.Event()
+            event.record()
+            self.marks.append(event)
+
+    def intervals(self) -> list[float]:
+        """Seconds between consecutive marks; on CuPy this waits for the last mark (one sync)."""
+        if self.xp is np:
+            return [b - a for a, b in itertools.pairwise(self.marks)]
+        if self.marks:
+            self.marks[-1].synchronize()
+        return [
+            self.xp.cuda.get_elapsed_time(a, b) / 1e3 for a, b in itertools.pairwise(self.marks)
+        ]
 
 
 def register(op: str, backend: str, *, xp_generic: bool = False) -> Callable:

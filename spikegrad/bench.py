@@ -112,7 +112,7 @@ def _time_mode(net: Network, x: Any, y: Any, mode: str, repeats: int) -> dict[st
     net.loss_and_grad(x, y, mode=mode)  # warm-up
     for _ in range(repeats):
         t0 = time.perf_counter()
-        _, g, st = net.loss_and_grad(x, y, mode=mode)
+        _, g, st = net.loss_and_grad(x, y, mode=mode, timing=True)
         opt.step(g)
         step.append(time.perf_counter() - t0)
         fwd.append(st["forward_s"])

@@ -18,14 +18,15 @@ Both compute the same gradients (band-truncated surrogate, detached reset) to fl
 from __future__ import annotations
 
 import math
-import time
 import warnings
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 
-from .backend import Array, Backend, call, get_backend, to_numpy
+from .backend import Array, Backend, Timer, call, get_backend, to_numpy
 from .errors import ConfigError, InputError, ShapeError
 from .loss import RegParams, spike_count_reg
 from .ops.readout import (
@@ -51,7 +52,7 @@ class _LayerTape:
     act: ActiveSet | None = None  # sparse mode
     sp: Array | None = None  # dense mode: masked sigma' (T, B, N)
     counts: Array | None = None  # (B, N) spike counts, only with the regulariser
-    n_active: int = 0
+    n_active: int | Array = 0  # dense mode on CuPy: a 0-d device array (read when asked)
     n_spikes: int = 0
 
 
@@ -223,7 +224,7 @@ class Network:
                     lt.n_active = int(act.idx.size)
                 else:
                     lt.sp = sigma_prime_masked(h, self.threshold, self.beta_s, self.b_th)
-                    lt.n_active = int(xp.count_nonzero(lt.sp))
+                    lt.n_active = xp.count_nonzero(lt.sp)
                 if self.reg is not None:
                     lt.counts = out.counts()
                 tape.layers.append(lt)
@@ -268,18 +269,24 @@ class Network:
         return self.backend.asarray(yh.astype(np.int64))
 
     def loss_and_grad(
-        self, x: Any, y: Any, mode: str = "sparse"
-    ) -> tuple[float, dict[str, Array], dict]:
+        self, x: Any, y: Any, mode: str = "sparse", timing: bool = False
+    ) -> tuple[Array, dict[str, Array], StepStats]:
         """Loss, gradients of every parameter, and statistics of the step.
 
-        Shapes: x (B, T, N0) 0/1 or SpikeEvents; y (B,) int. grads: same keys and shapes as
-        params. stats: active_fraction, spike_rate, n_active (per hidden layer), loss_ce,
-        loss_reg, forward_s, backward_s, retained_bytes, scores (B, K).
+        Nothing here waits for the device beyond what sizes the sparse data (one read per
+        hidden layer): the loss stays on the backend (a NumPy scalar or a 0-d CuPy array;
+        ``float(loss)`` reads it) and the stats read device values only when asked.
+        ``timing=True`` measures forward_s and backward_s (CUDA events on CuPy).
+
+        Shapes: x (B, T, N0) 0/1 or SpikeEvents; y (B,) int. loss (). grads: same keys and
+        shapes as params. stats: see :class:`StepStats`.
         """
         if mode not in MODES:
             raise ConfigError(f"mode must be 'dense' or 'sparse'; got {mode!r}")
-        be = self.backend
-        t0 = time.perf_counter()
+        xp = self.backend.xp
+        timer = Timer(xp) if timing else None
+        if timer is not None:
+            timer.mark()
         m, tape, (T, B) = self._run(x, mode)
         yd = self._labels(y, B)
         ce, dm = cross_entropy(m, yd)
@@ -292,33 +299,24 @@ class Network:
                 gregs.append(g)
             else:
                 gregs.append(None)
-        loss_f, ce_f = float(loss), float(ce)  # host sync: forward done
-        t1 = time.perf_counter()
+        if timer is not None:
+            timer.mark()
         grads = self._backward(tape, dm, gregs, mode, T, B)
-        be.xp.asarray(grads["W1"]).sum().item()  # sync for the timing
-        t2 = time.perf_counter()
-        sizes = self.sizes
-        for l, lt in enumerate(tape.layers, start=1):
-            if lt.n_active == 0:
-                warnings.warn(
-                    f"layer {l} has no active neuron (|V - theta| < {self.b_th} nowhere): "
-                    "its weights get zero gradient",
-                    RuntimeWarning,
-                    stacklevel=2,
-                )
-        denom = [T * B * n for n in sizes[1:-1]]
-        stats = {
-            "active_fraction": [lt.n_active / d for lt, d in zip(tape.layers, denom, strict=True)],
-            "spike_rate": [lt.n_spikes / d for lt, d in zip(tape.layers, denom, strict=True)],
-            "n_active": [lt.n_active for lt in tape.layers],
-            "loss_ce": ce_f,
-            "loss_reg": loss_f - ce_f,
-            "forward_s": t1 - t0,
-            "backward_s": t2 - t1,
-            "retained_bytes": tape.nbytes(),
-            "scores": m,
-        }
-        return loss_f, grads, stats
+        if timer is not None:
+            timer.mark()
+        stats = StepStats(
+            xp,
+            n_active=[lt.n_active for lt in tape.layers],
+            n_spikes=[lt.n_spikes for lt in tape.layers],
+            sizes=[T * B * n for n in self.sizes[1:-1]],
+            ce=ce,
+            loss=loss,
+            timer=timer,
+            retained_bytes=tape.nbytes(),
+            scores=m,
+            b_th=self.b_th,
+        )
+        return loss, grads, stats
 
     def _backward(
         self, tape: _Tape, dm: Array, gregs: list, mode: str, T: int, B: int
@@ -354,3 +352,110 @@ class Network:
                 dw, g = call("lif_backward_sparse", g, lt.act, lt.x, w, self.alpha, prev, (T, B, N))
             grads[f"W{l}"] = dw
         return {k: grads[k] for k in self.param_shapes()}
+
+
+class StepStats(Mapping):
+    """Statistics of one :meth:`Network.loss_and_grad` call, read from the device when asked.
+
+    Keys: active_fraction, spike_rate, n_active (lists over hidden layers), loss_ce,
+    loss_reg (floats), forward_s, backward_s (seconds; None without ``timing=True``),
+    retained_bytes, scores (B, K) on the backend. Values known on the host cost nothing; the
+    dense mode's active counts on CuPy (all layers at once), the two loss terms and the
+    timings are each one read of the device, on first access. A layer without active
+    entries warns once its count is known (at once in sparse mode and on NumPy).
+    """
+
+    KEYS = (
+        "active_fraction",
+        "spike_rate",
+        "n_active",
+        "loss_ce",
+        "loss_reg",
+        "forward_s",
+        "backward_s",
+        "retained_bytes",
+        "scores",
+    )
+
+    def __init__(
+        self,
+        xp: ModuleType,
+        n_active: list[int | Array],
+        n_spikes: list[int],
+        sizes: list[int],
+        ce: Array,
+        loss: Array,
+        timer: Timer | None,
+        retained_bytes: int,
+        scores: Array,
+        b_th: float,
+    ) -> None:
+        self._xp, self._n_active, self._sizes = xp, n_active, sizes
+        self._ce, self._loss, self._timer, self._b_th = ce, loss, timer, b_th
+        self._values: dict[str, Any] = {
+            "spike_rate": [n / d for n, d in zip(n_spikes, sizes, strict=True)],
+            "retained_bytes": retained_bytes,
+            "scores": scores,
+        }
+        if timer is None:
+            self._values.update(forward_s=None, backward_s=None)
+        if all(isinstance(n, (int, np.integer)) for n in n_active):  # known on the host
+            self._set_active([int(n) for n in n_active], stacklevel=4)
+
+    def active_counts(self) -> Array:
+        """Active entries per hidden layer, on the backend, without reading the device.
+
+        Shapes: -> (L,) int64.
+        """
+        xp = self._xp
+        return xp.stack([xp.asarray(n, dtype=xp.int64) for n in self._n_active])
+
+    def active_fraction_on_device(self) -> Array:
+        """``active_fraction`` on the backend, without reading the device. Shapes: -> (L,)."""
+        xp = self._xp
+        sizes = xp.asarray(self._sizes, dtype=xp.float64)
+        return self.active_counts().astype(xp.float64) / sizes
+
+    def _set_active(self, counts: list[int], stacklevel: int) -> None:
+        for l, n in enumerate(counts, start=1):
+            if n == 0:
+                warnings.warn(
+                    f"layer {l} has no active neuron (|V - theta| < {self._b_th} nowhere): "
+                    "its weights get zero gradient",
+                    RuntimeWarning,
+                    stacklevel=stacklevel,
+                )
+        self._values["n_active"] = counts
+        self._values["active_fraction"] = [n / d for n, d in zip(counts, self._sizes, strict=True)]
+
+    def _read(self, key: str) -> None:
+        xp = self._xp
+        if key in ("n_active", "active_fraction"):
+            self._set_active([int(n) for n in self.active_counts().tolist()], stacklevel=4)
+        elif key in ("loss_ce", "loss_reg"):
+            both = xp.stack([xp.asarray(v, dtype=xp.float64) for v in (self._ce, self._loss)])
+            ce, loss = (float(v) for v in both.tolist())
+            self._values.update(loss_ce=ce, loss_reg=loss - ce)
+        elif key in ("forward_s", "backward_s") and self._timer is not None:
+            fwd, bwd = self._timer.intervals()
+            self._values.update(forward_s=fwd, backward_s=bwd)
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self.KEYS:
+            raise KeyError(key)
+        if key not in self._values:
+            self._read(key)
+        return self._values[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.KEYS
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.KEYS)
+
+    def __len__(self) -> int:
+        return len(self.KEYS)
+
+    def __repr__(self) -> str:
+        known = ", ".join(f"{k}={v!r}" for k, v in self._values.items() if k != "scores")
+        return f"StepStats({known}; the rest is read from the device when asked)"

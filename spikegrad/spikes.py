@@ -143,7 +143,9 @@ class SpikeMatrix:
         """Spikes per (b, j) summed over time. Shapes: -> (B, N) int64."""
         xp = get_xp(self.indptr)
         flat = (self.rows() % self.B) * self.N + self.indices
-        return xp.bincount(flat, minlength=self.B * self.N).reshape(self.B, self.N)
+        out = xp.zeros(self.B * self.N, dtype=xp.int64)
+        xp.add.at(out, flat, 1)  # not bincount: on CuPy it reads max(flat) from the device
+        return out.reshape(self.B, self.N)
 
     def dense_rows(self, dtype: Any) -> Array:
         """The (T * B, N) 0/1 matrix in ``dtype`` (the dense mode's operand)."""

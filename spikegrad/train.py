@@ -12,7 +12,8 @@ import numpy as np
 
 from .backend import to_numpy
 from .datasets.base import EventDataset
-from .network import Network
+from .errors import ConfigError, TrainingError
+from .network import Network, StepStats
 from .optim import Adam
 
 
@@ -28,7 +29,10 @@ def n_batches(n: int, batch_size: int, drop_last: bool = False) -> int:
 
 @dataclass
 class EpochStats:
-    """Running sums of one epoch (JSON-friendly, so an unfinished epoch can be checkpointed)."""
+    """Running sums of one epoch (JSON-friendly, so an unfinished epoch can be checkpointed).
+
+    forward_s and backward_s are summed only over batches timed with ``timing=True``.
+    """
 
     loss: float = 0.0
     correct: int = 0
@@ -40,37 +44,19 @@ class EpochStats:
     backward_s: float = 0.0
     step_s: float = 0.0
     epoch_s: float = 0.0
-
-    def add(
-        self, loss: float, y: np.ndarray, st: dict[str, Any], step_s: float, wall_s: float
-    ) -> None:
-        """Account one batch: its loss, labels, ``loss_and_grad`` stats and timings."""
-        if not self.active:
-            self.active, self.rate = (
-                [0.0] * len(st["active_fraction"]),
-                [0.0] * len(st["spike_rate"]),
-            )
-        self.loss += loss * len(y)
-        self.correct += int((to_numpy(st["scores"]).argmax(1) == y).sum())
-        self.n += len(y)
-        self.batches += 1
-        self.active = [a + b for a, b in zip(self.active, st["active_fraction"], strict=True)]
-        self.rate = [a + b for a, b in zip(self.rate, st["spike_rate"], strict=True)]
-        self.forward_s += st["forward_s"]
-        self.backward_s += st["backward_s"]
-        self.step_s += step_s
-        self.epoch_s += wall_s
+    timed: bool = False
 
     def summary(self) -> dict[str, Any]:
-        """Mean loss, accuracy, per-layer active fraction and spike rate, seconds."""
+        """Mean loss, accuracy, per-layer active fraction and spike rate, seconds (forward_s
+        and backward_s None when no batch was timed)."""
         n, nb = max(self.n, 1), max(self.batches, 1)
         return {
             "loss": self.loss / n,
             "train_accuracy": self.correct / n,
             "active_fraction": [a / nb for a in self.active],
             "spike_rate": [r / nb for r in self.rate],
-            "forward_s": self.forward_s,
-            "backward_s": self.backward_s,
+            "forward_s": self.forward_s if self.timed else None,
+            "backward_s": self.backward_s if self.timed else None,
             "step_s": self.step_s,
             "epoch_s": self.epoch_s,
             "samples": self.n,
@@ -78,6 +64,56 @@ class EpochStats:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+class _DeviceSums:
+    """The sums of an epoch that come from device values (loss, correct predictions, active
+    fractions) and the first non-finite batch, kept on the device and read every few batches.
+
+    They start from the host values of ``stats`` and add batch by batch in float64 in the
+    order of the host sums, so reading them at other batches changes no bit.
+    """
+
+    def __init__(self, xp: Any, stats: EpochStats) -> None:
+        self.xp, self.stats = xp, stats
+        self.loss = xp.asarray(stats.loss, dtype=xp.float64)
+        self.correct = xp.asarray(stats.correct, dtype=xp.int64)
+        self.active = xp.asarray(stats.active, dtype=xp.float64) if stats.active else None
+        self.bad = xp.asarray([-1.0, 0.0])  # (first non-finite batch or -1, its loss)
+        self.last = xp.asarray(float("nan"))
+
+    def add(self, loss: Any, y: np.ndarray, st: StepStats, done: int, params: dict) -> None:
+        """Account one batch (its update done): no read of the device."""
+        xp = self.xp
+        loss = xp.asarray(loss, dtype=xp.float64)
+        self.loss = self.loss + loss * len(y)
+        self.correct = self.correct + (st["scores"].argmax(axis=1) == xp.asarray(y)).sum()
+        frac = st.active_fraction_on_device()
+        self.active = frac if self.active is None else self.active + frac
+        values = [loss.reshape(1)] + [p.reshape(-1) for p in params.values()]
+        finite = xp.isfinite(xp.concatenate(values)).all()  # loss and parameters: one reduction
+        first = (~finite) & (self.bad[0] < 0)
+        self.bad = xp.where(first, xp.stack([xp.asarray(float(done)), loss]), self.bad)
+        self.last = loss
+
+    def read(self, epoch: int) -> float:
+        """Copy the sums into ``stats`` (one read of the device); the last batch's loss.
+
+        Raises TrainingError if a batch left a non-finite loss or parameter.
+        """
+        xp = self.xp
+        parts = [self.loss, self.correct.astype(xp.float64), self.last]
+        head = xp.stack(parts)
+        active = self.active if self.active is not None else xp.zeros(0)
+        vals = xp.concatenate([head, self.bad, active]).tolist()
+        self.stats.loss, self.stats.correct = vals[0], int(vals[1])
+        self.stats.active = vals[5:]
+        if vals[3] >= 0:
+            raise TrainingError(
+                f"non-finite loss or parameters at epoch {epoch + 1}, batch {int(vals[3])} "
+                f"(loss {vals[4]})"
+            )
+        return vals[2]
 
 
 def train_epoch(
@@ -93,27 +129,56 @@ def train_epoch(
     start: int = 0,
     stats: EpochStats | None = None,
     drop_last: bool = False,
+    read_every: int = 10,
+    timing: bool = False,
 ) -> dict[str, Any]:
     """One pass over ``data`` with Adam; returns ``stats.summary()``.
 
     The batch order is drawn from ``epoch_seed(seed, epoch)``. ``start`` skips the first
     batches (resuming an unfinished epoch whose sums are ``stats``, updated in place).
-    ``on_batch(batches_done, loss)`` runs after every complete update; it may raise to stop.
+    ``on_batch(batches_done, loss)`` runs after every complete update; it may raise to stop
+    (``stats`` is brought up to date first). The device is read after the first batch, every
+    ``read_every`` batches and at the end (one read each): ``loss`` is the latest loss read,
+    and a non-finite loss or parameter raises TrainingError naming its batch.
+    ``timing=True`` times forward and backward of every batch (one more read per batch).
     """
+    if read_every < 1:
+        raise ConfigError(f"read_every must be >= 1; got {read_every}")
     stats = EpochStats() if stats is None else stats
+    sums = _DeviceSums(net.backend.xp, stats)
     batches = data.batches(
         batch_size, shuffle=True, seed=epoch_seed(seed, epoch), drop_last=drop_last
     )
+    timed = {"timing": True} if timing else {}
+    last = float("nan")
     t_prev = time.perf_counter()
     for done, (x, y) in enumerate(islice(batches, start, None), start=start + 1):
-        loss, grads, st = net.loss_and_grad(x, y, mode=mode)
+        loss, grads, st = net.loss_and_grad(x, y, mode=mode, **timed)
         t0 = time.perf_counter()
         opt.step(grads)
         t1 = time.perf_counter()
-        stats.add(loss, y, st, t1 - t0, t1 - t_prev)
+        sums.add(loss, y, st, done, net.params)
+        if not stats.rate:
+            stats.rate = [0.0] * len(st["spike_rate"])
+        stats.rate = [a + b for a, b in zip(stats.rate, st["spike_rate"], strict=True)]
+        stats.n += len(y)
+        stats.batches += 1
+        stats.step_s += t1 - t0
+        stats.epoch_s += t1 - t_prev
+        if timing:
+            stats.forward_s += st["forward_s"]
+            stats.backward_s += st["backward_s"]
+            stats.timed = True
+        if done == start + 1 or done % read_every == 0:
+            last = sums.read(epoch)
         if on_batch is not None:
-            on_batch(done, loss)
+            try:
+                on_batch(done, last)
+            except BaseException:
+                sums.read(epoch)
+                raise
         t_prev = time.perf_counter()
+    sums.read(epoch)
     return stats.summary()
 
 
@@ -122,18 +187,19 @@ def evaluate(net: Network, data: EventDataset, batch_size: int = 256) -> dict[st
     from .ops.readout import cross_entropy
 
     K = net.sizes[-1]
+    xp = net.backend.xp
     conf = np.zeros((K, K), dtype=np.int64)
-    loss = 0.0
+    loss = xp.zeros((), dtype=xp.float64)  # summed on the device; predictions come to the host
     for x, y in data.batches(batch_size, shuffle=False):
         m = net.forward(x)
         ce, _ = cross_entropy(m, net.backend.asarray(y))
-        loss += float(ce) * len(y)
+        loss = loss + xp.asarray(ce, dtype=xp.float64) * len(y)
         np.add.at(conf, (y, to_numpy(m.argmax(axis=1))), 1)
     n = max(len(data), 1)
     per_class = conf.diagonal() / np.maximum(conf.sum(axis=1), 1)
     return {
         "accuracy": float(conf.trace() / n),
-        "loss": loss / n,
+        "loss": float(loss) / n,
         "per_class_accuracy": per_class.tolist(),
         "confusion": conf.tolist(),
     }

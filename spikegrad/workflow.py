@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import signal
 import threading
 import time
@@ -154,11 +153,6 @@ class _Stop(Exception):
     """Raised from the batch hook to end the epoch early (Ctrl-C)."""
 
 
-def _finite(loss: float, net: Network) -> bool:
-    xp = net.backend.xp
-    return math.isfinite(loss) and all(bool(xp.isfinite(p).all()) for p in net.params.values())
-
-
 def _check_resume(config: TrainConfig, saved: TrainConfig) -> None:
     diff = [
         k for k in saved.to_dict() if k not in RESUMABLE and getattr(config, k) != getattr(saved, k)
@@ -252,14 +246,7 @@ def fit(
         while epoch < config.epochs:
             stats = EpochStats(**state["stats"]) if state.get("stats") else EpochStats()
 
-            def on_batch(done: int, loss: float, _e: int = epoch) -> None:
-                if not _finite(loss, net):
-                    last = out / "last.npz" if out is not None else None
-                    where = f"kept {last}" if last and last.exists() else "no checkpoint yet"
-                    raise TrainingError(
-                        f"non-finite loss or parameters at epoch {_e + 1}, batch {done} "
-                        f"(loss {loss}); stopped, {where}"
-                    )
+            def on_batch(done: int, loss: float) -> None:
                 if progress is not None:
                     progress.update(done, loss)
                 if flag["stop"]:
@@ -285,6 +272,10 @@ def fit(
                 save("last", epoch, stop.args[0], stats)
                 result.status, result.epoch, result.batch = "interrupted", epoch, stop.args[0]
                 return result
+            except TrainingError as exc:  # a non-finite loss or parameter
+                last = out / "last.npz" if out is not None else None
+                where = f"kept {last}" if last and last.exists() else "no checkpoint yet"
+                raise TrainingError(f"{exc}; stopped, {where}") from None
             finally:
                 if progress is not None:
                     progress.end()

@@ -185,3 +185,23 @@ def test_hidden_spikes_match_the_plain_reference(rng):
 def test_public_names():
     assert sg.datasets.load is not None and sg.DataError is sg.datasets.DataError
     assert issubclass(sg.DataError, ValueError)
+
+
+@pytest.mark.parametrize("mode", ["dense", "sparse"])
+def test_step_stats_and_opt_in_timing(mode, rng):
+    net = active_net([30, 20, 16, 4], reg=REG)
+    x, y = spikes(rng, 3, 20, 30), rng.integers(0, 4, 3)
+    loss, _, st = net.loss_and_grad(x, y, mode=mode)
+    assert set(st) == set(sg.network.StepStats.KEYS) == set(st.keys()) and len(st) == 9
+    assert "forward_s" in st and "nope" not in st
+    with pytest.raises(KeyError):
+        st["nope"]
+    assert st["forward_s"] is None and st["backward_s"] is None
+    assert st["loss_ce"] + st["loss_reg"] == pytest.approx(float(loss), rel=TOL["f64"])
+    assert st["loss_reg"] > 0 and st["scores"].shape == (3, 4)
+    counts = st.active_counts()
+    assert counts.tolist() == st["n_active"] and min(st["n_active"]) > 0
+    np.testing.assert_array_equal(st.active_fraction_on_device(), st["active_fraction"])
+    _, _, timed = net.loss_and_grad(x, y, mode=mode, timing=True)
+    assert timed["forward_s"] > 0 and timed["backward_s"] > 0
+    assert "forward_s=" in repr(timed) and "scores" not in repr(timed)
