@@ -3,11 +3,9 @@ ops bound to the g++ CPU emulation of the .cu files (``emu`` of tests/kernels)."
 
 from __future__ import annotations
 
-import ast
 import functools
 import importlib.util
 import sys
-import types
 from pathlib import Path
 
 import numpy as np
@@ -26,19 +24,6 @@ _spec = importlib.util.spec_from_file_location(
 _kernels_conftest = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_kernels_conftest)
 emu = _kernels_conftest.emu  # the session fixture: g++ builds of every .cu file
-
-
-def cupy_ops() -> list[str]:
-    """The ops spikegrad/kernels/launch.py registers for "cupy" (read by AST: importing it
-    needs CuPy). Each has a host-glue function of the same name in spikegrad.kernels.host."""
-    tree = ast.parse(Path(host.__file__).with_name("launch.py").read_text(encoding="utf-8"))
-    ops = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.FunctionDef):
-            for d in node.decorator_list:
-                if isinstance(d, ast.Call) and getattr(d.func, "id", "") == "register":
-                    ops.append(d.args[0].value)
-    return ops
 
 
 class FakeDeviceLauncher:
@@ -66,14 +51,9 @@ def fake_cp(monkeypatch, emu):
     cp = fake_cupy.make()
     monkeypatch.setitem(sys.modules, "cupy", cp)
     monkeypatch.setattr(backend, "_import_cupy", lambda: cp)
-    if "spikegrad.kernels.launch" not in sys.modules:  # the real launchers need real CuPy
-        monkeypatch.setitem(
-            sys.modules, "spikegrad.kernels.launch", types.ModuleType("spikegrad.kernels.launch")
-        )
     launcher = FakeDeviceLauncher(emu)
-    for op in cupy_ops():
-        fn = functools.partial(getattr(host, op), launcher)
-        monkeypatch.setitem(backend._REGISTRY, (op, "cupy"), fn)
+    for op, fn in host.OPS.items():  # the table launch.py registers, on the emulation
+        monkeypatch.setitem(backend._REGISTRY, (op, "cupy"), functools.partial(fn, launcher))
     fake_cupy.SYNCS.reset()
     yield cp
     fake_cupy.SYNCS.reset()
