@@ -5,13 +5,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from itertools import islice
 from typing import Any
 
 import numpy as np
 
 from .backend import to_numpy
 from .datasets.base import EventDataset
+from .datasets.batching import prefetch
 from .network import Network
 from .optim import Adam
 
@@ -101,19 +101,18 @@ def train_epoch(
     ``on_batch(batches_done, loss)`` runs after every complete update; it may raise to stop.
     """
     stats = EpochStats() if stats is None else stats
-    batches = data.batches(
-        batch_size, shuffle=True, seed=epoch_seed(seed, epoch), drop_last=drop_last
-    )
     t_prev = time.perf_counter()
-    for done, (x, y) in enumerate(islice(batches, start, None), start=start + 1):
-        loss, grads, st = net.loss_and_grad(x, y, mode=mode)
-        t0 = time.perf_counter()
-        opt.step(grads)
-        t1 = time.perf_counter()
-        stats.add(loss, y, st, t1 - t0, t1 - t_prev)
-        if on_batch is not None:
-            on_batch(done, loss)
-        t_prev = time.perf_counter()
+    seed_e, backend = epoch_seed(seed, epoch), net.backend
+    with prefetch(data, batch_size, seed_e, drop_last=drop_last, start=start, backend=backend) as b:
+        for done, (x, y) in enumerate(b, start=start + 1):
+            loss, grads, st = net.loss_and_grad(x, y, mode=mode)
+            t0 = time.perf_counter()
+            opt.step(grads)
+            t1 = time.perf_counter()
+            stats.add(loss, y, st, t1 - t0, t1 - t_prev)
+            if on_batch is not None:
+                on_batch(done, loss)
+            t_prev = time.perf_counter()
     return stats.summary()
 
 
@@ -124,7 +123,7 @@ def evaluate(net: Network, data: EventDataset, batch_size: int = 256) -> dict[st
     K = net.sizes[-1]
     conf = np.zeros((K, K), dtype=np.int64)
     loss = 0.0
-    for x, y in data.batches(batch_size, shuffle=False):
+    for x, y in data.batches(batch_size, shuffle=False, prepare=True):
         m = net.forward(x)
         ce, _ = cross_entropy(m, net.backend.asarray(y))
         loss += float(ce) * len(y)
