@@ -190,7 +190,7 @@ def place_sorted_events(
         shift[run_rows] = indptr[run_rows] - starts
         dest = shift[rows]
         dest += xp.arange(E, dtype=xp.int64)
-        indices[dest] = xp.asarray(i)
+        indices[dest] = xp.asarray(i).astype(xp.int32, copy=False)
     return SpikeMatrix(indptr.astype(xp.int32), indices, T, B, N)
 
 
@@ -222,7 +222,8 @@ def check_spike_matrix(xp: ModuleType, m: SpikeMatrix, n_inputs: int) -> SpikeMa
     Always checked (free): T, B >= 1, N == n_inputs, int32 indptr (T * B + 1,) and indices
     (nnz,). A host matrix is also checked for content (O(nnz) reductions): indptr from 0 to
     nnz, non-decreasing, indices in 0..N-1. A device matrix is trusted for its content, since
-    reading it back would cost a device synchronisation every step.
+    reading it back would cost a device synchronisation every step. The result is contiguous
+    (the kernels' layout); a valid matrix already in ``xp`` is returned as it is.
     """
     T, B, N = m.T, m.B, m.N
     if N != n_inputs:
@@ -250,9 +251,10 @@ def check_spike_matrix(xp: ModuleType, m: SpikeMatrix, n_inputs: int) -> SpikeMa
             raise InputError(
                 f"SpikeMatrix indices must lie in 0..{N - 1}; got {indices.min()}..{indices.max()}"
             )
-    if get_xp(m.indptr, m.indices) is xp:
+    indptr, indices = (xp.ascontiguousarray(_moved(xp, a)) for a in (m.indptr, m.indices))
+    if indptr is m.indptr and indices is m.indices:
         return m
-    return SpikeMatrix(_moved(xp, m.indptr), _moved(xp, m.indices), T, B, N)
+    return SpikeMatrix(indptr, indices, T, B, N)
 
 
 def as_spike_matrix(xp: ModuleType, x: Any, n_inputs: int) -> SpikeMatrix:

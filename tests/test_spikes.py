@@ -117,6 +117,12 @@ def test_bad_prepared_matrix_is_refused(change, error, match):
     assert "\n" not in str(info.value)
 
 
-def test_good_matrix_passes_unchanged():
+def test_good_matrix_passes_unchanged_and_views_become_contiguous():
     m = _matrix()
     assert as_spike_matrix(np, m, 30) is m
+    wide = np.zeros((m.nnz, 2), np.int32)
+    wide[:, 0] = m.indices
+    view = SpikeMatrix(m.indptr, wide[:, 0], m.T, m.B, m.N)
+    got = as_spike_matrix(np, view, 30)
+    assert got.indices.flags.c_contiguous
+    assert_same(got, m)
