@@ -76,7 +76,7 @@ class EventDataset:
         starts = self.offsets[1:-1]  # where the key may fall: a new sample begins
         for lo in range(0, self.n_events, CHUNK):
             hi = min(lo + CHUNK + 1, self.n_events)
-            key = self.t[lo:hi].astype(np.int64) * self.n_inputs + self.i[lo:hi]
+            key = self.t[lo:hi].astype(np.int64) * self.n_inputs + self.i[lo:hi].astype(np.int64)
             drop = np.flatnonzero(key[1:] <= key[:-1]) + lo + 1
             pos = np.minimum(np.searchsorted(starts, drop), max(starts.size - 1, 0))
             if drop.size and not (starts.size and np.all(starts[pos] == drop)):
@@ -87,7 +87,7 @@ class EventDataset:
         """Put every sample's events in (t, i) order and drop repeated (t, i) bins."""
         n, T, N = len(self), self.T, self.n_inputs
         sample = np.repeat(np.arange(n, dtype=np.int64), np.diff(self.offsets))
-        key = np.unique((sample * T + self.t) * N + self.i)
+        key = np.unique((sample * T + self.t.astype(np.int64)) * N + self.i.astype(np.int64))
         self.i = (key % N).astype(self.i.dtype)
         key //= N
         self.t = (key % T).astype(self.t.dtype)
