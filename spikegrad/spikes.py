@@ -169,28 +169,25 @@ def place_sorted_events(
 ) -> SpikeMatrix:
     """The SpikeMatrix of events sorted by (b, t, i) without repeats, by O(E) placement, no sort.
 
-    Row keys t * B + b are counted (bincount, exclusive cumsum: indptr). The events of one
-    (b, t) are one contiguous run, already ordered by unit, so each run moves as a block to
-    its row's offset. xp-generic (CuPy 13: bincount, cumsum, flatnonzero, fancy indexing).
+    The events of one (b, t) form one contiguous block, already ordered by unit. One bincount
+    of the keys b * T + t gives every block's length; exclusive cumsums of those lengths in
+    (b, t) order and in the time-major (t, b) order give where each block starts now and in
+    the CSR (indptr), so every event moves by its block's shift. xp-generic (CuPy 13:
+    bincount, cumsum, fancy indexing).
 
     Shapes: b, t, i (E,) int -> SpikeMatrix with nnz = E.
     """
-    rows = xp.asarray(t).astype(xp.int64) * B + xp.asarray(b)
+    key = xp.asarray(b).astype(xp.int64) * T  # block of each event, (b, t)
+    key += xp.asarray(t)
+    E = int(key.size)
+    counts = xp.bincount(key, minlength=B * T) if E else xp.zeros(B * T, dtype=xp.int64)
     indptr = xp.zeros(T * B + 1, dtype=xp.int64)
-    E = int(rows.size)
+    indptr[1:] = xp.cumsum(counts.reshape(B, T).T)  # time-major rows t * B + b
+    shift = indptr[:-1].reshape(T, B).T.ravel() - (xp.cumsum(counts) - counts)
+    dest = shift[key]
+    dest += xp.arange(E, dtype=xp.int64)
     indices = xp.empty(E, dtype=xp.int32)
-    if E:
-        indptr[1:] = xp.cumsum(xp.bincount(rows, minlength=T * B))
-        first = xp.empty(E, dtype=bool)
-        first[0] = True
-        first[1:] = rows[1:] != rows[:-1]
-        starts = xp.flatnonzero(first)
-        run_rows = rows[starts]  # every row is at most one run: no two writes collide
-        shift = xp.zeros(T * B, dtype=xp.int64)
-        shift[run_rows] = indptr[run_rows] - starts
-        dest = shift[rows]
-        dest += xp.arange(E, dtype=xp.int64)
-        indices[dest] = xp.asarray(i).astype(xp.int32, copy=False)
+    indices[dest] = xp.asarray(i).astype(xp.int32, copy=False)
     return SpikeMatrix(indptr.astype(xp.int32), indices, T, B, N)
 
 
