@@ -6,10 +6,15 @@ sample, the real layout) to a temporary folder, then times on this machine:
 1. decode + bin: read the 256-sample file with the SHD reader and bin it (dt 2 ms, T 500);
 2. bin only: the binning step on arrays already in memory;
 3. batch gather: one batch of 256 from the decoded dataset (the per-step cost once cached);
-4. one training step: loss_and_grad + Adam of a 700-200-200-20 network, B = 256, T = 500,
+4. batch preparation (median of --prep-repeats runs): the engine's spike matrix of that batch,
+   old (sort the time-major keys of its events, as every step did before) against new
+   (``batch_matrix``: O(E) placement of the (t, i)-ordered samples, no sort), and the
+   SpikeEvents input path of today (order detected, then placed);
+5. one training step: loss_and_grad + Adam of a 700-200-200-20 network, B = 256, T = 500,
    sparse and dense.
 
-Usage: python scripts/bench_loading.py [--repeats 3] [--seed 0] [--init uniform|normal]
+Usage: python scripts/bench_loading.py [--repeats 3] [--prep-repeats 15] [--seed 0]
+       [--init uniform|normal] [--no-step]
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import numpy as np
 import spikegrad as sg
 from spikegrad.datasets.binning import bin_events
 from spikegrad.datasets.shd import load_shd, read_shd
+from spikegrad.spikes import SpikeEvents, SpikeMatrix, as_spike_matrix, spike_matrix_from_keys
 
 
 def write_shd_like(path: Path, n: int, rng: np.random.Generator) -> int:
@@ -58,9 +64,29 @@ def best(fn, repeats: int) -> float:
     return min(times)
 
 
+def median(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
+def sort_prepare(x: SpikeEvents) -> SpikeMatrix:
+    """The former per-step conversion of a batch's events: sort flat keys, drop repeats."""
+    B, T, N = x.shape
+    keys = np.sort((x.t * B + x.b) * N + x.i)
+    if keys.size > 1:
+        keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
+    return spike_matrix_from_keys(np, keys, T, B, N)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--prep-repeats", type=int, default=15)
+    ap.add_argument("--no-step", action="store_true", help="skip the training steps")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument(
         "--init", choices=["uniform", "normal"], default="uniform", help="paper: uniform"
@@ -94,7 +120,18 @@ def main() -> None:
         print(f"decode + bin {B} samples from HDF5 : {1e3 * t_read:8.1f} ms")
         print(f"bin only {B} samples               : {1e3 * t_bin:8.1f} ms")
         print(f"batch gather {B} (cached dataset)  : {1e3 * t_gather:8.1f} ms")
-        for mode in ("sparse", "dense"):
+        new, _ = ds.batch_matrix(idx)
+        old = sort_prepare(x)
+        assert np.array_equal(new.indptr, old.indptr) and np.array_equal(new.indices, old.indices)
+        r = args.prep_repeats
+        t_old = median(lambda: sort_prepare(ds.batch(idx)[0]), r)
+        t_new = median(lambda: ds.batch_matrix(idx), r)
+        t_events = median(lambda: as_spike_matrix(np, ds.batch(idx)[0], 700), r)
+        print(f"batch preparation, {new.nnz} events, median of {r} (gather included):")
+        print(f"  old: SpikeEvents + sort of keys         : {1e3 * t_old:8.1f} ms")
+        print(f"  new: batch_matrix (O(E) placement)      : {1e3 * t_new:8.1f} ms")
+        print(f"  SpikeEvents input now (order detected)  : {1e3 * t_events:8.1f} ms")
+        for mode in () if args.no_step else ("sparse", "dense"):
             net = sg.Network(
                 [700, 200, 200, 20],
                 alpha=math.exp(-0.2),

@@ -25,18 +25,20 @@ from .backend import Array, call, get_xp, to_numpy
 from .errors import InputError, ShapeError
 
 
-def _index_array(name: str, a: Any) -> np.ndarray:
-    a = np.asarray(to_numpy(a))
+def _index_array(xp: ModuleType, name: str, a: Any) -> Array:
+    a = xp.asarray(a)
     if a.ndim != 1:
         raise ShapeError(f"SpikeEvents.{name} must be 1-D; got shape {a.shape}")
-    if a.size and not np.issubdtype(a.dtype, np.integer):
-        if not np.all(np.mod(a, 1) == 0):
-            raise InputError(f"SpikeEvents.{name} must hold integer indices; got {a.dtype}")
-    return a.astype(np.int64, copy=False)
+    if a.size and a.dtype.kind not in "iu" and not bool(xp.all(xp.mod(a, 1) == 0)):
+        raise InputError(f"SpikeEvents.{name} must hold integer indices; got {a.dtype}")
+    return a.astype(xp.int64, copy=False)
 
 
 class SpikeEvents:
     """Spikes as events: ``x[b[n], t[n], i[n]] = 1`` for every n, zero elsewhere.
+
+    The arrays stay where they are given: NumPy arrays on the host, CuPy arrays on the device
+    (then they are validated there, by reductions, with one small transfer of the results).
 
     Shapes: b, t, i: (E,) int; shape = (B, T, N). Duplicate events are one spike.
     """
@@ -47,21 +49,21 @@ class SpikeEvents:
         if len(shape) != 3 or any(int(s) < 0 for s in shape):
             raise ShapeError(f"SpikeEvents shape must be (B, T, N) >= 0; got {shape}")
         self.shape = tuple(int(s) for s in shape)
-        self.b, self.t, self.i = (_index_array(n, a) for n, a in (("b", b), ("t", t), ("i", i)))
+        xp = get_xp(b, t, i)
+        self.b, self.t, self.i = (_index_array(xp, n, a) for n, a in (("b", b), ("t", t), ("i", i)))
         if not (self.b.size == self.t.size == self.i.size):
             raise ShapeError(
                 "SpikeEvents b, t, i must have equal lengths; got "
                 f"{self.b.size}, {self.t.size}, {self.i.size}"
             )
-        for name, a, n in (
-            ("b", self.b, shape[0]),
-            ("t", self.t, shape[1]),
-            ("i", self.i, shape[2]),
-        ):
-            if a.size and (a.min() < 0 or a.max() >= n):
-                raise InputError(
-                    f"SpikeEvents.{name} must lie in 0..{n - 1}; got {a.min()}..{a.max()}"
-                )
+        if not self.b.size:
+            return
+        arrays = (self.b, self.t, self.i)
+        lim = to_numpy(xp.stack([f(a) for a in arrays for f in (xp.min, xp.max)]))
+        for k, (name, n) in enumerate(zip("bti", self.shape, strict=True)):
+            lo, hi = int(lim[2 * k]), int(lim[2 * k + 1])
+            if lo < 0 or hi >= n:
+                raise InputError(f"SpikeEvents.{name} must lie in 0..{n - 1}; got {lo}..{hi}")
 
     def __len__(self) -> int:
         return self.shape[0]
@@ -74,7 +76,7 @@ class SpikeEvents:
     def to_dense(self, dtype: Any = np.uint8) -> np.ndarray:
         """The ``(B, T, N)`` 0/1 array of these events."""
         out = np.zeros(self.shape, dtype=dtype)
-        out[self.b, self.t, self.i] = 1
+        out[to_numpy(self.b), to_numpy(self.t), to_numpy(self.i)] = 1
         return out
 
     @classmethod
@@ -164,23 +166,124 @@ def spike_matrix_from_keys(xp: ModuleType, keys: Array, T: int, B: int, N: int) 
     return SpikeMatrix(indptr, cols, T, B, N)
 
 
+def place_sorted_events(
+    xp: ModuleType, b: Array, t: Array, i: Array, T: int, B: int, N: int
+) -> SpikeMatrix:
+    """The SpikeMatrix of events sorted by (b, t, i) without repeats, by O(E) placement, no sort.
+
+    The events of one (b, t) form one contiguous block, already ordered by unit. One bincount
+    of the keys b * T + t gives every block's length; exclusive cumsums of those lengths in
+    (b, t) order and in the time-major (t, b) order give where each block starts now and in
+    the CSR (indptr), so every event moves by its block's shift. xp-generic (CuPy 13:
+    bincount, cumsum, fancy indexing).
+
+    Shapes: b, t, i (E,) int -> SpikeMatrix with nnz = E.
+    """
+    key = xp.asarray(b).astype(xp.int64) * T  # block of each event, (b, t)
+    key += xp.asarray(t)
+    E = int(key.size)
+    counts = xp.bincount(key, minlength=B * T) if E else xp.zeros(B * T, dtype=xp.int64)
+    indptr = xp.zeros(T * B + 1, dtype=xp.int64)
+    indptr[1:] = xp.cumsum(counts.reshape(B, T).T)  # time-major rows t * B + b
+    shift = indptr[:-1].reshape(T, B).T.ravel() - (xp.cumsum(counts) - counts)
+    dest = shift[key]
+    dest += xp.arange(E, dtype=xp.int64)
+    indices = xp.empty(E, dtype=xp.int32)
+    indices[dest] = xp.asarray(i).astype(xp.int32, copy=False)
+    return SpikeMatrix(indptr.astype(xp.int32), indices, T, B, N)
+
+
+def events_matrix(
+    xp: ModuleType, b: Array, t: Array, i: Array, T: int, B: int, N: int
+) -> SpikeMatrix:
+    """The SpikeMatrix of validated events (any order, repeats allowed) in ``xp``.
+
+    Events sorted by (b, t, i) without repeats (as ``EventDataset.batch`` makes them) are
+    placed in O(E); others are sorted by their time-major key and de-duplicated.
+
+    Shapes: b, t, i (E,) int64 -> SpikeMatrix.
+    """
+    key = (b * T + t) * N + i
+    if key.size < 2 or bool((key[1:] > key[:-1]).all()):
+        return place_sorted_events(xp, b, t, i, T, B, N)
+    keys = xp.sort((t * B + b) * N + i)
+    keys = keys[xp.concatenate((xp.ones(1, dtype=bool), keys[1:] != keys[:-1]))]
+    return spike_matrix_from_keys(xp, keys, T, B, N)
+
+
+def _moved(xp: ModuleType, a: Array) -> Array:
+    return to_numpy(a) if xp is np else xp.asarray(a)
+
+
+def check_spike_matrix(xp: ModuleType, m: SpikeMatrix, n_inputs: int) -> SpikeMatrix:
+    """Validate a prepared SpikeMatrix as engine input and move it to ``xp``.
+
+    Always checked (free): T, B >= 1, N == n_inputs, int32 indptr (T * B + 1,) and indices
+    (nnz,). A host matrix is also checked for content (O(nnz) reductions): indptr from 0 to
+    nnz, non-decreasing, indices in 0..N-1. A device matrix is trusted for its content, since
+    reading it back would cost a device synchronisation every step. The result is contiguous
+    (the kernels' layout); a valid matrix already in ``xp`` is returned as it is.
+    """
+    T, B, N = m.T, m.B, m.N
+    if N != n_inputs:
+        raise ShapeError(f"x has {N} input units; the network expects {n_inputs}")
+    if B < 1 or T < 1:
+        raise ShapeError(f"x must have B >= 1 and T >= 1; got (B, T, N) = {(B, T, N)}")
+    for name, a in (("indptr", m.indptr), ("indices", m.indices)):
+        if a.dtype != np.int32:
+            raise InputError(f"SpikeMatrix.{name} must be int32; got {a.dtype}")
+    if m.indptr.shape != (T * B + 1,) or m.indices.ndim != 1:
+        raise ShapeError(
+            f"SpikeMatrix indptr must have shape ({T * B + 1},) (T * B + 1) and indices be 1-D; "
+            f"got {tuple(m.indptr.shape)} and {tuple(m.indices.shape)}"
+        )
+    if get_xp(m.indptr, m.indices) is np:
+        indptr, indices = np.asarray(m.indptr), np.asarray(m.indices)
+        if indptr[0] != 0 or indptr[-1] != indices.size:
+            raise ShapeError(
+                f"SpikeMatrix indptr must run from 0 to nnz = {indices.size}; "
+                f"got {indptr[0]}..{indptr[-1]}"
+            )
+        if np.any(indptr[1:] < indptr[:-1]):
+            raise InputError("SpikeMatrix indptr must be non-decreasing")
+        if indices.size and (indices.min() < 0 or indices.max() >= N):
+            raise InputError(
+                f"SpikeMatrix indices must lie in 0..{N - 1}; got {indices.min()}..{indices.max()}"
+            )
+    indptr, indices = (xp.ascontiguousarray(_moved(xp, a)) for a in (m.indptr, m.indices))
+    if indptr is m.indptr and indices is m.indices:
+        return m
+    return SpikeMatrix(indptr, indices, T, B, N)
+
+
 def as_spike_matrix(xp: ModuleType, x: Any, n_inputs: int) -> SpikeMatrix:
-    """Validate engine input (dense 0/1 array or SpikeEvents) and make a SpikeMatrix."""
+    """Validate engine input and make it a SpikeMatrix in ``xp``.
+
+    x: a dense (B, T, N) 0/1 array, :class:`SpikeEvents` (host or device arrays) or a
+    prepared :class:`SpikeMatrix` (see :func:`check_spike_matrix`). Events that live where
+    the network computes are converted there; host events for a device network are converted
+    on the host and the (smaller) CSR is moved.
+    """
+    if isinstance(x, SpikeMatrix):
+        return check_spike_matrix(xp, x, n_inputs)
     if isinstance(x, SpikeEvents):
         B, T, N = x.shape
         if N != n_inputs:
             raise ShapeError(f"x has {N} input units; the network expects {n_inputs}")
-        keys = np.sort((x.t * B + x.b) * N + x.i)
-        if keys.size > 1:
-            keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
-    else:
-        if not hasattr(x, "ndim"):
-            x = np.asarray(x)
-        x = _check_dense(x)
-        B, T, N = x.shape
-        if N != n_inputs:
-            raise ShapeError(f"x has {N} input units; the network expects {n_inputs}")
-        keys = get_xp(x).flatnonzero(get_xp(x).moveaxis(x, 0, 1))
+        if B < 1 or T < 1:
+            raise ShapeError(f"x must have B >= 1 and T >= 1; got shape {(B, T, N)}")
+        ex = get_xp(x.b)
+        if ex is xp:
+            return events_matrix(xp, x.b, x.t, x.i, T, B, N)
+        m = events_matrix(np, to_numpy(x.b), to_numpy(x.t), to_numpy(x.i), T, B, N)
+        return SpikeMatrix(_moved(xp, m.indptr), _moved(xp, m.indices), T, B, N)
+    if not hasattr(x, "ndim"):
+        x = np.asarray(x)
+    x = _check_dense(x)
+    B, T, N = x.shape
+    if N != n_inputs:
+        raise ShapeError(f"x has {N} input units; the network expects {n_inputs}")
     if B < 1 or T < 1:
         raise ShapeError(f"x must have B >= 1 and T >= 1; got shape {(B, T, N)}")
+    keys = get_xp(x).flatnonzero(get_xp(x).moveaxis(x, 0, 1))
     return spike_matrix_from_keys(xp, keys, T, B, N)

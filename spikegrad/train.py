@@ -5,13 +5,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from itertools import islice
 from typing import Any
 
 import numpy as np
 
 from .backend import to_numpy
 from .datasets.base import EventDataset
+from .datasets.batching import prefetch
 from .errors import ConfigError, TrainingError
 from .network import Network, StepStats
 from .optim import Adam
@@ -146,38 +146,37 @@ def train_epoch(
         raise ConfigError(f"read_every must be >= 1; got {read_every}")
     stats = EpochStats() if stats is None else stats
     sums = _DeviceSums(net.backend.xp, stats)
-    batches = data.batches(
-        batch_size, shuffle=True, seed=epoch_seed(seed, epoch), drop_last=drop_last
-    )
     timed = {"timing": True} if timing else {}
     last = float("nan")
     t_prev = time.perf_counter()
-    for done, (x, y) in enumerate(islice(batches, start, None), start=start + 1):
-        loss, grads, st = net.loss_and_grad(x, y, mode=mode, **timed)
-        t0 = time.perf_counter()
-        opt.step(grads)
-        t1 = time.perf_counter()
-        sums.add(loss, y, st, done, net.params)
-        if not stats.rate:
-            stats.rate = [0.0] * len(st["spike_rate"])
-        stats.rate = [a + b for a, b in zip(stats.rate, st["spike_rate"], strict=True)]
-        stats.n += len(y)
-        stats.batches += 1
-        stats.step_s += t1 - t0
-        stats.epoch_s += t1 - t_prev
-        if timing:
-            stats.forward_s += st["forward_s"]
-            stats.backward_s += st["backward_s"]
-            stats.timed = True
-        if done == start + 1 or done % read_every == 0:
-            last = sums.read(epoch)
-        if on_batch is not None:
-            try:
-                on_batch(done, last)
-            except BaseException:
-                sums.read(epoch)
-                raise
-        t_prev = time.perf_counter()
+    seed_e, backend = epoch_seed(seed, epoch), net.backend
+    with prefetch(data, batch_size, seed_e, drop_last=drop_last, start=start, backend=backend) as b:
+        for done, (x, y) in enumerate(b, start=start + 1):
+            loss, grads, st = net.loss_and_grad(x, y, mode=mode, **timed)
+            t0 = time.perf_counter()
+            opt.step(grads)
+            t1 = time.perf_counter()
+            sums.add(loss, y, st, done, net.params)
+            if not stats.rate:
+                stats.rate = [0.0] * len(st["spike_rate"])
+            stats.rate = [a + b for a, b in zip(stats.rate, st["spike_rate"], strict=True)]
+            stats.n += len(y)
+            stats.batches += 1
+            stats.step_s += t1 - t0
+            stats.epoch_s += t1 - t_prev
+            if timing:
+                stats.forward_s += st["forward_s"]
+                stats.backward_s += st["backward_s"]
+                stats.timed = True
+            if done == start + 1 or done % read_every == 0:
+                last = sums.read(epoch)
+            if on_batch is not None:
+                try:
+                    on_batch(done, last)
+                except BaseException:
+                    sums.read(epoch)
+                    raise
+            t_prev = time.perf_counter()
     sums.read(epoch)
     return stats.summary()
 
@@ -190,7 +189,7 @@ def evaluate(net: Network, data: EventDataset, batch_size: int = 256) -> dict[st
     xp = net.backend.xp
     conf = np.zeros((K, K), dtype=np.int64)
     loss = xp.zeros((), dtype=xp.float64)  # summed on the device; predictions come to the host
-    for x, y in data.batches(batch_size, shuffle=False):
+    for x, y in data.batches(batch_size, shuffle=False, prepare=True):
         m = net.forward(x)
         ce, _ = cross_entropy(m, net.backend.asarray(y))
         loss = loss + xp.asarray(ce, dtype=xp.float64) * len(y)

@@ -28,7 +28,7 @@ from ..errors import DataError
 from .base import EventDataset
 from .datafiles import user_cache_dir
 
-VERSION = 1
+VERSION = 2  # 2: every sample's events in (t, i) order (EventDataset sorts once)
 
 
 def cache_dir(cache: Any = True) -> Path | None:

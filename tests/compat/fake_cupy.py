@@ -22,6 +22,7 @@ one-argument ``where``, boolean-mask indexing; ``bincount`` makes two).
 from __future__ import annotations
 
 import json
+import threading
 import time
 import types
 from collections import Counter
@@ -37,13 +38,17 @@ SNAPSHOT = json.loads(
 
 
 class SyncCounter:
-    """Host synchronisations by reason; ``total`` is their number."""
+    """Host synchronisations of the main thread by reason (``total``: their number); those of
+    other threads (the batch prefetcher's, which do not stall the training loop) are counted
+    apart in ``background``."""
 
     def __init__(self) -> None:
         self.by_reason: Counter[str] = Counter()
+        self.background: Counter[str] = Counter()
 
     def add(self, reason: str, n: int = 1) -> None:
-        self.by_reason[reason] += n
+        main = threading.current_thread() is threading.main_thread()
+        (self.by_reason if main else self.background)[reason] += n
 
     @property
     def total(self) -> int:
@@ -51,6 +56,7 @@ class SyncCounter:
 
     def reset(self) -> None:
         self.by_reason.clear()
+        self.background.clear()
 
 
 SYNCS = SyncCounter()
@@ -150,6 +156,12 @@ class ndarray(NDArrayOperatorsMixin):
     def __repr__(self) -> str:
         SYNCS.add("repr")
         return f"array({self._a.tolist()!r}, dtype={self._a.dtype})"
+
+    def set(self, arr: np.ndarray, stream: Any = None) -> None:
+        """A host-to-device copy (asynchronous on a GPU: no sync)."""
+        if not isinstance(arr, np.ndarray) or arr.shape != self._a.shape:
+            raise ValueError("ndarray.set: a host array of the same shape is needed")
+        self._a[...] = arr
 
     def nonzero(self) -> tuple[ndarray, ...]:
         SYNCS.add("nonzero")
@@ -300,7 +312,15 @@ class Event:
         return True
 
 
-class Stream:
+class _Context:
+    def __enter__(self) -> _Context:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+class Stream(_Context):
     """cupy.cuda.Stream (the null stream only)."""
 
     def __init__(self, null: bool = False, non_blocking: bool = False, ptr: int = 0) -> None:
@@ -308,6 +328,13 @@ class Stream:
 
     def synchronize(self) -> None:
         SYNCS.add("Stream.synchronize")
+
+
+class Device(_Context):
+    """cupy.cuda.Device (device 0 only)."""
+
+    def __init__(self, device: int | None = None) -> None:
+        self.id = 0
 
 
 def _elapsed_ms(start: Event, end: Event) -> float:
@@ -323,6 +350,8 @@ def _cuda() -> types.ModuleType:
         "Stream": Stream,
         "get_elapsed_time": _elapsed_ms,
         "get_current_stream": Stream,
+        "Device": Device,
+        "alloc_pinned_memory": bytearray,
         "runtime": types.SimpleNamespace(getDeviceCount=lambda: 1),
     }
     for name, value in parts.items():

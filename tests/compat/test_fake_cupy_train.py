@@ -30,6 +30,7 @@ def test_epoch_matches_numpy_and_reads_every_few_batches(fake_cp, mode):
     got = train_epoch(net, opt, data, 8, mode=mode, read_every=3)
     # one read per hidden layer and step; reads after batches 1, 3, 6 and at the end
     assert SYNCS.total == 7 * net.n_hidden + 4, dict(SYNCS.by_reason)
+    assert SYNCS.background == {"Stream.synchronize": 7}  # the prefetcher's uploads, off-loop
     assert got["samples"] == want["samples"] == 50 and min(want["active_fraction"]) > 0
     assert got["train_accuracy"] == want["train_accuracy"]
     assert got["spike_rate"] == want["spike_rate"]
