@@ -46,7 +46,7 @@ from ..errors import ShapeError
 from ..network import Network
 from ..optim import Adam
 from ..spikes import SpikeEvents, as_spike_matrix
-from . import hooks, report
+from . import hooks, report, torch_baseline
 from .cases import CASES, Case, build_network, calibrate, default_cases, grad_err, make_inputs
 from .timing import CupyClock, WallClock, device_sync, median_time, time_mode
 
@@ -201,7 +201,7 @@ def run_case(
     case: Case,
     warmup: int = 3,
     repeats: int = 20,
-    torch_baseline: bool = True,
+    with_torch: bool = True,
     copy_gbs: float | None = None,
     backend: str = "cupy",
 ) -> dict[str, Any]:
@@ -244,10 +244,8 @@ def run_case(
             res[f"{mode}_{k}"] = v
         res[f"{mode}_peak_bytes"] = peak_bytes(net, xd, y, mode) if gpu else None
     res["sparse_backward_kernels"] = _layer_kernels(net, xd, clock, warmup, repeats, copy_gbs)
-    if torch_baseline:
-        from . import torch_baseline as tb
-
-        t = tb.time_step(net, x, y, warmup, repeats)
+    if with_torch:
+        t = torch_baseline.time_step(net, x, y, warmup, repeats)
         res["torch_rel_err"] = grad_err(t.pop("grads"), gd)
         res["torch_input"] = f"dense (T, B, N) {t.pop('device')} tensor, time-major"
         res.update({f"torch_{k}": v for k, v in t.items()})
@@ -294,7 +292,11 @@ def _case_lines(r: dict[str, Any]) -> list[str]:
         f"  {LIKE_WITH_LIKE}",
         prep,
         f"  spikegrad input: {r['spikegrad_input']}"
-        + (f"; PyTorch input: {r['torch_input']}" if "torch_input" in r else ""),
+        + (
+            f"; PyTorch input: {r['torch_input']}"
+            if "torch_input" in r
+            else "; PyTorch baseline not run"
+        ),
     ]
     lines = report.case_block(r, ms_decimals=3, peak=True, notes=notes)
     if r["copy_GB_s"]:
@@ -333,8 +335,6 @@ def format_report(info: dict[str, Any], results: list[dict[str, Any]]) -> str:
         "spikegrad GPU benchmark (CUDA events; medians)",
         *(f"  {k}: {v}" for k, v in info.items()),
     ]
-    if results and "torch_step_s" not in results[0]:
-        lines.append("  PyTorch baseline: skipped")
     return "\n".join(lines + [ln for r in results for ln in _case_lines(r)])
 
 
@@ -354,9 +354,12 @@ def main(argv: list[str] | None = None) -> None:
     a = ap.parse_args(argv)
     get_backend("cupy")  # one clear BackendUnavailableError without CuPy or a GPU
     info = device_info()
+    skip = "--no-torch" if a.no_torch else torch_baseline.unavailable(cuda=True)
+    if skip:
+        info["torch_baseline"] = f"skipped: {skip}"
     copy_gbs = copy_bandwidth()
     results = [
-        run_case(CASES[c], a.warmup, a.repeats, not a.no_torch, copy_gbs)
+        run_case(CASES[c], a.warmup, a.repeats, not skip, copy_gbs)
         for c in a.case or default_cases("gpu")
     ]
     print(report.json_lines(results) if a.json else format_report(info, results))

@@ -24,6 +24,17 @@ from ..spikes import SpikeEvents
 from .timing import WallClock, median_time
 
 
+def unavailable(cuda: bool) -> str | None:
+    """Why the baseline cannot run (torch missing, or no CUDA device for it), else None."""
+    try:
+        import torch
+    except ImportError:
+        return "torch is not installed (pip install 'spikegrad[bench]')"
+    if cuda and not torch.cuda.is_available():
+        return f"torch {torch.__version__} sees no CUDA device"
+    return None
+
+
 class TorchCudaClock:
     """CUDA events on torch's current stream (the :mod:`.timing` clock interface)."""
 
