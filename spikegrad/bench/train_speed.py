@@ -114,6 +114,7 @@ def run(
         "setup_s": setup_s,
         "warmup": warmup,
         "steps": steps,
+        "updates": opt.step_count,  # warm-up included
         "seconds": wall,
         "steps_per_s": rate,
         "paper_updates": paper_updates(case.B),
