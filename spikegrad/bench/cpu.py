@@ -2,7 +2,7 @@
 
 For each case: build the network with the paper's initialisation, scale each layer's weights
 so that its active fraction sits at the paper's level (calibration, printed), **validate**
-that sparse and dense gradients agree (and, with ``torch_baseline``, that a PyTorch
+that sparse and dense gradients agree (and, with ``with_torch``, that a PyTorch
 dense-BPTT step computes the same gradients), then time ``loss_and_grad`` forward and
 backward and the whole step (with Adam) for both modes side by side, and report the bytes
 each mode keeps from the forward for the backward. Every figure is a median of ``repeats``.
@@ -17,13 +17,13 @@ import sys
 from typing import Any
 
 from .. import native
-from . import report
+from . import report, torch_baseline
 from .cases import CASES, Case, build_network, calibrate, default_cases, grad_err, make_inputs
 from .timing import WallClock, device_sync, time_mode
 
 
 def run_case(
-    case: Case, backend: str = "numpy", repeats: int = 5, torch_baseline: bool = True
+    case: Case, backend: str = "numpy", repeats: int = 5, with_torch: bool = True
 ) -> dict[str, Any]:
     """Calibrate, validate, then time one case. Returns a flat dict of every figure."""
     x, y = make_inputs(case)
@@ -48,10 +48,8 @@ def run_case(
     for mode in ("dense", "sparse"):
         for k, v in time_mode(net, x, y, mode, clock, 1, repeats).items():
             res[f"{mode}_{k}"] = v
-    if torch_baseline:
-        from . import torch_baseline as tb
-
-        t = tb.time_step(net, x, y, 1, repeats)
+    if with_torch:
+        t = torch_baseline.time_step(net, x, y, 1, repeats)
         res["torch_rel_err"] = grad_err(t.pop("grads"), gd)
         t.pop("device")
         res.update({f"torch_{k}": v for k, v in t.items()})
@@ -62,11 +60,11 @@ def run(
     cases: list[str] | None = None,
     backend: str = "numpy",
     repeats: int = 5,
-    torch_baseline: bool = True,
+    with_torch: bool = True,
 ) -> list[dict[str, Any]]:
     """Run the named cases (default: the CPU report's, shd and fmnist)."""
     names = cases or default_cases("cpu")
-    return [run_case(CASES[c], backend, repeats, torch_baseline) for c in names]
+    return [run_case(CASES[c], backend, repeats, with_torch) for c in names]
 
 
 def format_table(results: list[dict[str, Any]]) -> str:
@@ -96,6 +94,8 @@ def main(argv: list[str] | None = None) -> None:
         gpu.main([v for v in argv if v != "--gpu"])
         return
     a = ap.parse_args(argv)
+    if not a.no_torch and (why := torch_baseline.unavailable(cuda=False)):
+        ap.error(f"the PyTorch baseline cannot run: {why}; or pass --no-torch")
     res = run(a.case, a.backend, a.repeats, not a.no_torch)
     print(report.json_lines(res) if a.json else format_table(res))
     if a.out:

@@ -21,7 +21,7 @@ def test_one_case_table():
 
 
 def test_run_case_validates_then_times(tiny_fmnist):
-    r = cpu.run_case(tiny_fmnist, repeats=2, torch_baseline=False)
+    r = cpu.run_case(tiny_fmnist, repeats=2, with_torch=False)
     assert r["sparse_vs_dense_rel_err"] < 1e-4
     for mode in ("dense", "sparse"):
         assert r[f"{mode}_step_s"] >= r[f"{mode}_backward_s"] > 0
