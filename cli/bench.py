@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import json
 
 import click
 
@@ -15,7 +14,8 @@ from . import cli
 EXAMPLES = """
 \b
 Each case is validated (sparse vs dense gradients, and against PyTorch unless --no-torch)
-before it is timed; figures are medians of --repeats.
+before it is timed; figures are medians of --repeats. The GPU report (CUDA events, inputs
+already on the device, peak memory, kernel bandwidth): python -m spikegrad.bench --gpu.
 
 \b
 Examples:
@@ -43,12 +43,11 @@ def bench(
 ) -> None:
     """Time dense vs sparse gradients on the paper's shapes."""
     from spikegrad import bench as sg_bench
+    from spikegrad.bench import report
 
     if not no_torch and importlib.util.find_spec("torch") is None:
         raise click.UsageError(
             "the PyTorch baseline needs torch (pip install 'spikegrad[bench]'); or pass --no-torch"
         )
     results = sg_bench.run(list(cases) or None, backend, repeats, not no_torch)
-    click.echo(
-        "\n".join(json.dumps(r) for r in results) if as_json else sg_bench.format_table(results)
-    )
+    click.echo(report.json_lines(results) if as_json else sg_bench.format_table(results))

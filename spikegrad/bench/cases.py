@@ -1,0 +1,120 @@
+"""The benchmark cases (one table for the CPU and the GPU reports), their inputs and calibration.
+
+A case is one of the paper's shapes with its input statistics and the active fraction per
+hidden layer that the paper measured during training. ``devices`` says which report runs it by
+default: the CPU report the 200-neuron SHD-like shape at B = 64, the GPU report the 400-neuron
+one at B = 256 (the paper's GPU setting); F-MNIST-like runs on both.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..backend import to_numpy
+from ..network import Network
+from ..spikes import SpikeEvents
+
+
+@dataclass(frozen=True)
+class Case:
+    """One benchmark shape with its input statistics and target active fraction."""
+
+    name: str
+    sizes: tuple[int, ...]
+    B: int
+    T: int
+    alpha: float
+    alpha_out: float
+    readout: str
+    init: str
+    input: str  # "poisson": i.i.d. spikes at `rate`; "latency": <= 1 spike per input
+    rate: float
+    target_active: tuple[float, ...]  # per hidden layer: the paper's measured fractions
+    devices: tuple[str, ...] = ("cpu", "gpu")  # the reports that run it by default
+
+
+# Active-fraction targets: PAPER.md §4.2, mean over training at N = 200 (SHD 1.72 / 1.08 %,
+# F-MNIST 1.06 / 0.87 %) and N = 400 (SHD 1.75 / 0.84 %). SHD's input rate: 1.5 %.
+_SHD = dict(alpha=math.exp(-0.2), alpha_out=math.exp(-0.1), readout="sum", init="uniform")
+_SHD_IN = dict(input="poisson", rate=0.015)
+CASES = {
+    "shd": Case("shd", (700, 200, 200, 20), B=64, T=500, **_SHD, **_SHD_IN,
+                target_active=(0.0172, 0.0108), devices=("cpu",)),
+    "fmnist": Case("fmnist", (784, 200, 200, 10), B=256, T=100, alpha=math.exp(-0.1),
+                   alpha_out=math.exp(-0.1), readout="max", init="normal", input="latency",
+                   rate=0.5, target_active=(0.0106, 0.0087)),
+    "shd-large": Case("shd-large", (700, 400, 400, 20), B=256, T=500, **_SHD, **_SHD_IN,
+                      target_active=(0.0175, 0.0084), devices=("gpu",)),
+}  # fmt: skip
+
+
+def default_cases(device: str) -> list[str]:
+    """Names of the cases a report runs when none is given (``device``: "cpu" or "gpu")."""
+    return [name for name, c in CASES.items() if device in c.devices]
+
+
+def make_inputs(case: Case, seed: int = 0) -> tuple[SpikeEvents, np.ndarray]:
+    """Random spikes with the case's statistics, as events, and random labels.
+
+    Shapes: -> events of shape (B, T, N0); labels (B,) int64.
+    """
+    rng = np.random.default_rng(seed)
+    B, T, N = case.B, case.T, case.sizes[0]
+    if case.input == "poisson":
+        n = rng.binomial(B * T * N, case.rate)
+        flat = np.unique(rng.integers(0, B * T * N, n))
+        b, rem = np.divmod(flat, T * N)
+        t, i = np.divmod(rem, N)
+    else:  # latency code: a fraction `rate` of inputs spikes once, at steps 4..T-1
+        b, i = np.nonzero(rng.random((B, N)) < case.rate)
+        t = rng.integers(min(4, T - 1), T, b.size)
+    y = rng.integers(0, case.sizes[-1], B)
+    return SpikeEvents(b, t, i, (B, T, N)), y
+
+
+def build_network(case: Case, backend: str = "numpy") -> Network:
+    """The case's network with the paper's initialisation (float32, seed 0)."""
+    return Network(
+        list(case.sizes),
+        alpha=case.alpha,
+        alpha_out=case.alpha_out,
+        readout=case.readout,
+        init=case.init,
+        backend=backend,
+        seed=0,
+    )
+
+
+def calibrate(
+    net: Network, x: Any, y: Any, target: tuple[float, ...], iters: int = 14
+) -> list[float]:
+    """Scale each hidden layer's weights (bisection in log scale, layer by layer) so that its
+    active fraction is close to ``target[l]``. Returns the reached fractions."""
+    for l, goal in enumerate(target, start=1):
+        key = f"W{l}"
+        w0 = net.params[key].copy()
+        lo, hi = -3.0, 3.0
+        for _ in range(iters):
+            mid = (lo + hi) / 2
+            net.params[key] = w0 * net.dtype.type(math.exp(mid))
+            with warnings.catch_warnings():  # silent layers are expected while searching
+                warnings.simplefilter("ignore", RuntimeWarning)
+                frac = net.loss_and_grad(x, y, mode="sparse")[2]["active_fraction"][l - 1]
+            lo, hi = (mid, hi) if frac < goal else (lo, mid)
+    return list(net.loss_and_grad(x, y, mode="sparse")[2]["active_fraction"])
+
+
+def rel_err(a: Any, b: Any) -> float:
+    """max |a - b| / max |b| on the host, in float64."""
+    a, b = to_numpy(a).astype(np.float64), to_numpy(b).astype(np.float64)
+    return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-30))
+
+
+def grad_err(grads: dict[str, Any], ref: dict[str, Any]) -> float:
+    """The largest :func:`rel_err` over the parameters of ``ref``."""
+    return max(rel_err(grads[k], ref[k]) for k in ref)

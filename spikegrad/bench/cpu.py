@@ -1,0 +1,102 @@
+"""Dense vs sparse benchmark on the CPU: ``python -m spikegrad.bench`` (or ``spikegrad bench``).
+
+For each case: build the network with the paper's initialisation, scale each layer's weights
+so that its active fraction sits at the paper's level (calibration, printed), **validate**
+that sparse and dense gradients agree (and, with ``with_torch``, that a PyTorch
+dense-BPTT step computes the same gradients), then time ``loss_and_grad`` forward and
+backward and the whole step (with Adam) for both modes side by side, and report the bytes
+each mode keeps from the forward for the backward. Every figure is a median of ``repeats``.
+spikegrad's steps take the batch as host events (their preparation is part of its forward);
+the PyTorch baseline's dense input tensor is made once, outside its timed steps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from .. import native
+from . import report, torch_baseline
+from .cases import CASES, Case, build_network, calibrate, default_cases, grad_err, make_inputs
+from .timing import WallClock, device_sync, time_mode
+
+
+def run_case(
+    case: Case, backend: str = "numpy", repeats: int = 5, with_torch: bool = True
+) -> dict[str, Any]:
+    """Calibrate, validate, then time one case. Returns a flat dict of every figure."""
+    x, y = make_inputs(case)
+    net = build_network(case, backend)
+    active = calibrate(net, x, y, case.target_active)
+    _, gd, sd = net.loss_and_grad(x, y, mode="dense")
+    _, gs, _ = net.loss_and_grad(x, y, mode="sparse")
+    res: dict[str, Any] = {
+        "case": case.name,
+        "cpu_ops": native.describe(path=False) if net.backend.name == "numpy" else None,
+        "shape": "-".join(map(str, case.sizes)),
+        "B": case.B,
+        "T": case.T,
+        "backend": net.backend.name,
+        "dtype": str(net.dtype),
+        "active_fraction": active,
+        "spike_rate": sd["spike_rate"],
+        "input_rate": x.n_events / (case.B * case.T * case.sizes[0]),
+        "sparse_vs_dense_rel_err": grad_err(gs, gd),
+    }
+    clock = WallClock(device_sync(net))
+    for mode in ("dense", "sparse"):
+        for k, v in time_mode(net, x, y, mode, clock, 1, repeats).items():
+            res[f"{mode}_{k}"] = v
+    if with_torch:
+        t = torch_baseline.time_step(net, x, y, 1, repeats)
+        res["torch_rel_err"] = grad_err(t.pop("grads"), gd)
+        t.pop("device")
+        res.update({f"torch_{k}": v for k, v in t.items()})
+    return report.add_ratios(res)
+
+
+def run(
+    cases: list[str] | None = None,
+    backend: str = "numpy",
+    repeats: int = 5,
+    with_torch: bool = True,
+) -> list[dict[str, Any]]:
+    """Run the named cases (default: the CPU report's, shd and fmnist)."""
+    names = cases or default_cases("cpu")
+    return [run_case(CASES[c], backend, repeats, with_torch) for c in names]
+
+
+def format_table(results: list[dict[str, Any]]) -> str:
+    """A plain-text table of the results, one block per case."""
+    return "\n".join([report.machine_line()] + [ln for r in results for ln in report.case_block(r)])
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m spikegrad.bench [--case NAME ...] [--json] [--out FILE]`` (``--gpu``: the
+    GPU report, :mod:`spikegrad.bench.gpu`)."""
+    ap = argparse.ArgumentParser(
+        prog="python -m spikegrad.bench", description=(__doc__ or "").split("\n")[0]
+    )
+    ap.add_argument(
+        "--case", action="append", choices=sorted(CASES), help="repeatable; default shd, fmnist"
+    )
+    ap.add_argument("--backend", default="numpy", choices=["numpy", "cupy", "auto"])
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--no-torch", action="store_true", help="skip the PyTorch dense-BPTT baseline")
+    ap.add_argument("--json", action="store_true", help="print one JSON object per case")
+    ap.add_argument("--out", metavar="FILE", help="also write the results as one JSON file")
+    ap.add_argument("--gpu", action="store_true", help="the GPU report instead (its own options)")
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if "--gpu" in argv:
+        from . import gpu
+
+        gpu.main([v for v in argv if v != "--gpu"])
+        return
+    a = ap.parse_args(argv)
+    if not a.no_torch and (why := torch_baseline.unavailable(cuda=False)):
+        ap.error(f"the PyTorch baseline cannot run: {why}; or pass --no-torch")
+    res = run(a.case, a.backend, a.repeats, not a.no_torch)
+    print(report.json_lines(res) if a.json else format_table(res))
+    if a.out:
+        report.write_json(a.out, res, {"machine": report.machine_line()})

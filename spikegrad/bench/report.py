@@ -1,0 +1,94 @@
+"""Report code shared by the CPU and GPU benchmarks: the per-case table, the ratios, JSON.
+
+A result is a flat dict: ``{row}_{figure}`` for row in dense, sparse, torch and figure in
+forward_s, backward_s, step_s, retained_bytes (and peak_bytes, prepare_s where measured),
+plus the case's description (case, shape, B, T, backend, dtype, active_fraction, ...).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from typing import Any
+
+ROWS = (("dense", "dense"), ("sparse", "sparse"), ("torch", "torch BPTT"))
+MB = 2**20
+
+
+def add_ratios(r: dict[str, Any]) -> dict[str, Any]:
+    """Add the ratios of a result in place (torch ones only if the baseline ran); returns r."""
+    r["backward_speedup"] = r["dense_backward_s"] / r["sparse_backward_s"]
+    r["step_speedup"] = r["dense_step_s"] / r["sparse_step_s"]
+    r["retained_ratio"] = r["sparse_retained_bytes"] / r["dense_retained_bytes"]
+    if "torch_step_s" in r:
+        r["torch_step_vs_sparse_step"] = r["torch_step_s"] / r["sparse_step_s"]
+        r["torch_backward_vs_sparse_backward"] = r["torch_backward_s"] / r["sparse_backward_s"]
+    return r
+
+
+def machine_line() -> str:
+    return f"machine: {platform.processor() or platform.machine()}, {platform.system()}"
+
+
+def _cell(r: dict[str, Any], key: str, width: int, scale: float, decimals: int) -> str:
+    v = r.get(key)
+    return f"{'':{width}s}" if v is None else f"{v * scale:{width}.{decimals}f}"
+
+
+def case_block(
+    r: dict[str, Any], ms_decimals: int = 1, peak: bool = False, notes: list[str] | None = None
+) -> list[str]:
+    """The lines of one case: header, activity, ``notes``, the table (dense, sparse, torch
+    rows: forward, backward and step ms, MB kept for the backward, peak MB if ``peak``) and
+    the ratios."""
+    act = " / ".join(f"{a:.2%}" for a in r["active_fraction"])
+    cols = [
+        ("forward ms", "forward_s", 12, 1e3, ms_decimals),
+        ("backward ms", "backward_s", 13, 1e3, ms_decimals),
+        ("step ms", "step_s", 10, 1e3, ms_decimals),
+        ("kept MB", "retained_bytes", 10, 1 / MB, 2),
+    ]
+    if peak:
+        cols.append(("peak MB", "peak_bytes", 10, 1 / MB, 1))
+    lines = [
+        "",
+        f"{r['case']}  {r['shape']}  B={r['B']} T={r['T']}  backend={r['backend']} {r['dtype']}",
+        *([f"  cpu ops: {r['cpu_ops']}"] if r.get("cpu_ops") else []),
+        f"  active fraction per layer {act}; input spike rate {r['input_rate']:.2%}; "
+        f"sparse vs dense grad rel. err {r['sparse_vs_dense_rel_err']:.1e}",
+        *(notes or []),
+        f"  {'':10s}" + "".join(f"{title:>{w}s}" for title, _, w, _, _ in cols),
+    ]
+    for row, label in ROWS:
+        if f"{row}_step_s" not in r:
+            continue
+        cells = "".join(_cell(r, f"{row}_{key}", w, s, d) for _, key, w, s, d in cols)
+        note = f"   (grad rel. err vs dense {r['torch_rel_err']:.1e})" if row == "torch" else ""
+        lines.append(f"  {label:10s}{cells}".rstrip() + note)
+    lines.append(
+        f"  ratios: backward dense/sparse {r['backward_speedup']:.1f}x, step dense/sparse "
+        f"{r['step_speedup']:.1f}x, kept sparse/dense {r['retained_ratio']:.1%}"
+        + (
+            f", torch step/sparse step {r['torch_step_vs_sparse_step']:.1f}x, torch backward/"
+            f"sparse backward {r['torch_backward_vs_sparse_backward']:.1f}x"
+            if "torch_step_s" in r
+            else ""
+        )
+    )
+    return lines
+
+
+def _plain(o: Any) -> Any:
+    """JSON fallback for NumPy scalars and anything else (as text)."""
+    return o.item() if hasattr(o, "item") and getattr(o, "ndim", 1) == 0 else str(o)
+
+
+def json_lines(results: list[dict[str, Any]]) -> str:
+    """One JSON object per result, one per line."""
+    return "\n".join(json.dumps(r, default=_plain) for r in results)
+
+
+def write_json(path: str, results: list[dict[str, Any]], info: dict[str, Any]) -> None:
+    """Write ``{"device": info, "results": results}`` to ``path``."""
+    with open(path, "w") as f:
+        json.dump({"device": info, "results": results}, f, indent=1, default=_plain)

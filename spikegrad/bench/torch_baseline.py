@@ -1,0 +1,217 @@
+"""The peer baseline: a PyTorch dense-BPTT step of the same network (benchmark only).
+
+The paper's speedups were measured against this kind of implementation, written as a
+competent PyTorch user writes it: tensors are time-major (T, B, N); each layer's input current
+is one matrix product over all steps, and the time loop walks per-step views of it
+(``h.unbind(0)``), so autograd's backward is linear in T (indexing ``h[:, t]`` of a batch-major
+tensor would make every step's backward write a full-size gradient: O(T^2)); a surrogate spike
+function (the engine's band-truncated fast sigmoid), the reset detached from the graph, the
+leaky readout, cross-entropy, the spike-count regulariser when the network has one, and
+``torch.optim.Adam``. torch is an optional extra (``bench``), never an engine dependency;
+this module imports it only when used.
+"""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any
+
+import numpy as np
+
+from ..backend import to_numpy
+from ..network import Network
+from ..spikes import SpikeEvents
+from .timing import WallClock, median_time
+
+
+def unavailable(cuda: bool) -> str | None:
+    """Why the baseline cannot run (torch missing, or no CUDA device for it), else None."""
+    try:
+        import torch
+    except ImportError:
+        return "torch is not installed (pip install 'spikegrad[bench]')"
+    if cuda and not torch.cuda.is_available():
+        return f"torch {torch.__version__} sees no CUDA device"
+    return None
+
+
+class TorchCudaClock:
+    """CUDA events on torch's current stream (the :mod:`.timing` clock interface)."""
+
+    def __init__(self) -> None:
+        import torch
+
+        self.torch = torch
+
+    def mark(self) -> Any:
+        ev = self.torch.cuda.Event(enable_timing=True)
+        ev.record()
+        return ev
+
+    def elapsed(self, a: Any, b: Any) -> float:
+        b.synchronize()
+        return a.elapsed_time(b) * 1e-3
+
+
+class TorchBPTT:
+    """``net``'s parameters copied into torch tensors on ``device``, and its dense-BPTT loss.
+
+    Shapes: inputs (T, B, N0) float (time-major), labels (B,) int64.
+    """
+
+    def __init__(self, net: Network, device: str, lr: float = 1e-6) -> None:
+        import torch
+
+        self.torch, self.net, self.device = torch, net, device
+        self.dtype = torch.float64 if net.dtype == np.float64 else torch.float32
+        self.params = {
+            k: torch.tensor(to_numpy(v), dtype=self.dtype, device=device, requires_grad=True)
+            for k, v in net.params.items()
+        }
+        self.opt = torch.optim.Adam(list(self.params.values()), lr=lr)
+        theta, beta_s, b_th = net.threshold, net.beta_s, net.b_th
+
+        class Spike(torch.autograd.Function):
+            """S = [V > theta]; dS/dV = 1 / (beta_s |V - theta| + 1)^2 where |V - theta| < b_th."""
+
+            @staticmethod
+            def forward(ctx: Any, v: Any) -> Any:
+                ctx.save_for_backward(v)
+                return (v > theta).to(v.dtype)
+
+            @staticmethod
+            def backward(ctx: Any, g: Any) -> Any:
+                (v,) = ctx.saved_tensors
+                d = (v - theta).abs()
+                return g * torch.where(d < b_th, 1.0 / (beta_s * d + 1.0) ** 2, 0.0)
+
+        self.spike = Spike.apply
+
+    def prepare(self, x: SpikeEvents) -> Any:
+        """Host events -> the dense time-major 0/1 input on the device, built there."""
+        torch = self.torch
+        B, T, N = x.shape
+        idx = [torch.as_tensor(a, device=self.device) for a in (x.t, x.b, x.i)]
+        out = torch.zeros((T, B, N), dtype=self.dtype, device=self.device)
+        out[idx[0], idx[1], idx[2]] = 1
+        return out
+
+    def labels(self, y: Any) -> Any:
+        return self.torch.as_tensor(np.asarray(to_numpy(y), dtype=np.int64), device=self.device)
+
+    def _lif(self, h: Any) -> Any:
+        """Spikes (T, B, N) of one LIF layer driven by h (T, B, N); V[0] = 0."""
+        net, theta = self.net, self.net.threshold
+        v = self.torch.zeros_like(h[0])
+        out = []
+        for h_t in h.unbind(0):
+            s = self.spike(v)
+            out.append(s)
+            v = net.alpha * v + h_t - theta * s.detach()
+        return self.torch.stack(out)
+
+    def loss(self, x: Any, y: Any) -> Any:
+        """Cross-entropy (+ regulariser) of the network on time-major input ``x``."""
+        torch, net = self.torch, self.net
+        inp, reg_total = x, 0.0
+        for l in range(1, net.n_hidden + 1):
+            inp = self._lif(inp @ self.params[f"W{l}"])
+            if net.reg is not None:
+                r, c = net.reg, inp.sum(0)  # spike counts (B, N)
+                n = c.shape[1]
+                up = r.lambda_up * torch.clamp(c.sum(1) / n - r.f_up, min=0) ** r.p_up
+                low = r.lambda_low / n * (torch.clamp(r.f_low - c, min=0) ** 2).sum(1)
+                reg_total = reg_total + (up + low).mean()
+        hr = inp @ self.params["W_out"]
+        ar = net.alpha_out
+        u = torch.zeros_like(hr[0])
+        us = [u]
+        for hr_t in hr[:-1].unbind(0):
+            u = ar * u + (1 - ar) * hr_t
+            us.append(u)
+        U = torch.stack(us)
+        m = {"max": lambda: U.max(0).values, "sum": lambda: U.sum(0), "last": lambda: U[-1]}[
+            net.readout
+        ]()
+        return torch.nn.functional.cross_entropy(m, y) + reg_total
+
+    def grads(self, x: Any, y: Any) -> dict[str, np.ndarray]:
+        """Gradients of every parameter on the host (no update)."""
+        for p in self.params.values():
+            p.grad = None
+        self.loss(x, y).backward()
+        return {k: p.grad.detach().cpu().numpy().copy() for k, p in self.params.items()}
+
+    def retained_bytes(self, x: Any, y: Any) -> int:
+        """Bytes autograd keeps from the forward for the backward (saved tensors, each storage
+        counted once, parameters excluded)."""
+        torch = self.torch
+        skip = {p.data_ptr() for p in self.params.values()}
+        seen: dict[int, int] = {}
+
+        def pack(t: Any) -> Any:
+            st = t.untyped_storage()
+            if st.data_ptr() not in skip:
+                seen[st.data_ptr()] = st.nbytes()
+            return t
+
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            loss = self.loss(x, y)
+        del loss
+        return sum(seen.values())
+
+
+def time_step(
+    net: Network, x: SpikeEvents, y: Any, warmup: int = 1, repeats: int = 5
+) -> dict[str, Any]:
+    """Validate and time the baseline on ``net``'s device (CUDA when the network is on CuPy).
+
+    The input is prepared on the device once, outside the timed steps (``prepare_s``: its own
+    median). Returns forward_s, backward_s, step_s (medians; CUDA events on the GPU),
+    prepare_s, retained_bytes, peak_bytes (GPU: torch's allocator, one step; else None),
+    grads (host arrays, before any update), device.
+    """
+    import torch
+
+    cuda = net.backend.name == "cupy"
+    device = "cuda" if cuda else "cpu"
+    bl = TorchBPTT(net, device)
+    sync = torch.cuda.synchronize if cuda else None
+    prepare_s = median_time(lambda: bl.prepare(x), WallClock(sync), 1, repeats)
+    xd, yd = bl.prepare(x), bl.labels(y)
+    grads = bl.grads(xd, yd)
+    kept = bl.retained_bytes(xd, yd)
+    clock = TorchCudaClock() if cuda else WallClock()
+    fwd, bwd, step = [], [], []
+    for i in range(warmup + repeats):
+        t0 = clock.mark()
+        bl.opt.zero_grad()
+        loss = bl.loss(xd, yd)
+        t1 = clock.mark()
+        loss.backward()
+        t2 = clock.mark()
+        bl.opt.step()
+        t3 = clock.mark()
+        if i >= warmup:
+            fwd.append((t0, t1))
+            bwd.append((t1, t2))
+            step.append((t0, t3))
+    peak = None
+    if cuda:
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        bl.opt.zero_grad()
+        bl.loss(xd, yd).backward()
+        bl.opt.step()
+        torch.cuda.synchronize()
+        peak = int(torch.cuda.max_memory_allocated())
+    return {
+        "forward_s": statistics.median(clock.elapsed(*p) for p in fwd),
+        "backward_s": statistics.median(clock.elapsed(*p) for p in bwd),
+        "step_s": statistics.median(clock.elapsed(*p) for p in step),
+        "prepare_s": prepare_s,
+        "retained_bytes": kept,
+        "peak_bytes": peak,
+        "grads": grads,
+        "device": device,
+    }

@@ -1,0 +1,59 @@
+"""The CPU report (``python -m spikegrad.bench``) on tiny cases, and the package's entry points."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from spikegrad import bench
+from spikegrad.bench import cases, cpu, gpu
+
+
+def test_one_case_table():
+    assert cases.default_cases("cpu") == ["shd", "fmnist"]
+    assert cases.default_cases("gpu") == ["fmnist", "shd-large"]
+    gpu_shapes = {cases.CASES[c].sizes for c in cases.default_cases("gpu")}
+    assert gpu_shapes == {(700, 400, 400, 20), (784, 200, 200, 10)}
+    assert {cases.CASES[c].B for c in cases.default_cases("gpu")} == {256}
+
+
+def test_run_case_validates_then_times(tiny_fmnist):
+    r = cpu.run_case(tiny_fmnist, repeats=2, with_torch=False)
+    assert r["sparse_vs_dense_rel_err"] < 1e-4
+    for mode in ("dense", "sparse"):
+        assert r[f"{mode}_step_s"] >= r[f"{mode}_backward_s"] > 0
+        assert r[f"{mode}_forward_s"] > 0 and r[f"{mode}_retained_bytes"] > 0
+    assert r["sparse_retained_bytes"] < r["dense_retained_bytes"]
+    assert "torch_step_s" not in r
+    table = cpu.format_table([r])
+    assert table.startswith("machine: ") and "  dense " in table and "  sparse " in table
+    assert "torch BPTT" not in table
+
+
+def test_main_json_and_out(tiny_fmnist, monkeypatch, capsys, tmp_path):
+    monkeypatch.setitem(cases.CASES, "fmnist", tiny_fmnist)
+    out = tmp_path / "cpu.json"
+    bench.main(["--case", "fmnist", "--repeats", "1", "--no-torch", "--json", "--out", str(out)])
+    line = json.loads(capsys.readouterr().out)
+    assert line["case"] == "tiny" and line["sparse_step_s"] > 0
+    assert json.loads(out.read_text())["results"][0]["case"] == "tiny"
+
+
+def test_gpu_flag_dispatches_to_the_gpu_report(monkeypatch):
+    seen = []
+    monkeypatch.setattr(gpu, "main", seen.append)
+    bench.main(["--gpu", "--case", "fmnist", "--no-torch"])
+    assert seen == [["--case", "fmnist", "--no-torch"]]
+
+
+@pytest.mark.parametrize(
+    "module", ["spikegrad.bench", "spikegrad.bench.gpu", "spikegrad.bench.train_speed"]
+)
+def test_module_entry_points(module):
+    res = subprocess.run(
+        [sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert res.returncode == 0 and f"python -m {module}" in res.stdout, res.stderr

@@ -1,0 +1,36 @@
+"""scripts/gpu_check.sh: valid bash, every step under a timeout, the timeouts within 5 minutes."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "gpu_check.sh"
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+def test_bash_syntax():
+    res = subprocess.run(["bash", "-n", str(SCRIPT)], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+
+
+def test_steps_and_time_budget():
+    text = SCRIPT.read_text()
+    lines = [ln.split("#")[0] for ln in text.splitlines()]
+    code = "\n".join(lines)
+    budget = 0
+    for m in re.finditer(r"\btimeout (?:-k (\d+) )?(\d+)", code):
+        budget += int(m.group(1) or 0) + int(m.group(2))
+    limits = [int(m.group(1)) for m in re.finditer(r"^step \"[^\"]+\" (\d+) ", code, re.M)]
+    assert len(limits) == 2  # the benchmark and the training-speed run
+    budget += sum(limits) + 2 * len(limits)  # step() runs `timeout -k 2 LIMIT`
+    assert 0 < budget < 280, budget
+    for needed in ("pytest -q -m gpu", "spikegrad.bench.gpu", "spikegrad.bench.train_speed"):
+        assert needed in code
+    for cmd in re.findall(r"^\s*(python .*|nvidia-smi.*)$", code, re.M):
+        pytest.fail(f"a command without a timeout: {cmd}")
+    assert "exit 2" in code and "$OUT" in code

@@ -1,0 +1,115 @@
+"""The PyTorch baseline is written as a competent PyTorch user would, and computes spikegrad's
+gradients. Skipped without torch (an optional extra: ``pip install -e ".[bench]"``)."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from spikegrad import Network
+from spikegrad.bench import torch_baseline as tb
+from spikegrad.spikes import SpikeEvents
+
+torch = pytest.importorskip("torch")
+
+
+def _net(readout: str = "sum", reg: dict | None = None, sizes=(12, 9, 7, 3)) -> Network:
+    net = Network(list(sizes), readout=readout, reg=reg, dtype="float64", seed=3, alpha=0.9)
+    net.params = {k: v * 4.0 for k, v in net.params.items()}  # some spikes
+    return net
+
+
+def _inputs(B: int, T: int, N: int, seed: int = 0) -> tuple[SpikeEvents, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    b, t, i = np.nonzero(rng.random((B, T, N)) < 0.3)
+    return SpikeEvents(b, t, i, (B, T, N)), rng.integers(0, 3, B)
+
+
+def _node_counts(loss) -> Counter:
+    seen, todo, counts = set(), [loss.grad_fn], Counter()
+    while todo:
+        fn = todo.pop()
+        if fn is None or fn in seen:
+            continue
+        seen.add(fn)
+        counts[type(fn).__name__] += 1
+        todo.extend(f for f, _ in fn.next_functions)
+    return counts
+
+
+@pytest.mark.parametrize("readout", ["max", "sum", "last"])
+def test_no_per_step_indexing_in_the_graph(readout):
+    """Indexing ``h[:, t]`` adds one Select/Slice node per step whose backward writes a
+    full-size gradient (O(T^2)); per-step views from ``unbind`` add one node per layer."""
+    counts = {}
+    for T in (6, 12):
+        net = _net(readout)
+        bl = tb.TorchBPTT(net, "cpu")
+        x, y = _inputs(4, T, 12)
+        counts[T] = _node_counts(bl.loss(bl.prepare(x), bl.labels(y)))
+    index_nodes = [k for k in counts[12] if "Select" in k or "Slice" in k or "Index" in k]
+    for k in index_nodes:
+        assert counts[12][k] == counts[6][k], (k, counts)
+    assert counts[12]["UnbindBackward0"] == counts[6]["UnbindBackward0"] == 3  # 2 LIF + readout
+
+
+def test_time_loops_walk_unbind_views():
+    tree = ast.parse(inspect.getsource(tb.TorchBPTT))
+    loops = [n for n in ast.walk(tree) if isinstance(n, ast.For)]
+
+    def is_unbind0(it: ast.expr) -> bool:
+        return (
+            isinstance(it, ast.Call)
+            and getattr(it.func, "attr", "") == "unbind"
+            and [ast.literal_eval(a) for a in it.args] == [0]
+        )
+
+    time_loops = [lp for lp in loops if is_unbind0(lp.iter)]
+    assert len(time_loops) == 2  # the LIF scan and the readout scan
+    for lp in time_loops:  # per-step views only: no indexing inside a time loop
+        subscripts = [n for st in lp.body for n in ast.walk(st) if isinstance(n, ast.Subscript)]
+        assert not subscripts, ast.unparse(subscripts[0])
+    for lp in loops:  # and no batch-major `[:, t]` anywhere in a loop
+        for n in ast.walk(lp):
+            if isinstance(n, ast.Subscript) and isinstance(n.slice, ast.Tuple):
+                assert not isinstance(n.slice.elts[0], ast.Slice), ast.unparse(n)
+
+
+@pytest.mark.parametrize(
+    "readout, reg",
+    [("max", None), ("sum", None), ("last", None), ("sum", {"f_up": 0.05, "f_low": 0.5})],
+)
+def test_gradients_equal_spikegrad_dense(readout, reg):
+    net = _net(readout, reg)
+    x, y = _inputs(5, 15, 12, seed=1)
+    _, gd, st = net.loss_and_grad(x, y, mode="dense")
+    assert min(st["spike_rate"]) > 0
+    bl = tb.TorchBPTT(net, "cpu")
+    xd = bl.prepare(x)
+    assert np.array_equal(xd.numpy(), x.to_dense(np.float64).transpose(1, 0, 2))
+    g = bl.grads(xd, bl.labels(y))
+    for k in gd:
+        assert np.allclose(g[k], gd[k], rtol=1e-9, atol=1e-9 * np.abs(gd[k]).max()), k
+
+
+def test_retained_bytes_grow_linearly_with_T():
+    kept = {}
+    for T in (10, 20):
+        net = _net()
+        bl = tb.TorchBPTT(net, "cpu")
+        x, y = _inputs(4, T, 12)
+        kept[T] = bl.retained_bytes(bl.prepare(x), bl.labels(y))
+    assert 0 < kept[10] and 1.8 < kept[20] / kept[10] < 2.2
+
+
+def test_time_step_on_cpu():
+    net = _net()
+    x, y = _inputs(4, 10, 12)
+    r = tb.time_step(net, x, y, warmup=1, repeats=2)
+    assert r["step_s"] >= r["backward_s"] > 0 and r["forward_s"] > 0 and r["prepare_s"] > 0
+    assert r["peak_bytes"] is None and r["device"] == "cpu" and set(r["grads"]) == set(net.params)
+    assert tb.unavailable(cuda=False) is None
