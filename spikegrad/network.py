@@ -204,14 +204,14 @@ class Network:
         inp_dense = xs.dense_rows(dt) if mode == "dense" else None
         for w in self._weights():
             N = w.shape[1]
-            if mode == "sparse":  # h = x W inside the scan, never stored (lif.cu)
-                p = (self.alpha, self.threshold, self.beta_s, self.b_th)
+            if mode != "dense":  # h = x W inside the scan, never stored (lif.cu)
+                b_th = self.b_th if mode == "sparse" else 0.0  # forward only: no active set
+                p = (self.alpha, self.threshold, self.beta_s, b_th)
                 keys, act = call(
                     "lif_forward_sparse_spikes", inp.indptr, inp.indices, w, *p, (T, B)
                 )
             else:
-                h = (inp_dense @ w if mode == "dense" else inp.matmul(w)).reshape(T, B, N)
-                h = xp.ascontiguousarray(h, dtype=dt)
+                h = xp.ascontiguousarray((inp_dense @ w).reshape(T, B, N), dtype=dt)
                 s = call("lif_forward", h, self.alpha, self.threshold)  # h now holds V
                 keys = xp.flatnonzero(s)
             out = spike_matrix_from_keys(xp, keys, T, B, N)
