@@ -109,6 +109,18 @@ def calibrate(
     return list(net.loss_and_grad(x, y, mode="sparse")[2]["active_fraction"])
 
 
+def case_fields(case: Case, net: Network) -> dict[str, Any]:
+    """The fields every report record starts with: case, shape, B, T, backend, dtype."""
+    return {
+        "case": case.name,
+        "shape": "-".join(map(str, case.sizes)),
+        "B": case.B,
+        "T": case.T,
+        "backend": net.backend.name,
+        "dtype": str(net.dtype),
+    }
+
+
 def rel_err(a: Any, b: Any) -> float:
     """max |a - b| / max |b| on the host, in float64."""
     a, b = to_numpy(a).astype(np.float64), to_numpy(b).astype(np.float64)

@@ -18,7 +18,16 @@ from typing import Any
 
 from .. import native
 from . import report, torch_baseline
-from .cases import CASES, Case, build_network, calibrate, default_cases, grad_err, make_inputs
+from .cases import (
+    CASES,
+    Case,
+    build_network,
+    calibrate,
+    case_fields,
+    default_cases,
+    grad_err,
+    make_inputs,
+)
 from .timing import WallClock, device_sync, time_mode
 
 
@@ -32,13 +41,8 @@ def run_case(
     _, gd, sd = net.loss_and_grad(x, y, mode="dense")
     _, gs, _ = net.loss_and_grad(x, y, mode="sparse")
     res: dict[str, Any] = {
-        "case": case.name,
+        **case_fields(case, net),
         "cpu_ops": native.describe(path=False) if net.backend.name == "numpy" else None,
-        "shape": "-".join(map(str, case.sizes)),
-        "B": case.B,
-        "T": case.T,
-        "backend": net.backend.name,
-        "dtype": str(net.dtype),
         "active_fraction": active,
         "spike_rate": sd["spike_rate"],
         "input_rate": x.n_events / (case.B * case.T * case.sizes[0]),

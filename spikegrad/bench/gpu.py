@@ -46,7 +46,16 @@ from ..network import Network
 from ..optim import Adam
 from ..spikes import SpikeEvents, as_spike_matrix
 from . import hooks, report, torch_baseline
-from .cases import CASES, Case, build_network, calibrate, default_cases, grad_err, make_inputs
+from .cases import (
+    CASES,
+    Case,
+    build_network,
+    calibrate,
+    case_fields,
+    default_cases,
+    grad_err,
+    make_inputs,
+)
 from .timing import CupyClock, WallClock, device_sync, median_time, time_mode
 
 TARGETS = {  # issue 4, at B_th = 0.2: ratio key -> minimum
@@ -207,12 +216,7 @@ def run_case(
     prepare, input_form = spikegrad_input(net)
     host_clock = WallClock(device_sync(net))
     res: dict[str, Any] = {
-        "case": case.name,
-        "shape": "-".join(map(str, case.sizes)),
-        "B": case.B,
-        "T": case.T,
-        "backend": net.backend.name,
-        "dtype": str(net.dtype),
+        **case_fields(case, net),
         "b_th": net.b_th,
         "active_fraction": active,
         "spike_rate": sd["spike_rate"],

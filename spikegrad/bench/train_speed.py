@@ -25,7 +25,7 @@ from ..datasets.base import EventDataset
 from ..network import Network
 from ..optim import Adam
 from ..train import train_epoch
-from .cases import CASES, Case, build_network, calibrate, make_inputs
+from .cases import CASES, Case, build_network, calibrate, case_fields, make_inputs
 from .timing import device_sync
 
 SHD_TRAIN_SAMPLES = 8156
@@ -102,12 +102,7 @@ def run(
     wall = time.perf_counter() - t1
     rate = steps / wall
     return {
-        "case": case.name,
-        "shape": "-".join(map(str, case.sizes)),
-        "B": case.B,
-        "T": case.T,
-        "backend": net.backend.name,
-        "dtype": str(net.dtype),
+        **case_fields(case, net),
         "mode": mode,
         "events_per_batch": data.n_events / pool,
         "calibrated_active_fraction": active,
