@@ -124,12 +124,9 @@ def build(
     text = wrapper_source(stem, exprs, coop)
     flags = [*CXX, *SANITIZE.get(sanitize or "", []), f"-DSG_BLOCK={K.BLOCK}"]
     headers = "".join(p.read_text() for p in sorted(src.glob("*.cuh")))
-    digest = hashlib.sha1(
-        "\0".join(
-            [text, " ".join(flags), (src / f"{stem}.cu").read_text(), headers]
-            + [(HERE / "cuda_cpu.h").read_text()]
-        ).encode()
-    ).hexdigest()[:12]
+    parts = [text, " ".join(flags), (src / f"{stem}.cu").read_text(), headers]
+    parts.append((HERE / "cuda_cpu.h").read_text())
+    digest = hashlib.sha1("\0".join(parts).encode()).hexdigest()[:12]
     lib = outdir / f"{stem}_{digest}.so"
     if lib.exists():
         return lib
