@@ -77,6 +77,13 @@ def emu_build_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def emu_cache(tmp_path_factory) -> Path:
+    """A build folder for the subprocesses of the sanitizer and mutation tests (shared)."""
+    cache = os.environ.get("SG_EMU_CACHE")
+    return Path(cache) if cache else tmp_path_factory.mktemp("emu_cache")
+
+
+@pytest.fixture(scope="session")
 def emu_launcher(emu_build_dir):
     """A CpuLauncher over g++ builds of every .cu file (of ``$SG_EMU_SRC`` if set)."""
     tool = load_emu()

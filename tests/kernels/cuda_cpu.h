@@ -329,6 +329,17 @@ T sg_warp_op(int kind, unsigned mask, T v, int param, int width, int line) {
         g->line = line;
         g->poison = sg_poison_bits<T>();
     }
+    for (unsigned q = 0; q < 32; ++q) {  // a lane that returned or waits at a barrier: deadlock
+        const sg_lane_state& l = st.lanes[(t & ~31u) + q];
+        if ((mask >> q & 1u) && !(g->arrived >> q & 1u) &&
+            (l.where == SG_RETURNED || l.where == SG_AT_BARRIER))
+            sg_fail(st, sg_fmt("lane %u (thread %u) calls %s (line %d, mask 0x%08x) but lane %u "
+                               "%s: the collective can never complete",
+                               lane, t, name, line, mask, q,
+                               l.where == SG_RETURNED
+                                   ? "returned from the kernel"
+                                   : sg_fmt("waits at __syncthreads (line %d)", l.line).c_str()));
+    }
     std::memcpy(&g->value[lane], &v, sizeof(T));
     g->param[lane] = param;
     g->width[lane] = width;

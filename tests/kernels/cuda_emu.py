@@ -123,7 +123,8 @@ def build(
     coop = K.COOPERATIVE if cooperative is None else cooperative
     text = wrapper_source(stem, exprs, coop)
     flags = [*CXX, *SANITIZE.get(sanitize or "", []), f"-DSG_BLOCK={K.BLOCK}"]
-    headers = "".join(p.read_text() for p in sorted(src.glob("*.cuh")))
+    incs = [src, K.kernel_dir()]  # the package's headers serve sources that lack them
+    headers = "".join(p.read_text() for d in incs for p in sorted(Path(d).glob("*.cuh")))
     parts = [text, " ".join(flags), (src / f"{stem}.cu").read_text(), headers]
     parts.append((HERE / "cuda_cpu.h").read_text())
     digest = hashlib.sha1("\0".join(parts).encode()).hexdigest()[:12]
@@ -133,7 +134,7 @@ def build(
     cpp = outdir / f"{stem}_{digest}.cpp"
     cpp.write_text(text)
     tmp = outdir / f"{stem}_{digest}.{os.getpid()}.tmp.so"  # renamed when complete
-    cmd = [*flags, f"-I{HERE}", f"-I{src}", str(cpp), "-o", str(tmp)]
+    cmd = [*flags, f"-I{HERE}", *(f"-I{d}" for d in incs), str(cpp), "-o", str(tmp)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     proc.lib = lib  # type: ignore[attr-defined]
     proc.tmp = tmp  # type: ignore[attr-defined]
@@ -167,7 +168,7 @@ class CpuLauncher:
         self.fns: dict[tuple[str, str], tuple[Any, str, Any]] = {}
         self.dlls: list[Any] = []
         self.calls: list[str] = []
-        self.mode = "plain"
+        self.mode = "direct"
         self.ran: dict[str, set[str]] = defaultdict(set)
         for stem, path in libs.items():
             dll = ctypes.CDLL(str(path))
@@ -195,7 +196,7 @@ class CpuLauncher:
         seed: int = 0,
         workers: int = 1,
         timeout_s: float = 10.0,
-        mode: str = "plain",
+        mode: str = "direct",
     ) -> None:
         """Thread order and OS workers of sequential kernels, the wait timeout, the label."""
         for dll in self.dlls:
