@@ -6,6 +6,7 @@ are test tools, not backends.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import shutil
@@ -87,7 +88,9 @@ def emu_cache(tmp_path_factory) -> Path:
 def emu_launcher(emu_build_dir):
     """A CpuLauncher over g++ builds of every .cu file (of ``$SG_EMU_SRC`` if set)."""
     tool = load_emu()
-    libs = tool.build_all(emu_build_dir, sanitize=os.environ.get("SG_EMU_SANITIZE") or None)
+    stems = os.environ.get("SG_EMU_STEMS")
+    sanitize = os.environ.get("SG_EMU_SANITIZE") or None
+    libs = tool.build_all(emu_build_dir, stems and stems.split(","), sanitize=sanitize)
     return tool.CpuLauncher(libs)
 
 
@@ -109,19 +112,28 @@ def _modes() -> list[str]:
     return chosen.split(",") if chosen else list(EMU_MODES)
 
 
-@pytest.fixture(params=_modes())
-def emu(request, emu_launcher, monkeypatch):
-    """The CpuLauncher, configured for one launch mode of EMU_MODES (restored afterwards)."""
-    mode = EMU_MODES[request.param]
+@contextlib.contextmanager
+def emu_mode(launcher, name: str):
+    """Configure launcher, host grid cap and index switch for mode ``name``; restore after."""
+    mode = EMU_MODES[name]
     timeout = float(os.environ.get("SG_EMU_TIMEOUT", "10"))
-    emu_launcher.configure(mode["order"], 1234, mode["workers"], timeout, request.param)
-    monkeypatch.setattr(surrogate, "INT64_FROM", 0 if mode["int64"] else surrogate.INT64_FROM)
+    int64_from = surrogate.INT64_FROM
+    launcher.configure(mode["order"], 1234, mode["workers"], timeout, name)
+    surrogate.INT64_FROM = 0 if mode["int64"] else int64_from
     K.set_grid_cap(mode["cap"])
     try:
-        yield emu_launcher
+        yield launcher
     finally:
         K.set_grid_cap(None)
-        emu_launcher.configure(timeout_s=timeout)
+        surrogate.INT64_FROM = int64_from
+        launcher.configure(timeout_s=timeout)
+
+
+@pytest.fixture(params=_modes())
+def emu(request, emu_launcher):
+    """The CpuLauncher, configured for one launch mode of EMU_MODES (restored afterwards)."""
+    with emu_mode(emu_launcher, request.param) as launcher:
+        yield launcher
 
 
 @pytest.fixture(params=[np.float64, np.float32], ids=["f64", "f32"])

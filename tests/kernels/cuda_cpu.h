@@ -196,15 +196,23 @@ inline std::chrono::steady_clock::time_point sg_deadline() {
                std::chrono::duration<double>(sg_config.timeout_s));
 }
 
+enum sg_kind { SG_SHFL, SG_SHFL_UP, SG_SHFL_DOWN, SG_SHFL_XOR, SG_BALLOT, SG_SYNCWARP };
+inline const char* sg_kind_name(int k) {
+    static const char* names[] = {"__shfl_sync", "__shfl_up_sync", "__shfl_down_sync",
+                                  "__shfl_xor_sync", "__ballot_sync", "__syncwarp"};
+    return names[k];
+}
+
 // A thread about to wait at a barrier must not be expected at a warp collective it skipped.
 inline void sg_check_not_awaited(sg_block_state& st, unsigned t, const char* what, int line) {
     sg_warp_state& w = st.warps[t / 32];
     const unsigned bit = 1u << (t & 31u);
     for (const sg_group& g : w.groups)
         if (g.open && !g.complete && (g.mask & bit) && !(g.arrived & bit))
-            sg_fail(st, sg_fmt("thread %u reached %s (line %d) while lanes 0x%08x of its warp wait "
-                               "for it at a warp collective (line %d, mask 0x%08x)",
-                               t, what, line, g.arrived, g.line, g.mask));
+            sg_fail(st, sg_fmt("thread %u reached %s%s while lanes 0x%08x of its warp wait for it "
+                               "at %s (line %d, mask 0x%08x)",
+                               t, what, line ? sg_fmt(" (line %d)", line).c_str() : "",
+                               g.arrived, sg_kind_name(g.kind), g.line, g.mask));
 }
 
 inline void __syncthreads_at(int line) {
@@ -241,13 +249,6 @@ inline void __syncthreads_at(int line) {
     st.lanes[t] = {SG_RUNNING, 0, ""};
 }
 #define __syncthreads() __syncthreads_at(__LINE__)
-
-enum sg_kind { SG_SHFL, SG_SHFL_UP, SG_SHFL_DOWN, SG_SHFL_XOR, SG_BALLOT, SG_SYNCWARP };
-inline const char* sg_kind_name(int k) {
-    static const char* names[] = {"__shfl_sync", "__shfl_up_sync", "__shfl_down_sync",
-                                  "__shfl_xor_sync", "__ballot_sync", "__syncwarp"};
-    return names[k];
-}
 
 // Every lane of a complete group gets its result (CUDA's source-lane rules per kind).
 inline void sg_resolve(sg_group& g) {

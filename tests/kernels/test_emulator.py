@@ -169,10 +169,11 @@ def _atomic_kernels() -> set[str]:
     return out
 
 
-def _collide_spike_tmatmul(emu, rng):
-    """X^T e with 3 columns hit by every row: thousands of updates of 3 * 4 addresses."""
-    x = spike_matrix_from_keys(np, np.flatnonzero(rng.random(3000 * 3) < 0.9), 3000, 1, 3)
-    e = rng.integers(-3, 4, (3000, 4)).astype(np.float64)  # integer sums: exact in any order
+def _collide_spike_tmatmul(emu, rng) -> tuple[np.ndarray, np.ndarray]:
+    """X^T e, 3 columns hit by most rows: ~10**6 updates of 12 addresses from 100k rows."""
+    n = 100_000  # long enough for the workers to overlap
+    x = spike_matrix_from_keys(np, np.flatnonzero(rng.random(n * 3) < 0.9), n, 1, 3)
+    e = rng.integers(-3, 4, (n, 4)).astype(np.float64)  # integer sums: exact in any order
     want = spmm_twin.spike_tmatmul(x.indptr, x.indices, e, 3)
     got = host.spike_tmatmul(emu, x.indptr, x.indices, e, 3)
     return got, want
@@ -181,17 +182,21 @@ def _collide_spike_tmatmul(emu, rng):
 ATOMIC_DRIVERS = {"spmm_csr_t_atomic_kernel": _collide_spike_tmatmul}
 
 
+def check_atomics(launcher, repeats: int = 3) -> None:
+    """Every atomic kernel's colliding driver, repeated: results exact (AssertionError)."""
+    assert _atomic_kernels() <= set(ATOMIC_DRIVERS), "add a colliding driver for new atomics"
+    for kernel, drive in ATOMIC_DRIVERS.items():
+        for seed in range(repeats):
+            got, want = drive(launcher, np.random.default_rng(seed))
+            assert any(c.startswith(kernel) for c in launcher.calls[-3:])
+            assert np.array_equal(got, want), f"{kernel}: lost updates"
+
+
 def test_atomic_kernels_lose_no_update(emu_launcher, deterministic_off):
     """Every atomic kernel, 4 OS workers on few addresses: exact (a plain += would lose)."""
-    assert _atomic_kernels() <= set(ATOMIC_DRIVERS), "add a colliding driver for new atomics"
-    rng = np.random.default_rng(11)
     emu_launcher.configure(workers=4, mode="atomics")
     try:
-        for kernel, drive in ATOMIC_DRIVERS.items():
-            for _ in range(3):
-                got, want = drive(emu_launcher, rng)
-                assert any(c.startswith(kernel) for c in emu_launcher.calls[-3:])
-                assert np.array_equal(got, want), f"{kernel} lost updates"
+        check_atomics(emu_launcher)
     finally:
         emu_launcher.configure()
 
@@ -253,19 +258,18 @@ def test_modes_cover_every_kernel(request, emu_launcher):
 
 
 # ------------------------------------------------------------------------ sanitizers
-def _pytest_under(sanitize: str, env_extra: dict[str, str], args: list[str], cache: Path):
-    """Run pytest on args in a subprocess with the sanitizer runtime preloaded."""
-    tool = load_emu()
-    env = dict(os.environ)
-    env.update(
-        LD_PRELOAD=tool.runtime_preload(sanitize),
-        ASAN_OPTIONS="detect_leaks=0:abort_on_error=0",
-        TSAN_OPTIONS="halt_on_error=1:exitcode=66",
-        SG_EMU_SANITIZE=sanitize,
-        SG_EMU_CACHE=str(cache),
-        **env_extra,
-    )
-    cmd = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *args]
+def _pytest_under(sanitize: str | None, env_extra: dict[str, str], args: list[str], cache: Path):
+    """Run pytest on args in a subprocess, with the sanitizer's build and runtime if given."""
+    env = dict(os.environ, SG_EMU_CACHE=str(cache), **env_extra)
+    if sanitize:
+        env.update(
+            LD_PRELOAD=load_emu().runtime_preload(sanitize),
+            ASAN_OPTIONS="detect_leaks=0",
+            TSAN_OPTIONS="halt_on_error=1:exitcode=66",
+            SG_EMU_SANITIZE=sanitize,
+        )
+    # -s: a sanitizer ends the process with its report on stderr, which capture would lose
+    cmd = [sys.executable, "-m", "pytest", "-q", "-s", "-x", "-p", "no:cacheprovider", *args]
     return subprocess.run(
         cmd, env=env, capture_output=True, text=True, timeout=600, cwd=HERE.parent.parent
     )
@@ -291,7 +295,8 @@ def test_thread_sanitizer(emu_cache):
         "f64 and (spike_products or gather_rowdot) and not 300",
         str(HERE / "test_emulator.py") + "::test_atomic_kernels_lose_no_update",
     ]
-    out = _pytest_under("thread", {"SG_EMU_MODES": "shuffle"}, args, emu_cache)
+    env = {"SG_EMU_MODES": "shuffle", "SG_EMU_STEMS": "spmm,lif_backward"}
+    out = _pytest_under("thread", env, args, emu_cache)
     if "FATAL: ThreadSanitizer" in out.stderr:  # e.g. an unsupported memory layout
         pytest.skip(f"ThreadSanitizer cannot run here: {out.stderr.strip()[:300]}")
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
