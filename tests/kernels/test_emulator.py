@@ -132,14 +132,15 @@ def test_warp_collectives_honour_the_mask(probe):
     ids=["half-warp-skips", "lane-outside-mask", "two-call-sites", "shfl-vs-barrier", "late"],
 )
 def test_warp_errors_are_reported_not_hung(probe, case, mask, message):
-    probe.configure(timeout_s=0.2)
+    """Found as soon as the lanes meet; only the late lanes (case 7) need the timeout."""
+    probe.configure(timeout_s=0.2 if case == 7 else 3.0)
     t0 = time.perf_counter()
     try:
         with pytest.raises(load_emu().EmulationError, match=message):
             _warp(probe, mask, np.int32(case))
     finally:
         probe.configure(timeout_s=2.0)
-    assert time.perf_counter() - t0 < 5.0
+    assert time.perf_counter() - t0 < 10.0
 
 
 def test_barrier_errors(probe):
@@ -217,7 +218,10 @@ def test_offsets_beyond_int32(emu_launcher, idx_dtype):
     """
     rng = np.random.default_rng(12)
     m, base = 64, 2**25
-    big = np.zeros((base + 16, m), np.float32)
+    try:
+        big = np.zeros((base + 16, m), np.float32)
+    except MemoryError:
+        pytest.skip("this machine refuses 8 GiB of virtual memory (overcommit settings)")
     assert big.size > 2**31
     big[base:] = rng.normal(size=(16, m))
     small = rng.normal(size=(5, m)).astype(np.float32)
