@@ -73,7 +73,8 @@ def _indices(*arrays: Array) -> tuple[np.dtype, list[Array]]:
     for a in arrays:
         if a.dtype.kind not in "iu":
             raise DTypeError(f"index arrays must be integer; got {a.dtype}")
-    wide = any(a.dtype.itemsize > 4 for a in arrays) or index_dtype(0) == np.int64  # test hook
+    # index_dtype(0) is int64 only when tests force the 64-bit path (surrogate.INT64_FROM = 0)
+    wide = any(a.dtype.itemsize > 4 for a in arrays) or index_dtype(0) == np.int64
     idt = np.dtype(np.int64) if wide else np.dtype(np.int32)
     xp = get_xp(*arrays)
     return idt, [xp.ascontiguousarray(a.astype(idt, copy=False)) for a in arrays]
