@@ -111,6 +111,25 @@ def is_deterministic() -> bool:
     return _deterministic
 
 
+# --- test hook (tests/kernels): the CPU emulation caps launches at 1 block, so that every
+# grid-stride loop of every kernel runs more than one pass on small data.
+_grid_cap = MAX_GRID
+
+
+def set_grid_cap(blocks: int | None) -> None:
+    """Cap every launch at ``blocks`` blocks (None: MAX_GRID). A test hook."""
+    global _grid_cap
+    _grid_cap = MAX_GRID if blocks is None else max(1, min(int(blocks), MAX_GRID))
+
+
+def grid_cap() -> int:
+    """The most blocks a launch gets (MAX_GRID unless a test lowered it)."""
+    return _grid_cap
+
+
+# --- end of test hook
+
+
 def kernel_dir() -> Path:
     """The folder holding the .cu/.cuh files (a real path: NVRTC includes from it)."""
     return Path(str(resources.files(__name__)))

@@ -22,7 +22,7 @@ from ..backend import Array, get_xp
 from ..errors import ConfigError, DTypeError, ShapeError
 from ..ops.surrogate import ActiveSet, index_dtype
 from ..spikes import SpikeMatrix
-from . import BLOCK, MAX_GRID, is_deterministic, template_args
+from . import BLOCK, grid_cap, is_deterministic, template_args
 
 
 class Launcher(Protocol):
@@ -39,7 +39,7 @@ class Launcher(Protocol):
 
 def grid_size(n: int) -> int:
     """Blocks for n threads: ceil(n / BLOCK), capped at MAX_GRID (kernels loop grid-stride)."""
-    return min(-(-n // BLOCK), MAX_GRID)
+    return min(-(-n // BLOCK), grid_cap())
 
 
 def _run(
@@ -74,7 +74,9 @@ def _indices(*arrays: Array) -> tuple[np.dtype, list[Array]]:
     for a in arrays:
         if a.dtype.kind not in "iu":
             raise DTypeError(f"index arrays must be integer; got {a.dtype}")
-    idt = np.dtype(np.int64) if any(a.dtype.itemsize > 4 for a in arrays) else np.dtype(np.int32)
+    # index_dtype(0) is int64 only when tests force the 64-bit path (surrogate.INT64_FROM = 0)
+    wide = any(a.dtype.itemsize > 4 for a in arrays) or index_dtype(0) == np.int64
+    idt = np.dtype(np.int64) if wide else np.dtype(np.int32)
     xp = get_xp(*arrays)
     return idt, [xp.ascontiguousarray(a.astype(idt, copy=False)) for a in arrays]
 

@@ -42,11 +42,14 @@ def sigma_prime_masked(v: Array, theta: float, beta_s: float, b_th: float) -> Ar
     return xp.where(xp.abs(v - v.dtype.type(theta)) < b_th, sp, v.dtype.type(0))
 
 
+INT64_FROM = 2**31  # test hook: tests/kernels lower it to 0 to run the int64 path on small data
+
+
 def index_dtype(size: int):
-    """int32 when every flat index fits, else int64."""
+    """int32 when every flat index fits (size < INT64_FROM = 2**31), else int64."""
     import numpy as np
 
-    return np.int32 if size < 2**31 else np.int64
+    return np.int32 if size < INT64_FROM else np.int64
 
 
 def active_set(v: Array, theta: float, beta_s: float, b_th: float) -> ActiveSet:

@@ -6,9 +6,10 @@ are test tools, not backends.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import numpy as np
 import pytest
 
 from spikegrad import kernels as K
+from spikegrad.ops import surrogate
 
 HERE = Path(__file__).resolve().parent
 
@@ -61,22 +63,77 @@ def nvrtc():
     return tool.Nvrtc(path)
 
 
+def load_emu():
+    """The cuda_emu tool module (also for the tests of the emulator itself)."""
+    return sys.modules.get("sg_test_cuda_emu") or _load("cuda_emu")
+
+
 @pytest.fixture(scope="session")
-def emu(tmp_path_factory):
-    """A CpuLauncher over g++ builds of every .cu file (skips without g++)."""
+def emu_build_dir(tmp_path_factory) -> Path:
+    """Where the emulation builds go: ``$SG_EMU_CACHE`` (shared by subprocesses) or a tmp dir."""
     if shutil.which("g++") is None:
         pytest.skip("g++ not found: the CPU emulation compiles the kernels as C++")
-    tool = _load("cuda_emu")
-    out = tmp_path_factory.mktemp("cuda_emu")
-    jobs = {stem: tool.build(stem, out) for stem in K.KERNELS}
-    libs = {}
-    for stem, job in jobs.items():
-        if isinstance(job, subprocess.Popen):
-            log, _ = job.communicate()
-            assert job.returncode == 0, f"g++ failed on {stem}.cu:\n{log}"
-            job = job.lib
-        libs[stem] = job
+    cache = os.environ.get("SG_EMU_CACHE")
+    return Path(cache) if cache else tmp_path_factory.mktemp("cuda_emu")
+
+
+@pytest.fixture(scope="session")
+def emu_cache(tmp_path_factory) -> Path:
+    """A build folder for the subprocesses of the sanitizer and mutation tests (shared)."""
+    cache = os.environ.get("SG_EMU_CACHE")
+    return Path(cache) if cache else tmp_path_factory.mktemp("emu_cache")
+
+
+@pytest.fixture(scope="session")
+def emu_launcher(emu_build_dir):
+    """A CpuLauncher over g++ builds of every .cu file (of ``$SG_EMU_SRC`` if set)."""
+    tool = load_emu()
+    stems = os.environ.get("SG_EMU_STEMS")
+    sanitize = os.environ.get("SG_EMU_SANITIZE") or None
+    libs = tool.build_all(emu_build_dir, stems and stems.split(","), sanitize=sanitize)
     return tool.CpuLauncher(libs)
+
+
+# Launch modes of the `emu` fixture: every kernel test runs in each (SG_EMU_MODES=a,b selects).
+# plain:   the host's grid, threads in ascending order, one OS thread.
+# stress:  grid capped at 1 block (every grid-stride loop iterates), threads in descending
+#          order, int64 indices forced on small data (the `long long` instances).
+# shuffle: grid capped at 1 block, threads in a seeded shuffled order, spread over 2 OS
+#          threads that run at the same time (atomics must be atomic).
+EMU_MODES = {
+    "plain": dict(cap=None, int64=False, order="ascending", workers=1),
+    "stress": dict(cap=1, int64=True, order="descending", workers=1),
+    "shuffle": dict(cap=1, int64=False, order="shuffled", workers=2),
+}
+
+
+def _modes() -> list[str]:
+    chosen = os.environ.get("SG_EMU_MODES")
+    return chosen.split(",") if chosen else list(EMU_MODES)
+
+
+@contextlib.contextmanager
+def emu_mode(launcher, name: str):
+    """Configure launcher, host grid cap and index switch for mode ``name``; restore after."""
+    mode = EMU_MODES[name]
+    timeout = float(os.environ.get("SG_EMU_TIMEOUT", "10"))
+    int64_from = surrogate.INT64_FROM
+    launcher.configure(mode["order"], 1234, mode["workers"], timeout, name)
+    surrogate.INT64_FROM = 0 if mode["int64"] else int64_from
+    K.set_grid_cap(mode["cap"])
+    try:
+        yield launcher
+    finally:
+        K.set_grid_cap(None)
+        surrogate.INT64_FROM = int64_from
+        launcher.configure(timeout_s=timeout)
+
+
+@pytest.fixture(params=_modes())
+def emu(request, emu_launcher):
+    """The CpuLauncher, configured for one launch mode of EMU_MODES (restored afterwards)."""
+    with emu_mode(emu_launcher, request.param) as launcher:
+        yield launcher
 
 
 @pytest.fixture(params=[np.float64, np.float32], ids=["f64", "f32"])

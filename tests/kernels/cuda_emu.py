@@ -1,20 +1,28 @@
 """Test tool: run spikegrad's .cu kernels on the CPU (g++ + ctypes), behind the host code.
 
-``build(stem, outdir)`` compiles ``spikegrad/kernels/<stem>.cu`` as C++ with ``cuda_cpu.h``
-and one ``extern "C"`` wrapper per template instance of the kernel table
+``build(stem, outdir)`` compiles ``<stem>.cu`` as C++ with ``cuda_cpu.h`` and one
+``extern "C"`` wrapper per template instance of the kernel table
 (:data:`spikegrad.kernels.KERNELS`); the wrappers of :data:`spikegrad.kernels.COOPERATIVE`
-kernels run each block's threads concurrently (see cuda_cpu.h), all others sequentially.
-:class:`CpuLauncher` implements the launcher protocol of :mod:`spikegrad.kernels.host`, so
-the same host code that drives the GPU drives these builds.
+kernels run each block's threads concurrently (see cuda_cpu.h), all others sequentially in a
+configurable order. :class:`CpuLauncher` implements the launcher protocol of
+:mod:`spikegrad.kernels.host`, so the same host code that drives the GPU drives these builds.
 Before each launch it checks every argument against the kernel's C signature (array dtype vs
-pointee type, exact scalar types), the check CuPy itself does not make.
+pointee type, exact scalar types), the check CuPy itself does not make; an error inside the
+emulated grid (a broken barrier or shuffle, a timeout) raises :class:`EmulationError`.
+
+Environment (read by ``conftest.py``, used by the mutation and sanitizer tests, which run
+pytest in a subprocess): ``SG_EMU_SRC`` a folder of .cu/.cuh files to build instead of the
+package's; ``SG_EMU_SANITIZE`` "address" (ASan + UBSan) or "thread" (TSan); ``SG_EMU_CACHE``
+a build folder shared between runs; ``SG_EMU_STEMS`` "a,b" builds only those .cu files.
 """
 
 from __future__ import annotations
 
 import ctypes
 import hashlib
+import os
 import subprocess
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +43,19 @@ CXX = [
     "-Werror",
     "-Wno-unused-function",
 ]
+# Extra g++ flags per sanitizer; the runtime must be preloaded into Python (runtime_preload).
+SANITIZE = {
+    "address": [
+        "-O0",  # compiles twice as fast as -O1; the test sizes are small
+        "-g",
+        "-fno-omit-frame-pointer",
+        "-fsanitize=address,undefined",
+        "-fno-sanitize-recover=all",
+    ],
+    "thread": ["-O0", "-g", "-fsanitize=thread"],
+}
+_RUNTIME = {"address": "libasan.so", "thread": "libtsan.so"}
+ORDERS = {"ascending": 0, "descending": 1, "shuffled": 2}
 
 _ARRAY_CODES = {
     "float32": "F",
@@ -54,68 +75,133 @@ _CTYPES = {
 }
 
 
-def _launcher(expr: str) -> str:
-    """sg_launch_threads for the COOPERATIVE kernels, else the sequential sg_launch."""
-    return "sg_launch_threads" if expr.split("<")[0] in K.COOPERATIVE else "sg_launch"
+class EmulationError(RuntimeError):
+    """A kernel broke a CUDA rule inside the emulated grid (message from cuda_cpu.h)."""
 
 
-def wrapper_source(stem: str) -> str:
+def source_dir() -> Path:
+    """The folder of the .cu files to build: ``$SG_EMU_SRC`` or the package's."""
+    return Path(os.environ.get("SG_EMU_SRC") or K.kernel_dir())
+
+
+def runtime_preload(sanitize: str) -> str:
+    """Path of the sanitizer runtime that LD_PRELOAD must name for ctypes to load the build."""
+    name = _RUNTIME[sanitize]
+    out = subprocess.run(["g++", f"-print-file-name={name}"], capture_output=True, text=True)
+    return out.stdout.strip()
+
+
+def wrapper_source(stem: str, exprs: list[str], cooperative: frozenset[str]) -> str:
     """C++ that includes the .cu file and exports a runner and a signature per instance."""
     lines = ['#include "cuda_cpu.h"', f'#include "{stem}.cu"']
-    for k, expr in enumerate(K.name_expressions(stem)):
+    for k, expr in enumerate(exprs):
+        launch = "sg_launch_threads" if expr.split("<")[0] in cooperative else "sg_launch"
         lines.append(
-            f'extern "C" void sg_run_{k}(unsigned g, unsigned b, void** a) '
-            f"{{ {_launcher(expr)}(&{expr}, g, b, a); }}"
+            f'extern "C" int sg_run_{k}(unsigned g, unsigned b, void** a) '
+            f"{{ return {launch}(&{expr}, g, b, a); }}"
         )
         lines.append(f'extern "C" const char* sg_sig_{k}() {{ return sg_signature(&{expr}); }}')
     return "\n".join(lines) + "\n"
 
 
-def build(stem: str, outdir: Path) -> subprocess.Popen | Path:
-    """Start compiling ``<stem>.cu`` (returns the process), or the cached library path."""
-    src = wrapper_source(stem)
-    digest = hashlib.sha1(
-        (
-            src
-            + K.source(stem)
-            + (K.kernel_dir() / "common.cuh").read_text()
-            + (HERE / "cuda_cpu.h").read_text()
-        ).encode()
-    ).hexdigest()[:12]
+def build(
+    stem: str,
+    outdir: Path,
+    *,
+    src: Path | None = None,
+    sanitize: str | None = None,
+    exprs: list[str] | None = None,
+    cooperative: frozenset[str] | None = None,
+) -> subprocess.Popen | Path:
+    """Start compiling ``<src>/<stem>.cu`` (returns the process), or the cached library path.
+
+    src defaults to :func:`source_dir`; exprs and cooperative to the kernel table's instances
+    of the stem and :data:`spikegrad.kernels.COOPERATIVE` (tests of the emulator pass others).
+    """
+    src = Path(src or source_dir())
+    exprs = K.name_expressions(stem) if exprs is None else exprs
+    coop = K.COOPERATIVE if cooperative is None else cooperative
+    text = wrapper_source(stem, exprs, coop)
+    flags = [*CXX, *SANITIZE.get(sanitize or "", []), f"-DSG_BLOCK={K.BLOCK}"]
+    incs = [src, K.kernel_dir()]  # the package's headers serve sources that lack them
+    headers = "".join(p.read_text() for d in incs for p in sorted(Path(d).glob("*.cuh")))
+    parts = [text, " ".join(flags), (src / f"{stem}.cu").read_text(), headers]
+    parts.append((HERE / "cuda_cpu.h").read_text())
+    digest = hashlib.sha1("\0".join(parts).encode()).hexdigest()[:12]
     lib = outdir / f"{stem}_{digest}.so"
     if lib.exists():
         return lib
     cpp = outdir / f"{stem}_{digest}.cpp"
-    cpp.write_text(src)
-    cmd = [
-        *CXX,
-        f"-DSG_BLOCK={K.BLOCK}",
-        f"-I{HERE}",
-        f"-I{K.kernel_dir()}",
-        str(cpp),
-        "-o",
-        str(lib),
-    ]
+    cpp.write_text(text)
+    tmp = outdir / f"{stem}_{digest}.{os.getpid()}.tmp.so"  # renamed when complete
+    cmd = [*flags, f"-I{HERE}", *(f"-I{d}" for d in incs), str(cpp), "-o", str(tmp)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     proc.lib = lib  # type: ignore[attr-defined]
+    proc.tmp = tmp  # type: ignore[attr-defined]
     return proc
 
 
-class CpuLauncher:
-    """Launcher protocol of spikegrad.kernels.host on top of the g++ builds."""
+def finish(job: subprocess.Popen | Path, what: str) -> Path:
+    """Wait for a build of :func:`build`; its library path (AssertionError with g++'s log)."""
+    if isinstance(job, Path):
+        return job
+    log, _ = job.communicate()
+    assert job.returncode == 0, f"g++ failed on {what}:\n{log}"
+    os.replace(job.tmp, job.lib)  # type: ignore[attr-defined]
+    return job.lib  # type: ignore[attr-defined]
 
-    def __init__(self, libs: dict[str, Path]) -> None:
-        self.fns: dict[tuple[str, str], tuple[Any, str]] = {}
-        self.calls: list[str] = []  # every kernel launched, in order (tests inspect it)
+
+def build_all(outdir: Path, stems: list[str] | None = None, **kw: Any) -> dict[str, Path]:
+    """The stems (default: all of the kernel table), compiled in parallel (kw: see build)."""
+    jobs = {stem: build(stem, outdir, **kw) for stem in stems or K.KERNELS}
+    return {stem: finish(job, f"{stem}.cu") for stem, job in jobs.items()}
+
+
+class CpuLauncher:
+    """Launcher protocol of spikegrad.kernels.host on top of the g++ builds.
+
+    ``mode`` labels the launches recorded in ``ran`` (mode -> kernel instances run), which
+    the coverage test reads; ``calls`` lists every kernel launched, in order.
+    """
+
+    def __init__(self, libs: dict[str, Path], exprs: dict[str, list[str]] | None = None) -> None:
+        self.fns: dict[tuple[str, str], tuple[Any, str, Any]] = {}
+        self.dlls: list[Any] = []
+        self.calls: list[str] = []
+        self.mode = "direct"
+        self.ran: dict[str, set[str]] = defaultdict(set)
         for stem, path in libs.items():
             dll = ctypes.CDLL(str(path))
-            for k, expr in enumerate(K.name_expressions(stem)):
+            dll.sg_configure.argtypes = [
+                ctypes.c_int,
+                ctypes.c_ulonglong,
+                ctypes.c_int,
+                ctypes.c_double,
+            ]
+            dll.sg_last_error.restype = ctypes.c_char_p
+            self.dlls.append(dll)
+            names = exprs[stem] if exprs is not None else K.name_expressions(stem)
+            for k, expr in enumerate(names):
                 sig = getattr(dll, f"sg_sig_{k}")
                 sig.restype = ctypes.c_char_p
                 run = getattr(dll, f"sg_run_{k}")
                 run.argtypes = [ctypes.c_uint, ctypes.c_uint, ctypes.c_void_p]
-                run.restype = None
-                self.fns[(stem, expr)] = (run, sig().decode())
+                run.restype = ctypes.c_int
+                self.fns[(stem, expr)] = (run, sig().decode(), dll)
+        self.configure()
+
+    def configure(
+        self,
+        order: str = "ascending",
+        seed: int = 0,
+        workers: int = 1,
+        timeout_s: float = 10.0,
+        mode: str = "direct",
+    ) -> None:
+        """Thread order and OS workers of sequential kernels, the wait timeout, the label."""
+        for dll in self.dlls:
+            dll.sg_configure(ORDERS[order], seed, workers, timeout_s)
+        self.mode = mode
 
     def ptr(self, a: np.ndarray) -> int:
         return int(a.ctypes.data)
@@ -124,7 +210,7 @@ class CpuLauncher:
         self, stem: str, kernel: str, targs: tuple[str, ...], grid: int, args: tuple
     ) -> None:
         expr = K.name_expression(kernel, targs)
-        run, sig = self.fns[(stem, expr)]
+        run, sig, dll = self.fns[(stem, expr)]
         if len(args) != len(sig):
             raise TypeError(f"{expr}: {len(args)} arguments for signature {sig}")
         holders = []
@@ -148,4 +234,6 @@ class CpuLauncher:
         if not 0 < grid <= K.MAX_GRID:
             raise ValueError(f"{expr}: grid {grid} out of range")
         self.calls.append(expr)
-        run(grid, K.BLOCK, argv)
+        self.ran[self.mode].add(expr)
+        if run(grid, K.BLOCK, argv):
+            raise EmulationError(f"{expr} (grid {grid}): {dll.sg_last_error().decode()}")

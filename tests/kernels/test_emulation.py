@@ -7,11 +7,12 @@ exactly; since the kernels are built with --fmad=false / -ffp-contract=off and r
 twins' operation order, the scans are bitwise equal in both dtypes, and the reductions meet
 the tolerance table of conftest.py.
 
-Kernels without block cooperation run sequentially (one thread after another): their
-threads are independent, so the order cannot change a result (the atomics of
-spmm_csr_t_atomic_kernel are plain read-modify-writes, exact when sequential). The kernels of
-spikegrad.kernels.COOPERATIVE (warp shuffles) run one OS thread per CUDA thread with barriers;
-test_cooperation_is_declared keeps that list complete.
+Every test using the `emu` fixture runs in each launch mode of conftest.EMU_MODES (as
+launched; grid capped at one block with threads reversed and int64 indices; capped with threads
+shuffled over two concurrent OS threads). Kernels without block cooperation may run in any
+order, their atomics are real atomics; the kernels of spikegrad.kernels.COOPERATIVE (warp
+shuffles) run one OS thread per CUDA thread with barriers; test_cooperation_is_declared keeps
+that list complete.
 """
 
 from __future__ import annotations

@@ -1,0 +1,189 @@
+"""Mutation tests of the CPU emulation: each bug the issue lists, planted in a temp copy of the
+kernel sources, must make the hardened emulation fail (a wrong result, an EmulationError, a
+sanitizer report), quickly and without hanging.
+
+Mutations are text replacements on the current sources; a pattern that no longer matches
+fails the test (update the mutation when a kernel changes), so no check passes vacuously.
+The checks call the kernel tests of test_emulation.py / test_emulator.py on a launcher over
+the mutated build, in the launch mode that should catch the bug; the two whose failure is a
+wild or out-of-bounds read run pytest in a subprocess (under AddressSanitizer for the latter).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from spikegrad import kernels as K
+
+from . import test_emulation as TE
+from . import test_emulator as TR
+from .conftest import HERE, emu_mode, load_emu
+
+
+def _call_args(text: str, start: int) -> tuple[int, list[str]]:
+    """End index and top-level arguments of the call whose '(' is at text[start]."""
+    depth, args, last = 0, [], start + 1
+    for i in range(start, len(text)):
+        c = text[i]
+        if c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+            if depth == 0:
+                args.append(text[last:i].strip())
+                return i + 1, args
+        elif c == "," and depth == 1:
+            args.append(text[last:i].strip())
+            last = i + 1
+    raise ValueError("unbalanced parentheses")
+
+
+def _plain_adds(text: str) -> tuple[str, int]:
+    """Every atomicAdd(addr, val) becomes (*(addr) += (val)): the lost-update bug."""
+    out, n, pos = [], 0, 0
+    for m in re.finditer(r"\batomicAdd\s*\(", text):
+        if m.start() < pos or text[: m.start()].rstrip().endswith("define"):
+            continue
+        end, (addr, val) = _call_args(text, m.end() - 1)
+        out += [text[pos : m.start()], f"(*({addr}) += ({val}))"]
+        pos, n = end, n + 1
+    return "".join(out) + text[pos:], n
+
+
+def _sub(pattern: str, repl: str, count: int = 0) -> Callable[[str], tuple[str, int]]:
+    return lambda text: re.subn(pattern, repl, text, count=count)
+
+
+# name -> (files, mutation); each file must change
+MUTATIONS = {
+    "atomic-plain-add": (["spmm.cu"], _plain_adds),
+    "shuffle-mask": (
+        ["lif_backward.cu"],
+        _sub(r"(__shfl_\w+_sync\(\s*)0xffffffffu?", r"\g<1>0x0000ffffu"),
+    ),
+    "grid-stride": (["adam.cu"], _sub(r"\+=\s*sg_stride\(\)", "+= 2 * sg_stride()")),
+    "half-warp-skip": (
+        ["lif_backward.cu"],
+        _sub(r"(\w+\s*\+=\s*__shfl_down_sync\()", r"if ((threadIdx.x & 31u) < 16u) \g<1>"),
+    ),
+    "index-read-as-int32": (
+        ["lif_backward.cu"],
+        _sub(r"d\[idx\[k\]\]", "d[((const int*)idx)[k]]", 1),
+    ),
+    "offset-truncated-to-int32": (
+        ["lif_backward.cu"],
+        _sub(r"\(sg_i64\)rows\[k\] \* m", "(int)(rows[k] * m)"),
+    ),
+    "oob-read": (["lif_backward.cu"], _sub(r"j < m; \+\+j\) acc \+=", "j <= m; ++j) acc +=", 1)),
+}
+
+
+def mutate(name: str, dest: Path) -> list[str]:
+    """Copy the kernel sources to dest with mutation ``name`` applied; the stems changed."""
+    files, fn = MUTATIONS[name]
+    src = load_emu().source_dir()
+    dest.mkdir(parents=True, exist_ok=True)
+    for p in list(src.glob("*.cu")) + list(src.glob("*.cuh")):
+        shutil.copy(p, dest / p.name)
+    for f in files:
+        text, n = fn((dest / f).read_text())
+        if n == 0:
+            pytest.fail(f"mutation {name}: pattern not found in {f}; update it to the kernel")
+        (dest / f).write_text(text)
+    return [f.removesuffix(".cu") for f in files]
+
+
+@pytest.fixture
+def mutant(request, tmp_path, emu_build_dir):
+    """A CpuLauncher over every kernel file, with mutation request.param planted."""
+    tool = load_emu()
+    mutate(request.param, tmp_path / "src")
+    libs = tool.build_all(emu_build_dir, src=tmp_path / "src")
+    return tool.CpuLauncher(libs)
+
+
+def _fails(check: Callable[[], object]) -> str:
+    """Run a check that must fail; the failure's text."""
+    err = (AssertionError, load_emu().EmulationError)
+    with pytest.raises(err) as info:
+        check()
+    return str(info.value)
+
+
+@pytest.mark.parametrize("mutant", ["atomic-plain-add"], indirect=True)
+def test_lost_updates_are_seen(mutant, monkeypatch, tmp_path, emu_cache):
+    """Seen as lost updates when the workers overlap (a few seconds of tries), else by TSan."""
+    monkeypatch.setattr(K, "_deterministic", False)
+    mutant.configure(workers=4)
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < 5.0:
+        try:
+            TR.check_atomics(mutant, repeats=1)
+        except AssertionError as e:
+            assert "lost updates" in str(e)
+            return
+    args = [str(HERE / "test_emulator.py") + "::test_atomic_kernels_lose_no_update"]
+    log = _subprocess_fails(tmp_path, emu_cache, "atomic-plain-add", "thread", args, "spmm")
+    assert "ThreadSanitizer: data race" in log
+
+
+@pytest.mark.parametrize("mutant", ["shuffle-mask"], indirect=True)
+def test_shuffle_mask_is_honoured(mutant):
+    with emu_mode(mutant, "plain"):
+        msg = _fails(lambda: TE.test_gather_rowdot(mutant, 70, 37, np.int32, 2, np.float64))
+    assert "does not name it" in msg
+
+
+@pytest.mark.parametrize("mutant", ["half-warp-skip"], indirect=True)
+def test_half_warp_skip_is_an_error_not_a_hang(mutant):
+    t0 = time.perf_counter()
+    with emu_mode(mutant, "plain"):
+        msg = _fails(lambda: TE.test_gather_rowdot(mutant, 70, 37, np.int32, 2, np.float64))
+    assert "__shfl_down_sync" in msg and time.perf_counter() - t0 < 10
+
+
+@pytest.mark.parametrize("mutant", ["grid-stride"], indirect=True)
+def test_grid_stride_loop_needs_the_capped_grid(mutant):
+    sizes = [(3, 5), (300,), (1, 1)]
+    with emu_mode(mutant, "plain"):  # one grid pass covers everything: the bug hides
+        TE.test_adam(mutant, sizes, np.float64)
+    with emu_mode(mutant, "stress"):
+        _fails(lambda: TE.test_adam(mutant, sizes, np.float64))
+
+
+@pytest.mark.parametrize("mutant", ["index-read-as-int32"], indirect=True)
+def test_int64_path_on_small_data(mutant):
+    with emu_mode(mutant, "plain"):  # int32 indices: the bug hides
+        TE.test_lif_backward_sparse(mutant, False, "band", np.float64)
+    with emu_mode(mutant, "stress"):
+        _fails(lambda: TE.test_lif_backward_sparse(mutant, False, "band", np.float64))
+
+
+def _subprocess_fails(tmp_path, emu_cache, name, sanitize, args, stems):
+    mutate(name, tmp_path / "src")
+    env = {"SG_EMU_SRC": str(tmp_path / "src"), "SG_EMU_STEMS": stems, "SG_EMU_MODES": "plain"}
+    out = TR._pytest_under(sanitize, env, args, emu_cache)
+    assert out.returncode != 0, f"mutation {name} went unnoticed:\n{out.stdout[-2000:]}"
+    return out.stdout + out.stderr
+
+
+@pytest.mark.slow
+def test_offset_truncation_is_seen(tmp_path, emu_cache):
+    args = [str(HERE / "test_emulator.py") + "::test_offsets_beyond_int32"]
+    name, stems = "offset-truncated-to-int32", "lif_backward,spmm"
+    log = _subprocess_fails(tmp_path, emu_cache, name, None, args, stems)
+    assert "FAILED" in log or "Fatal Python error" in log or "Segmentation" in log
+
+
+@pytest.mark.slow
+def test_out_of_bounds_read_is_seen(tmp_path, emu_cache):
+    args = [str(HERE / "test_emulation.py") + "::test_gather_rowdot[plain-f64-int32-300-37-1]"]
+    log = _subprocess_fails(tmp_path, emu_cache, "oob-read", "address", args, "lif_backward")
+    assert "AddressSanitizer" in log and "overflow" in log
