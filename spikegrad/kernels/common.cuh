@@ -12,7 +12,8 @@
 //   which accumulate with atomicAdd into a zeroed output.
 // - Kernels that use block cooperation (warp shuffles, __syncthreads, shared memory) are listed
 //   in spikegrad.kernels.COOPERATIVE; the CPU emulation in tests/kernels runs those with one OS
-//   thread per CUDA thread, every other kernel thread after thread (a test checks the list).
+//   thread per CUDA thread, every other kernel's threads in ascending, reversed or shuffled order,
+//   also spread over concurrent OS threads (a test checks the list).
 #pragma once
 
 #ifndef SG_BLOCK

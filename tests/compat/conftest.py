@@ -23,7 +23,15 @@ _spec = importlib.util.spec_from_file_location(
 )
 _kernels_conftest = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_kernels_conftest)
-emu = _kernels_conftest.emu  # the session fixture: g++ builds of every .cu file
+# the session fixtures of tests/kernels: g++ builds of every .cu file and their launcher
+emu_build_dir, emu_launcher = _kernels_conftest.emu_build_dir, _kernels_conftest.emu_launcher
+
+
+@pytest.fixture
+def emu(emu_launcher):
+    """The emulation in its plain launch mode (tests/kernels runs every mode)."""
+    with _kernels_conftest.emu_mode(emu_launcher, "plain") as launcher:
+        yield launcher
 
 
 class FakeDeviceLauncher:
