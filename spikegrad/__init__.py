@@ -27,7 +27,7 @@ from .errors import (
 from .loss import RegParams
 from .network import Network
 from .optim import Adam
-from .spikes import SpikeEvents
+from .spikes import SpikeEvents, SpikeMatrix
 
 __version__ = "0.1.0"
 
@@ -43,6 +43,7 @@ __all__ = [
     "RegParams",
     "ShapeError",
     "SpikeEvents",
+    "SpikeMatrix",
     "SpikegradError",
     "TrainingError",
     "__version__",

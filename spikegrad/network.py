@@ -240,7 +240,9 @@ class Network:
         return m, tape, (T, B)
 
     def forward(self, x: Any) -> Array:
-        """Class scores. Shapes: x (B, T, N0) 0/1 or SpikeEvents -> (B, K) on the backend."""
+        """Class scores on the backend.
+
+        Shapes: x (B, T, N0) 0/1, SpikeEvents or SpikeMatrix -> (B, K)."""
         return self._run(x, None)[0]
 
     def hidden_spikes(self, x: Any) -> list[SpikeEvents]:
@@ -278,8 +280,8 @@ class Network:
         ``float(loss)`` reads it) and the stats read device values only when asked.
         ``timing=True`` measures forward_s and backward_s (CUDA events on CuPy).
 
-        Shapes: x (B, T, N0) 0/1 or SpikeEvents; y (B,) int. loss (). grads: same keys and
-        shapes as params. stats: see :class:`StepStats`.
+        Shapes: x (B, T, N0) 0/1, SpikeEvents or SpikeMatrix; y (B,) int. loss ().
+        grads: same keys and shapes as params. stats: see :class:`StepStats`.
         """
         if mode not in MODES:
             raise ConfigError(f"mode must be 'dense' or 'sparse'; got {mode!r}")
