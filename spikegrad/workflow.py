@@ -267,6 +267,8 @@ def fit(
                     start=start,
                     stats=stats,
                     drop_last=config.drop_last,
+                    # forward/backward seconds: free on the host, a device read per batch on a GPU
+                    timing=net.backend.name == "numpy",
                 )
             except _Stop as stop:
                 save("last", epoch, stop.args[0], stats)

@@ -113,8 +113,8 @@ def test_non_finite_loss_stops_and_keeps_last_good(tmp_path, monkeypatch):
     good = _params(out / "last.npz")
     real, calls = Network.loss_and_grad, {"n": 0}
 
-    def poisoned(self, x, y, mode="sparse"):
-        loss, grads, st = real(self, x, y, mode)
+    def poisoned(self, x, y, mode="sparse", **kw):
+        loss, grads, st = real(self, x, y, mode, **kw)
         calls["n"] += 1
         return (float("nan") if calls["n"] == 5 else loss), grads, st
 
