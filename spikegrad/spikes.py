@@ -145,9 +145,11 @@ class SpikeMatrix:
         """Spikes per (b, j) summed over time. Shapes: -> (B, N) int64."""
         xp = get_xp(self.indptr)
         flat = (self.rows() % self.B) * self.N + self.indices
-        out = xp.zeros(self.B * self.N, dtype=xp.int64)
-        xp.add.at(out, flat, 1)  # not bincount: on CuPy it reads max(flat) from the device
-        return out.reshape(self.B, self.N)
+        # not bincount: on CuPy it reads max(flat) from the device; int32 counts (at most T),
+        # the dtype CuPy's add.at takes
+        out = xp.zeros(self.B * self.N, dtype=xp.int32)
+        xp.add.at(out, flat, xp.int32(1))
+        return out.astype(xp.int64).reshape(self.B, self.N)
 
     def dense_rows(self, dtype: Any) -> Array:
         """The (T * B, N) 0/1 matrix in ``dtype`` (the dense mode's operand)."""

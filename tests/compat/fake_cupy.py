@@ -228,6 +228,15 @@ class ndarray(NDArrayOperatorsMixin):
         return fn(*args, **kwargs)
 
 
+# ufunc.at in CuPy 13.3 (its messages, in cupy/_core/_routines_indexing): the dtypes it takes
+_AT_DTYPES = {
+    "add": ("int32", "float16", "float32", "float64", "uint32", "uint64"),
+    "subtract": ("int32", "uint32"),
+    "maximum": ("int32", "float32", "float64", "uint32", "uint64"),
+    "minimum": ("int32", "float32", "float64", "uint32", "uint64"),
+}
+
+
 class _Ufunc:
     """A ufunc of the fake module (call, reduce, accumulate, outer, at)."""
 
@@ -249,6 +258,9 @@ class _Ufunc:
 
     def at(self, a: ndarray, indices: Any, b: Any = None) -> None:
         _refuse_host((a, indices, b))
+        allowed = _AT_DTYPES.get(self.__name__)
+        if allowed is None or np.dtype(a.dtype).name not in allowed:
+            raise TypeError(f"cupy.{self.__name__}.at only supports {allowed} as data type")
         self._uf.at(_unwrap(a), _unwrap(indices), *(() if b is None else (_unwrap(b),)))
 
 
