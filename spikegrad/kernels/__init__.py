@@ -50,8 +50,6 @@ INDEX_TYPES = {np.dtype(np.int32): "int", np.dtype(np.int64): "long long"}
 KERNELS: dict[str, dict[str, tuple[str, ...]]] = {
     "lif": {
         "lif_forward_kernel": ("T",),
-        "lif_count_kernel": ("T",),
-        "lif_emit_kernel": ("T", "I"),
         "lif_spikes_count_kernel": ("T", "I"),
         "lif_spikes_emit_kernel": ("T", "I"),
     },

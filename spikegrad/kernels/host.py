@@ -113,70 +113,6 @@ def lif_forward(launch: Launcher, h: Array, alpha: float, theta: float) -> Array
     return s
 
 
-def _sparse_scan(
-    launch: Launcher,
-    src: tuple,
-    n_col: int,
-    count: tuple[str, tuple[str, ...]],
-    emit: tuple[str, tuple[str, ...]],
-    dt: np.dtype,
-    idt: np.dtype,
-    scalars: tuple[float, float, float, float],
-) -> tuple[Array, ActiveSet]:
-    """The glue of both sparse forwards: count, size the outputs, emit, sort.
-
-    ``src`` are the kernels' leading arguments (where the input current comes from), count
-    and emit are (kernel, template arguments), scalars = (alpha, theta, beta_s, b_th). The
-    two totals are read together: **the single host sync of the layer's forward**. Keys and
-    active entries come out of the emit pass grouped by column and are sorted here by flat
-    index, so the backward's delta_scatter and gather_rowdot go row (t, b) by row.
-    """
-    xp = get_xp(src[0])
-    alpha, theta, beta_s, b_th = (dt.type(v) for v in scalars)
-    n_spk = xp.zeros(n_col, dtype=np.int32)
-    n_act = xp.zeros(n_col, dtype=np.int32)
-    _run(launch, "lif", *count, n_col, (*src, alpha, theta, b_th, n_spk, n_act))
-    spk_off = xp.cumsum(n_spk, dtype=idt)
-    act_off = xp.cumsum(n_act, dtype=idt)
-    totals = xp.stack([spk_off[-1], act_off[-1]]).tolist() if n_col else [0, 0]  # the sync
-    n_s, n_a = (int(v) for v in totals)
-    spk_off -= n_spk
-    act_off -= n_act
-    keys = xp.empty(n_s, dtype=idt)
-    idx, sp = xp.empty(n_a, dtype=idt), xp.empty(n_a, dtype=dt)
-    if n_s + n_a:
-        args = (*src, alpha, theta, beta_s, b_th, spk_off, act_off, keys, idx, sp)
-        _run(launch, "lif", *emit, n_col, args)
-    keys.sort()
-    order = xp.argsort(idx)
-    return keys, ActiveSet(idx[order], sp[order])
-
-
-def lif_forward_sparse(
-    launch: Launcher, h: Array, alpha: float, theta: float, beta_s: float, b_th: float
-) -> tuple[Array, ActiveSet]:
-    """Sparse forward from a stored input current: sorted spike keys and the active set.
-
-    Two scans (count, then emit into per-column buckets placed by a prefix sum); one host
-    sync for the two totals; V is not written. Shapes: h (T, B, N) float (not modified) ->
-    keys (S,) sorted flat indices ``(t * B + b) * N + j``; ActiveSet idx (A,) sorted.
-    """
-    h = _in("h", h)
-    dt = h.dtype
-    n_t, n_col = _columns(h)
-    idt = np.dtype(index_dtype(h.size))
-    return _sparse_scan(
-        launch,
-        (h, n_t, n_col),
-        int(n_col),
-        ("lif_count_kernel", template_args(dt)),
-        ("lif_emit_kernel", template_args(dt, idt)),
-        dt,
-        idt,
-        (alpha, theta, beta_s, b_th),
-    )
-
-
 def lif_forward_sparse_spikes(
     launch: Launcher,
     indptr: Array,
@@ -191,15 +127,18 @@ def lif_forward_sparse_spikes(
     """The sparse mode's fused forward: ``lif_forward_sparse(x @ w)`` without storing h.
 
     Each thread computes its column's current h[t, b, j] from the events of row (t, b) as it
-    scans (lif_spikes_count/emit_kernel); no (T, B, N) array is allocated, and the single
-    host sync is the one of :func:`_sparse_scan`. Indices must lie in [0, N_in) (not checked).
+    scans: a count pass, an exclusive prefix sum, an emit pass into per-column buckets, then
+    keys and active entries sorted by flat index (so the backward's delta_scatter and
+    gather_rowdot go row (t, b) by row). No (T, B, N) array is allocated; the two totals are
+    read together: **the single host sync of the layer's forward**. Indices must lie in
+    [0, N_in) (not checked).
 
     Shapes: indptr (T * B + 1,), indices (nnz,): the input spikes, CSR over rows t * B + b;
     w (N_in, N) float; tb = (T, B) -> keys (S,) sorted flat indices ``(t * B + b) * N + j``;
     ActiveSet idx (A,) sorted, int32 when T * B * N < 2**31 (as the twin's), else int64.
     """
     w = _in("w", w)
-    dt = w.dtype
+    dt, xp = w.dtype, get_xp(w)
     T, B = (int(v) for v in tb)
     if w.ndim != 2:
         raise ShapeError(f"w must be (N_in, N); got shape {tuple(w.shape)}")
@@ -209,17 +148,25 @@ def lif_forward_sparse_spikes(
     csr_idt, (indptr, indices) = _indices(indptr, indices)
     idt = max(out_idt, csr_idt, key=lambda d: d.itemsize)  # one kernel index type for both
     targs = template_args(dt, idt)
-    keys, act = _sparse_scan(
-        launch,
-        (indptr, indices, w, np.int64(T), np.int64(B), np.int64(N)),
-        B * N,
-        ("lif_spikes_count_kernel", targs),
-        ("lif_spikes_emit_kernel", targs),
-        dt,
-        idt,
-        (alpha, theta, beta_s, b_th),
-    )
-    return keys, ActiveSet(act.idx.astype(out_idt, copy=False), act.sp)
+    f, n_col = dt.type, B * N
+    src = (indptr, indices, w, np.int64(T), np.int64(B), np.int64(N), f(alpha), f(theta))
+    n_spk = xp.zeros(n_col, dtype=np.int32)
+    n_act = xp.zeros(n_col, dtype=np.int32)
+    _run(launch, "lif", "lif_spikes_count_kernel", targs, n_col, (*src, f(b_th), n_spk, n_act))
+    spk_off = xp.cumsum(n_spk, dtype=idt)
+    act_off = xp.cumsum(n_act, dtype=idt)
+    totals = xp.stack([spk_off[-1], act_off[-1]]).tolist() if n_col else [0, 0]  # the sync
+    n_s, n_a = (int(v) for v in totals)
+    spk_off -= n_spk
+    act_off -= n_act
+    keys = xp.empty(n_s, dtype=idt)
+    idx, sp = xp.empty(n_a, dtype=idt), xp.empty(n_a, dtype=dt)
+    if n_s + n_a:
+        args = (*src, f(beta_s), f(b_th), spk_off, act_off, keys, idx, sp)
+        _run(launch, "lif", "lif_spikes_emit_kernel", targs, n_col, args)
+    keys.sort()
+    order = xp.argsort(idx)
+    return keys, ActiveSet(idx[order].astype(out_idt, copy=False), sp[order])
 
 
 # --------------------------------------------------------------------- lif_backward.cu
@@ -582,7 +529,6 @@ def adam_update_multi(
 # launcher. kernels/launch.py registers them for "cupy"; tests bind them to the CPU emulation.
 OPS: dict[str, Callable[..., Any]] = {
     "lif_forward": lif_forward,
-    "lif_forward_sparse": lif_forward_sparse,
     "lif_forward_sparse_spikes": lif_forward_sparse_spikes,
     "gather_rowdot": gather_rowdot,
     "lif_backward_dense": lif_backward_dense,

@@ -9,27 +9,26 @@
 //
 // Kernels
 //   lif_forward_kernel<T>         dense mode: overwrites h with V, writes spikes s (uint8/bool)
-//   lif_count_kernel<T>           sparse, h given: pass 1, spikes and active entries per column
-//   lif_emit_kernel<T, I>         sparse, h given: pass 2 (after an exclusive prefix sum of the
-//                                 counts on the host side) writes the spike keys t * n_col + c
-//                                 and the active set (flat index, sigma') into per-column
-//                                 buckets. No V and nothing dense is written.
-//   lif_spikes_count_kernel<T, I> the sparse mode's forward: the same two passes, but h is never
-//   lif_spikes_emit_kernel<T, I>  stored. The input spikes come as CSR (ptr, ind) over rows
-//                                 r = t * B + b, and each thread computes its own current
+//   lif_spikes_count_kernel<T, I> the sparse forward, pass 1: spikes and active entries per
+//                                 column
+//   lif_spikes_emit_kernel<T, I>  pass 2 (after an exclusive prefix sum of the counts on the
+//                                 host side): writes the spike keys t * n_col + c and the active
+//                                 set (flat index, sigma') into per-column buckets. No V and no
+//                                 h is ever stored: the input spikes come as CSR (ptr, ind) over
+//                                 rows r = t * B + b, and each thread computes its own current
 //                                 h[t, b, j] = sum of w[i, j] over the events i of row r, in
 //                                 event order (the twin spike_matmul's order). The threads of one
 //                                 b walk the same events, so ptr/ind reads are broadcasts and
 //                                 the reads of a w row coalesce.
-// Every kernel runs the same scan code (count_column, emit_column), so the passes agree
+// Both passes run the same scan code (count_column, emit_column), so they agree
 // exactly. Keys and active entries come out grouped by column; the host then sorts both by
 // flat index (the ActiveSet contract: ascending), so that the backward's delta_scatter
 // writes and gather_rowdot reads go row (t, b) by row.
 //
 // Cost of the fused sparse forward: each pass reads nnz(x) * N entries of w (a few MB at most
 // at the engine's layer sizes, so mostly L2 hits) and as many CSR indices (warp broadcasts),
-// and writes only the outputs; no (T, B, N) buffer exists (the spmm + lif_count/emit path
-// writes h once and reads it twice). Its parallelism is B * N threads, each walking T rows of
+// and writes only the outputs; no (T, B, N) buffer exists (an spmm followed by a scan would
+// write h once and read it twice). Its parallelism is B * N threads, each walking T rows of
 // events in turn, as the other scans here; not yet timed against spmm + scan on a GPU.
 // Two passes rather than one: the output sizes are unknown until counted, and a single pass
 // would need either an output buffer of the worst-case size T * B * N (what this path avoids)
@@ -115,32 +114,6 @@ lif_forward_kernel(T* h, unsigned char* s, sg_i64 n_t, sg_i64 n_col, T alpha, T 
     }
 }
 
-// h (T, B, N) read only.  n_spk, n_act (B*N,): counts per column.
-template <typename T>
-__global__ void __launch_bounds__(SG_BLOCK)
-lif_count_kernel(const T* __restrict__ h, sg_i64 n_t, sg_i64 n_col, T alpha, T theta, T b_th,
-                 int* __restrict__ n_spk, int* __restrict__ n_act) {
-    for (sg_i64 c = sg_tid(); c < n_col; c += sg_stride()) {
-        auto h_at = [&](sg_i64 t) { return h[t * n_col + c]; };
-        count_column(h_at, n_t, alpha, theta, b_th, n_spk + c, n_act + c);
-    }
-}
-
-// spk_off, act_off (B*N,): exclusive prefix sums of the counts.
-// keys (n_spikes,): t * n_col + c per spike, grouped by column, t ascending.
-// act_idx, act_sp (A,): flat index and sigma'(V) of every active entry, grouped likewise.
-template <typename T, typename I>
-__global__ void __launch_bounds__(SG_BLOCK)
-lif_emit_kernel(const T* __restrict__ h, sg_i64 n_t, sg_i64 n_col, T alpha, T theta, T beta_s,
-                T b_th, const I* __restrict__ spk_off, const I* __restrict__ act_off,
-                I* __restrict__ keys, I* __restrict__ act_idx, T* __restrict__ act_sp) {
-    for (sg_i64 c = sg_tid(); c < n_col; c += sg_stride()) {
-        auto h_at = [&](sg_i64 t) { return h[t * n_col + c]; };
-        emit_column(h_at, n_t, n_col, c, alpha, theta, beta_s, b_th, spk_off[c], act_off[c], keys,
-                    act_idx, act_sp);
-    }
-}
-
 // ptr (T*B + 1,), ind (nnz,): input spikes, CSR over rows t * B + b.  w (N_in, N).
 // n_spk, n_act (B*N,): counts per column.
 template <typename T, typename I>
@@ -156,7 +129,7 @@ lif_spikes_count_kernel(const I* __restrict__ ptr, const I* __restrict__ ind,
     }
 }
 
-// As lif_spikes_count_kernel, then as lif_emit_kernel: keys (n_spikes,) and act_idx, act_sp
+// As lif_spikes_count_kernel, then emits: keys (n_spikes,) and act_idx, act_sp
 // (A,) grouped by column, t ascending, at the offsets spk_off, act_off (B*N,).
 template <typename T, typename I>
 __global__ void __launch_bounds__(SG_BLOCK)
@@ -176,11 +149,7 @@ lif_spikes_emit_kernel(const I* __restrict__ ptr, const I* __restrict__ ind,
 
 template __global__ void lif_forward_kernel<float>(float*, unsigned char*, sg_i64, sg_i64, float, float);
 template __global__ void lif_forward_kernel<double>(double*, unsigned char*, sg_i64, sg_i64, double, double);
-template __global__ void lif_count_kernel<float>(const float*, sg_i64, sg_i64, float, float, float, int*, int*);
-template __global__ void lif_count_kernel<double>(const double*, sg_i64, sg_i64, double, double, double, int*, int*);
 #define SG_INST_TI(T, I)                                                                       \
-    template __global__ void lif_emit_kernel<T, I>(const T*, sg_i64, sg_i64, T, T, T, T,        \
-                                                   const I*, const I*, I*, I*, T*);             \
     template __global__ void lif_spikes_count_kernel<T, I>(const I*, const I*, const T*, sg_i64, \
                                                            sg_i64, sg_i64, T, T, T, int*, int*); \
     template __global__ void lif_spikes_emit_kernel<T, I>(const I*, const I*, const T*, sg_i64,  \

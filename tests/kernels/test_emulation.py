@@ -77,30 +77,6 @@ def test_lif_forward(emu, shape, dtype):
     assert s.any() or shape[0] == 1
 
 
-@pytest.mark.parametrize("b_th", [0.2, np.inf, 1e-30], ids=["band", "all", "empty"])
-@pytest.mark.parametrize("shape", SHAPES)
-def test_lif_forward_sparse(emu, shape, b_th, dtype):
-    h = _h(np.random.default_rng(2), shape, dtype)
-    keys_ref, act_ref = lif_twin.lif_forward_sparse(h.copy(), 0.9, 1.0, 100.0, b_th)
-    h_in = h.copy()
-    keys, act = host.lif_forward_sparse(emu, h_in, 0.9, 1.0, 100.0, b_th)
-    assert np.array_equal(h_in, h), "the fused forward must not write h"
-    assert np.array_equal(keys, keys_ref)
-    assert act.idx.dtype == act_ref.idx.dtype and act.sp.dtype == dtype
-    assert np.all(np.diff(act.idx) > 0), "the active set comes out sorted"
-    assert np.array_equal(act.idx, act_ref.idx)
-    assert np.array_equal(act.sp, act_ref.sp)
-    if b_th == np.inf:
-        assert act.idx.size == h.size
-    if b_th == 1e-30:
-        assert act.idx.size == 0
-
-
-def test_lif_forward_sparse_no_input(emu, dtype):
-    keys, act = host.lif_forward_sparse(emu, np.zeros((5, 2, 3), dtype), 0.9, 1.0, 100.0, 0.2)
-    assert keys.size == 0 and act.idx.size == 0
-
-
 @pytest.mark.parametrize("shape", [(1, 2, 3), (8, 3, 97)])
 def test_leaky_scans(emu, shape, dtype):
     x = np.random.default_rng(3).normal(size=shape).astype(dtype)
@@ -172,8 +148,9 @@ def _layer(emu, rng, T, B, N_in, N, b_th, dtype):
     xkeys = np.flatnonzero(rng.random(T * B * N_in) < 0.2)
     x = spike_matrix_from_keys(np, xkeys, T, B, N_in)
     w = rng.normal(0.2, 0.5, (N_in, N)).astype(dtype)
-    h = host.spike_matmul(emu, x.indptr, x.indices, w).reshape(T, B, N)
-    _, act = host.lif_forward_sparse(emu, h, 0.9, 1.0, 100.0, b_th)
+    _, act = host.lif_forward_sparse_spikes(
+        emu, x.indptr, x.indices, w, 0.9, 1.0, 100.0, b_th, (T, B)
+    )
     return x, w, act
 
 
@@ -263,7 +240,6 @@ def test_loss_and_grad_through_kernels(emu, monkeypatch, deterministic, mode, dt
     used = {c.split("<")[0] for c in emu.calls}
     assert "adam_update_multi_kernel" in used
     assert ("lif_spikes_emit_kernel" in used) == (mode == "sparse")
-    assert "lif_emit_kernel" not in used  # the sparse mode never stores h
     assert ("spmm_csr_t_atomic_kernel" in used) == (mode == "sparse" and not deterministic)
     assert ("spmm_t_chunk_kernel" in used) == (mode == "sparse" and deterministic)
 
@@ -357,7 +333,7 @@ def test_lif_forward_sparse_spikes_checks(emu):
 def test_fused_forward_allocates_no_dense_current(emu, dtype):
     """Peak host memory of the fused forward (the emulator allocates nothing: the kernels
     write the host code's arrays) stays below one (T, B, N) float array; the stored-h path
-    (spike_matmul, then lif_forward_sparse) reaches it, so the measure can fail."""
+    (spike_matmul, then the twin's scan) reaches it, so the measure can fail."""
     T, B, N_in, N = 40, 8, 50, 300
     rng = np.random.default_rng(23)
     ip, ind = _spikes(rng, T, B, N_in, 0.2, np.int32)
@@ -381,8 +357,8 @@ def test_fused_forward_allocates_no_dense_current(emu, dtype):
         "lif_spikes_emit_kernel",
     ]
     stored, (keys_ref, act_ref) = peak(
-        lambda: host.lif_forward_sparse(
-            emu, host.spike_matmul(emu, ip, ind, w).reshape(T, B, N), 0.9, 1.0, 100.0, 0.1
+        lambda: lif_twin.lif_forward_sparse(
+            host.spike_matmul(emu, ip, ind, w).reshape(T, B, N), 0.9, 1.0, 100.0, 0.1
         )
     )
     assert np.array_equal(keys, keys_ref) and np.array_equal(act.idx, act_ref.idx)

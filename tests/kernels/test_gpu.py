@@ -58,20 +58,6 @@ def test_lif_forward(cp, L, shape, dtype):
     assert_close(v, v_ref, dtype)
 
 
-@pytest.mark.parametrize("b_th", [0.2, np.inf, 1e-30])
-@pytest.mark.parametrize("shape", SHAPES)
-def test_lif_forward_sparse(cp, L, shape, b_th, dtype):
-    h = np.random.default_rng(2).normal(0.35, 0.6, shape).astype(dtype)
-    keys_ref, act_ref = lif_twin.lif_forward_sparse(h.copy(), 0.9, 1.0, 100.0, b_th)
-    keys, act = L.lif_forward_sparse(cp.asarray(h), 0.9, 1.0, 100.0, b_th)
-    idx, sp = act.idx.get(), act.sp.get()
-    assert np.all(np.diff(idx) > 0), "the active set comes out sorted"
-    _assert_same(keys.get(), keys_ref, dtype)
-    _assert_same(idx, act_ref.idx, dtype)
-    _, i, j = np.intersect1d(idx, act_ref.idx, return_indices=True)
-    assert_close(sp[i], act_ref.sp[j], dtype)
-
-
 def _input_spikes(rng, T, B, N_in, rate, idx_dtype):
     """Input spikes (CSR over rows t * B + b) on the host, every third row without events."""
     keep = rng.random((T * B, N_in)) < rate
@@ -127,7 +113,7 @@ def test_fused_forward_allocates_no_dense_current(cp, L, dtype):
     assert 0 < act.idx.size < 0.1 * T * B * N and keys.size > 0
     assert hook.sizes and max(hook.sizes) < dense_bytes, (max(hook.sizes), dense_bytes)
     with hook:  # the measure sees a stored current
-        L.lif_forward_sparse(L.spike_matmul(*args[:3]).reshape(T, B, N), 0.9, 1.0, 100.0, 0.1)
+        L.lif_forward(L.spike_matmul(*args[:3]).reshape(T, B, N), 0.9, 1.0)
     assert max(hook.sizes) >= dense_bytes
 
 
