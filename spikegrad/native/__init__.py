@@ -1,8 +1,10 @@
 """Native CPU kernels: C twins of the NumPy backend's hottest ops, built on first use.
 
-``cpu_ops.c`` (beside this module) holds C versions of the LIF forward scans (plain and the
-sparse mode's, fused with the active-set extraction), the reverse leaky scan, the sampled row
-dot products, the two spike-event products and a parallel ``flatnonzero``. The first time the
+``cpu_ops.c`` (beside this module) holds C versions of the sparse mode's fused layer forward
+(input spikes x W inside the LIF scan, emitting spikes and the active set) and fused layer
+backward (one reverse sweep: eps, dW from the input spikes, dL/dx at the previous layer's
+active entries), the plain LIF scan, the leaky scans, the sampled row dot products and the two
+spike-event products. The first time the
 NumPy backend runs one of those ops, this module compiles the file with the system C
 compiler (``$CC``, else ``cc``; ``-O3 -march=native``, OpenMP when the compiler has it) into
 ``<user cache>/spikegrad/native/`` (key: source, flags, compiler, CPU), loads it with ctypes,
@@ -235,13 +237,18 @@ _P = ctypes.c_void_p
 _I64 = ctypes.c_int64
 # name -> argument types after the float suffix; "F" is the float type of the instance.
 SIGNATURES: dict[str, tuple[Any, ...]] = {
-    "lif_forward": (_P, _P, _P, _I64, _I64, "F", "F", "F", "F"),
+    "lif_forward": (_P, _P, _I64, _I64, "F", "F"),
+    "lif_spike_forward": (_P, _P, _P, _I64, _I64, _I64, "F", "F", "F", "F", _P),
+    "lif_spike_backward": (_P, _P, _P, _I64, _P, _P, _P, _I64, _I64, _P, _I64, _I64, _I64, "F",
+                           _P, _P, _P),
     "leaky_scan_reverse": (_P, _I64, _I64, "F"),
+    "leaky_scan": (_P, _P, _I64, _I64, "F", "F"),
     "gather_rowdot": (_P, _I64, _P, _P, _P, _I64, _P),
     "spike_matmul": (_P, _P, _I64, _P, _I64, _P),
     "spike_tmatmul": (_P, _P, _I64, _P, _I64, _I64, _P),
 }
-RETURNS_STATUS = frozenset({"spike_tmatmul"})  # 0, or -1 when out of memory
+RETURNS_STATUS = frozenset({"spike_tmatmul", "lif_spike_backward"})  # 0, or -1: out of memory
+RETURNS_POINTER = frozenset({"lif_spike_forward"})  # an sg_forward result, NULL: out of memory
 
 
 def _declare(lib: ctypes.CDLL) -> None:
@@ -249,11 +256,15 @@ def _declare(lib: ctypes.CDLL) -> None:
         for name, args in SIGNATURES.items():
             fn = getattr(lib, name + suffix)
             fn.argtypes = [ftype if a == "F" else a for a in args]
-            fn.restype = ctypes.c_int if name in RETURNS_STATUS else None
+            fn.restype = (
+                ctypes.c_int
+                if name in RETURNS_STATUS
+                else (_P if name in RETURNS_POINTER else None)
+            )
     for name in ("sg_openmp", "sg_num_threads"):
         getattr(lib, name).restype = ctypes.c_int
-    lib.sg_count_nonzero.argtypes = [_P, _I64]
-    for name in ("sg_count_nonzero", "sg_nonzero_i32", "sg_nonzero_i64"):
+    for name in ("sg_forward_chunks", "sg_backward_chunks"):
+        getattr(lib, name).argtypes = [_I64]
         getattr(lib, name).restype = _I64
-    for name in ("sg_nonzero_i32", "sg_nonzero_i64"):
-        getattr(lib, name).argtypes = [_P, _I64, _P]
+    lib.sg_forward_take.argtypes = [_P, _P, _P, ctypes.c_int, _P]
+    lib.sg_forward_take.restype = ctypes.c_int

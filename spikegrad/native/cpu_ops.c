@@ -20,6 +20,7 @@
 #endif
 
 #define SG_TILE 512 /* columns per tile of the time scans: state for a tile fits in L1 */
+#define SG_BACKWARD_CHUNKS 8 /* see sg_backward_chunks */
 
 static int sg_threads(void) {
 #ifdef _OPENMP
@@ -46,55 +47,149 @@ static uint64_t sg_word(const uint8_t *p) {
     return w;
 }
 
-/* Non-zero (= 1) bytes of mask[lo, hi). */
-static int64_t sg_count_range(const uint8_t *mask, int64_t lo, int64_t hi) {
-    int64_t c = 0, i = lo;
-    for (; i + 8 <= hi; i += 8) {
-        uint64_t w = sg_word(mask + i);
-        if (w) c += (int64_t)((w * 0x0101010101010101ULL) >> 56); /* sum of 8 bytes <= 8 */
-    }
-    for (; i < hi; ++i) c += mask[i];
-    return c;
+/* Chunks of samples of the fused forward: enough for the dynamic schedule to balance threads
+ * that share their cores with other work (the output does not depend on the chunking). */
+int64_t sg_forward_chunks(int64_t nb) {
+    int64_t k = 4 * (int64_t)sg_threads();
+    return nb < k ? nb : k;
 }
 
-/* Number of non-zero bytes of the 0/1 mask (n bytes). */
-int64_t sg_count_nonzero(const uint8_t *mask, int64_t n) {
-    int64_t per = 1 << 16, n_chunks = (n + per - 1) / per, total = 0;
-#pragma omp parallel for schedule(static) reduction(+ : total)
-    for (int64_t q = 0; q < n_chunks; ++q)
-        total += sg_count_range(mask, q * per, q * per + per < n ? q * per + per : n);
-    return total;
+/* Chunks of samples of the fused backward, fixed by nb alone (not by the thread count), so
+ * that the weight gradient's partial sums, one per chunk, are added in the same order on any
+ * number of threads. The caller provides (chunks - 1) partial-gradient buffers. */
+int64_t sg_backward_chunks(int64_t nb) { return nb < SG_BACKWARD_CHUNKS ? nb : SG_BACKWARD_CHUNKS; }
+
+/* First position of a sorted array a[0, n) whose value is >= key (n if none). */
+static int64_t sg_lower_bound(const int64_t *a, int64_t n, int64_t key) {
+    int64_t lo = 0, hi = n;
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (a[mid] < key)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
 }
 
-/* The positions of the non-zero bytes of the 0/1 mask, ascending, into out (np.flatnonzero):
- * chunks counted in parallel, offsets by a prefix sum, then filled in parallel. Returns the
- * count written, or -1 when the chunk table cannot be allocated. */
-#define SG_NONZERO(NAME, I)                                                                   \
-    int64_t NAME(const uint8_t *mask, int64_t n, I *out) {                                   \
-        int64_t per = 1 << 16, n_chunks = (n + per - 1) / per;                                \
-        int64_t *off = (int64_t *)calloc((size_t)n_chunks + 1, sizeof(int64_t));              \
-        if (off == NULL) return -1;                                                           \
-        _Pragma("omp parallel for schedule(static)") for (int64_t q = 0; q < n_chunks; ++q) { \
-            off[q + 1] = sg_count_range(mask, q * per, q * per + per < n ? q * per + per : n); \
-        }                                                                                     \
-        for (int64_t q = 0; q < n_chunks; ++q) off[q + 1] += off[q];                          \
-        _Pragma("omp parallel for schedule(static)") for (int64_t q = 0; q < n_chunks; ++q) { \
-            int64_t i = q * per, hi = i + per < n ? i + per : n, k = off[q];                  \
-            for (; i + 8 <= hi; i += 8)                                                       \
-                if (sg_word(mask + i))                                                        \
-                    for (int64_t j = i; j < i + 8; ++j)                                       \
-                        if (mask[j]) out[k++] = (I)j;                                         \
-            for (; i < hi; ++i)                                                               \
-                if (mask[i]) out[k++] = (I)i;                                                 \
-        }                                                                                     \
-        int64_t total = off[n_chunks];                                                        \
-        free(off);                                                                            \
-        return total;                                                                         \
+/* What one chunk of the fused forward emits, in key order: spike keys, and active keys with
+ * their sigma' values (elsize bytes each). */
+typedef struct {
+    int64_t *spk, *act;
+    unsigned char *val;
+    int64_t n_spk, cap_spk, n_act, cap_act, elsize;
+} sg_list;
+
+/* The fused forward's result until sg_forward_take copies it out: a list per chunk and the
+ * number of entries each chunk emitted at each step, cnt[t * n_chunks + c]. */
+typedef struct {
+    int64_t nt, n_chunks;
+    int64_t *cnt_spk, *cnt_act;
+    sg_list *lists;
+} sg_forward;
+
+void sg_forward_free(sg_forward *r) {
+    if (r == NULL) return;
+    if (r->lists != NULL)
+        for (int64_t c = 0; c < r->n_chunks; ++c) {
+            free(r->lists[c].spk);
+            free(r->lists[c].act);
+            free(r->lists[c].val);
+        }
+    free(r->lists);
+    free(r->cnt_spk);
+    free(r->cnt_act);
+    free(r);
+}
+
+static sg_forward *sg_forward_new(int64_t nt, int64_t n_chunks, int64_t elsize) {
+    sg_forward *r = (sg_forward *)calloc(1, sizeof(sg_forward));
+    if (r == NULL) return NULL;
+    r->nt = nt;
+    r->n_chunks = n_chunks;
+    r->cnt_spk = (int64_t *)calloc((size_t)(nt * n_chunks), sizeof(int64_t));
+    r->cnt_act = (int64_t *)calloc((size_t)(nt * n_chunks), sizeof(int64_t));
+    r->lists = (sg_list *)calloc((size_t)n_chunks, sizeof(sg_list));
+    if (r->cnt_spk == NULL || r->cnt_act == NULL || r->lists == NULL) {
+        sg_forward_free(r);
+        return NULL;
     }
-SG_NONZERO(sg_nonzero_i32, int32_t)
-SG_NONZERO(sg_nonzero_i64, int64_t)
+    for (int64_t c = 0; c < n_chunks; ++c) r->lists[c].elsize = elsize;
+    return r;
+}
+
+static int sg_push_spike(sg_list *o, int64_t key) {
+    if (o->n_spk == o->cap_spk) {
+        int64_t c = o->cap_spk ? 2 * o->cap_spk : 1024;
+        int64_t *p = (int64_t *)realloc(o->spk, (size_t)c * sizeof(int64_t));
+        if (p == NULL) return -1;
+        o->spk = p;
+        o->cap_spk = c;
+    }
+    o->spk[o->n_spk++] = key;
+    return 0;
+}
+
+static int sg_push_active(sg_list *o, int64_t key, const void *val) {
+    if (o->n_act == o->cap_act) {
+        int64_t c = o->cap_act ? 2 * o->cap_act : 1024;
+        int64_t *p = (int64_t *)realloc(o->act, (size_t)c * sizeof(int64_t));
+        if (p == NULL) return -1;
+        o->act = p;
+        unsigned char *v = (unsigned char *)realloc(o->val, (size_t)(c * o->elsize));
+        if (v == NULL) return -1;
+        o->val = v;
+        o->cap_act = c;
+    }
+    memcpy(o->val + o->n_act * o->elsize, val, (size_t)o->elsize);
+    o->act[o->n_act++] = key;
+    return 0;
+}
+
+/* Copy a fused forward's result out in key order and free it: spike keys into keys (int64),
+ * active keys into idx (int64 when idx64, else int32) and their values into val. The
+ * segments of (t, chunk) are laid out t-major, chunk-minor: ascending keys. Returns 0, or -1
+ * when out of memory (the result is freed either way). */
+int sg_forward_take(sg_forward *r, int64_t *keys, void *idx, int idx64, void *val) {
+    int64_t nt = r->nt, nc = r->n_chunks, es = r->lists[0].elsize, os = 0, oa = 0;
+    int64_t *dst = (int64_t *)malloc((size_t)(2 * nt * nc) * sizeof(int64_t));
+    if (dst == NULL) {
+        sg_forward_free(r);
+        return -1;
+    }
+    for (int64_t q = 0; q < nt * nc; ++q) { /* where segment (t, c) goes */
+        dst[2 * q] = os;
+        dst[2 * q + 1] = oa;
+        os += r->cnt_spk[q];
+        oa += r->cnt_act[q];
+    }
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int64_t c = 0; c < nc; ++c) {
+        const sg_list *o = r->lists + c;
+        int64_t ps = 0, pa = 0;
+        for (int64_t t = 0; t < nt; ++t) {
+            int64_t q = t * nc + c, ns = r->cnt_spk[q], na = r->cnt_act[q], wa = dst[2 * q + 1];
+            memcpy(keys + dst[2 * q], o->spk + ps, (size_t)ns * sizeof(int64_t));
+            if (idx64)
+                memcpy((int64_t *)idx + wa, o->act + pa, (size_t)na * sizeof(int64_t));
+            else
+                for (int64_t k = 0; k < na; ++k) ((int32_t *)idx)[wa + k] = (int32_t)o->act[pa + k];
+            memcpy((unsigned char *)val + wa * es, o->val + pa * es, (size_t)(na * es));
+            ps += ns;
+            pa += na;
+        }
+    }
+    free(dst);
+    sg_forward_free(r);
+    return 0;
+}
+
+/* 64-byte vectors of each float type (GCC/Clang vector extensions), for unaligned access. */
+typedef float sg_vec_f32 __attribute__((vector_size(64), aligned(4)));
+typedef double sg_vec_f64 __attribute__((vector_size(64), aligned(8)));
 
 #define SG_T float
+#define SG_V sg_vec_f32
 #define SG_SUF _f32
 #define SG_TINY FLT_MIN
 #include "cpu_ops.h"
@@ -102,7 +197,9 @@ SG_NONZERO(sg_nonzero_i64, int64_t)
 #undef SG_SUF
 #undef SG_TINY
 
+#undef SG_V
 #define SG_T double
+#define SG_V sg_vec_f64
 #define SG_SUF _f64
 #define SG_TINY DBL_MIN
 #include "cpu_ops.h"

@@ -4,17 +4,12 @@
 #define SG_CAT(a, b) SG_CAT2(a, b)
 #define SG_FN(name) SG_CAT(name, SG_SUF)
 
-/* LIF forward scan (ops/lif.py: lif_forward and lif_forward_sparse). h (nt, m) holds the
- * input current; s (nt, m) bytes receives the spikes S[t] = V[t] > theta, with V[0] = 0 and
- * V[t+1] = alpha V[t] + h[t] - theta S[t].
- * act == NULL (lif_forward): h is overwritten with V.
- * act != NULL (the sparse mode's fused forward): act receives the active mask
- * |V - theta| < b_th as bytes and h, sigma'(V) = 1 / (beta_s |V - theta| + 1)^2 where active
- * (0 elsewhere); V itself is not stored. */
-void SG_FN(lif_forward)(SG_T *h, uint8_t *s, uint8_t *act, int64_t nt, int64_t m, SG_T alpha,
-                        SG_T theta, SG_T beta_s, SG_T b_th) {
+/* LIF forward scan (ops/lif.py: lif_forward): h (nt, m) holds the input current and is
+ * overwritten with V; s (nt, m) bytes receives the spikes S[t] = V[t] > theta, with V[0] = 0
+ * and V[t+1] = alpha V[t] + h[t] - theta S[t]. */
+void SG_FN(lif_forward)(SG_T *h, uint8_t *s, int64_t nt, int64_t m, SG_T alpha, SG_T theta) {
     int64_t n_tiles = (m + SG_TILE - 1) / SG_TILE;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(dynamic, 1)
     for (int64_t tile = 0; tile < n_tiles; ++tile) {
         int64_t c0 = tile * SG_TILE, w = m - c0 < SG_TILE ? m - c0 : SG_TILE;
         SG_T v[SG_TILE];
@@ -28,20 +23,212 @@ void SG_FN(lif_forward)(SG_T *h, uint8_t *s, uint8_t *act, int64_t nt, int64_t m
                 nv += ht[c];
                 if (spike) nv -= theta;
                 st[c] = spike;
-                if (act == NULL) {
-                    ht[c] = v[c];
-                } else {
-                    SG_T d = v[c] - theta;
-                    d = d < 0 ? -d : d;
-                    SG_T q = beta_s * d;
-                    q += 1;
-                    act[t * m + c0 + c] = d < b_th;
-                    ht[c] = d < b_th ? (SG_T)1 / (q * q) : (SG_T)0;
-                }
+                ht[c] = v[c];
                 v[c] = nv;
             }
         }
     }
+}
+
+/* Row helpers of the fused kernels, small enough for the compiler to vectorise. */
+/* h = sum of the rows w[idx[k]] (k = 0 .. nk-1), each column summed from 0 in k order (the
+ * order of spike_matmul, so the same bits), four vectors of columns at a time in registers so
+ * that only the rows of w are read (GCC vector extensions: lane-wise IEEE arithmetic). */
+static void SG_FN(sg_sum_rows)(SG_T *restrict h, const SG_T *restrict w, const int32_t *idx,
+                               int64_t nk, int64_t n) {
+    const int64_t L = (int64_t)(sizeof(SG_V) / sizeof(SG_T));
+    int64_t j = 0;
+    for (; j + 4 * L <= n; j += 4 * L) {
+        SG_V a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+        for (int64_t k = 0; k < nk; ++k) {
+            const SG_V *p = (const SG_V *)(w + (int64_t)idx[k] * n + j);
+            a0 += p[0];
+            a1 += p[1];
+            a2 += p[2];
+            a3 += p[3];
+        }
+        SG_V *o = (SG_V *)(h + j);
+        o[0] = a0;
+        o[1] = a1;
+        o[2] = a2;
+        o[3] = a3;
+    }
+    for (; j + L <= n; j += L) {
+        SG_V a0 = {0};
+        for (int64_t k = 0; k < nk; ++k) a0 += *(const SG_V *)(w + (int64_t)idx[k] * n + j);
+        *(SG_V *)(h + j) = a0;
+    }
+    for (int64_t q = j; q < n; ++q) {
+        SG_T a = 0;
+        for (int64_t k = 0; k < nk; ++k) a += w[(int64_t)idx[k] * n + q];
+        h[q] = a;
+    }
+}
+
+/* One LIF step of a row: flags of V (fs: V > theta, fa: |V - theta| < b_th), dist = |V -
+ * theta|, then V <- alpha V + h - theta S in the order of lif_forward. Returns whether any
+ * flag is set. */
+static inline int SG_FN(sg_lif_step)(SG_T *restrict v, const SG_T *restrict h,
+                                     uint8_t *restrict fs, uint8_t *restrict fa,
+                                     SG_T *restrict dist, int64_t n, SG_T alpha, SG_T theta,
+                                     SG_T b_th) {
+    int any = 0;
+    for (int64_t j = 0; j < n; ++j) {
+        SG_T vj = v[j];
+        int spike = vj > theta;
+        SG_T d = vj - theta;
+        d = d < 0 ? -d : d;
+        int active = d < b_th;
+        SG_T nv = vj * alpha;
+        nv += h[j];
+        nv = spike ? nv - theta : nv;
+        fs[j] = (uint8_t)spike;
+        fa[j] = (uint8_t)active;
+        dist[j] = d;
+        any |= spike | active;
+        v[j] = nv;
+    }
+    return any;
+}
+
+/* The sparse mode's forward of one layer from its input spikes (ops/lif.py:
+ * lif_forward_sparse_spikes): h[t, b] = sum of w[i] over the input spikes i of row t * nb + b
+ * of the CSR pattern (indptr, indices), summed from 0 in pattern order as spike_matmul does,
+ * then the LIF step of lif_forward; neither h nor V is stored. Emitted per (t, b): the spike
+ * keys (t * nb + b) * n + j with V[t] > theta, and the active keys with |V[t] - theta| < b_th
+ * and sigma' = 1 / (beta_s |V - theta| + 1)^2 there. Chunks of samples run in parallel (each
+ * holds its samples' V); each chunk appends to its own lists, counted per (t, chunk), so
+ * sg_forward_take can lay them out in key order. Returns NULL when out of memory; counts[0],
+ * counts[1] receive the numbers of spikes and active entries. */
+sg_forward *SG_FN(lif_spike_forward)(const int64_t *indptr, const int32_t *indices,
+                                     const SG_T *w, int64_t nt, int64_t nb, int64_t n,
+                                     SG_T alpha, SG_T theta, SG_T beta_s, SG_T b_th,
+                                     int64_t *counts) {
+    int64_t n_chunks = sg_forward_chunks(nb);
+    sg_forward *res = sg_forward_new(nt, n_chunks, (int64_t)sizeof(SG_T));
+    if (res == NULL) return NULL;
+    int failed = 0;
+#pragma omp parallel for schedule(dynamic, 1) reduction(| : failed)
+    for (int64_t c = 0; c < n_chunks; ++c) {
+        int64_t b0 = c * nb / n_chunks, b1 = (c + 1) * nb / n_chunks;
+        sg_list *out = res->lists + c;
+        SG_T *v = (SG_T *)calloc((size_t)((b1 - b0) * n + 2 * n), sizeof(SG_T));
+        uint8_t *flags = (uint8_t *)calloc((size_t)(2 * n + 16), 1);
+        if (v == NULL || flags == NULL) {
+            failed = 1;
+            free(v);
+            free(flags);
+            continue;
+        }
+        SG_T *h = v + (b1 - b0) * n, *dist = h + n;
+        uint8_t *fs = flags, *fa = flags + n + 8;
+        for (int64_t t = 0; t < nt && !failed; ++t) {
+            int64_t s0 = out->n_spk, a0 = out->n_act;
+            for (int64_t b = b0; b < b1; ++b) {
+                int64_t r = t * nb + b;
+                SG_T *vb = v + (b - b0) * n;
+                SG_FN(sg_sum_rows)(h, w, indices + indptr[r], indptr[r + 1] - indptr[r], n);
+                if (!SG_FN(sg_lif_step)(vb, h, fs, fa, dist, n, alpha, theta, b_th)) continue;
+                int64_t base = r * n;
+                for (int64_t j = 0; j < n; j += 8) {
+                    if (sg_word(fs + j) == 0 && sg_word(fa + j) == 0) continue;
+                    for (int64_t q = j; q < j + 8 && q < n; ++q) {
+                        if (fs[q] && sg_push_spike(out, base + q)) failed = 1;
+                        if (fa[q]) {
+                            SG_T qq = beta_s * dist[q];
+                            qq += 1;
+                            SG_T sp = (SG_T)1 / (qq * qq);
+                            if (sg_push_active(out, base + q, &sp)) failed = 1;
+                        }
+                    }
+                }
+            }
+            res->cnt_spk[t * n_chunks + c] = out->n_spk - s0;
+            res->cnt_act[t * n_chunks + c] = out->n_act - a0;
+        }
+        free(v);
+        free(flags);
+    }
+    if (failed) {
+        sg_forward_free(res);
+        return NULL;
+    }
+    counts[0] = counts[1] = 0;
+    for (int64_t c = 0; c < n_chunks; ++c) {
+        counts[0] += res->lists[c].n_spk;
+        counts[1] += res->lists[c].n_act;
+    }
+    return res;
+}
+
+/* The sparse mode's backward of one layer (ops/lif.py: lif_backward_sparse) in one reverse
+ * sweep over time, never storing eps: the chunk of samples [b0, b1) holds eps[t + 1] of its
+ * samples; at step t, for row r = t * nb + b,
+ *   dW[i] += eps[t + 1, b]                for every input spike i of row r (x_indptr/x_indices),
+ *   dx[k]  = eps[t + 1, b] . w[i]         for every previous-layer active key k of row r,
+ *   eps[t, b] = delta[t, b] + alpha eps[t + 1, b], then the denormal flush of
+ *                                         leaky_scan_reverse,
+ * with delta = g * sp on the active keys (idx, sorted) and 0 elsewhere. The chunks follow
+ * sg_backward_chunks(nb), fixed by nb alone: chunk 0 sums into dw, chunk c > 0 into
+ * part + (c - 1) n_in n, and the partial sums are added in chunk order, so the result does not
+ * depend on the number of threads. prev_idx NULL: no dx. Returns 0, or -1 when out of memory. */
+int SG_FN(lif_spike_backward)(const SG_T *g, const SG_T *sp, const int64_t *idx, int64_t n_act,
+                              const int64_t *x_indptr, const int32_t *x_indices, const SG_T *w,
+                              int64_t n_in, int64_t n, const int64_t *prev_idx, int64_t n_prev,
+                              int64_t nt, int64_t nb, SG_T alpha, SG_T *dw, SG_T *dx,
+                              SG_T *part) {
+    int64_t n_chunks = sg_backward_chunks(nb), wsize = n_in * n;
+    int failed = 0;
+#pragma omp parallel for schedule(dynamic, 1) reduction(| : failed)
+    for (int64_t c = 0; c < n_chunks; ++c) {
+        int64_t b0 = c * nb / n_chunks, b1 = (c + 1) * nb / n_chunks;
+        SG_T *restrict acc = c == 0 ? dw : part + (c - 1) * wsize;
+        SG_T *e = (SG_T *)calloc((size_t)((b1 - b0 + 1) * n), sizeof(SG_T));
+        if (e == NULL) {
+            failed = 1;
+            continue;
+        }
+        SG_T *delta = e + (b1 - b0) * n; /* one row: the deltas of (t, b), 0 elsewhere */
+        memset(acc, 0, (size_t)wsize * sizeof(SG_T));
+        for (int64_t t = nt - 1; t >= 0; --t) {
+            int64_t ka = sg_lower_bound(idx, n_act, (t * nb + b0) * n);
+            int64_t kp = prev_idx ? sg_lower_bound(prev_idx, n_prev, (t * nb + b0) * n_in) : 0;
+            for (int64_t b = b0; b < b1; ++b) {
+                int64_t r = t * nb + b;
+                SG_T *restrict es = e + (b - b0) * n;
+                for (int64_t k = x_indptr[r]; k < x_indptr[r + 1]; ++k) {
+                    SG_T *restrict a = acc + (int64_t)x_indices[k] * n;
+                    for (int64_t j = 0; j < n; ++j) a[j] += es[j];
+                }
+                if (prev_idx)
+                    for (; kp < n_prev && prev_idx[kp] < (r + 1) * n_in; ++kp) {
+                        const SG_T *restrict wi = w + (prev_idx[kp] - r * n_in) * n;
+                        SG_T s = 0;
+#pragma omp simd reduction(+ : s)
+                        for (int64_t j = 0; j < n; ++j) s += es[j] * wi[j];
+                        dx[kp] = s;
+                    }
+                int64_t k0 = ka;
+                for (; ka < n_act && idx[ka] < (r + 1) * n; ++ka) delta[idx[ka] - r * n] = g[ka] * sp[ka];
+                for (int64_t j = 0; j < n; ++j) {
+                    SG_T u = delta[j] + es[j] * alpha;
+                    es[j] = (u < SG_TINY && u > -SG_TINY) ? (SG_T)0 : u;
+                }
+                for (int64_t k = k0; k < ka; ++k) delta[idx[k] - r * n] = 0;
+            }
+        }
+        free(e);
+    }
+    if (failed) return -1;
+#pragma omp parallel for schedule(static)
+    for (int64_t q = 0; q < wsize; q += 4096) {
+        int64_t hi = q + 4096 < wsize ? q + 4096 : wsize;
+        for (int64_t c = 1; c < n_chunks; ++c) {
+            const SG_T *restrict p = part + (c - 1) * wsize;
+            for (int64_t k = q; k < hi; ++k) dw[k] += p[k];
+        }
+    }
+    return 0;
 }
 
 /* Reverse leaky scan in place (ops/lif.py: leaky_scan_reverse): e[t] += alpha e[t+1] for
@@ -58,6 +245,26 @@ void SG_FN(leaky_scan_reverse)(SG_T *e, int64_t nt, int64_t m, SG_T alpha) {
             for (int64_t c = 0; c < w; ++c) {
                 SG_T v = et[c] + en[c] * alpha;
                 et[c] = (v < SG_TINY && v > -SG_TINY) ? (SG_T)0 : v;
+            }
+        }
+    }
+}
+
+/* Leaky scan (ops/lif.py: leaky_scan): y[0] = 0, y[t+1] = alpha y[t] + gain x[t], over x and
+ * y (nt, m), in the twin's order of operations (two products, then their sum). */
+void SG_FN(leaky_scan)(const SG_T *x, SG_T *y, int64_t nt, int64_t m, SG_T alpha, SG_T gain) {
+    int64_t n_tiles = (m + SG_TILE - 1) / SG_TILE;
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int64_t tile = 0; tile < n_tiles; ++tile) {
+        int64_t c0 = tile * SG_TILE, w = m - c0 < SG_TILE ? m - c0 : SG_TILE;
+        if (nt > 0)
+            for (int64_t c = 0; c < w; ++c) y[c0 + c] = 0;
+        for (int64_t t = 0; t + 1 < nt; ++t) {
+            const SG_T *restrict xt = x + t * m + c0, *restrict yt = y + t * m + c0;
+            SG_T *restrict yn = y + (t + 1) * m + c0;
+            for (int64_t c = 0; c < w; ++c) {
+                SG_T a = yt[c] * alpha, b = gain * xt[c];
+                yn[c] = a + b;
             }
         }
     }

@@ -72,9 +72,8 @@ def lif_forward_sparse_spikes(
     """The sparse mode's forward of one layer from its input spikes: ``lif_forward_sparse``
     of h = x @ w.
 
-    The CUDA kernels compute h on the fly inside the scan and never store it; this twin (the
-    CPU backend's op) is the composition of the two ops, so it holds one layer's dense h at a
-    time and runs the native product and scan.
+    The native C and CUDA kernels compute h on the fly inside the scan and never store it;
+    this twin, the reference, is the composition of the two ops and holds one layer's dense h.
 
     Shapes: indptr (T * B + 1,), indices (nnz,): the input spikes, CSR over rows t * B + b;
     w (N_in, N) float; tb = (T, B) -> keys (S,) int, sorted flat indices

@@ -9,11 +9,14 @@ against the arrays they index (a C kernel would read out of bounds, not raise).
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from .. import native
 from ..backend import Array, register
 from ..errors import ShapeError
+from ..spikes import SpikeMatrix
 from . import lif, spmm
 from .surrogate import ActiveSet, index_dtype
 
@@ -68,54 +71,110 @@ def _rows(a: np.ndarray) -> tuple[int, int]:
     return T, (a.size // T if T else 0)
 
 
-def _scan(
-    h: np.ndarray,
-    act: np.ndarray | None,
-    alpha: float,
-    theta: float,
-    beta_s: float = 0.0,
-    b_th: float = 0.0,
-) -> np.ndarray:
-    """Run the LIF scan kernel over h (``act`` None: the plain scan); returns the spikes."""
-    s = np.empty(h.shape, dtype=bool)
-    ft = h.dtype.type
-    _kernel("lif_forward", h.dtype)(
-        _ptr(h), _ptr(s), None if act is None else _ptr(act), *_rows(h),
-        ft(alpha), ft(theta), ft(beta_s), ft(b_th),
-    )  # fmt: skip
-    return s
-
-
 @register("lif_forward", "native")
 def lif_forward(h: Array, alpha: float, theta: float) -> Array:
     """See :func:`spikegrad.ops.lif.lif_forward` (overwrites h with V, returns the spikes)."""
     if not _in_place(h):
         return lif.lif_forward(h, alpha, theta)
-    return _scan(h, None, alpha, theta)
+    s = np.empty(h.shape, dtype=bool)
+    ft = h.dtype.type
+    _kernel("lif_forward", h.dtype)(_ptr(h), _ptr(s), *_rows(h), ft(alpha), ft(theta))
+    return s
 
 
-@register("lif_forward_sparse", "native")
-def lif_forward_sparse(
-    h: Array, alpha: float, theta: float, beta_s: float, b_th: float
+@register("lif_forward_sparse_spikes", "native")
+def lif_forward_sparse_spikes(
+    indptr: Array,
+    indices: Array,
+    w: Array,
+    alpha: float,
+    theta: float,
+    beta_s: float,
+    b_th: float,
+    tb: tuple[int, int],
 ) -> tuple[Array, ActiveSet]:
-    """See :func:`spikegrad.ops.lif.lif_forward_sparse` (one fused scan; h is overwritten)."""
-    if not _in_place(h):
-        return lif.lif_forward_sparse(h, alpha, theta, beta_s, b_th)
-    act = np.empty(h.shape, dtype=bool)
-    s = _scan(h, act, alpha, theta, beta_s, b_th)
-    idx = flatnonzero(act, index_dtype(h.size))
-    return flatnonzero(s, np.int64), ActiveSet(idx, h.reshape(-1)[idx])
+    """See :func:`spikegrad.ops.lif.lif_forward_sparse_spikes`: one fused kernel computes the
+    input current from the spike events inside the scan and emits the spikes and the active
+    set; no (T, B, N) array is made."""
+    T, B = (int(v) for v in tb)
+    if not _supported(w):
+        return lif.lif_forward_sparse_spikes(indptr, indices, w, alpha, theta, beta_s, b_th, tb)
+    if tuple(indptr.shape) != (T * B + 1,):
+        raise ShapeError(f"indptr must have shape ({T * B + 1},); got {tuple(indptr.shape)}")
+    w = _c(w)
+    n_in, n = w.shape
+    ip, ind = _csr(indptr, indices, T * B, n_in)
+    ft, counts = w.dtype.type, np.zeros(2, dtype=np.int64)
+    res = _kernel("lif_spike_forward", w.dtype)(
+        _ptr(ip), _ptr(ind), _ptr(w), T, B, n,
+        ft(alpha), ft(theta), ft(beta_s), ft(b_th), _ptr(counts),
+    )  # fmt: skip
+    if not res:
+        raise MemoryError("lif_spike_forward: out of memory for the spike and active lists")
+    keys = np.empty(int(counts[0]), dtype=np.int64)
+    idx = np.empty(int(counts[1]), dtype=index_dtype(T * B * n))
+    sp = np.empty(int(counts[1]), dtype=w.dtype)
+    if native.library().sg_forward_take(res, _ptr(keys), _ptr(idx), idx.itemsize == 8, _ptr(sp)):
+        raise MemoryError("lif_spike_forward: out of memory laying out its result")
+    return keys, ActiveSet(idx, sp)
 
 
-def flatnonzero(mask: Array, dtype: type = np.int64) -> np.ndarray:
-    """``np.flatnonzero`` of a C-contiguous bool array, in parallel, as int32 or int64."""
-    lib = native.library()
-    n = mask.size
-    out = np.empty(lib.sg_count_nonzero(_ptr(mask), n), dtype=dtype)
-    fill = lib.sg_nonzero_i32 if np.dtype(dtype) == np.int32 else lib.sg_nonzero_i64
-    if fill(_ptr(mask), n, _ptr(out)) != out.size:
-        raise MemoryError("flatnonzero: no memory for the chunk table")
-    return out
+_workspace = threading.local()
+
+
+def _scratch(n: int, dtype: np.dtype) -> np.ndarray:
+    """A buffer of ``n`` elements of ``dtype``, kept per thread and reused between calls."""
+    dtype = np.dtype(dtype)
+    buf = getattr(_workspace, "buf", None)
+    if buf is None or buf.nbytes < n * dtype.itemsize:
+        buf = _workspace.buf = np.empty(n * dtype.itemsize, dtype=np.uint8)
+    return buf[: n * dtype.itemsize].view(dtype)
+
+
+def _sorted_keys(name: str, a: Array, limit: int) -> np.ndarray:
+    """``a`` as contiguous int64, strictly increasing within 0..limit-1 (else ShapeError)."""
+    a = _index(name, a, limit, np.int64)
+    if a.size > 1 and not bool((a[1:] > a[:-1]).all()):
+        raise ShapeError(f"{name} must be strictly increasing (an ActiveSet is sorted)")
+    return a
+
+
+@register("lif_backward_sparse", "native")
+def lif_backward_sparse(
+    g: Array,
+    act: ActiveSet,
+    x: SpikeMatrix,
+    w: Array,
+    alpha: float,
+    prev: ActiveSet | None,
+    shape: tuple[int, int, int],
+):
+    """See :func:`spikegrad.ops.lif.lif_backward_sparse`: one reverse sweep over time per
+    chunk of samples holds eps only for the present step, so no (T, B, N) array is made;
+    dW sums one partial per chunk (fixed by B, not by the thread count) in chunk order."""
+    T, B, N = (int(v) for v in shape)
+    if not (_supported(w) and g.dtype == w.dtype == act.sp.dtype):
+        return lif.lif_backward_sparse(g, act, x, w, alpha, prev, shape)
+    w = _c(w)
+    n_in = w.shape[0]
+    if w.shape[1] != N or g.shape != act.idx.shape or act.sp.shape != act.idx.shape:
+        raise ShapeError("lif_backward_sparse: g, act and w do not match the shape (T, B, N)")
+    idx = _sorted_keys("act.idx", act.idx, T * B * N)
+    pidx = None if prev is None else _sorted_keys("prev.idx", prev.idx, T * B * n_in)
+    ip, ind = _csr(x.indptr, x.indices, T * B, n_in)
+    g, sp = _c(g), _c(act.sp)
+    dw = np.empty((n_in, N), dtype=w.dtype)
+    dx = None if pidx is None else np.empty(pidx.size, dtype=w.dtype)
+    chunks = int(native.library().sg_backward_chunks(B))
+    part = _scratch((chunks - 1) * n_in * N, w.dtype)
+    status = _kernel("lif_spike_backward", w.dtype)(
+        _ptr(g), _ptr(sp), _ptr(idx), idx.size, _ptr(ip), _ptr(ind), _ptr(w), n_in, N,
+        None if pidx is None else _ptr(pidx), 0 if pidx is None else pidx.size,
+        T, B, w.dtype.type(alpha), _ptr(dw), None if dx is None else _ptr(dx), _ptr(part),
+    )  # fmt: skip
+    if status != 0:
+        raise MemoryError("lif_spike_backward: out of memory for its per-chunk state")
+    return dw, dx
 
 
 @register("leaky_scan_reverse", "native")
@@ -125,6 +184,18 @@ def leaky_scan_reverse(e: Array, alpha: float) -> Array:
         return lif.leaky_scan_reverse(e, alpha)
     _kernel("leaky_scan_reverse", e.dtype)(_ptr(e), *_rows(e), e.dtype.type(alpha))
     return e
+
+
+@register("leaky_scan", "native")
+def leaky_scan(x: Array, alpha: float, gain: float) -> Array:
+    """See :func:`spikegrad.ops.lif.leaky_scan`."""
+    if not _supported(x) or x.ndim == 0:
+        return lif.leaky_scan(x, alpha, gain)
+    x = _c(x)
+    y = np.empty_like(x)
+    ft = x.dtype.type
+    _kernel("leaky_scan", x.dtype)(_ptr(x), _ptr(y), *_rows(x), ft(alpha), ft(gain))
+    return y
 
 
 @register("gather_rowdot", "native")
