@@ -18,6 +18,7 @@ from spikegrad import native
 from spikegrad.backend import lookup
 from spikegrad.ops import lif, spmm
 from spikegrad.ops import native as nat
+from spikegrad.ops.surrogate import ActiveSet
 
 DTYPES = [np.float32, np.float64]
 # exact in float64 up to summation order; float32 sums of ~100 terms
@@ -106,7 +107,7 @@ def _backward_case(rng, dtype, shape, with_prev=True):
     _, act = nat.lif_forward_sparse_spikes(x.indptr, x.indices, w, 0.9, 1.0, 100.0, 0.3, (T, B))
     g = rng.normal(0, 1, act.idx.size).astype(dtype)
     prev_idx = np.flatnonzero(rng.random(T * B * n_in) < 0.1).astype(np.int32)
-    prev = sg.ops.surrogate.ActiveSet(prev_idx, np.ones(prev_idx.size, dtype)) if with_prev else None
+    prev = ActiveSet(prev_idx, np.ones(prev_idx.size, dtype)) if with_prev else None
     return g, act, x, w, prev, (T, B, n)
 
 
@@ -134,7 +135,7 @@ def test_fused_spike_backward_applies_the_denormal_policy(rng):
     """A long silent stretch decays eps into subnormals: the kernel flushes them like the
     twin's reverse scan, so dW is bit for bit the twin's where a single input spike reads eps."""
     T, B, n_in, n = 400, 1, 1, 1
-    act = sg.ops.surrogate.ActiveSet(np.array([T - 1], dtype=np.int32), np.ones(1, np.float32))
+    act = ActiveSet(np.array([T - 1], dtype=np.int32), np.ones(1, np.float32))
     for t_in in (0, T - 300, T - 2):
         x = sg.SpikeMatrix(
             np.r_[np.zeros(t_in + 1), np.ones(T - t_in)].astype(np.int32),
@@ -176,7 +177,7 @@ def test_fused_kernels_refuse_unsorted_or_out_of_range_keys(rng):
     g, act, x, w, prev, tbn = _backward_case(rng, np.float64, (6, 3, 5, 4))
     assert act.idx.size > 2
     shuffled = act._replace(idx=act.idx[::-1].copy())
-    with pytest.raises(sg.ShapeError, match="act.idx must be strictly increasing"):
+    with pytest.raises(sg.ShapeError, match=r"act\.idx must be strictly increasing"):
         nat.lif_backward_sparse(g, shuffled, x, w, 0.8, prev, tbn)
     far = prev._replace(idx=prev.idx + 6 * 3 * 5)
     with pytest.raises(sg.ShapeError, match=r"prev.idx must lie in 0\.\.89"):
