@@ -400,6 +400,8 @@ def main(argv: list[str] | None = None) -> None:
         child = _worker if a.role == "worker" else _train_neighbour
         child(_load_case(a.case_json), Path(a.weights))
         return
+    if a.repeats < 1 or a.warmup < 0:
+        ap.error("--repeats needs >= 1 and --warmup >= 0")
     case = CASES[a.case]
     if a.sizes and len(a.sizes) != len(case.sizes):
         ap.error(f"--sizes needs {len(case.sizes)} numbers")

@@ -42,7 +42,13 @@ def test_settings_grid_is_every_combination():
 
 @pytest.mark.parametrize(
     "bad",
-    [["--threads", "0"], ["--threads", "1,x"], ["--wait-policy", "lazy"], ["--spincount", "-1"]],
+    [
+        ["--threads", "0"],
+        ["--threads", "1,x"],
+        ["--wait-policy", "lazy"],
+        ["--spincount", "-1"],
+        ["--repeats", "0"],
+    ],
 )
 def test_bad_options_are_usage_errors(bad, capsys):
     with pytest.raises(SystemExit) as exit_:
