@@ -48,6 +48,7 @@ from .report import machine_line
 
 NEIGHBOURS = ("spin", "numpy", "train")
 WAIT_POLICIES = ("default", "active", "passive")
+TARGET_RATIO = 1.3  # issue #11: beside one busy process, at most this times the time alone
 SETTLE_S = 0.3  # after a neighbour says it is busy, before timing starts
 READY = "ready"
 _NEIGHBOUR_CODE = {
@@ -333,6 +334,12 @@ def format_report(r: dict[str, Any]) -> str:
             ratio = f"{s['ratios'][b['neighbour']]:7.2f}" if b["neighbour"] else ""
             lines.append(f"  {b['block']:16s} {_ms(b)} {ratio}")
         lines.append(f"  {'alone (all)':16s} {s['alone_s'] * 1e3:9.1f}")
+        if s["ratios"]:
+            worst = max(s["ratios"], key=s["ratios"].get)
+            lines.append(
+                f"  worst beside / alone: {s['ratios'][worst]:.2f} ({worst}); "
+                f"target <= {TARGET_RATIO} (issue #11)"
+            )
     return "\n".join(lines)
 
 

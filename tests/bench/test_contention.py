@@ -79,7 +79,8 @@ def test_tiny_run_blocks_settings_ratios_and_cleanup(tmp_path, capsys, popens):
     assert (
         "setting SPIKEGRAD_THREADS=1 OMP_WAIT_POLICY=passive: 1 thread (SPIKEGRAD_THREADS)" in text
     )
-    assert "OMP_WAIT_POLICY=passive" in text and text.count("beside ") == 2
+    assert sum(ln.startswith("  beside ") for ln in text.splitlines()) == 2
+    assert "worst beside / alone: " in text and "target <= 1.3" in text
     # worker, spin and train neighbour of both runs, all stopped
     assert len(popens) == 6 and all(p.poll() is not None for p in popens)
 
