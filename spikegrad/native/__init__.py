@@ -114,6 +114,13 @@ def thread_status() -> dict[str, Any]:
     }
 
 
+def _declare_threads(lib: ctypes.CDLL) -> None:
+    """Declare ``sg_set_num_threads`` and apply the setting to the loading thread (OpenMP keeps
+    the count per thread; the others got it from the environment at load)."""
+    lib.sg_set_num_threads.argtypes, lib.sg_set_num_threads.restype = [ctypes.c_int], None
+    lib.sg_set_num_threads(threads.current().n)
+
+
 def status() -> dict[str, Any]:
     """Facts for ``spikegrad info``: mode, whether the kernels run, library, flags, threads."""
     out: dict[str, Any] = {"mode": _checked_mode()}
@@ -231,7 +238,7 @@ def _build() -> Built:
                 errors.append(f"cannot load {path.name}: {exc}")
                 continue
             _declare(lib)
-            lib.sg_set_num_threads(threads.current().n)  # the loading thread (OpenMP per thread)
+            _declare_threads(lib)
             return Built(lib, path=str(path), flags=flags)
     return Built(None, f"the C compiler failed: {errors[-1] if errors else 'unknown error'}")
 
@@ -281,7 +288,6 @@ def _declare(lib: ctypes.CDLL) -> None:
             fn.restype = ctypes.c_int if name in RETURNS_STATUS else None
     for name in ("sg_openmp", "sg_num_threads"):
         getattr(lib, name).restype = ctypes.c_int
-    lib.sg_set_num_threads.argtypes, lib.sg_set_num_threads.restype = [ctypes.c_int], None
     lib.sg_count_nonzero.argtypes = [_P, _I64]
     for name in ("sg_count_nonzero", "sg_nonzero_i32", "sg_nonzero_i64"):
         getattr(lib, name).restype = _I64
