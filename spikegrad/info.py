@@ -1,5 +1,5 @@
 """What this installation can do: versions, the backend "auto" picks and why, GPU, NVRTC,
-the native CPU kernels.
+the native CPU kernels and their threads.
 
 CuPy is imported only inside :func:`_cuda`, guarded, so this works on a CPU-only install.
 """
@@ -88,8 +88,30 @@ def collect() -> dict[str, Any]:
         or str(Path.home() / ".cupy" / "kernel_cache"),
         "deterministic_kernels": is_deterministic(),
         "native_cpu_kernels": native.status(),
+        "cpu_threads": native.thread_status(),
         "data_root": str(data_root()),
     }
+
+
+_SOURCES = {
+    "set_threads()": "set by spikegrad.native.set_threads()",
+    "SPIKEGRAD_THREADS": "from SPIKEGRAD_THREADS",
+    "OMP_NUM_THREADS": "from OMP_NUM_THREADS",
+    "affinity": "= the cores this process may use",
+}
+
+
+def format_threads(t: dict[str, Any]) -> str:
+    """:func:`spikegrad.native.thread_status` as one line: count, source, how to change it."""
+    line = f"{t['threads']} ({_SOURCES[t['source']]}"
+    if t["source"] != "affinity":
+        line += f"; this process may use {t['affinity_cores']} cores"
+    line += ")"
+    if t["kernel_threads"] is not None and t["kernel_threads"] != t["threads"]:
+        line += f", but the C kernels report {t['kernel_threads']}"
+    waits = [f"{k}={v}" for k, v in t["omp_env"].items() if v is not None]
+    line += f"; OpenMP waits: {', '.join(waits) or 'runtime default'}"
+    return f"{line}; change: {t['change']}"
 
 
 def format_info(d: dict[str, Any]) -> str:
@@ -110,6 +132,7 @@ def format_info(d: dict[str, Any]) -> str:
         f"determinism  {'on: no float atomics on the GPU' if d['deterministic_kernels'] else 'off'}"
         " (SPIKEGRAD_DETERMINISTIC=0|1)",
         f"cpu kernels  {native.describe(d['native_cpu_kernels'])}",
+        f"cpu threads  {format_threads(d['cpu_threads'])}",
         f"data root    {d['data_root']}",
     ]
     return "\n".join(lines)

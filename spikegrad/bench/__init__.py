@@ -5,6 +5,8 @@
   (:mod:`.gpu`: CUDA events, both sides timed from inputs already on the device, peak memory,
   bandwidth of the sparse backward kernels);
 * ``python -m spikegrad.bench.train_speed``: training steps per second on SHD-shaped data.
+* ``python -m spikegrad.bench.contention``: the sparse step's time alone and beside a busy
+  process, per thread setting (:mod:`.contention`).
 
 Shared: the case table (:mod:`.cases`), clocks and the timed step (:mod:`.timing`), the report
 code (:mod:`.report`) and the PyTorch baseline (:mod:`.torch_baseline`, torch optional).

@@ -14,7 +14,9 @@ compare the two) and the fallback.
 
 ``SPIKEGRAD_NATIVE`` (read at import) or :func:`set_mode`: ``auto`` (default: use the kernels
 when they build, else warn once and use the NumPy twins), ``0`` (never), ``1`` (required: an
-error when they cannot be built). OpenMP threads: ``OMP_NUM_THREADS`` (default: every core).
+error when they cannot be built). Threads (the C kernels' and the NumPy ops' pool):
+``SPIKEGRAD_THREADS`` or :func:`set_threads`, else ``OMP_NUM_THREADS``, else the cores this
+process may use (:mod:`.threads`).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from ..errors import BackendUnavailableError, ConfigError
+from . import threads
 
 MODES = ("auto", "0", "1")
 SOURCES = ("cpu_ops.c", "cpu_ops.h")
@@ -87,6 +90,37 @@ def library() -> ctypes.CDLL:
     if built.lib is None:
         raise BackendUnavailableError(built.reason)
     return built.lib
+
+
+def set_threads(n: int | None) -> None:
+    """Use ``n`` threads in the CPU kernels and the NumPy ops' pool from now on (None: back to
+    ``SPIKEGRAD_THREADS`` / ``OMP_NUM_THREADS`` / the cores this process may use). Once the
+    kernel library is loaded, OpenMP applies it to kernels called from the calling thread."""
+    threads.set_override(n)
+    if _build.cache_info().currsize and (lib := _build().lib) is not None:
+        lib.sg_set_num_threads(threads.current().n)
+
+
+def thread_status() -> dict[str, Any]:
+    """Facts for ``spikegrad info``: the thread count, its source, how to change it, the
+    OpenMP wait variables, and what the C side reports when its library is loaded."""
+    setting = threads.current()
+    lib = _build().lib if _build.cache_info().currsize else None
+    return {
+        "threads": setting.n,
+        "source": setting.source,
+        "affinity_cores": threads.affinity_cores(),
+        "kernel_threads": int(lib.sg_num_threads()) if lib is not None else None,
+        "omp_env": threads.omp_env(),
+        "change": threads.HOW_TO_CHANGE,
+    }
+
+
+def _declare_threads(lib: ctypes.CDLL) -> None:
+    """Declare ``sg_set_num_threads`` and apply the setting to the loading thread (OpenMP keeps
+    the count per thread; the others got it from the environment at load)."""
+    lib.sg_set_num_threads.argtypes, lib.sg_set_num_threads.restype = [ctypes.c_int], None
+    lib.sg_set_num_threads(threads.current().n)
 
 
 def status() -> dict[str, Any]:
@@ -200,11 +234,13 @@ def _build() -> Built:
                         continue  # try the next folder
                     break  # these flags do not compile: try the next set
             try:
-                lib = ctypes.CDLL(str(path))
+                with threads.load_env():
+                    lib = ctypes.CDLL(str(path))
             except OSError as exc:
                 errors.append(f"cannot load {path.name}: {exc}")
                 continue
             _declare(lib)
+            _declare_threads(lib)
             return Built(lib, path=str(path), flags=flags)
     return Built(None, f"the C compiler failed: {errors[-1] if errors else 'unknown error'}")
 

@@ -40,6 +40,15 @@ int sg_openmp(void) {
 
 int sg_num_threads(void) { return sg_threads(); }
 
+/* Threads of the kernels called from the calling thread from now on (spikegrad.native). */
+void sg_set_num_threads(int n) {
+#ifdef _OPENMP
+    omp_set_num_threads(n > 0 ? n : 1);
+#else
+    (void)n;
+#endif
+}
+
 /* Masks are bool arrays: bytes 0 or 1, read 8 at a time (a zero word is skipped whole). */
 static uint64_t sg_word(const uint8_t *p) {
     uint64_t w;

@@ -1,22 +1,36 @@
-"""The CPU backend's thread pool: NumPy and SciPy release the GIL in their inner loops."""
+"""The CPU backend's thread pool: NumPy and SciPy release the GIL in their inner loops.
+
+Its size follows the native kernels' thread setting (``SPIKEGRAD_THREADS``,
+:func:`spikegrad.native.set_threads`, ``OMP_NUM_THREADS``, else the cores this process may
+use; see :mod:`spikegrad.native.threads`), at most :data:`MAX_WORKERS`.
+"""
 
 from __future__ import annotations
 
-import functools
-import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
+from ..native import threads
+
 MIN_ROWS = 256  # below this, one block: thread hand-off would cost more than it saves
+MAX_WORKERS = 8
+
+_pools: dict[int, ThreadPoolExecutor] = {}  # one per size asked for (idle workers block)
+_lock = threading.Lock()
 
 
-@functools.cache
 def pool() -> ThreadPoolExecutor:
-    """One pool per process, as many workers as cores (at most 8)."""
-    return ThreadPoolExecutor(max_workers=n_workers())
+    """The process's pool with :func:`n_workers` workers (made on first use of that size)."""
+    n = n_workers()
+    with _lock:
+        if n not in _pools:
+            _pools[n] = ThreadPoolExecutor(max_workers=n, thread_name_prefix="spikegrad")
+        return _pools[n]
 
 
 def n_workers() -> int:
-    return max(1, min(8, os.cpu_count() or 1))
+    """Workers of the pool: the thread setting in effect, at most :data:`MAX_WORKERS`."""
+    return max(1, min(MAX_WORKERS, threads.current().n))
 
 
 def row_blocks(n_rows: int) -> list[tuple[int, int]]:
