@@ -106,3 +106,4 @@ SG_NONZERO(sg_nonzero_i64, int64_t)
 #define SG_SUF _f64
 #define SG_TINY DBL_MIN
 #include "cpu_ops.h"
+#include "cpu_input.h"
