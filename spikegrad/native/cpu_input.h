@@ -1,44 +1,88 @@
 /* Dense 0/1 engine input to the engine's spike matrix (ops/dense_input.py: dense_to_csr),
  * included once at the end of cpu_ops.c.
  *
- * x is a (B, T, N) array whose last axis is contiguous: element (b, t, j) lies at
- * x[b * sb + t * st + j] (sb, st in elements, any sign). CSR row r = t * B + b (time-major) is
- * the slice x[b, t, :]; its column indices are the j with x[b, t, j] != 0, ascending.
- * A value is valid when it is 0 or 1 (-0.0 is 0; NaN is invalid). Threads take (b, t) slices
- * in memory order; each slice is read in blocks of SG_DBLK elements whose tests vectorise.
+ * x is a (B, T, N) array in any layout: element (b, t, j) lies at x[b * sb + t * st + j * sn]
+ * (strides in elements, any sign). CSR row t * B + b (time-major) is the slice x[b, t, :]; its
+ * column indices are the j with x[b, t, j] != 0, ascending. A value is valid when it is 0 or 1
+ * (-0.0 is 0; NaN is invalid). Threads take slices in memory order (the axis of b or t with
+ * the larger stride outside), so that neighbouring slices share cache lines when the units
+ * are not contiguous. Contiguous slices (sn = 1) are read in blocks whose tests vectorise
+ * (count) and as 8-byte words, four at a time (fill, where spikes are rare).
  *
- * Pass 1, sg_dense_count_<E>(x, B, T, N, sb, st, indptr): indptr (T * B + 1,) int64 receives
- * the row pointers (indptr[0] = 0, indptr[T * B] = nnz); returns the first slice b * T + t (in
- * memory order, so the first invalid value in C order lies in it) holding a value other than
- * 0 and 1, or -1 when every value is valid (indptr is complete either way).
- * Pass 2, sg_dense_fill_<E>(x, B, T, N, sb, st, indptr, indices): indices (nnz,) int32
+ * Pass 1, sg_dense_count_<E>(x, B, T, N, sb, st, sn, indptr): indptr (T * B + 1,) int64
+ * receives the row pointers (indptr[0] = 0, indptr[T * B] = nnz); returns the first slice
+ * b * T + t in C order holding a value other than 0 and 1 (so the first such value in C order
+ * lies in it), or -1 when every value is valid; indptr is complete either way.
+ * Pass 2, sg_dense_fill_<E>(x, B, T, N, sb, st, sn, indptr, indices): indices (nnz,) int32
  * receives the column indices (an empty row is not read).
  * <E>: u8 (bool, int8, uint8 as bytes), u16, u32, u64 (integers as their unsigned bits: 0 and 1
  * have the same bits), f32, f64. */
-#define SG_DBLK 32 /* elements per block of the tests */
+#define SG_DBLK 128 /* elements per block of the count: a block's count fits in a byte */
 
-#define SG_DENSE(SUF, E, BAD)                                                                 \
+/* (b, t) of the r-th slice in memory order. */
+static void sg_slice(int64_t r, int64_t B, int64_t T, int64_t sb, int64_t st, int64_t *b,
+                     int64_t *t) {
+    if ((st < 0 ? -st : st) > (sb < 0 ? -sb : sb)) {
+        *t = r / B;
+        *b = r - *t * B;
+    } else {
+        *b = r / T;
+        *t = r - *b * T;
+    }
+}
+
+/* Append to indices[k...] the non-zero elements of the 8-byte word w (the bytes of 8 / size
+ * elements, the first being unit j; sign bits of floats cleared, so -0.0 is 0), ascending;
+ * returns the new k. One step per spike where the compiler counts trailing zeros. */
+static int64_t sg_word_spikes(uint64_t w, int64_t size, int64_t j, int32_t *indices, int64_t k) {
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && \
+    !defined(SG_NO_CTZ)
+    uint64_t elem = size == 8 ? ~(uint64_t)0 : ((uint64_t)1 << (8 * size)) - 1;
+    while (w) {
+        int64_t e = __builtin_ctzll(w) / (8 * size);
+        indices[k++] = (int32_t)(j + e);
+        w &= ~(elem << (8 * size * e));
+    }
+#else
+    for (int64_t e = 0; e < 8 / size; ++e) {
+        uint64_t v = 0;
+        memcpy(&v, (const uint8_t *)&w + e * size, (size_t)size); /* element e's bytes */
+        if (v) indices[k++] = (int32_t)(j + e);
+    }
+#endif
+    return k;
+}
+
+/* C: an unsigned type as wide as E (a block's counter); BAD(v): v is neither 0 nor 1;
+ * KEEP: the bits of a word that make an element non-zero. */
+#define SG_DENSE(SUF, E, C, BAD, KEEP)                                                        \
     int64_t sg_dense_count_##SUF(const E *x, int64_t B, int64_t T, int64_t N, int64_t sb,    \
-                                 int64_t st, int64_t *indptr) {                               \
+                                 int64_t st, int64_t sn, int64_t *indptr) {                   \
         int64_t n_rows = B * T, first_bad = n_rows;                                           \
         _Pragma("omp parallel for schedule(static) reduction(min : first_bad)")               \
         for (int64_t r = 0; r < n_rows; ++r) {                                                \
-            int64_t b = r / T, t = r - b * T, c = 0;                                          \
+            int64_t b, t, c = 0, j0 = 0;                                                      \
+            sg_slice(r, B, T, sb, st, &b, &t);                                                \
             const E *p = x + b * sb + t * st;                                                 \
             int bad = 0;                                                                      \
-            for (int64_t j0 = 0; j0 < N; j0 += SG_DBLK) {                                     \
-                int64_t hi = j0 + SG_DBLK < N ? j0 + SG_DBLK : N;                             \
-                int32_t cb = 0, badb = 0;                                                     \
-                for (int64_t j = j0; j < hi; ++j) {                                           \
-                    E v = p[j];                                                               \
-                    cb += v != 0;                                                             \
-                    badb |= BAD(v);                                                           \
+            if (sn == 1)                                                                      \
+                for (; j0 + SG_DBLK <= N; j0 += SG_DBLK) {                                    \
+                    const E *q = p + j0;                                                      \
+                    C cb = 0, badb = 0;                                                       \
+                    for (int j = 0; j < SG_DBLK; ++j) {                                       \
+                        cb += q[j] != 0;                                                      \
+                        badb |= BAD(q[j]);                                                    \
+                    }                                                                         \
+                    c += cb;                                                                  \
+                    bad |= badb != 0;                                                         \
                 }                                                                             \
-                c += cb;                                                                      \
-                bad |= badb;                                                                  \
+            for (; j0 < N; ++j0) {                                                            \
+                E v = p[j0 * sn];                                                             \
+                c += v != 0;                                                                  \
+                bad |= BAD(v);                                                                \
             }                                                                                 \
             indptr[1 + t * B + b] = c;                                                        \
-            if (bad && r < first_bad) first_bad = r;                                          \
+            if (bad && b * T + t < first_bad) first_bad = b * T + t;                          \
         }                                                                                     \
         indptr[0] = 0;                                                                        \
         for (int64_t r = 0; r < n_rows; ++r) indptr[r + 1] += indptr[r];                     \
@@ -46,31 +90,36 @@
     }                                                                                         \
                                                                                               \
     void sg_dense_fill_##SUF(const E *x, int64_t B, int64_t T, int64_t N, int64_t sb,         \
-                             int64_t st, const int64_t *indptr, int32_t *indices) {           \
-        int64_t n_rows = B * T;                                                               \
+                             int64_t st, int64_t sn, const int64_t *indptr,                   \
+                             int32_t *indices) {                                              \
+        int64_t n_rows = B * T, per = 8 / (int64_t)sizeof(E); /* elements per word */         \
         _Pragma("omp parallel for schedule(static)")                                          \
         for (int64_t r = 0; r < n_rows; ++r) {                                                \
-            int64_t b = r / T, t = r - b * T, k = indptr[t * B + b], j0 = 0;                  \
+            int64_t b, t, j0 = 0;                                                             \
+            sg_slice(r, B, T, sb, st, &b, &t);                                                \
+            int64_t k = indptr[t * B + b];                                                    \
             const E *p = x + b * sb + t * st;                                                 \
             if (k == indptr[t * B + b + 1]) continue;                                         \
-            for (; j0 + SG_DBLK <= N; j0 += SG_DBLK) {                                        \
-                const E *q = p + j0;                                                          \
-                int any = 0;                                                                  \
-                for (int j = 0; j < SG_DBLK; ++j) any |= q[j] != 0;                           \
-                if (any)                                                                      \
-                    for (int j = 0; j < SG_DBLK; ++j)                                         \
-                        if (q[j] != 0) indices[k++] = (int32_t)(j0 + j);                      \
-            }                                                                                 \
+            if (sn == 1)                                                                      \
+                for (; j0 + 4 * per <= N; j0 += 4 * per) {                                    \
+                    const uint8_t *q = (const uint8_t *)(p + j0);                             \
+                    uint64_t w[4];                                                            \
+                    for (int i = 0; i < 4; ++i) w[i] = sg_word(q + 8 * i) & (KEEP);           \
+                    if (!(w[0] | w[1] | w[2] | w[3])) continue;                               \
+                    for (int i = 0; i < 4; ++i)                                               \
+                        if (w[i]) k = sg_word_spikes(w[i], sizeof(E), j0 + i * per, indices, k); \
+                }                                                                             \
             for (; j0 < N; ++j0)                                                              \
-                if (p[j0] != 0) indices[k++] = (int32_t)j0;                                   \
+                if (p[j0 * sn] != 0) indices[k++] = (int32_t)j0;                              \
         }                                                                                     \
     }
 
 #define SG_BAD_INT(v) ((v) > 1)
 #define SG_BAD_FLOAT(v) (((v) != 0) & ((v) != 1))
-SG_DENSE(u8, uint8_t, SG_BAD_INT)
-SG_DENSE(u16, uint16_t, SG_BAD_INT)
-SG_DENSE(u32, uint32_t, SG_BAD_INT)
-SG_DENSE(u64, uint64_t, SG_BAD_INT)
-SG_DENSE(f32, float, SG_BAD_FLOAT)
-SG_DENSE(f64, double, SG_BAD_FLOAT)
+#define SG_ALL (~(uint64_t)0)
+SG_DENSE(u8, uint8_t, uint8_t, SG_BAD_INT, SG_ALL)
+SG_DENSE(u16, uint16_t, uint16_t, SG_BAD_INT, SG_ALL)
+SG_DENSE(u32, uint32_t, uint32_t, SG_BAD_INT, SG_ALL)
+SG_DENSE(u64, uint64_t, uint64_t, SG_BAD_INT, SG_ALL)
+SG_DENSE(f32, float, uint32_t, SG_BAD_FLOAT, 0x7fffffff7fffffffULL)
+SG_DENSE(f64, double, uint64_t, SG_BAD_FLOAT, 0x7fffffffffffffffULL)

@@ -3,8 +3,8 @@
 The twin (NumPy, xp-generic: on CuPy arrays it runs there) checks the values, then takes the
 flat non-zero positions of the time-major view. The native kernel
 (``spikegrad/native/cpu_input.h``, preferred while :func:`spikegrad.native.enabled`) reads the
-input where it lies, in two parallel passes: check and count per row, then fill; for a dtype it
-lacks (float16, complex, object, non-native byte order) the twin runs.
+input where it lies (any strides), in two parallel passes: check and count per row, then fill;
+for a dtype it lacks (float16, complex, object, non-native byte order) the twin runs.
 """
 
 from __future__ import annotations
@@ -78,46 +78,42 @@ def _kernels(suffix: str) -> tuple[Any, Any]:
     """(count, fill) of one instance, their ctypes signatures declared."""
     lib = native.library()
     count, fill = getattr(lib, "sg_dense_count_" + suffix), getattr(lib, "sg_dense_fill_" + suffix)
-    count.argtypes = [_P, _I64, _I64, _I64, _I64, _I64, _P]
+    count.argtypes = [_P, _I64, _I64, _I64, _I64, _I64, _I64, _P]
     count.restype = _I64
-    fill.argtypes = [_P, _I64, _I64, _I64, _I64, _I64, _P, _P]
+    fill.argtypes = [_P, _I64, _I64, _I64, _I64, _I64, _I64, _P, _P]
     fill.restype = None
     return count, fill
 
 
-def _row_strides(x: np.ndarray) -> tuple[np.ndarray, int, int]:
-    """``x`` (copied to C order unless its last axis is contiguous and it is aligned) and its
-    b and t strides in elements (0 along an axis of length 1)."""
+def _strides(x: np.ndarray) -> tuple[np.ndarray, list[int]]:
+    """``x`` (copied when it is not aligned) and its strides in elements (0 along an axis of
+    length 1)."""
     size = x.itemsize
-    B, T, N = x.shape
-    if not (
-        x.flags.aligned
-        and (N <= 1 or x.strides[2] == size)
-        and all(n <= 1 or s % size == 0 for n, s in zip((B, T), x.strides[:2], strict=True))
-    ):
+    axes = list(zip(x.shape, x.strides, strict=True))
+    if not x.flags.aligned or any(n > 1 and s % size for n, s in axes):
         x = np.require(x, requirements=("C", "A"))
-    sb, st = (s // size if n > 1 else 0 for n, s in zip((B, T), x.strides[:2], strict=True))
-    return x, sb, st
+        axes = list(zip(x.shape, x.strides, strict=True))
+    return x, [s // size if n > 1 else 0 for n, s in axes]
 
 
 @register("dense_to_csr", "native")
 def dense_to_csr_native(x: Array) -> tuple[Array, Array]:
-    """See :func:`dense_to_csr` (the same result and errors; reads x where it lies when its
-    last axis is contiguous)."""
+    """See :func:`dense_to_csr` (the same result and errors; reads x where it lies, in any
+    layout)."""
     suffix = _suffix(np.dtype(x.dtype)) if getattr(x, "ndim", 0) == 3 else None
     if suffix is None:
         return dense_to_csr(x)
     B, T, N = x.shape
     _check_n(N)
-    x, sb, st = _row_strides(x)
+    x, strides = _strides(x)
     count, fill = _kernels(suffix)
     indptr = np.empty(T * B + 1, dtype=np.int64)
-    bad = count(x.ctypes.data, B, T, N, sb, st, indptr.ctypes.data)
+    bad = count(x.ctypes.data, B, T, N, *strides, indptr.ctypes.data)
     if bad >= 0 and x.dtype != bool:  # bool: every non-zero byte is a spike, as in the twin
         row = x[bad // T, bad % T]
         raise not_binary(row[~((row == 0) | (row == 1))][0])
     nnz = int(indptr[-1])
     _check_nnz(nnz)
     indices = np.empty(nnz, dtype=np.int32)
-    fill(x.ctypes.data, B, T, N, sb, st, indptr.ctypes.data, indices.ctypes.data)
+    fill(x.ctypes.data, B, T, N, *strides, indptr.ctypes.data, indices.ctypes.data)
     return indptr.astype(np.int32), indices

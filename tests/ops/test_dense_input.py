@@ -119,9 +119,9 @@ def test_the_kernels_write_every_slot(rng, dtype):
     x[:, :, -1] = 1
     count, fill = di._kernels(di._suffix(x.dtype))
     indptr = np.full(T * B + 1, -1, np.int64)
-    assert count(x.ctypes.data, B, T, N, T * N, N, indptr.ctypes.data) == -1
+    assert count(x.ctypes.data, B, T, N, T * N, N, 1, indptr.ctypes.data) == -1
     indices = np.full(int(indptr[-1]), -1, np.int32)
-    fill(x.ctypes.data, B, T, N, T * N, N, indptr.ctypes.data, indices.ctypes.data)
+    fill(x.ctypes.data, B, T, N, T * N, N, 1, indptr.ctypes.data, indices.ctypes.data)
     assert_csr((indptr.astype(np.int32), indices), reference(x))
 
 
@@ -252,9 +252,9 @@ def test_a_planted_bug_is_caught(tmp_path, rng, name):
 
     def kernels(suffix):
         count, fill = (getattr(lib, f"sg_dense_{k}_{suffix}") for k in ("count", "fill"))
-        count.argtypes = [ctypes.c_void_p, *[ctypes.c_int64] * 5, ctypes.c_void_p]
+        count.argtypes = [ctypes.c_void_p, *[ctypes.c_int64] * 6, ctypes.c_void_p]
         count.restype = ctypes.c_int64
-        fill.argtypes = [ctypes.c_void_p, *[ctypes.c_int64] * 5, *[ctypes.c_void_p] * 2]
+        fill.argtypes = [ctypes.c_void_p, *[ctypes.c_int64] * 6, *[ctypes.c_void_p] * 2]
         return count, fill
 
     di._kernels.cache_clear()
