@@ -161,6 +161,21 @@ def test_other_values_are_refused_naming_the_first(rng, dtype, which):
 
 
 @pytest.mark.parametrize("which", NATIVE)
+def test_the_first_bad_value_in_c_order_is_named_in_every_layout(which):
+    x = np.zeros((3, 4, 10), np.float32)
+    x[1, 1, 5] = 5  # first in C order
+    x[2, 0, 0] = 7  # first in a time-major or F-order memory
+    for view in (
+        x,
+        np.asfortranarray(x),
+        np.ascontiguousarray(x.transpose(1, 0, 2)).transpose(1, 0, 2),
+        np.ascontiguousarray(x.transpose(0, 2, 1)).transpose(0, 2, 1),
+    ):
+        with pytest.raises(sg.InputError, match=r"found 5\.0\."):
+            run(which, view)
+
+
+@pytest.mark.parametrize("which", NATIVE)
 def test_nan_is_refused_in_float64_and_in_a_view(which):
     x = np.zeros((2, 4, 9))
     x[1, 3, 8] = np.nan
@@ -220,13 +235,21 @@ def test_engine_input_checks_shape_then_values(rng):
         as_spike_matrix(np, x, 10)
 
 
-# A planted bug in a copy of the kernel source must make these comparisons fail.
+# A planted bug in a copy of the kernel source must make these tests fail (each replaces one
+# place; none writes out of bounds). The first two build the source as it is: the harness, and
+# the portable word scan of compilers without a trailing-zero count.
 MUTATIONS = {
-    "none (the harness itself)": ("#define SG_DBLK", "#define SG_DBLK"),
+    "none (the harness itself)": ("", ""),
+    "none, portable word scan": ("", ""),
     "float check drops the 1": ("(((v) != 0) & ((v) != 1))", "((v) != 0)"),
     "integer check admits 2": ("SG_BAD_INT(v) ((v) > 1)", "SG_BAD_INT(v) ((v) > 2)"),
     "rows in memory order": ("indptr[1 + t * B + b] = c", "indptr[1 + r] = c"),
-    "block tail skipped": ("for (; j0 < N; ++j0)", "for (; j0 < 0; ++j0)"),
+    "fill skips the tail": ("if (p[j0 * sn] != 0) indices[k++]", "if (0) indices[k++]"),
+    "fill ignores the unit stride": ("if (p[j0 * sn] != 0)", "if (p[j0] != 0)"),
+    "first bad slice in memory order": (
+        "if (bad && b * T + t < first_bad) first_bad = b * T + t;",
+        "if (bad && r < first_bad) first_bad = r;",
+    ),
 }  # fmt: skip
 
 
@@ -240,11 +263,12 @@ def test_a_planted_bug_is_caught(tmp_path, rng, name):
         shutil.copy(src / f, tmp_path / f)
     old, new = MUTATIONS[name]
     text = (tmp_path / "cpu_input.h").read_text()
-    assert old in text, f"mutation {name!r} no longer matches the source"
+    assert text.count(old) == 1 or old == new, f"mutation {name!r} does not match one place"
     (tmp_path / "cpu_input.h").write_text(text.replace(old, new))
     lib_path = tmp_path / "mutant.so"
+    flags = ["-DSG_NO_CTZ"] if "portable" in name else []
     subprocess.run(
-        [cc, "-O1", "-std=c99", "-fPIC", "-shared", str(tmp_path / "cpu_ops.c"), "-o", lib_path],
+        [cc, "-O1", *flags, "-std=c99", "-fPIC", "-shared", tmp_path / "cpu_ops.c", "-o", lib_path],
         check=True,
         capture_output=True,
     )
@@ -266,6 +290,9 @@ def test_a_planted_bug_is_caught(tmp_path, rng, name):
                 test_kernel_matches_twin_and_reference(rng, np.float32, (2, 9, 33))
                 test_kernel_matches_twin_and_reference(rng, np.int16, (2, 9, 33))
                 test_the_kernels_write_every_slot(rng, np.float32)
+                test_the_kernels_write_every_slot(rng, np.uint8)
+                test_every_layout(rng, np.float32)
+                test_the_first_bad_value_in_c_order_is_named_in_every_layout("native")
                 test_other_values_are_refused_naming_the_first(rng, np.float32, "native")
                 test_other_values_are_refused_naming_the_first(rng, np.int16, "native")
             except (Exception, pytest.fail.Exception):  # a wrong result, a wrong error
