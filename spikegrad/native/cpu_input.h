@@ -53,6 +53,14 @@ static int64_t sg_word_spikes(uint64_t w, int64_t size, int64_t j, int32_t *indi
     return k;
 }
 
+/* The column kernels (units not the fastest axis): the axis a of b and t with the smaller
+ * stride innermost, o the other; slice (o, a) is CSR row o * ro + a * ra. Each thread keeps
+ * a row of A counters or cursors; -2 when it cannot be allocated. */
+#define SG_COLS_AXES                                                                          \
+    int a_is_b = B > 1 && (T == 1 || (sb < 0 ? -sb : sb) <= (st < 0 ? -st : st));            \
+    int64_t A = a_is_b ? B : T, O = a_is_b ? T : B, sa = a_is_b ? sb : st;                    \
+    int64_t so = a_is_b ? st : sb, ra = a_is_b ? 1 : B, ro = a_is_b ? B : 1
+
 /* C: an unsigned type as wide as E (a block's counter); BAD(v): v is neither 0 nor 1;
  * KEEP: the bits of a word that make an element non-zero. */
 #define SG_DENSE(SUF, E, C, BAD, KEEP)                                                        \
@@ -107,11 +115,77 @@ static int64_t sg_word_spikes(uint64_t w, int64_t size, int64_t j, int32_t *indi
                     for (int i = 0; i < 4; ++i) w[i] = sg_word(q + 8 * i) & (KEEP);           \
                     if (!(w[0] | w[1] | w[2] | w[3])) continue;                               \
                     for (int i = 0; i < 4; ++i)                                               \
-                        if (w[i]) k = sg_word_spikes(w[i], sizeof(E), j0 + i * per, indices, k); \
+                        if (w[i])                                                             \
+                            k = sg_word_spikes(w[i], sizeof(E), j0 + i * per, indices, k);    \
                 }                                                                             \
             for (; j0 < N; ++j0)                                                              \
                 if (p[j0 * sn] != 0) indices[k++] = (int32_t)j0;                              \
         }                                                                                     \
+    }                                                                                         \
+                                                                                              \
+    int64_t sg_dense_count_cols_##SUF(const E *x, int64_t B, int64_t T, int64_t N, int64_t sb, \
+                                      int64_t st, int64_t sn, int64_t *indptr) {              \
+        SG_COLS_AXES;                                                                         \
+        int64_t ca = a_is_b ? T : 1, co = a_is_b ? 1 : T; /* C-order slice o * co + a * ca */ \
+        int64_t first_bad = B * T, failed = 0;                                                \
+        _Pragma("omp parallel reduction(min : first_bad) reduction(+ : failed)") {            \
+            int64_t *cnt = (int64_t *)malloc((size_t)A * sizeof(int64_t));                    \
+            failed += cnt == NULL;                                                            \
+            _Pragma("omp for schedule(static)")                                               \
+            for (int64_t o = 0; o < O; ++o) {                                                 \
+                if (cnt == NULL) continue;                                                    \
+                int64_t a_bad = A;                                                            \
+                for (int64_t a = 0; a < A; ++a) cnt[a] = 0;                                   \
+                for (int64_t j = 0; j < N; ++j) {                                             \
+                    const E *p = x + o * so + j * sn;                                         \
+                    C badj = 0;                                                               \
+                    if (sa == 1)                                                              \
+                        for (int64_t a = 0; a < A; ++a) {                                     \
+                            cnt[a] += p[a] != 0;                                              \
+                            badj |= BAD(p[a]);                                                \
+                        }                                                                     \
+                    else                                                                      \
+                        for (int64_t a = 0; a < A; ++a) {                                     \
+                            cnt[a] += p[a * sa] != 0;                                         \
+                            badj |= BAD(p[a * sa]);                                           \
+                        }                                                                     \
+                    if (badj)                                                                 \
+                        for (int64_t a = 0; a < a_bad; ++a)                                   \
+                            if (BAD(p[a * sa])) a_bad = a;                                    \
+                }                                                                             \
+                for (int64_t a = 0; a < A; ++a) indptr[1 + o * ro + a * ra] = cnt[a];         \
+                int64_t c_bad = o * co + a_bad * ca;                                          \
+                if (a_bad < A && c_bad < first_bad) first_bad = c_bad;                        \
+            }                                                                                 \
+            free(cnt);                                                                        \
+        }                                                                                     \
+        if (failed) return -2;                                                                \
+        indptr[0] = 0;                                                                        \
+        for (int64_t r = 0; r < B * T; ++r) indptr[r + 1] += indptr[r];                       \
+        return first_bad < B * T ? first_bad : -1;                                            \
+    }                                                                                         \
+                                                                                              \
+    int64_t sg_dense_fill_cols_##SUF(const E *x, int64_t B, int64_t T, int64_t N, int64_t sb, \
+                                     int64_t st, int64_t sn, const int64_t *indptr,           \
+                                     int32_t *indices) {                                      \
+        SG_COLS_AXES;                                                                         \
+        int64_t failed = 0;                                                                   \
+        _Pragma("omp parallel reduction(+ : failed)") {                                       \
+            int64_t *cur = (int64_t *)malloc((size_t)A * sizeof(int64_t));                    \
+            failed += cur == NULL;                                                            \
+            _Pragma("omp for schedule(static)")                                               \
+            for (int64_t o = 0; o < O; ++o) {                                                 \
+                if (cur == NULL) continue;                                                    \
+                for (int64_t a = 0; a < A; ++a) cur[a] = indptr[o * ro + a * ra];            \
+                for (int64_t j = 0; j < N; ++j) {                                             \
+                    const E *p = x + o * so + j * sn;                                         \
+                    for (int64_t a = 0; a < A; ++a)                                           \
+                        if (p[a * sa] != 0) indices[cur[a]++] = (int32_t)j;                   \
+                }                                                                             \
+            }                                                                                 \
+            free(cur);                                                                        \
+        }                                                                                     \
+        return failed ? -2 : 0;                                                               \
     }
 
 #define SG_BAD_INT(v) ((v) > 1)

@@ -1,10 +1,12 @@
 """Dense 0/1 engine input to the engine's time-major CSR spike pattern (op ``dense_to_csr``).
 
 The twin (NumPy, xp-generic: on CuPy arrays it runs there) checks the values, then takes the
-flat non-zero positions of the time-major view. The native kernel
-(``spikegrad/native/cpu_input.h``, preferred while :func:`spikegrad.native.enabled`) reads the
-input where it lies (any strides), in two parallel passes: check and count per row, then fill;
-for a dtype it lacks (float16, complex, object, non-native byte order) the twin runs.
+flat non-zero positions of the time-major view. The native kernels
+(``spikegrad/native/cpu_input.h``, preferred while :func:`spikegrad.native.enabled`) read the
+input where it lies, in two parallel passes: check and count per row, then fill. Units read
+contiguously when they are (the row kernels), else the column kernels run over the one of b
+and t with the smaller stride innermost (F order, time-last storage). For a dtype they lack
+(float16, complex, object, non-native byte order) the twin runs.
 """
 
 from __future__ import annotations
@@ -74,14 +76,14 @@ def _suffix(dtype: np.dtype) -> str | None:
 
 
 @functools.cache
-def _kernels(suffix: str) -> tuple[Any, Any]:
-    """(count, fill) of one instance, their ctypes signatures declared."""
+def _kernels(name: str) -> tuple[Any, Any]:
+    """(count, fill) of one instance (e.g. "f32" or "cols_f32"), their signatures declared."""
     lib = native.library()
-    count, fill = getattr(lib, "sg_dense_count_" + suffix), getattr(lib, "sg_dense_fill_" + suffix)
+    count, fill = getattr(lib, "sg_dense_count_" + name), getattr(lib, "sg_dense_fill_" + name)
     count.argtypes = [_P, _I64, _I64, _I64, _I64, _I64, _I64, _P]
     count.restype = _I64
     fill.argtypes = [_P, _I64, _I64, _I64, _I64, _I64, _I64, _P, _P]
-    fill.restype = None
+    fill.restype = _I64 if name.startswith("cols") else None
     return count, fill
 
 
@@ -106,14 +108,19 @@ def dense_to_csr_native(x: Array) -> tuple[Array, Array]:
     B, T, N = x.shape
     _check_n(N)
     x, strides = _strides(x)
-    count, fill = _kernels(suffix)
+    sb, st, sn = (abs(s) for s in strides)
+    cols = sn > 1 and any(n > 1 and s < sn for n, s in ((B, sb), (T, st)))
+    count, fill = _kernels(("cols_" if cols else "") + suffix)
     indptr = np.empty(T * B + 1, dtype=np.int64)
     bad = count(x.ctypes.data, B, T, N, *strides, indptr.ctypes.data)
+    if bad == -2:
+        raise MemoryError("dense_to_csr: no memory for a row of counters")
     if bad >= 0 and x.dtype != bool:  # bool: every non-zero byte is a spike, as in the twin
         row = x[bad // T, bad % T]
         raise not_binary(row[~((row == 0) | (row == 1))][0])
     nnz = int(indptr[-1])
     _check_nnz(nnz)
     indices = np.empty(nnz, dtype=np.int32)
-    fill(x.ctypes.data, B, T, N, *strides, indptr.ctypes.data, indices.ctypes.data)
+    if fill(x.ctypes.data, B, T, N, *strides, indptr.ctypes.data, indices.ctypes.data) == -2:
+        raise MemoryError("dense_to_csr: no memory for a row of cursors")
     return indptr.astype(np.int32), indices

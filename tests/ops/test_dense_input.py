@@ -105,6 +105,19 @@ def test_every_layout(rng, dtype):
     assert not x.flags.aligned or np.dtype(dtype).itemsize == 1  # the last one is not
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", SHAPES)
+def test_column_kernels_for_units_not_contiguous(monkeypatch, rng, dtype, shape):
+    used = []
+    kernels = di._kernels
+    monkeypatch.setattr(di, "_kernels", lambda name: used.append(name) or kernels(name))
+    x = random_input(rng, shape, 0.3, dtype)
+    for order in [(2, 1, 0), (0, 2, 1), (2, 0, 1), (1, 2, 0)]:  # F order, time last, ...
+        view = np.ascontiguousarray(x.transpose(order)).transpose(np.argsort(order))
+        assert_csr(di.dense_to_csr_native(view), reference(x))
+    assert any(name.startswith("cols") for name in used) == (shape[2] > 1 and max(shape[:2]) > 1)
+
+
 def test_dtypes_the_kernel_lacks_run_the_twin(rng):
     for dtype in (np.float16, np.complex64, np.dtype(">f4"), np.dtype(">i8")):
         x = random_input(rng, (3, 4, 10), 0.3, dtype)
@@ -246,6 +259,14 @@ MUTATIONS = {
     "rows in memory order": ("indptr[1 + t * B + b] = c", "indptr[1 + r] = c"),
     "fill skips the tail": ("if (p[j0 * sn] != 0) indices[k++]", "if (0) indices[k++]"),
     "fill ignores the unit stride": ("if (p[j0 * sn] != 0)", "if (p[j0] != 0)"),
+    "column rows in memory order": (
+        "indptr[1 + o * ro + a * ra] = cnt[a]",
+        "indptr[1 + o * A + a] = cnt[a]",
+    ),
+    "column kernel: first bad slice in memory order": (
+        "int64_t c_bad = o * co + a_bad * ca;",
+        "int64_t c_bad = o * A + a_bad;",
+    ),
     "first bad slice in memory order": (
         "if (bad && b * T + t < first_bad) first_bad = b * T + t;",
         "if (bad && r < first_bad) first_bad = r;",
