@@ -290,8 +290,8 @@ def as_spike_matrix(xp: ModuleType, x: Any, n_inputs: int) -> SpikeMatrix:
             return events_matrix(xp, x.b, x.t, x.i, T, B, N)
         m = events_matrix(np, to_numpy(x.b), to_numpy(x.t), to_numpy(x.i), T, B, N)
         return SpikeMatrix(_moved(xp, m.indptr), _moved(xp, m.indices), T, B, N)
-    if not hasattr(x, "ndim"):
-        x = np.asarray(x)
+    if get_xp(x) is np:
+        x = np.asarray(x)  # array-likes (lists, CPU tensors) as NumPy arrays, without a copy
     _check_ndim(x)
     B, T, N = x.shape
     if N != n_inputs:

@@ -2,12 +2,9 @@
  * included once at the end of cpu_ops.c.
  *
  * x is a (B, T, N) array in any layout: element (b, t, j) lies at x[b * sb + t * st + j * sn]
- * (strides in elements, any sign). CSR row t * B + b (time-major) is the slice x[b, t, :]; its
- * column indices are the j with x[b, t, j] != 0, ascending. A value is valid when it is 0 or 1
- * (-0.0 is 0; NaN is invalid). Threads take slices in memory order (the axis of b or t with
- * the larger stride outside), so that neighbouring slices share cache lines when the units
- * are not contiguous. Contiguous slices (sn = 1) are read in blocks whose tests vectorise
- * (count) and as 8-byte words, four at a time (fill, where spikes are rare).
+ * (strides in elements, any sign; 0 along an axis of length 1). CSR row t * B + b (time-major)
+ * is the slice x[b, t, :]; its column indices are the j with x[b, t, j] != 0, ascending. A
+ * value is valid when it is 0 or 1 (-0.0 is 0; NaN is invalid).
  *
  * Pass 1, sg_dense_count_<E>(x, B, T, N, sb, st, sn, indptr): indptr (T * B + 1,) int64
  * receives the row pointers (indptr[0] = 0, indptr[T * B] = nnz); returns the first slice
@@ -15,6 +12,13 @@
  * lies in it), or -1 when every value is valid; indptr is complete either way.
  * Pass 2, sg_dense_fill_<E>(x, B, T, N, sb, st, sn, indptr, indices): indices (nnz,) int32
  * receives the column indices (an empty row is not read).
+ * Row kernels (above; for units that are the fastest axis): threads take slices in memory
+ * order; contiguous slices (sn = 1) are read in blocks whose tests vectorise (count) and as
+ * 8-byte words, four at a time (fill: spikes are rare, a zero word is skipped whole).
+ * Column kernels sg_dense_{count,fill}_cols_<E> (same arguments; for units that are not the
+ * fastest axis, e.g. F order or time-last storage): threads take the slower of b and t, and
+ * run over units, then the faster of b and t innermost; they return -2 when a thread's row
+ * of counters cannot be allocated (fill: 0 otherwise).
  * <E>: u8 (bool, int8, uint8 as bytes), u16, u32, u64 (integers as their unsigned bits: 0 and 1
  * have the same bits), f32, f64. */
 #define SG_DBLK 128 /* elements per block of the count: a block's count fits in a byte */
@@ -53,9 +57,8 @@ static int64_t sg_word_spikes(uint64_t w, int64_t size, int64_t j, int32_t *indi
     return k;
 }
 
-/* The column kernels (units not the fastest axis): the axis a of b and t with the smaller
- * stride innermost, o the other; slice (o, a) is CSR row o * ro + a * ra. Each thread keeps
- * a row of A counters or cursors; -2 when it cannot be allocated. */
+/* The axes of the column kernels: a, the one of b and t with the smaller stride (innermost),
+ * and o, the other; slice (o, a) is CSR row o * ro + a * ra. */
 #define SG_COLS_AXES                                                                          \
     int a_is_b = B > 1 && (T == 1 || (sb < 0 ? -sb : sb) <= (st < 0 ? -st : st));            \
     int64_t A = a_is_b ? B : T, O = a_is_b ? T : B, sa = a_is_b ? sb : st;                    \

@@ -235,6 +235,21 @@ def test_too_many_units_for_int32_indices_is_refused(which):
         run(which, x)
 
 
+def test_engine_input_takes_array_likes(rng):
+    x = random_input(rng, (2, 3, 4), 0.5, np.float32)
+    m = as_spike_matrix(np, x.tolist(), 4)
+    assert_csr((m.indptr, m.indices), reference(x))
+
+    class ArrayLike:  # e.g. a CPU tensor: ndim and dtype that NumPy does not know, __array__
+        ndim, dtype = 3, "tensor.float32"
+
+        def __array__(self, dtype=None, copy=None):
+            return x
+
+    m = as_spike_matrix(np, ArrayLike(), 4)
+    assert_csr((m.indptr, m.indices), reference(x))
+
+
 def test_engine_input_checks_shape_then_values(rng):
     x = random_input(rng, (2, 3, 10), 0.3, np.float32)
     with pytest.raises(sg.ShapeError, match="network expects 11"):
