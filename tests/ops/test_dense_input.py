@@ -201,11 +201,12 @@ def test_nan_is_refused_in_float64_and_in_a_view(which):
 
 
 def test_bool_bytes_other_than_one_are_spikes_as_in_the_twin():
-    raw = np.zeros((2, 3, 12), np.uint8)
-    raw[0, 1, 4], raw[1, 2, 11] = 1, 7
+    raw = np.zeros((2, 3, 40), np.uint8)  # 40 bytes: one group of four words and a tail
+    raw[0, 1, [4, 9, 20, 31, 33]] = [1, 2, 0x80, 0x10, 7]
+    raw[1, 2, 11] = 0xFF
     x = raw.view(bool)
     assert_csr(di.dense_to_csr_native(x), di.dense_to_csr(x))
-    assert di.dense_to_csr_native(x)[1].tolist() == [4, 11]
+    assert di.dense_to_csr_native(x)[1].tolist() == [4, 9, 20, 31, 33, 11]
 
 
 @pytest.mark.parametrize("which", NATIVE)
@@ -272,6 +273,7 @@ MUTATIONS = {
     "float check drops the 1": ("(((v) != 0) & ((v) != 1))", "((v) != 0)"),
     "integer check admits 2": ("SG_BAD_INT(v) ((v) > 1)", "SG_BAD_INT(v) ((v) > 2)"),
     "rows in memory order": ("indptr[1 + t * B + b] = c", "indptr[1 + r] = c"),
+    "byte flags fold one step less": ("t |= t >> 1;", "t |= 0;"),
     "fill skips the tail": ("if (p[j0 * sn] != 0) indices[k++]", "if (0) indices[k++]"),
     "fill ignores the unit stride": ("if (p[j0 * sn] != 0)", "if (p[j0] != 0)"),
     "column rows in memory order": (
@@ -328,6 +330,7 @@ def test_a_planted_bug_is_caught(tmp_path, rng, name):
                 test_the_kernels_write_every_slot(rng, np.float32)
                 test_the_kernels_write_every_slot(rng, np.uint8)
                 test_every_layout(rng, np.float32)
+                test_bool_bytes_other_than_one_are_spikes_as_in_the_twin()
                 test_the_first_bad_value_in_c_order_is_named_in_every_layout("native")
                 test_other_values_are_refused_naming_the_first(rng, np.float32, "native")
                 test_other_values_are_refused_naming_the_first(rng, np.int16, "native")
