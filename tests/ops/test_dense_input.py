@@ -22,7 +22,10 @@ DTYPES = [
     bool, np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32, np.int64, np.uint64,
     np.float32, np.float64,
 ]  # fmt: skip
-SHAPES = [(1, 1, 1), (1, 6, 7), (5, 1, 9), (4, 7, 1), (3, 5, 32), (2, 9, 33), (6, 4, 100)]
+SHAPES = [
+    (1, 1, 1), (1, 6, 7), (5, 1, 9), (4, 7, 1), (3, 5, 32), (2, 9, 33), (6, 4, 100),
+    (2, 3, 0), (0, 3, 5), (2, 0, 5),
+]  # fmt: skip
 NATIVE = "native", "twin"
 
 
@@ -115,7 +118,8 @@ def test_column_kernels_for_units_not_contiguous(monkeypatch, rng, dtype, shape)
     for order in [(2, 1, 0), (0, 2, 1), (2, 0, 1), (1, 2, 0)]:  # F order, time last, ...
         view = np.ascontiguousarray(x.transpose(order)).transpose(np.argsort(order))
         assert_csr(di.dense_to_csr_native(view), reference(x))
-    assert any(name.startswith("cols") for name in used) == (shape[2] > 1 and max(shape[:2]) > 1)
+    if x.size:
+        assert any(name.startswith("cols") for name in used) == (shape[2] > 1 < max(shape[:2]))
 
 
 def test_dtypes_the_kernel_lacks_run_the_twin(rng):
