@@ -82,7 +82,7 @@ class SpikeEvents:
     @classmethod
     def from_dense(cls, x: Any) -> SpikeEvents:
         """Events of a dense ``(B, T, N)`` 0/1 array (validated like engine input)."""
-        x = _check_dense(to_numpy(x))
+        x = check_dense(to_numpy(x))
         b, t, i = np.nonzero(x)
         return cls(b, t, i, x.shape)
 
@@ -90,19 +90,30 @@ class SpikeEvents:
         return f"SpikeEvents(shape={self.shape}, n_events={self.n_events})"
 
 
-def _check_dense(x: np.ndarray | Any) -> Any:
+def _check_ndim(x: Any) -> None:
     if x.ndim != 3:
         raise ShapeError(f"x must be (B, T, N); got shape {tuple(x.shape)}")
+
+
+def not_binary(value: Any) -> InputError:
+    """The error for a dense input holding ``value``, neither 0 nor 1 (NaN included)."""
+    return InputError(
+        f"x must hold only 0 and 1 (spikes); found {float(value)!r}. "
+        "spikegrad refuses non-binary input instead of clamping it; "
+        "binarise counts first, e.g. x = (x > 0)"
+    )
+
+
+def check_dense(x: np.ndarray | Any) -> Any:
+    """``x`` itself after checking it is a (B, T, N) array of only 0 and 1 (any dtype; bool
+    needs no check). Raises ShapeError, or InputError naming the first other value (C order).
+    """
+    _check_ndim(x)
     if x.dtype != bool:
         xp = get_xp(x)
         ok = xp.logical_or(x == 0, x == 1)
         if not bool(ok.all()):
-            bad = x[~ok].ravel()[0]
-            raise InputError(
-                f"x must hold only 0 and 1 (spikes); found {float(bad)!r}. "
-                "spikegrad refuses non-binary input instead of clamping it; "
-                "binarise counts first, e.g. x = (x > 0)"
-            )
+            raise not_binary(x[~ok].ravel()[0])
     return x
 
 
@@ -279,13 +290,13 @@ def as_spike_matrix(xp: ModuleType, x: Any, n_inputs: int) -> SpikeMatrix:
             return events_matrix(xp, x.b, x.t, x.i, T, B, N)
         m = events_matrix(np, to_numpy(x.b), to_numpy(x.t), to_numpy(x.i), T, B, N)
         return SpikeMatrix(_moved(xp, m.indptr), _moved(xp, m.indices), T, B, N)
-    if not hasattr(x, "ndim"):
-        x = np.asarray(x)
-    x = _check_dense(x)
+    if get_xp(x) is np:
+        x = np.asarray(x)  # array-likes (lists, CPU tensors) as NumPy arrays, without a copy
+    _check_ndim(x)
     B, T, N = x.shape
     if N != n_inputs:
         raise ShapeError(f"x has {N} input units; the network expects {n_inputs}")
     if B < 1 or T < 1:
         raise ShapeError(f"x must have B >= 1 and T >= 1; got shape {(B, T, N)}")
-    keys = get_xp(x).flatnonzero(get_xp(x).moveaxis(x, 0, 1))
-    return spike_matrix_from_keys(xp, keys, T, B, N)
+    indptr, indices = call("dense_to_csr", x)  # validates: only 0 and 1
+    return SpikeMatrix(_moved(xp, indptr), _moved(xp, indices), T, B, N)

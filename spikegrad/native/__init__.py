@@ -40,7 +40,7 @@ from ..errors import BackendUnavailableError, ConfigError
 from . import threads
 
 MODES = ("auto", "0", "1")
-SOURCES = ("cpu_ops.c", "cpu_ops.h")
+SOURCES = ("cpu_ops.c", "cpu_ops.h", "cpu_input.h")
 BASE_FLAGS = ("-O3", "-ffp-contract=off", "-std=c99", "-fPIC", "-shared")
 # Tried in order; the first that compiles wins (compilers without OpenMP or -march=native).
 EXTRA_FLAGS = (("-march=native", "-fopenmp"), ("-fopenmp",), ("-march=native",), ())
