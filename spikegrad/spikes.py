@@ -209,19 +209,10 @@ def place_sorted_events(
 def events_matrix(
     xp: ModuleType, b: Array, t: Array, i: Array, T: int, B: int, N: int
 ) -> SpikeMatrix:
-    """The SpikeMatrix of validated events (any order, repeats allowed) in ``xp``.
-
-    Events sorted by (b, t, i) without repeats (as ``EventDataset.batch`` makes them) are
-    placed in O(E); others are sorted by their time-major key and de-duplicated.
-
-    Shapes: b, t, i (E,) int64 -> SpikeMatrix.
-    """
-    key = (b * T + t) * N + i
-    if key.size < 2 or bool((key[1:] > key[:-1]).all()):
-        return place_sorted_events(xp, b, t, i, T, B, N)
-    keys = xp.sort((t * B + b) * N + i)
-    keys = keys[xp.concatenate((xp.ones(1, dtype=bool), keys[1:] != keys[:-1]))]
-    return spike_matrix_from_keys(xp, keys, T, B, N)
+    """The SpikeMatrix of validated events (any order, repeats allowed) in ``xp`` (op
+    ``events_to_csr``). Shapes: b, t, i (E,) int64 -> SpikeMatrix."""
+    indptr, indices = call("events_to_csr", xp.asarray(b), xp.asarray(t), xp.asarray(i), (T, B, N))
+    return SpikeMatrix(indptr, indices, T, B, N)
 
 
 def _moved(xp: ModuleType, a: Array) -> Array:

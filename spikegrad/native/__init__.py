@@ -40,7 +40,7 @@ from ..errors import BackendUnavailableError, ConfigError
 from . import threads
 
 MODES = ("auto", "0", "1")
-SOURCES = ("cpu_ops.c", "cpu_ops.h", "cpu_input.h")
+SOURCES = ("cpu_ops.c", "cpu_ops.h", "cpu_input.h", "cpu_events.h")
 BASE_FLAGS = ("-O3", "-ffp-contract=off", "-std=c99", "-fPIC", "-shared")
 # Tried in order; the first that compiles wins (compilers without OpenMP or -march=native).
 EXTRA_FLAGS = (("-march=native", "-fopenmp"), ("-fopenmp",), ("-march=native",), ())
@@ -321,3 +321,5 @@ def _declare(lib: ctypes.CDLL) -> None:
         getattr(lib, name).restype = _I64
     lib.sg_forward_take.argtypes = [_P, _P, _P, ctypes.c_int, _P]
     lib.sg_forward_take.restype = ctypes.c_int
+    lib.sg_events_csr.argtypes = [_P, _P, _P, _I64, _I64, _I64, _P, _P, _P]
+    lib.sg_events_csr.restype = _I64

@@ -213,3 +213,4 @@ typedef double sg_vec_f64 __attribute__((vector_size(64), aligned(8)));
 #define SG_TINY DBL_MIN
 #include "cpu_ops.h"
 #include "cpu_input.h"
+#include "cpu_events.h"
