@@ -29,9 +29,9 @@ from ..errors import ConfigError
 ENV = "SPIKEGRAD_THREADS"
 HOW_TO_CHANGE = f"{ENV}=N in the environment, or spikegrad.native.set_threads(N)"
 # Settings of the OpenMP runtime's waits that the library applies when the kernel library
-# loads, each only where the user has not set it; e.g. {"GOMP_SPINCOUNT": "10000"} bounds how
-# long libgomp's idle threads spin before they sleep. Empty: the runtime's own defaults.
-OMP_DEFAULTS: dict[str, str] = {}
+# loads, only where the user has set none of OMP_WAIT_VARS: idle threads sleep instead of
+# spinning (a spinning thread keeps a core from a neighbour: measured in README, "Threads").
+OMP_DEFAULTS: dict[str, str] = {"OMP_WAIT_POLICY": "passive"}
 # The OpenMP variables that ``spikegrad info`` and the contention benchmark report.
 OMP_WAIT_VARS = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
 
@@ -102,7 +102,9 @@ def omp_env(environ: Mapping[str, str] | None = None) -> dict[str, str | None]:
     """The OpenMP wait variables as the kernels see them at load: the user's value, else the
     library's default from :data:`OMP_DEFAULTS`, else None (the runtime's default)."""
     env = os.environ if environ is None else environ
-    return {k: env.get(k) or OMP_DEFAULTS.get(k) for k in OMP_WAIT_VARS}
+    if any(env.get(k) for k in OMP_WAIT_VARS):
+        return {k: env.get(k) or None for k in OMP_WAIT_VARS}
+    return {k: OMP_DEFAULTS.get(k) for k in OMP_WAIT_VARS}
 
 
 @contextlib.contextmanager
@@ -110,7 +112,7 @@ def load_env() -> Iterator[None]:
     """While the kernel library loads: ``OMP_NUM_THREADS`` = the chosen count (unless it is the
     source) and :data:`OMP_DEFAULTS` where unset; the environment is restored afterwards."""
     setting = current()
-    extra = {k: v for k, v in OMP_DEFAULTS.items() if not os.environ.get(k)}
+    extra = {k: v for k, v in omp_env().items() if v is not None and not os.environ.get(k)}
     if setting.source != "OMP_NUM_THREADS":
         extra["OMP_NUM_THREADS"] = str(setting.n)
     saved = {k: os.environ.get(k) for k in extra}

@@ -112,15 +112,17 @@ def test_pool_follows_set_threads_without_the_library(restore_threads):
 def test_load_env_sets_then_restores(monkeypatch):
     monkeypatch.setattr(threads, "OMP_DEFAULTS", {"GOMP_SPINCOUNT": "77", "OMP_WAIT_POLICY": "x"})
     monkeypatch.setattr(threads, "_override", OTHER)
-    monkeypatch.delenv("GOMP_SPINCOUNT", raising=False)
-    monkeypatch.setenv("OMP_WAIT_POLICY", "passive")  # the user's value wins
-    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    for var in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY", "OMP_NUM_THREADS"):
+        monkeypatch.delenv(var, raising=False)
     before = dict(os.environ)
-    with threads.load_env():
-        assert os.environ["GOMP_SPINCOUNT"] == "77" and os.environ["OMP_WAIT_POLICY"] == "passive"
+    with threads.load_env():  # the user set no wait variable: the library's defaults
+        assert os.environ["GOMP_SPINCOUNT"] == "77" and os.environ["OMP_WAIT_POLICY"] == "x"
         assert os.environ["OMP_NUM_THREADS"] == str(OTHER)
     assert dict(os.environ) == before
-    assert threads.omp_env() == {"OMP_WAIT_POLICY": "passive", "GOMP_SPINCOUNT": "77"}
+    monkeypatch.setenv("OMP_WAIT_POLICY", "active")  # the user's choice: no default mixed in
+    with threads.load_env():
+        assert "GOMP_SPINCOUNT" not in os.environ and os.environ["OMP_WAIT_POLICY"] == "active"
+    assert threads.omp_env() == {"OMP_WAIT_POLICY": "active", "GOMP_SPINCOUNT": None}
 
 
 _PROBE = """
