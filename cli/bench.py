@@ -14,12 +14,17 @@ from . import cli
 EXAMPLES = """
 \b
 Each case is validated (sparse vs dense gradients, and against PyTorch unless --no-torch)
-before it is timed; figures are medians of --repeats. The GPU report (CUDA events, inputs
-already on the device, peak memory, kernel bandwidth): python -m spikegrad.bench --gpu.
+before it is timed; figures are medians of --repeats; peak MB is the host RSS growth of one
+step. The PyTorch row is the faster of eager and torch.compile (compiling takes minutes at
+T = 500; --no-compile skips it). --peers adds snnTorch, SpikingJelly and Norse rows
+(pip install 'spikegrad[peers]', then spikingjelly and norse with --no-deps). The GPU
+report (CUDA events, inputs already on the device, peak memory, kernel bandwidth):
+python -m spikegrad.bench --gpu.
 
 \b
 Examples:
   spikegrad bench --case fmnist --repeats 3 --no-torch
+  spikegrad bench --peers --json
   spikegrad bench --backend cupy --case shd --case shd-large --json
 """
 
@@ -35,11 +40,21 @@ Examples:
 @click.option("--backend", type=click.Choice(BACKENDS), default="numpy", show_default=True)
 @click.option("--repeats", type=click.IntRange(1), default=5, show_default=True)
 @click.option("--no-torch", is_flag=True, help="Skip the PyTorch dense-BPTT baseline.")
+@click.option("--no-compile", is_flag=True, help="PyTorch baseline: eager only (no torch.compile).")
+@click.option(
+    "--peers", is_flag=True, help="Also time snnTorch, SpikingJelly and Norse (when installed)."
+)
 @click.option(
     "--json", "as_json", is_flag=True, help="Print one JSON object per case (one per line)."
 )
 def bench(
-    cases: tuple[str, ...], backend: str, repeats: int, no_torch: bool, as_json: bool
+    cases: tuple[str, ...],
+    backend: str,
+    repeats: int,
+    no_torch: bool,
+    no_compile: bool,
+    peers: bool,
+    as_json: bool,
 ) -> None:
     """Time dense vs sparse gradients on the paper's shapes."""
     from spikegrad import bench as sg_bench
@@ -49,5 +64,7 @@ def bench(
         raise click.UsageError(
             "the PyTorch baseline needs torch (pip install 'spikegrad[bench]'); or pass --no-torch"
         )
-    results = sg_bench.run(list(cases) or None, backend, repeats, not no_torch)
+    results = sg_bench.run(
+        list(cases) or None, backend, repeats, not no_torch, peers, not no_compile
+    )
     click.echo(report.json_lines(results) if as_json else sg_bench.format_table(results))
