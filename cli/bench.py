@@ -8,6 +8,7 @@ import click
 
 from spikegrad.backend import BACKENDS
 from spikegrad.bench import CASES
+from spikegrad.bench.torch_baseline import COMPILE_MAX_STEPS
 
 from . import cli
 
@@ -15,11 +16,11 @@ EXAMPLES = """
 \b
 Each case is validated (sparse vs dense gradients, and against PyTorch unless --no-torch)
 before it is timed; figures are medians of --repeats; peak MB is the host RSS growth of one
-step. The PyTorch row is the faster of eager and torch.compile (compiling takes minutes at
-T = 500; --no-compile skips it). --peers adds snnTorch, SpikingJelly and Norse rows
-(pip install 'spikegrad[peers]', then spikingjelly and norse with --no-deps). The GPU
-report (CUDA events, inputs already on the device, peak memory, kernel bandwidth):
-python -m spikegrad.bench --gpu.
+step. The PyTorch row is the faster of eager and torch.compile, tried where T <=
+--compile-max-steps (its compile time grows with T: minutes at T = 100). --peers adds
+snnTorch, SpikingJelly and Norse rows (pip install 'spikegrad[peers]', then spikingjelly,
+norse and nirtorch with --no-deps). The GPU report (CUDA events, inputs already on the
+device, peak memory, kernel bandwidth): python -m spikegrad.bench --gpu.
 
 \b
 Examples:
@@ -40,7 +41,13 @@ Examples:
 @click.option("--backend", type=click.Choice(BACKENDS), default="numpy", show_default=True)
 @click.option("--repeats", type=click.IntRange(1), default=5, show_default=True)
 @click.option("--no-torch", is_flag=True, help="Skip the PyTorch dense-BPTT baseline.")
-@click.option("--no-compile", is_flag=True, help="PyTorch baseline: eager only (no torch.compile).")
+@click.option(
+    "--compile-max-steps",
+    type=click.IntRange(0),
+    default=COMPILE_MAX_STEPS,
+    show_default=True,
+    help="PyTorch baseline: also try torch.compile when T <= this (0: eager only).",
+)
 @click.option(
     "--peers", is_flag=True, help="Also time snnTorch, SpikingJelly and Norse (when installed)."
 )
@@ -52,7 +59,7 @@ def bench(
     backend: str,
     repeats: int,
     no_torch: bool,
-    no_compile: bool,
+    compile_max_steps: int,
     peers: bool,
     as_json: bool,
 ) -> None:
@@ -65,6 +72,6 @@ def bench(
             "the PyTorch baseline needs torch (pip install 'spikegrad[bench]'); or pass --no-torch"
         )
     results = sg_bench.run(
-        list(cases) or None, backend, repeats, not no_torch, peers, not no_compile
+        list(cases) or None, backend, repeats, not no_torch, peers, compile_max_steps
     )
     click.echo(report.json_lines(results) if as_json else sg_bench.format_table(results))

@@ -8,9 +8,10 @@ backward and the whole step (with Adam) for both modes side by side, and report 
 each mode keeps from the forward for the backward and the peak growth of host memory (RSS) of
 one step. Every figure is a median of ``repeats``. spikegrad's steps take the batch as host
 events (their preparation is part of its forward); the PyTorch baseline's dense input tensor
-is made once, outside its timed steps; it is timed eager and compiled (``torch.compile``,
-compiled before timing) and the faster is its row. With ``--peers``: snnTorch, SpikingJelly
-and Norse on the same weights and inputs (:mod:`.peers`), when installed.
+is made once, outside its timed steps; it is timed eager and, when T is short enough to
+compile, compiled (``torch.compile``, before timing) and the faster is its row. With
+``--peers``: snnTorch, SpikingJelly and Norse on the same weights and inputs
+(:mod:`.peers`), when installed.
 """
 
 from __future__ import annotations
@@ -40,13 +41,14 @@ def run_case(
     repeats: int = 5,
     with_torch: bool = True,
     with_peers: bool = False,
-    torch_compile: bool = True,
+    compile_max_steps: int = torch_baseline.COMPILE_MAX_STEPS,
 ) -> dict[str, Any]:
     """Calibrate, validate, then time one case. Returns a flat dict of every figure.
 
     ``with_torch``: the PyTorch baseline (the faster of eager and ``torch.compile`` when
-    ``torch_compile``); ``with_peers``: snnTorch, SpikingJelly and Norse (:mod:`.peers`), each
-    when installed. Every row's ``peak_bytes`` is the host RSS growth of one step."""
+    T <= ``compile_max_steps``; 0: eager only); ``with_peers``: snnTorch, SpikingJelly and
+    Norse (:mod:`.peers`), each when installed. Every row's ``peak_bytes`` is the host RSS
+    growth of one step."""
     x, y = make_inputs(case)
     net = build_network(case, backend)
     active = calibrate(net, x, y, case.target_active)
@@ -66,7 +68,15 @@ def run_case(
         for k, v in time_mode(net, x, y, mode, clock, 1, repeats, peak=host).items():
             res[f"{mode}_{k}"] = v
     if with_torch:
-        t = torch_baseline.time_step(net, x, y, 1, repeats, compile=torch_compile)
+        t = torch_baseline.time_step(
+            net,
+            x,
+            y,
+            1,
+            repeats,
+            compile=compile_max_steps > 0,
+            compile_max_steps=compile_max_steps,
+        )
         res["torch_rel_err"] = grad_err(t.pop("grads"), gd)
         t.pop("device")
         res.update({f"torch_{k}": v for k, v in t.items()})
@@ -81,12 +91,13 @@ def run(
     repeats: int = 5,
     with_torch: bool = True,
     with_peers: bool = False,
-    torch_compile: bool = True,
+    compile_max_steps: int = torch_baseline.COMPILE_MAX_STEPS,
 ) -> list[dict[str, Any]]:
     """Run the named cases (default: the CPU report's, shd and fmnist); see :func:`run_case`."""
     names = cases or default_cases("cpu")
     return [
-        run_case(CASES[c], backend, repeats, with_torch, with_peers, torch_compile) for c in names
+        run_case(CASES[c], backend, repeats, with_torch, with_peers, compile_max_steps)
+        for c in names
     ]
 
 
@@ -110,7 +121,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--no-torch", action="store_true", help="skip the PyTorch dense-BPTT baseline")
     ap.add_argument(
-        "--no-compile", action="store_true", help="PyTorch baseline: eager only, no torch.compile"
+        "--compile-max-steps",
+        type=int,
+        default=torch_baseline.COMPILE_MAX_STEPS,
+        metavar="T",
+        help="PyTorch baseline: also try torch.compile when T <= this (0: eager only; "
+        "default %(default)s)",
     )
     ap.add_argument(
         "--peers", action="store_true", help="also time snnTorch, SpikingJelly, Norse if installed"
@@ -127,7 +143,7 @@ def main(argv: list[str] | None = None) -> None:
     a = ap.parse_args(argv)
     if not a.no_torch and (why := torch_baseline.unavailable(cuda=False)):
         ap.error(f"the PyTorch baseline cannot run: {why}; or pass --no-torch")
-    res = run(a.case, a.backend, a.repeats, not a.no_torch, a.peers, not a.no_compile)
+    res = run(a.case, a.backend, a.repeats, not a.no_torch, a.peers, a.compile_max_steps)
     print(report.json_lines(res) if a.json else format_table(res))
     if a.out:
         report.write_json(a.out, res, {"machine": report.machine_line()})

@@ -127,7 +127,7 @@ def test_compiled_variant_is_checked_timed_and_the_faster_is_reported(monkeypatc
     net = _net()
     x, y = _inputs(4, 10, 12)
     _fake_compile(monkeypatch, lambda fn: fn)  # "compiles" to the same function
-    r = tb.time_step(net, x, y, warmup=1, repeats=2)
+    r = tb.time_step(net, x, y, warmup=1, repeats=2, compile=True)
     assert r["compiled_step_s"] > 0 and r["eager_step_s"] > 0 and r["compile_s"] > 0
     faster = "torch.compile" if r["compiled_step_s"] < r["eager_step_s"] else "eager"
     assert r["variant"] == faster and r["step_s"] == min(r["compiled_step_s"], r["eager_step_s"])
@@ -145,11 +145,11 @@ def test_compile_failure_or_wrong_gradients_fall_back_to_eager(monkeypatch):
         raise RuntimeError("no C++ compiler\nmore")
 
     _fake_compile(monkeypatch, broken)
-    r = tb.time_step(net, x, y, warmup=0, repeats=1)
+    r = tb.time_step(net, x, y, warmup=0, repeats=1, compile=True)
     assert r["variant"] == "eager" and r["compiled_step_s"] is None
     assert r["variant_note"] == "eager (torch.compile failed (RuntimeError: no C++ compiler))"
     _fake_compile(monkeypatch, lambda fn: lambda a, b: 2 * fn(a, b))  # wrong gradients
-    r = tb.time_step(net, x, y, warmup=0, repeats=1)
+    r = tb.time_step(net, x, y, warmup=0, repeats=1, compile=True)
     assert r["variant"] == "eager" and "differ from eager (rel. err 1.0e+00)" in r["variant_note"]
 
 
@@ -158,7 +158,7 @@ def test_real_torch_compile_matches_eager():
     """The real torch.compile (inductor, a C++ compiler): compiles, checks, times (~1 min)."""
     net = _net(sizes=(12, 9, 3))
     x, y = _inputs(3, 6, 12)
-    r = tb.time_step(net, x, y, warmup=1, repeats=2)
+    r = tb.time_step(net, x, y, warmup=1, repeats=2, compile=True)
     if r["compiled_step_s"] is None:  # e.g. no C++ compiler: said, and eager reported
         assert r["variant"] == "eager" and "torch.compile failed" in r["variant_note"]
     else:
@@ -178,3 +178,16 @@ def test_reset_restores_weights_and_optimiser():
     bl.reset()
     assert np.array_equal(bl.params["W1"].detach().numpy(), net.params["W1"])
     assert not bl.opt.state
+
+
+def test_no_compile_beyond_compile_max_steps(monkeypatch):
+    net = _net()
+    x, y = _inputs(4, 10, 12)
+
+    def never(fn):
+        raise AssertionError("compiled although T > compile_max_steps")
+
+    _fake_compile(monkeypatch, never)
+    r = tb.time_step(net, x, y, warmup=0, repeats=1, compile=True, compile_max_steps=9)
+    assert r["variant"] == "eager" and r["compiled_step_s"] is None and r["compile_s"] == 0
+    assert "not tried: T = 10 > 9" in r["variant_note"]
