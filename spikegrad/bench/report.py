@@ -66,8 +66,7 @@ def case_block(
     if peak:
         cols.append(("peak MB", "peak_bytes", 10, 1 / MB, 1))
     rows = [*ROWS, *peer_rows(r)]
-    width = max(len(label) for row, label in rows if f"{row}_step_s" in r or row == "dense")
-    width = max(width, 10)
+    width = max([10] + [len(label) for row, label in rows if f"{row}_step_s" in r])
     lines = [
         "",
         f"{r['case']}  {r['shape']}  B={r['B']} T={r['T']}  backend={r['backend']} {r['dtype']}",

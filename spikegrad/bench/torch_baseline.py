@@ -7,8 +7,11 @@ is one matrix product over all steps, and the time loop walks per-step views of 
 tensor would make every step's backward write a full-size gradient: O(T^2)); a surrogate spike
 function (the engine's band-truncated fast sigmoid), the reset detached from the graph, the
 leaky readout, cross-entropy, the spike-count regulariser when the network has one, and
-``torch.optim.Adam``. torch is an optional extra (``bench``), never an engine dependency;
-this module imports it only when used.
+``torch.optim.Adam``. On the CPU it is timed eager and, where T is short enough to compile
+(:data:`COMPILE_MAX_STEPS`), as ``torch.compile(loss)`` too, compiled and checked before any
+timing; the faster is reported. The peer libraries (:mod:`.peers`) subclass
+:class:`TorchBPTT`. torch is an optional extra (``bench``), never an engine dependency; this
+module imports it only when used.
 """
 
 from __future__ import annotations
