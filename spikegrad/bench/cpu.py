@@ -5,9 +5,13 @@ so that its active fraction sits at the paper's level (calibration, printed), **
 that sparse and dense gradients agree (and, with ``with_torch``, that a PyTorch
 dense-BPTT step computes the same gradients), then time ``loss_and_grad`` forward and
 backward and the whole step (with Adam) for both modes side by side, and report the bytes
-each mode keeps from the forward for the backward. Every figure is a median of ``repeats``.
-spikegrad's steps take the batch as host events (their preparation is part of its forward);
-the PyTorch baseline's dense input tensor is made once, outside its timed steps.
+each mode keeps from the forward for the backward and the peak growth of host memory (RSS) of
+one step. Every figure is a median of ``repeats``. spikegrad's steps take the batch as host
+events (their preparation is part of its forward); the PyTorch baseline's dense input tensor
+is made once, outside its timed steps; it is timed eager and, when T is short enough to
+compile, compiled (``torch.compile``, before timing) and the faster is its row. With
+``--peers``: snnTorch, SpikingJelly and Norse on the same weights and inputs
+(:mod:`.peers`), when installed.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import sys
 from typing import Any
 
 from .. import native
-from . import report, torch_baseline
+from . import peers, report, torch_baseline
 from .cases import (
     CASES,
     Case,
@@ -32,9 +36,19 @@ from .timing import WallClock, device_sync, time_mode
 
 
 def run_case(
-    case: Case, backend: str = "numpy", repeats: int = 5, with_torch: bool = True
+    case: Case,
+    backend: str = "numpy",
+    repeats: int = 5,
+    with_torch: bool = True,
+    with_peers: bool = False,
+    compile_max_steps: int = torch_baseline.COMPILE_MAX_STEPS,
 ) -> dict[str, Any]:
-    """Calibrate, validate, then time one case. Returns a flat dict of every figure."""
+    """Calibrate, validate, then time one case. Returns a flat dict of every figure.
+
+    ``with_torch``: the PyTorch baseline (the faster of eager and ``torch.compile`` when
+    T <= ``compile_max_steps``; 0: eager only); ``with_peers``: snnTorch, SpikingJelly and
+    Norse (:mod:`.peers`), each when installed. Every row's ``peak_bytes`` is the host RSS
+    growth of one step."""
     x, y = make_inputs(case)
     net = build_network(case, backend)
     active = calibrate(net, x, y, case.target_active)
@@ -49,14 +63,25 @@ def run_case(
         "sparse_vs_dense_rel_err": grad_err(gs, gd),
     }
     clock = WallClock(device_sync(net))
+    host = net.backend.name == "numpy"
     for mode in ("dense", "sparse"):
-        for k, v in time_mode(net, x, y, mode, clock, 1, repeats).items():
+        for k, v in time_mode(net, x, y, mode, clock, 1, repeats, peak=host).items():
             res[f"{mode}_{k}"] = v
     if with_torch:
-        t = torch_baseline.time_step(net, x, y, 1, repeats)
+        t = torch_baseline.time_step(
+            net,
+            x,
+            y,
+            1,
+            repeats,
+            compile=compile_max_steps > 0,
+            compile_max_steps=compile_max_steps,
+        )
         res["torch_rel_err"] = grad_err(t.pop("grads"), gd)
         t.pop("device")
         res.update({f"torch_{k}": v for k, v in t.items()})
+    if with_peers:
+        res.update(peers.time_peers(net, x, y, gd, 1, repeats))
     return report.add_ratios(res)
 
 
@@ -65,15 +90,22 @@ def run(
     backend: str = "numpy",
     repeats: int = 5,
     with_torch: bool = True,
+    with_peers: bool = False,
+    compile_max_steps: int = torch_baseline.COMPILE_MAX_STEPS,
 ) -> list[dict[str, Any]]:
-    """Run the named cases (default: the CPU report's, shd and fmnist)."""
+    """Run the named cases (default: the CPU report's, shd and fmnist); see :func:`run_case`."""
     names = cases or default_cases("cpu")
-    return [run_case(CASES[c], backend, repeats, with_torch) for c in names]
+    return [
+        run_case(CASES[c], backend, repeats, with_torch, with_peers, compile_max_steps)
+        for c in names
+    ]
 
 
 def format_table(results: list[dict[str, Any]]) -> str:
     """A plain-text table of the results, one block per case."""
-    return "\n".join([report.machine_line()] + [ln for r in results for ln in report.case_block(r)])
+    return "\n".join(
+        [report.machine_line()] + [ln for r in results for ln in report.case_block(r, peak=True)]
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -88,6 +120,17 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--backend", default="numpy", choices=["numpy", "cupy", "auto"])
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--no-torch", action="store_true", help="skip the PyTorch dense-BPTT baseline")
+    ap.add_argument(
+        "--compile-max-steps",
+        type=int,
+        default=torch_baseline.COMPILE_MAX_STEPS,
+        metavar="T",
+        help="PyTorch baseline: also try torch.compile when T <= this (0: eager only; "
+        "default %(default)s)",
+    )
+    ap.add_argument(
+        "--peers", action="store_true", help="also time snnTorch, SpikingJelly, Norse if installed"
+    )
     ap.add_argument("--json", action="store_true", help="print one JSON object per case")
     ap.add_argument("--out", metavar="FILE", help="also write the results as one JSON file")
     ap.add_argument("--gpu", action="store_true", help="the GPU report instead (its own options)")
@@ -100,7 +143,7 @@ def main(argv: list[str] | None = None) -> None:
     a = ap.parse_args(argv)
     if not a.no_torch and (why := torch_baseline.unavailable(cuda=False)):
         ap.error(f"the PyTorch baseline cannot run: {why}; or pass --no-torch")
-    res = run(a.case, a.backend, a.repeats, not a.no_torch)
+    res = run(a.case, a.backend, a.repeats, not a.no_torch, a.peers, a.compile_max_steps)
     print(report.json_lines(res) if a.json else format_table(res))
     if a.out:
         report.write_json(a.out, res, {"machine": report.machine_line()})

@@ -1,8 +1,9 @@
 """Report code shared by the CPU and GPU benchmarks: the per-case table, the ratios, JSON.
 
-A result is a flat dict: ``{row}_{figure}`` for row in dense, sparse, torch and figure in
-forward_s, backward_s, step_s, retained_bytes (and peak_bytes, prepare_s where measured),
-plus the case's description (case, shape, B, T, backend, dtype, active_fraction, ...).
+A result is a flat dict: ``{row}_{figure}`` for row in dense, sparse, torch and the peer
+libraries that ran (listed in ``peers``, :mod:`.peers`) and figure in forward_s, backward_s,
+step_s, retained_bytes (and peak_bytes, prepare_s where measured), plus the case's description
+(case, shape, B, T, backend, dtype, active_fraction, ...).
 """
 
 from __future__ import annotations
@@ -11,19 +12,32 @@ import json
 import platform
 from typing import Any
 
-ROWS = (("dense", "dense"), ("sparse", "sparse"), ("torch", "torch BPTT"))
+ROWS = (("dense", "dense"), ("sparse", "sparse"))
 MB = 2**20
 
 
 def add_ratios(r: dict[str, Any]) -> dict[str, Any]:
-    """Add the ratios of a result in place (torch ones only if the baseline ran); returns r."""
+    """Add the ratios of a result in place (torch and peer ones only for the rows that ran):
+    ``{row}_step_vs_sparse_step`` for torch and each peer, and the fastest of them
+    (``fastest_peer``, ``fastest_peer_step_vs_sparse_step``); returns r."""
     r["backward_speedup"] = r["dense_backward_s"] / r["sparse_backward_s"]
     r["step_speedup"] = r["dense_step_s"] / r["sparse_step_s"]
     r["retained_ratio"] = r["sparse_retained_bytes"] / r["dense_retained_bytes"]
     if "torch_step_s" in r:
-        r["torch_step_vs_sparse_step"] = r["torch_step_s"] / r["sparse_step_s"]
         r["torch_backward_vs_sparse_backward"] = r["torch_backward_s"] / r["sparse_backward_s"]
+    others = [row for row, _ in peer_rows(r) if f"{row}_step_s" in r]
+    for row in others:
+        r[f"{row}_step_vs_sparse_step"] = r[f"{row}_step_s"] / r["sparse_step_s"]
+    if others:
+        best = min(others, key=lambda row: r[f"{row}_step_s"])
+        r["fastest_peer"] = best
+        r["fastest_peer_step_vs_sparse_step"] = r[f"{best}_step_vs_sparse_step"]
     return r
+
+
+def peer_rows(r: dict[str, Any]) -> list[tuple[str, str]]:
+    """(key, label) of the rows that compete with spikegrad: torch, then the peer libraries."""
+    return [("torch", "torch BPTT")] + [(p["name"], p["label"]) for p in r.get("peers", [])]
 
 
 def machine_line() -> str:
@@ -38,9 +52,10 @@ def _cell(r: dict[str, Any], key: str, width: int, scale: float, decimals: int) 
 def case_block(
     r: dict[str, Any], ms_decimals: int = 1, peak: bool = False, notes: list[str] | None = None
 ) -> list[str]:
-    """The lines of one case: header, activity, ``notes``, the table (dense, sparse, torch
-    rows: forward, backward and step ms, MB kept for the backward, peak MB if ``peak``) and
-    the ratios."""
+    """The lines of one case: header, activity, ``notes``, the table (dense, sparse, torch and
+    peer rows: forward, backward and step ms, MB kept for the backward, peak MB if ``peak``),
+    the ratios, then one line per peer (how its model differs), the torch variant and each
+    peer that did not run."""
     act = " / ".join(f"{a:.2%}" for a in r["active_fraction"])
     cols = [
         ("forward ms", "forward_s", 12, 1e3, ms_decimals),
@@ -50,6 +65,8 @@ def case_block(
     ]
     if peak:
         cols.append(("peak MB", "peak_bytes", 10, 1 / MB, 1))
+    rows = [*ROWS, *peer_rows(r)]
+    width = max([10] + [len(label) for row, label in rows if f"{row}_step_s" in r])
     lines = [
         "",
         f"{r['case']}  {r['shape']}  B={r['B']} T={r['T']}  backend={r['backend']} {r['dtype']}",
@@ -57,14 +74,18 @@ def case_block(
         f"  active fraction per layer {act}; input spike rate {r['input_rate']:.2%}; "
         f"sparse vs dense grad rel. err {r['sparse_vs_dense_rel_err']:.1e}",
         *(notes or []),
-        f"  {'':10s}" + "".join(f"{title:>{w}s}" for title, _, w, _, _ in cols),
+        f"  {'':{width}s}" + "".join(f"{title:>{w}s}" for title, _, w, _, _ in cols),
     ]
-    for row, label in ROWS:
+    for row, label in rows:
         if f"{row}_step_s" not in r:
             continue
         cells = "".join(_cell(r, f"{row}_{key}", w, s, d) for _, key, w, s, d in cols)
-        note = f"   (grad rel. err vs dense {r['torch_rel_err']:.1e})" if row == "torch" else ""
-        lines.append(f"  {label:10s}{cells}".rstrip() + note)
+        note = ""
+        if row == "torch" and "torch_variant" in r:
+            note = f"   ({r['torch_variant']}; grad rel. err vs dense {r['torch_rel_err']:.1e})"
+        elif f"{row}_rel_err" in r:
+            note = f"   (grad rel. err vs dense {r[f'{row}_rel_err']:.1e})"
+        lines.append(f"  {label:{width}s}{cells}".rstrip() + note)
     lines.append(
         f"  ratios: backward dense/sparse {r['backward_speedup']:.1f}x, step dense/sparse "
         f"{r['step_speedup']:.1f}x, kept sparse/dense {r['retained_ratio']:.1%}"
@@ -75,6 +96,21 @@ def case_block(
             else ""
         )
     )
+    if r.get("peers"):
+        each = ", ".join(
+            f"{p['label']} {r[p['name'] + '_step_vs_sparse_step']:.1f}x" for p in r["peers"]
+        )
+        label = dict(peer_rows(r))[r["fastest_peer"]]
+        lines.append(
+            f"  peer step / sparse step: {each}; fastest peer / sparse step "
+            f"{r['fastest_peer_step_vs_sparse_step']:.1f}x ({label})"
+        )
+    for p in r.get("peers", []):
+        lines.append(f"  {p['label']} {p['version']}: {p['note']}")
+    if r.get("torch_variant_note"):
+        lines.append(f"  torch BPTT: {r['torch_variant_note']}")
+    for label, why in r.get("peers_missing", {}).items():
+        lines.append(f"  {label}: {why}")
     return lines
 
 

@@ -1,14 +1,22 @@
 """Clocks and the timed step shared by the CPU and GPU reports.
 
+Also :func:`peak_rss`: the peak growth of the process's resident memory during one call.
+
 A clock has ``mark()`` (a point in time: a ``perf_counter`` value, or a recorded CUDA event)
 and ``elapsed(a, b)`` (seconds from mark ``a`` to mark ``b``, waiting for ``b`` if needed).
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import gc
 import statistics
+import sys
 import time
+import tracemalloc
 from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 from ..network import Network
@@ -69,26 +77,40 @@ def median_time(fn: Callable[[], Any], clock: Any, warmup: int, repeats: int) ->
 
 
 def time_mode(
-    net: Network, x: Any, y: Any, mode: str, clock: Any, warmup: int, repeats: int
+    net: Network,
+    x: Any,
+    y: Any,
+    mode: str,
+    clock: Any,
+    warmup: int,
+    repeats: int,
+    peak: bool = False,
 ) -> dict[str, Any]:
     """Medians of forward, backward and whole step (``loss_and_grad`` + Adam) of one mode,
     and the bytes it keeps from the forward for the backward. Parameters are restored after.
 
-    Returns forward_s, backward_s, step_s, retained_bytes.
+    Returns forward_s, backward_s, step_s, retained_bytes, and with ``peak`` peak_bytes (the
+    host RSS growth of one more step, :func:`peak_rss`).
     """
     saved = {k: v.copy() for k, v in net.params.items()}
     opt = Adam(net.params, lr=1e-6)
     steps, stats = [], {}
+
+    def step() -> None:
+        nonlocal stats
+        _, g, stats = net.loss_and_grad(x, y, mode=mode)
+        opt.step(g)
+
     with hooks.backward_marks(net, clock) as marks:
         for i in range(warmup + repeats):
             start = clock.mark()
-            _, g, stats = net.loss_and_grad(x, y, mode=mode)
-            opt.step(g)
+            step()
             end = clock.mark()
             if i >= warmup:
                 steps.append((start, end))
-    net.params.update(saved)
     bwd = marks[warmup:]
+    extra = {"peak_bytes": peak_rss(step)[0]} if peak else {}
+    net.params.update(saved)
     return {
         "forward_s": statistics.median(
             clock.elapsed(s[0], b[0]) for s, b in zip(steps, bwd, strict=True)
@@ -96,4 +118,69 @@ def time_mode(
         "backward_s": statistics.median(clock.elapsed(*b) for b in bwd),
         "step_s": statistics.median(clock.elapsed(*s) for s in steps),
         "retained_bytes": int(stats["retained_bytes"]),
+        **extra,
     }
+
+
+def _status_kb(field: str) -> int:
+    """A ``kB`` field of ``/proc/self/status`` (VmRSS, VmHWM)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise KeyError(field)
+
+
+@cache
+def _malloc_trim() -> Callable[[int], Any] | None:
+    """glibc's ``malloc_trim`` (returns freed heap pages to the system), else None."""
+    name = ctypes.util.find_library("c")
+    try:
+        return ctypes.CDLL(name).malloc_trim if name else None
+    except (OSError, AttributeError):
+        return None
+
+
+def _reset_hwm() -> bool:
+    """Reset the process's peak RSS (VmHWM) to its current RSS (Linux >= 4.0)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return _status_kb("VmHWM") <= _status_kb("VmRSS") + 64  # the reset took effect
+    except (OSError, KeyError, ValueError):
+        return False
+
+
+def peak_rss(fn: Callable[[], Any], method: str = "auto") -> tuple[int | None, str]:
+    """Peak growth in bytes of resident memory while ``fn()`` runs, and how it was measured.
+
+    ``"rss"`` (Linux): garbage-collect, hand freed heap pages back (glibc ``malloc_trim``),
+    reset VmHWM, run, then VmHWM - VmRSS before: every page the call touches beyond what the
+    process already held, whoever allocated it (NumPy, torch, native kernels, OpenMP).
+    ``"tracemalloc"``: the peak of Python-tracked allocations over those before the call
+    (NumPy's arrays are tracked, torch's tensors and native buffers are not).
+    ``"auto"``: rss where it works, else tracemalloc. Memory that already exists before the call
+    (parameters, optimiser state, buffers a step reuses) is not in the figure.
+    Returns (None, "none") if ``fn`` cannot be measured that way.
+    """
+    gc.collect()
+    if method in ("auto", "rss") and sys.platform.startswith("linux"):
+        if (trim := _malloc_trim()) is not None:
+            trim(0)
+        if _reset_hwm():
+            base = _status_kb("VmRSS")
+            fn()
+            return max(_status_kb("VmHWM") - base, 0) * 1024, "rss"
+    if method in ("auto", "tracemalloc"):
+        started = not tracemalloc.is_tracing()
+        if started:
+            tracemalloc.start()
+        try:
+            tracemalloc.reset_peak()
+            base = tracemalloc.get_traced_memory()[0]
+            fn()
+            return tracemalloc.get_traced_memory()[1] - base, "tracemalloc"
+        finally:
+            if started:
+                tracemalloc.stop()
+    return None, "none"

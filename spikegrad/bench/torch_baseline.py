@@ -7,13 +7,18 @@ is one matrix product over all steps, and the time loop walks per-step views of 
 tensor would make every step's backward write a full-size gradient: O(T^2)); a surrogate spike
 function (the engine's band-truncated fast sigmoid), the reset detached from the graph, the
 leaky readout, cross-entropy, the spike-count regulariser when the network has one, and
-``torch.optim.Adam``. torch is an optional extra (``bench``), never an engine dependency;
-this module imports it only when used.
+``torch.optim.Adam``. On the CPU it is timed eager and, where T is short enough to compile
+(:data:`COMPILE_MAX_STEPS`), as ``torch.compile(loss)`` too, compiled and checked before any
+timing; the faster is reported. The peer libraries (:mod:`.peers`) subclass
+:class:`TorchBPTT`. torch is an optional extra (``bench``), never an engine dependency; this
+module imports it only when used.
 """
 
 from __future__ import annotations
 
 import statistics
+import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -21,7 +26,7 @@ import numpy as np
 from ..backend import to_numpy
 from ..network import Network
 from ..spikes import SpikeEvents
-from .timing import WallClock, median_time
+from .timing import WallClock, median_time, peak_rss
 
 
 def unavailable(cuda: bool) -> str | None:
@@ -53,9 +58,31 @@ class TorchCudaClock:
         return a.elapsed_time(b) * 1e-3
 
 
+def spike_function(theta: float, beta_s: float, b_th: float) -> Callable[[Any], Any]:
+    """spikegrad's spike as a torch function of V: S = [V > theta], and the band-truncated
+    fast-sigmoid surrogate dS/dV = 1 / (beta_s |V - theta| + 1)^2 where |V - theta| < b_th."""
+    import torch
+
+    class Spike(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx: Any, v: Any) -> Any:
+            ctx.save_for_backward(v)
+            return (v > theta).to(v.dtype)
+
+        @staticmethod
+        def backward(ctx: Any, g: Any) -> Any:
+            (v,) = ctx.saved_tensors
+            d = (v - theta).abs()
+            return g * torch.where(d < b_th, 1.0 / (beta_s * d + 1.0) ** 2, 0.0)
+
+    return Spike.apply
+
+
 class TorchBPTT:
     """``net``'s parameters copied into torch tensors on ``device``, and its dense-BPTT loss.
 
+    Subclasses (the peers, :mod:`.peers`) replace :meth:`_lif` and may rescale weights
+    (:meth:`weight_scale`); the readout, loss, optimiser and timing stay shared.
     Shapes: inputs (T, B, N0) float (time-major), labels (B,) int64.
     """
 
@@ -65,27 +92,19 @@ class TorchBPTT:
         self.torch, self.net, self.device = torch, net, device
         self.dtype = torch.float64 if net.dtype == np.float64 else torch.float32
         self.params = {
-            k: torch.tensor(to_numpy(v), dtype=self.dtype, device=device, requires_grad=True)
+            k: torch.tensor(
+                to_numpy(v) * self.weight_scale(k), dtype=self.dtype, device=device
+            ).requires_grad_()
             for k, v in net.params.items()
         }
+        self.init = {k: p.detach().clone() for k, p in self.params.items()}
+        self.lr = lr
         self.opt = torch.optim.Adam(list(self.params.values()), lr=lr)
-        theta, beta_s, b_th = net.threshold, net.beta_s, net.b_th
+        self.spike = spike_function(net.threshold, net.beta_s, net.b_th)
 
-        class Spike(torch.autograd.Function):
-            """S = [V > theta]; dS/dV = 1 / (beta_s |V - theta| + 1)^2 where |V - theta| < b_th."""
-
-            @staticmethod
-            def forward(ctx: Any, v: Any) -> Any:
-                ctx.save_for_backward(v)
-                return (v > theta).to(v.dtype)
-
-            @staticmethod
-            def backward(ctx: Any, g: Any) -> Any:
-                (v,) = ctx.saved_tensors
-                d = (v - theta).abs()
-                return g * torch.where(d < b_th, 1.0 / (beta_s * d + 1.0) ** 2, 0.0)
-
-        self.spike = Spike.apply
+    def weight_scale(self, key: str) -> float:
+        """Factor applied to ``net.params[key]`` when copied (1: the same weights)."""
+        return 1.0
 
     def prepare(self, x: SpikeEvents) -> Any:
         """Host events -> the dense time-major 0/1 input on the device, built there."""
@@ -99,8 +118,8 @@ class TorchBPTT:
     def labels(self, y: Any) -> Any:
         return self.torch.as_tensor(np.asarray(to_numpy(y), dtype=np.int64), device=self.device)
 
-    def _lif(self, h: Any) -> Any:
-        """Spikes (T, B, N) of one LIF layer driven by h (T, B, N); V[0] = 0."""
+    def _lif(self, h: Any, l: int) -> Any:
+        """Spikes (T, B, N) of hidden layer ``l`` driven by h (T, B, N); V[0] = 0."""
         net, theta = self.net, self.net.threshold
         v = self.torch.zeros_like(h[0])
         out = []
@@ -115,7 +134,7 @@ class TorchBPTT:
         torch, net = self.torch, self.net
         inp, reg_total = x, 0.0
         for l in range(1, net.n_hidden + 1):
-            inp = self._lif(inp @ self.params[f"W{l}"])
+            inp = self._lif(inp @ self.params[f"W{l}"], l)
             if net.reg is not None:
                 r, c = net.reg, inp.sum(0)  # spike counts (B, N)
                 n = c.shape[1]
@@ -135,11 +154,21 @@ class TorchBPTT:
         ]()
         return torch.nn.functional.cross_entropy(m, y) + reg_total
 
-    def grads(self, x: Any, y: Any) -> dict[str, np.ndarray]:
-        """Gradients of every parameter on the host (no update)."""
+    def reset(self) -> None:
+        """Parameters back to ``net``'s values, and a fresh optimiser."""
+        with self.torch.no_grad():
+            for k, p in self.params.items():
+                p.copy_(self.torch.as_tensor(self.init[k]))
+        self.opt = self.torch.optim.Adam(list(self.params.values()), lr=self.lr)
+
+    def grads(
+        self, x: Any, y: Any, loss: Callable[[Any, Any], Any] | None = None
+    ) -> dict[str, np.ndarray]:
+        """Gradients of every parameter on the host (no update), of ``loss`` (default
+        :meth:`loss`)."""
         for p in self.params.values():
             p.grad = None
-        self.loss(x, y).backward()
+        (loss or self.loss)(x, y).backward()
         return {k: p.grad.detach().cpu().numpy().copy() for k, p in self.params.items()}
 
     def retained_bytes(self, x: Any, y: Any) -> int:
@@ -161,32 +190,33 @@ class TorchBPTT:
         return sum(seen.values())
 
 
-def time_step(
-    net: Network, x: SpikeEvents, y: Any, warmup: int = 1, repeats: int = 5
+def _step(bl: TorchBPTT, loss_fn: Callable[[Any, Any], Any], xd: Any, yd: Any) -> None:
+    """One training step: zero the gradients, loss, backward, Adam."""
+    bl.opt.zero_grad()
+    loss_fn(xd, yd).backward()
+    bl.opt.step()
+
+
+def time_loss(
+    bl: TorchBPTT,
+    loss_fn: Callable[[Any, Any], Any],
+    xd: Any,
+    yd: Any,
+    clock: Any,
+    warmup: int,
+    repeats: int,
+    peak: bool = False,
 ) -> dict[str, Any]:
-    """Validate and time the baseline on ``net``'s device (CUDA when the network is on CuPy).
+    """Medians of forward (``loss_fn``), backward and whole step (with ``bl.opt``) of a torch
+    model; with ``peak`` also the host RSS growth of one more step (:func:`.timing.peak_rss`).
 
-    The input is prepared on the device once, outside the timed steps (``prepare_s``: its own
-    median). Returns forward_s, backward_s, step_s (medians; CUDA events on the GPU),
-    prepare_s, retained_bytes, peak_bytes (GPU: torch's allocator, one step; else None),
-    grads (host arrays, before any update), device.
+    Returns forward_s, backward_s, step_s, peak_bytes (None without ``peak``).
     """
-    import torch
-
-    cuda = net.backend.name == "cupy"
-    device = "cuda" if cuda else "cpu"
-    bl = TorchBPTT(net, device)
-    sync = torch.cuda.synchronize if cuda else None
-    prepare_s = median_time(lambda: bl.prepare(x), WallClock(sync), 1, repeats)
-    xd, yd = bl.prepare(x), bl.labels(y)
-    grads = bl.grads(xd, yd)
-    kept = bl.retained_bytes(xd, yd)
-    clock = TorchCudaClock() if cuda else WallClock()
     fwd, bwd, step = [], [], []
     for i in range(warmup + repeats):
         t0 = clock.mark()
         bl.opt.zero_grad()
-        loss = bl.loss(xd, yd)
+        loss = loss_fn(xd, yd)
         t1 = clock.mark()
         loss.backward()
         t2 = clock.mark()
@@ -196,22 +226,122 @@ def time_step(
             fwd.append((t0, t1))
             bwd.append((t1, t2))
             step.append((t0, t3))
-    peak = None
-    if cuda:
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-        bl.opt.zero_grad()
-        bl.loss(xd, yd).backward()
-        bl.opt.step()
-        torch.cuda.synchronize()
-        peak = int(torch.cuda.max_memory_allocated())
+    del loss
     return {
         "forward_s": statistics.median(clock.elapsed(*p) for p in fwd),
         "backward_s": statistics.median(clock.elapsed(*p) for p in bwd),
         "step_s": statistics.median(clock.elapsed(*p) for p in step),
+        "peak_bytes": peak_rss(lambda: _step(bl, loss_fn, xd, yd))[0] if peak else None,
+    }
+
+
+def compile_loss(
+    bl: TorchBPTT, xd: Any, yd: Any, ref: dict[str, np.ndarray], mode: str | None = None
+) -> tuple[Callable[[Any, Any], Any] | None, str, float, dict[str, np.ndarray]]:
+    """``torch.compile(bl.loss)``, compiled by warm-up calls and checked: its gradients must match
+    ``ref`` (the eager gradients) to the dtype's tolerance (float32 1e-4, float64 1e-9, relative
+    to the largest entry). Returns (compiled loss or None, why not or "", compile seconds, its
+    gradients). Leaves ``bl``'s parameters updated once (call ``bl.reset()``)."""
+    torch = bl.torch
+    tol = 1e-9 if bl.dtype == torch.float64 else 1e-4
+    t0 = time.perf_counter()
+    try:
+        fn = torch.compile(bl.loss, mode=mode)
+        grads = bl.grads(xd, yd, fn)
+        _step(bl, fn, xd, yd)  # the backward and optimiser paths compiled too
+        seconds = time.perf_counter() - t0
+    except Exception as e:  # no C++ compiler, a dynamo or inductor error: the eager baseline
+        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        return None, f"torch.compile failed ({type(e).__name__}: {first[:120]})", 0.0, {}
+    err = max(
+        float(np.abs(grads[k] - ref[k]).max() / max(np.abs(ref[k]).max(), 1e-30)) for k in ref
+    )
+    if not err <= tol:
+        return None, f"torch.compile gradients differ from eager (rel. err {err:.1e})", seconds, {}
+    return fn, "", seconds, grads
+
+
+# torch.compile unrolls the time loops into one graph whose compile time grows with T: on a
+# 2-core VM (torch 2.13, mode "default") T = 100 (F-MNIST-like) compiled in ~2.5 min and ran
+# ~1.7x faster than eager; T = 500 (SHD-like) compiled in ~25 min and ran ~1.5x slower.
+COMPILE_MAX_STEPS = 200
+
+
+def time_step(
+    net: Network,
+    x: SpikeEvents,
+    y: Any,
+    warmup: int = 1,
+    repeats: int = 5,
+    compile: bool = False,
+    compile_mode: str | None = None,
+    model: type[TorchBPTT] = TorchBPTT,
+    compile_max_steps: int | None = None,
+) -> dict[str, Any]:
+    """Validate and time a torch model of ``net`` (default: the baseline) on ``net``'s device
+    (CUDA when the network is on CuPy).
+
+    The input is prepared on the device once, outside the timed steps (``prepare_s``: its own
+    median). On the CPU, with ``compile``, the eager loss and ``torch.compile(loss)`` (compiled
+    and checked before any timing, :func:`compile_loss`) are both timed and the faster one is
+    reported (``variant``, ``variant_note`` say which and why, "" if not compiled; eager if
+    compiling fails, or if T > ``compile_max_steps``).
+    Returns forward_s, backward_s, step_s (medians; CUDA events on the GPU), prepare_s,
+    retained_bytes, peak_bytes (GPU: torch's allocator; CPU: host RSS growth; one step),
+    grads (host arrays, before any update), device, variant, variant_note,
+    eager_step_s, compiled_step_s (None if not compiled), compile_s.
+    """
+    import torch
+
+    cuda = net.backend.name == "cupy"
+    device = "cuda" if cuda else "cpu"
+    bl = model(net, device)
+    sync = torch.cuda.synchronize if cuda else None
+    prepare_s = median_time(lambda: bl.prepare(x), WallClock(sync), 1, repeats)
+    xd, yd = bl.prepare(x), bl.labels(y)
+    grads = bl.grads(xd, yd)
+    kept = bl.retained_bytes(xd, yd)
+    clock = TorchCudaClock() if cuda else WallClock()
+    compiled, why, compile_s, cgrads = None, "", 0.0, {}
+    T = x.shape[1]
+    if compile and not cuda and compile_max_steps is not None and T > compile_max_steps:
+        why = (
+            f"torch.compile not tried: T = {T} > {compile_max_steps}, its unrolled graph "
+            "compiles for tens of minutes and ran slower than eager"
+        )
+    elif compile and not cuda:
+        compiled, why, compile_s, cgrads = compile_loss(bl, xd, yd, grads, compile_mode)
+    bl.reset()
+    eager = time_loss(bl, bl.loss, xd, yd, clock, warmup, repeats, peak=not cuda)
+    best, variant, note = eager, "eager", f"eager ({why})" if why else ""
+    comp = None
+    if compiled is not None:
+        bl.reset()
+        comp = time_loss(bl, compiled, xd, yd, clock, warmup, repeats, peak=True)
+        faster = comp["step_s"] < eager["step_s"]
+        variant = "torch.compile" if faster else "eager"
+        best = comp if faster else eager
+        grads = cgrads if faster else grads
+        note = (
+            f"{variant}: step {best['step_s'] * 1e3:.1f} ms; "
+            f"{'eager' if faster else 'torch.compile'} "
+            f"{(eager if faster else comp)['step_s'] * 1e3:.1f} ms; compiled in {compile_s:.0f} s"
+        )
+    if cuda:
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        _step(bl, bl.loss, xd, yd)
+        torch.cuda.synchronize()
+        best["peak_bytes"] = int(torch.cuda.max_memory_allocated())
+    return {
+        **best,
         "prepare_s": prepare_s,
         "retained_bytes": kept,
-        "peak_bytes": peak,
         "grads": grads,
         "device": device,
+        "variant": variant,
+        "variant_note": note,
+        "eager_step_s": eager["step_s"],
+        "compiled_step_s": comp["step_s"] if comp else None,
+        "compile_s": compile_s,
     }

@@ -26,11 +26,12 @@ def test_run_case_validates_then_times(tiny_fmnist):
     for mode in ("dense", "sparse"):
         assert r[f"{mode}_step_s"] >= r[f"{mode}_backward_s"] > 0
         assert r[f"{mode}_forward_s"] > 0 and r[f"{mode}_retained_bytes"] > 0
+        assert isinstance(r[f"{mode}_peak_bytes"], int)  # host RSS growth of one step
     assert r["sparse_retained_bytes"] < r["dense_retained_bytes"]
     assert "torch_step_s" not in r
     table = cpu.format_table([r])
     assert table.startswith("machine: ") and "  dense " in table and "  sparse " in table
-    assert "torch BPTT" not in table
+    assert "torch BPTT" not in table and "peak MB" in table and "peer step" not in table
 
 
 def test_main_json_and_out(tiny_fmnist, monkeypatch, capsys, tmp_path):

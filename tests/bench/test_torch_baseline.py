@@ -109,7 +109,85 @@ def test_retained_bytes_grow_linearly_with_T():
 def test_time_step_on_cpu():
     net = _net()
     x, y = _inputs(4, 10, 12)
-    r = tb.time_step(net, x, y, warmup=1, repeats=2)
+    r = tb.time_step(net, x, y, warmup=1, repeats=2, compile=False)
     assert r["step_s"] >= r["backward_s"] > 0 and r["forward_s"] > 0 and r["prepare_s"] > 0
-    assert r["peak_bytes"] is None and r["device"] == "cpu" and set(r["grads"]) == set(net.params)
+    assert isinstance(r["peak_bytes"], int) and r["peak_bytes"] >= 0  # host RSS growth
+    assert r["device"] == "cpu" and set(r["grads"]) == set(net.params)
+    assert r["variant"] == "eager" and r["compiled_step_s"] is None
+    assert r["eager_step_s"] == r["step_s"]
     assert tb.unavailable(cuda=False) is None
+
+
+def _fake_compile(monkeypatch, make):
+    """Replace torch.compile: ``make(fn)`` gives the "compiled" function (or raises)."""
+    monkeypatch.setattr(torch, "compile", lambda fn, mode=None: make(fn))
+
+
+def test_compiled_variant_is_checked_timed_and_the_faster_is_reported(monkeypatch):
+    net = _net()
+    x, y = _inputs(4, 10, 12)
+    _fake_compile(monkeypatch, lambda fn: fn)  # "compiles" to the same function
+    r = tb.time_step(net, x, y, warmup=1, repeats=2, compile=True)
+    assert r["compiled_step_s"] > 0 and r["eager_step_s"] > 0 and r["compile_s"] > 0
+    faster = "torch.compile" if r["compiled_step_s"] < r["eager_step_s"] else "eager"
+    assert r["variant"] == faster and r["step_s"] == min(r["compiled_step_s"], r["eager_step_s"])
+    assert r["variant_note"].startswith(f"{faster}: step") and "compiled in" in r["variant_note"]
+    _, gd, _ = net.loss_and_grad(x, y, mode="dense")
+    for k in gd:  # the reported gradients are from before any update, whichever variant won
+        assert np.allclose(r["grads"][k], gd[k], rtol=1e-9, atol=1e-9 * np.abs(gd[k]).max()), k
+
+
+def test_compile_failure_or_wrong_gradients_fall_back_to_eager(monkeypatch):
+    net = _net()
+    x, y = _inputs(4, 10, 12)
+
+    def broken(fn):
+        raise RuntimeError("no C++ compiler\nmore")
+
+    _fake_compile(monkeypatch, broken)
+    r = tb.time_step(net, x, y, warmup=0, repeats=1, compile=True)
+    assert r["variant"] == "eager" and r["compiled_step_s"] is None
+    assert r["variant_note"] == "eager (torch.compile failed (RuntimeError: no C++ compiler))"
+    _fake_compile(monkeypatch, lambda fn: lambda a, b: 2 * fn(a, b))  # wrong gradients
+    r = tb.time_step(net, x, y, warmup=0, repeats=1, compile=True)
+    assert r["variant"] == "eager" and "differ from eager (rel. err 1.0e+00)" in r["variant_note"]
+
+
+@pytest.mark.slow
+def test_real_torch_compile_matches_eager():
+    """The real torch.compile (inductor, a C++ compiler): compiles, checks, times (~1 min)."""
+    net = _net(sizes=(12, 9, 3))
+    x, y = _inputs(3, 6, 12)
+    r = tb.time_step(net, x, y, warmup=1, repeats=2, compile=True)
+    if r["compiled_step_s"] is None:  # e.g. no C++ compiler: said, and eager reported
+        assert r["variant"] == "eager" and "torch.compile failed" in r["variant_note"]
+    else:
+        assert r["compile_s"] > 0 and r["variant"] in ("eager", "torch.compile")
+    _, gd, _ = net.loss_and_grad(x, y, mode="dense")
+    for k in gd:
+        assert np.allclose(r["grads"][k], gd[k], rtol=1e-9, atol=1e-9 * np.abs(gd[k]).max()), k
+
+
+def test_reset_restores_weights_and_optimiser():
+    net = _net()
+    x, y = _inputs(4, 10, 12)
+    bl = tb.TorchBPTT(net, "cpu")
+    xd, yd = bl.prepare(x), bl.labels(y)
+    tb._step(bl, bl.loss, xd, yd)
+    assert not np.array_equal(bl.params["W1"].detach().numpy(), net.params["W1"])
+    bl.reset()
+    assert np.array_equal(bl.params["W1"].detach().numpy(), net.params["W1"])
+    assert not bl.opt.state
+
+
+def test_no_compile_beyond_compile_max_steps(monkeypatch):
+    net = _net()
+    x, y = _inputs(4, 10, 12)
+
+    def never(fn):
+        raise AssertionError("compiled although T > compile_max_steps")
+
+    _fake_compile(monkeypatch, never)
+    r = tb.time_step(net, x, y, warmup=0, repeats=1, compile=True, compile_max_steps=9)
+    assert r["variant"] == "eager" and r["compiled_step_s"] is None and r["compile_s"] == 0
+    assert "not tried: T = 10 > 9" in r["variant_note"]

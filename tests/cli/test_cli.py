@@ -329,12 +329,17 @@ def test_bench(runner, monkeypatch):
     monkeypatch.setattr(
         sg_bench,
         "run",
-        lambda cases, backend, repeats, torch: [sg_bench.run_case(tiny, backend, repeats, torch)],
+        lambda cases, backend, repeats, torch, peers, compile: [
+            sg_bench.run_case(tiny, backend, repeats, torch, peers, compile)
+        ],
     )
     res = runner.invoke(cli, ["bench", "--repeats", "1", "--no-torch"])
     assert res.exit_code == 0 and "tiny" in res.output and "sparse" in res.output, res.output
     res = runner.invoke(cli, ["bench", "--repeats", "1", "--no-torch", "--json"])
     assert json.loads(res.stdout)["case"] == "tiny"
+    res = runner.invoke(cli, ["bench", "--repeats", "1", "--no-torch", "--peers", "--json"])
+    out = json.loads(res.stdout)
+    assert len(out["peers"]) + len(out["peers_missing"]) == 3, res.output
 
 
 @pytest.mark.filterwarnings("ignore:layer . has no active neuron")

@@ -1,0 +1,201 @@
+"""Peer libraries on the same network, weights and inputs (benchmark only): snnTorch,
+SpikingJelly and Norse, each written as a competent user of that library writes it.
+
+Every peer is a :class:`~.torch_baseline.TorchBPTT` whose hidden LIF layers are the library's
+neuron: one matrix product per layer over the whole time-major sequence (T, B, N), then the
+library's time loop (snnTorch ``Leaky`` and Norse ``LIFBoxCell`` step by step over
+``unbind(0)`` views; SpikingJelly's multi-step ``LIFNode``, one call on its CPU backend). The
+readout (spikegrad's leaky integrator and score), the loss, ``torch.optim.Adam``, the input
+tensor and the timing are the PyTorch baseline's, so rows differ only in the LIF layers. Each
+:class:`Peer` says in ``note`` how its model differs from spikegrad's. The libraries are
+optional (extra ``peers``); one that cannot be imported is reported, not an error.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..network import Network
+from ..spikes import SpikeEvents
+from .cases import grad_err
+from .torch_baseline import TorchBPTT, spike_function, time_step
+
+
+class SnnTorchBPTT(TorchBPTT):
+    """snnTorch 1.x: ``snn.Leaky(beta=alpha, threshold=theta, reset_mechanism="subtract")``
+    (its reset is detached) with spikegrad's surrogate as ``spike_grad``. A Leaky fed h[t]
+    returns spikegrad's S[t+1], so each layer emits a zero step first and skips the last
+    input step (never used by spikegrad either): the same model, the same gradients."""
+
+    def __init__(self, net: Network, device: str, lr: float = 1e-6) -> None:
+        super().__init__(net, device, lr)
+        import snntorch as snn
+
+        torch = self.torch
+        spike0 = spike_function(0.0, net.beta_s, net.b_th)  # snnTorch passes V - theta
+        self.layers = [
+            snn.Leaky(
+                beta=torch.tensor(net.alpha, dtype=self.dtype),
+                threshold=torch.tensor(net.threshold, dtype=self.dtype),
+                spike_grad=spike0,
+                reset_mechanism="subtract",
+            ).to(device)
+            for _ in range(net.n_hidden)
+        ]
+
+    def _lif(self, h: Any, l: int) -> Any:
+        lif = self.layers[l - 1]
+        mem = lif.init_leaky()
+        out = [self.torch.zeros_like(h[0])]
+        for h_t in h[:-1].unbind(0):
+            spk, mem = lif(h_t, mem)
+            out.append(spk)
+        return self.torch.stack(out)
+
+
+class SpikingJellyBPTT(TorchBPTT):
+    """SpikingJelly 2.x: multi-step ``neuron.LIFNode(step_mode="m")`` (its CPU backend) with
+    ``tau = 1 / (1 - alpha)``, ``decay_input=False``, soft reset (``v_reset=None``),
+    ``detach_reset=True`` and the built-in ``SoftSign(alpha=beta_s)`` surrogate."""
+
+    def __init__(self, net: Network, device: str, lr: float = 1e-6) -> None:
+        super().__init__(net, device, lr)
+        from spikingjelly.activation_based import neuron, surrogate
+
+        self.layers = [
+            neuron.LIFNode(
+                tau=1.0 / (1.0 - net.alpha),
+                decay_input=False,
+                v_threshold=net.threshold,
+                v_reset=None,
+                surrogate_function=surrogate.SoftSign(alpha=net.beta_s),
+                detach_reset=True,
+                step_mode="m",
+            ).to(device)
+            for _ in range(net.n_hidden)
+        ]
+
+    def _lif(self, h: Any, l: int) -> Any:
+        node = self.layers[l - 1]
+        node.reset()  # a new batch: V = 0
+        return node(h)
+
+
+class NorseBPTT(TorchBPTT):
+    """Norse 1.x: ``LIFBoxCell`` (a LIF without synaptic current, Norse's fastest match) with
+    ``dt * tau_mem_inv = 1 - alpha``, ``reset_subtract`` and the SuperSpike surrogate. Its
+    input gain is ``1 - alpha``, so the hidden weights are copied divided by ``1 - alpha``."""
+
+    def __init__(self, net: Network, device: str, lr: float = 1e-6) -> None:
+        super().__init__(net, device, lr)
+        from norse.torch import LIFBoxCell, LIFBoxParameters
+        from norse.torch.functional.reset import reset_subtract
+
+        torch, dt = self.torch, 1e-3
+        p = LIFBoxParameters(
+            tau_mem_inv=torch.tensor((1.0 - net.alpha) / dt, dtype=self.dtype, device=device),
+            v_leak=torch.tensor(0.0, dtype=self.dtype, device=device),
+            v_th=torch.tensor(net.threshold, dtype=self.dtype, device=device),
+            v_reset=torch.tensor(0.0, dtype=self.dtype, device=device),
+            method="super",
+            alpha=torch.tensor(net.beta_s, dtype=self.dtype, device=device),
+            reset_method=reset_subtract,
+        )
+        self.layers = [LIFBoxCell(p, dt=dt) for _ in range(net.n_hidden)]
+
+    def weight_scale(self, key: str) -> float:
+        return 1.0 if key == "W_out" else 1.0 / (1.0 - self.net.alpha)
+
+    def _lif(self, h: Any, l: int) -> Any:
+        cell, state, out = self.layers[l - 1], None, []
+        for h_t in h.unbind(0):
+            z, state = cell(h_t, state)
+            out.append(z)
+        return self.torch.stack(out)
+
+
+@dataclass(frozen=True)
+class Peer:
+    """A peer library: result-row key ``name``, display ``label``, the import that must work,
+    its distribution name (for the version), how its model differs (``note``) and its model."""
+
+    name: str
+    label: str
+    module: str
+    dist: str
+    note: str
+    model: type[TorchBPTT]
+
+
+_READOUT = "readout, loss and Adam as the torch row"
+PEERS = (
+    Peer("snntorch", "snnTorch", "snntorch", "snntorch",
+         "Leaky, subtract reset detached, spikegrad's surrogate as spike_grad, output shifted "
+         f"one step: spikegrad's model; {_READOUT}", SnnTorchBPTT),
+    Peer("spikingjelly", "SpikingJelly", "spikingjelly.activation_based.neuron", "spikingjelly",
+         "multi-step LIFNode (CPU backend), soft reset detached; differs: fires at V >= theta in "
+         "the step of its input (no one-step delay), reset decays with V, surrogate SoftSign(100) "
+         f"= 50x an untruncated fast sigmoid; {_READOUT}", SpikingJellyBPTT),
+    Peer("norse", "Norse", "norse.torch", "norse",
+         "LIFBoxCell loop, subtract reset; differs: fires in the step of its input, reset decays "
+         "with V and is not detached, surrogate SuperSpike 1/(|V-theta|+1)^2 untruncated (Norse "
+         f"1.1 ignores its alpha), hidden weights / (1 - alpha); {_READOUT}", NorseBPTT),
+)  # fmt: skip
+
+
+def unavailable(peer: Peer) -> str | None:
+    """Why ``peer`` cannot run ("not installed", or its import error), else None."""
+    try:
+        importlib.import_module(peer.module)
+    except ModuleNotFoundError as e:
+        top = peer.module.split(".")[0]
+        return "not installed" if e.name in (top, "torch") else f"cannot import: {e}"
+    except Exception as e:  # a broken install: report it, never crash the bench
+        return f"cannot import: {type(e).__name__}: {e}"
+    return None
+
+
+def version(peer: Peer) -> str:
+    try:
+        return importlib.metadata.version(peer.dist)
+    except importlib.metadata.PackageNotFoundError:
+        return "?"
+
+
+def time_peers(
+    net: Network,
+    x: SpikeEvents,
+    y: Any,
+    ref: dict[str, np.ndarray],
+    warmup: int = 1,
+    repeats: int = 5,
+    peers: tuple[Peer, ...] = PEERS,
+    timer: Callable[..., dict[str, Any]] = time_step,
+) -> dict[str, Any]:
+    """Time each available peer's whole training step on ``net``'s weights and inputs.
+
+    Returns flat fields ``{name}_{figure}`` (forward_s, backward_s, step_s, prepare_s,
+    retained_bytes, peak_bytes, rel_err: gradient vs ``ref``, spikegrad's dense gradients),
+    ``peers``: [{name, label, version, note}] of those that ran, and ``peers_missing``:
+    {label: why} of those that did not.
+    """
+    res: dict[str, Any] = {"peers": [], "peers_missing": {}}
+    for p in peers:
+        if why := unavailable(p):
+            res["peers_missing"][p.label] = why
+            continue
+        t = timer(net, x, y, warmup, repeats, compile=False, model=p.model)
+        res[f"{p.name}_rel_err"] = grad_err(t["grads"], ref)
+        for k in ("forward_s", "backward_s", "step_s", "prepare_s", "retained_bytes"):
+            res[f"{p.name}_{k}"] = t[k]
+        res[f"{p.name}_peak_bytes"] = t["peak_bytes"]
+        res["peers"].append(
+            {"name": p.name, "label": p.label, "version": version(p), "note": p.note}
+        )
+    return res
