@@ -171,12 +171,10 @@ class SpikeMatrix:
 
 
 def spike_matrix_from_keys(xp: ModuleType, keys: Array, T: int, B: int, N: int) -> SpikeMatrix:
-    """Build a :class:`SpikeMatrix` from sorted unique flat keys ``(t * B + b) * N + i``."""
-    keys = xp.asarray(keys)
-    rows = keys // N
-    cols = (keys - rows * N).astype(xp.int32)
-    indptr = xp.searchsorted(rows, xp.arange(T * B + 1)).astype(xp.int32)
-    return SpikeMatrix(indptr, cols, T, B, N)
+    """Build a :class:`SpikeMatrix` from sorted unique flat keys ``(t * B + b) * N + i`` (op
+    ``keys_to_csr``)."""
+    indptr, indices = call("keys_to_csr", xp.asarray(keys), (T, B, N))
+    return SpikeMatrix(indptr, indices, T, B, N)
 
 
 def place_sorted_events(

@@ -205,3 +205,16 @@ def test_step_stats_and_opt_in_timing(mode, rng):
     _, _, timed = net.loss_and_grad(x, y, mode=mode, timing=True)
     assert timed["forward_s"] > 0 and timed["backward_s"] > 0
     assert "forward_s=" in repr(timed) and "scores" not in repr(timed)
+
+
+def test_max_readout_scores_are_argmax_with_ties_and_nan():
+    from spikegrad.ops.readout import readout_scores
+
+    u = np.random.default_rng(3).normal(size=(30, 4, 5))
+    u[7, 1, 2] = u[9, 1, 2] = 50.0  # a tie: the first wins
+    u[4, 2, 3] = u[6, 2, 3] = np.nan  # NaN wins, the first one
+    m, arg = readout_scores(u, "max")
+    want = u.argmax(axis=0)
+    np.testing.assert_array_equal(arg, want)
+    np.testing.assert_array_equal(m, np.take_along_axis(u, want[None], axis=0)[0])
+    assert arg[1, 2] == 7 and arg[2, 3] == 4 and np.isnan(m[2, 3])

@@ -6,9 +6,11 @@ that sparse and dense gradients agree (and, with ``with_torch``, that a PyTorch
 dense-BPTT step computes the same gradients), then time ``loss_and_grad`` forward and
 backward and the whole step (with Adam) for both modes side by side, and report the bytes
 each mode keeps from the forward for the backward and the peak growth of host memory (RSS) of
-one step. Every figure is a median of ``repeats``. spikegrad's steps take the batch as host
-events (their preparation is part of its forward); the PyTorch baseline's dense input tensor
-is made once, outside its timed steps; it is timed eager and, when T is short enough to
+one step. Every figure is a median of ``repeats``. Every row takes its input in the form it
+consumes, made once outside the timed steps: spikegrad the engine's SpikeMatrix (as the
+trainer prepares it in a background thread while the previous step runs), PyTorch and the
+peers the dense time-major tensor; what each preparation costs is reported beside the table
+(``{row}_prepare_s``). The PyTorch baseline is timed eager and, when T is short enough to
 compile, compiled (``torch.compile``, before timing) and the faster is its row. With
 ``--peers``: snnTorch, SpikingJelly and Norse on the same weights and inputs
 (:mod:`.peers`), when installed.
@@ -21,6 +23,7 @@ import sys
 from typing import Any
 
 from .. import native
+from ..spikes import as_spike_matrix
 from . import peers, report, torch_baseline
 from .cases import (
     CASES,
@@ -32,7 +35,7 @@ from .cases import (
     grad_err,
     make_inputs,
 )
-from .timing import WallClock, device_sync, time_mode
+from .timing import WallClock, device_sync, median_time, time_mode
 
 
 def run_case(
@@ -64,8 +67,11 @@ def run_case(
     }
     clock = WallClock(device_sync(net))
     host = net.backend.name == "numpy"
+    prepare = lambda: as_spike_matrix(net.backend.xp, x, case.sizes[0])  # noqa: E731
+    res["sparse_prepare_s"] = median_time(prepare, clock, 1, repeats)
+    xm = prepare()
     for mode in ("dense", "sparse"):
-        for k, v in time_mode(net, x, y, mode, clock, 1, repeats, peak=host).items():
+        for k, v in time_mode(net, xm, y, mode, clock, 1, repeats, peak=host).items():
             res[f"{mode}_{k}"] = v
     if with_torch:
         t = torch_baseline.time_step(

@@ -109,6 +109,15 @@ def case_block(
         lines.append(f"  {p['label']} {p['version']}: {p['note']}")
     if r.get("torch_variant_note"):
         lines.append(f"  torch BPTT: {r['torch_variant_note']}")
+    prep = [
+        f"{label} {r[f'{row}_prepare_s'] * 1e3:.1f} ms"
+        for row, label in [("sparse", "spikegrad (events -> SpikeMatrix)"), *peer_rows(r)]
+        if r.get(f"{row}_prepare_s") is not None
+    ]
+    if prep:
+        lines.append(
+            "  input, prepared once outside the timed steps (median per batch): " + ", ".join(prep)
+        )
     for label, why in r.get("peers_missing", {}).items():
         lines.append(f"  {label}: {why}")
     return lines

@@ -323,3 +323,5 @@ def _declare(lib: ctypes.CDLL) -> None:
     lib.sg_forward_take.restype = ctypes.c_int
     lib.sg_events_csr.argtypes = [_P, _P, _P, _I64, _I64, _I64, _P, _P, _P]
     lib.sg_events_csr.restype = _I64
+    lib.sg_keys_csr.argtypes = [_P, _I64, _I64, _I64, _P, _P]
+    lib.sg_keys_csr.restype = None

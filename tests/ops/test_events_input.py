@@ -7,7 +7,12 @@ import pytest
 
 import spikegrad as sg
 from spikegrad import native
-from spikegrad.ops.events_input import events_to_csr, events_to_csr_native
+from spikegrad.ops.events_input import (
+    events_to_csr,
+    events_to_csr_native,
+    keys_to_csr,
+    keys_to_csr_native,
+)
 from spikegrad.spikes import SpikeEvents, as_spike_matrix
 
 
@@ -65,3 +70,22 @@ def test_out_of_range_events_are_refused_before_the_kernel_reads_them():
     ev.i[0] = 4  # changed after validation
     with pytest.raises(sg.ShapeError, match=r"SpikeEvents\.i must lie in 0\.\.3"):
         events_to_csr_native(ev.b, ev.t, ev.i, (3, 2, 4))
+
+
+@pytest.mark.parametrize(("T", "B", "N", "p"), [(1, 1, 1, 0.0), (1, 1, 1, 1.0), (9, 4, 13, 0.1)])
+def test_keys_to_csr_matches_twin(rng, T, B, N, p):
+    keys = np.flatnonzero(rng.random(T * B * N) < p)
+    keys[-1:] = T * B * N - 1 if keys.size else keys[-1:]  # the last row and unit
+    got = keys_to_csr_native(keys, (T, B, N))
+    want = keys_to_csr(keys, (T, B, N))
+    for g, w in zip(got, want, strict=True):
+        assert g.dtype == np.int32
+        np.testing.assert_array_equal(g, w)
+    assert got[0][-1] == keys.size
+
+
+def test_keys_to_csr_refuses_unsorted_or_out_of_range_keys():
+    with pytest.raises(sg.ShapeError, match="strictly increasing"):
+        keys_to_csr_native(np.array([3, 1]), (2, 1, 2))
+    with pytest.raises(sg.ShapeError, match=r"within 0\.\.3"):
+        keys_to_csr_native(np.array([1, 4]), (2, 1, 2))
