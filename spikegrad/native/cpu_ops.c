@@ -198,6 +198,7 @@ typedef float sg_vec_f32 __attribute__((vector_size(64), aligned(4)));
 typedef double sg_vec_f64 __attribute__((vector_size(64), aligned(8)));
 
 #define SG_T float
+#define SG_SQRT sqrtf
 #define SG_V sg_vec_f32
 #define SG_SUF _f32
 #define SG_TINY FLT_MIN
@@ -207,7 +208,9 @@ typedef double sg_vec_f64 __attribute__((vector_size(64), aligned(8)));
 #undef SG_TINY
 
 #undef SG_V
+#undef SG_SQRT
 #define SG_T double
+#define SG_SQRT sqrt
 #define SG_V sg_vec_f64
 #define SG_SUF _f64
 #define SG_TINY DBL_MIN

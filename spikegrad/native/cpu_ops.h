@@ -270,6 +270,24 @@ void SG_FN(leaky_scan)(const SG_T *x, SG_T *y, int64_t nt, int64_t m, SG_T alpha
     }
 }
 
+/* Adam, in place, over n elements (ops/adam.py: adam_update), in the twin's order of
+ * operations: m = m b1 + c1 g; v = v b2 + c2 g g; p -= (lr (m / bc1)) / (sqrt(v / bc2) + eps),
+ * with c1 = 1 - b1, c2 = 1 - b2, bc1 = 1 - b1^step, bc2 = 1 - b2^step rounded by the caller. */
+void SG_FN(adam_update)(SG_T *p, const SG_T *g, SG_T *m, SG_T *v, int64_t n, SG_T b1, SG_T c1,
+                        SG_T b2, SG_T c2, SG_T bc1, SG_T bc2, SG_T lr, SG_T eps) {
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (int64_t k = 0; k < n; ++k) {
+        SG_T mk = m[k] * b1, vk = v[k] * b2, gk = g[k];
+        mk += c1 * gk;
+        vk += c2 * (gk * gk);
+        m[k] = mk;
+        v[k] = vk;
+        SG_T step = lr * (mk / bc1), den = SG_SQRT(vk / bc2);
+        den += eps;
+        p[k] -= step / den;
+    }
+}
+
 /* Sampled row dot products (ops/lif.py: gather_rowdot): out[n] = e[rows[n]] . w[cols[n]],
  * e (R, m), w (C, m). */
 void SG_FN(gather_rowdot)(const SG_T *e, int64_t m, const int64_t *rows, const SG_T *w,

@@ -17,7 +17,7 @@ from .. import native
 from ..backend import Array, register
 from ..errors import ShapeError
 from ..spikes import SpikeMatrix
-from . import lif, spmm
+from . import adam, lif, spmm
 from .surrogate import ActiveSet, index_dtype
 
 _SUFFIX = {np.dtype(np.float32): "_f32", np.dtype(np.float64): "_f64"}
@@ -196,6 +196,30 @@ def leaky_scan(x: Array, alpha: float, gain: float) -> Array:
     ft = x.dtype.type
     _kernel("leaky_scan", x.dtype)(_ptr(x), _ptr(y), *_rows(x), ft(alpha), ft(gain))
     return y
+
+
+@register("adam_update_multi", "native")
+def adam_update_multi(
+    ps: list[Array],
+    gs: list[Array],
+    ms: list[Array],
+    vs: list[Array],
+    step: int,
+    lr: float,
+    b1: float,
+    b2: float,
+    eps: float,
+) -> None:
+    """See :func:`spikegrad.ops.adam.adam_update_multi` (one fused pass per parameter; the same
+    bits; a parameter of another dtype or layout goes to the twin)."""
+    for p, g, m, v in zip(ps, gs, ms, vs, strict=True):
+        arrays = (p, g, m, v)
+        if not (all(_in_place(a) and a.dtype == p.dtype for a in arrays) and g.shape == p.shape):
+            adam.adam_update(p, g, m, v, step, lr, b1, b2, eps)
+            continue
+        t = p.dtype.type
+        consts = (b1, 1 - b1, b2, 1 - b2, 1 - b1**step, 1 - b2**step, lr, eps)
+        _kernel("adam_update", p.dtype)(*(_ptr(a) for a in arrays), p.size, *map(t, consts))
 
 
 @register("gather_rowdot", "native")

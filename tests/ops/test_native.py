@@ -16,7 +16,7 @@ from helpers import subnormal_cases
 import spikegrad as sg
 from spikegrad import native
 from spikegrad.backend import lookup
-from spikegrad.ops import lif, spmm
+from spikegrad.ops import adam, lif, spmm
 from spikegrad.ops import native as nat
 from spikegrad.ops.surrogate import ActiveSet
 
@@ -346,3 +346,19 @@ def test_a_failing_compiler_gives_a_reason_not_a_crash(tmp_path, monkeypatch):
     assert (
         built.reason.startswith("the C compiler failed") and "fakecc: error: broken" in built.reason
     )
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_adam_matches_twin_bit_for_bit(rng, dtype):
+    shapes = [(70, 20), (20, 20), (7,)]
+    state = [[rng.normal(0, s, shape).astype(dtype) for shape in shapes] for s in (1, 1, 0.1)]
+    state.append([np.abs(m) for m in state[2]])  # v >= 0
+    twin = [[a.copy() for a in group] for group in state]
+    p0 = state[0][0].copy()
+    for step in (1, 2, 9):
+        nat.adam_update_multi(*state, step, 1e-3, 0.9, 0.999, 1e-8)
+        adam.adam_update_multi(*twin, step, 1e-3, 0.9, 0.999, 1e-8)
+    for group, group_twin in zip(state, twin, strict=True):
+        for a, b in zip(group, group_twin, strict=True):
+            np.testing.assert_array_equal(a, b)
+    assert np.all(state[0][0] != p0)  # the update moved every parameter
