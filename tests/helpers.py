@@ -63,3 +63,19 @@ def subnormal_cases(dtype) -> tuple[np.ndarray, float]:
     e[n_t // 2 - 1 :: 7, 2] = f(-1.1 * tiny)
     e[::5, 3] = f(tiny / 8)
     return e, 0.1
+
+
+def spiking_net(
+    readout: str = "sum", reg: dict | None = None, dtype: str = "float64", sizes=(12, 9, 7, 3)
+) -> sg.Network:
+    """A small network whose weights (x4) make every layer spike (the benchmarks' tests)."""
+    net = sg.Network(list(sizes), readout=readout, reg=reg, dtype=dtype, seed=3, alpha=0.9)
+    net.params = {k: v * 4.0 for k, v in net.params.items()}
+    return net
+
+
+def dense_events(B: int, T: int, N: int, seed: int = 0) -> tuple[sg.SpikeEvents, np.ndarray]:
+    """Events at 30 % density and labels in 0..2. Shapes: -> events (B, T, N), labels (B,)."""
+    rng = np.random.default_rng(seed)
+    b, t, i = np.nonzero(rng.random((B, T, N)) < 0.3)
+    return sg.SpikeEvents(b, t, i, (B, T, N)), rng.integers(0, 3, B)

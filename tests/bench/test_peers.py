@@ -8,23 +8,9 @@ import sys
 
 import numpy as np
 import pytest
+from helpers import dense_events, spiking_net
 
-from spikegrad import Network
 from spikegrad.bench import cpu, peers, report
-from spikegrad.spikes import SpikeEvents
-
-
-def _net(readout: str = "sum", dtype: str = "float64", sizes=(12, 9, 7, 3)) -> Network:
-    net = Network(list(sizes), readout=readout, dtype=dtype, seed=3, alpha=0.9)
-    net.params = {k: v * 4.0 for k, v in net.params.items()}  # some spikes
-    return net
-
-
-def _inputs(B: int, T: int, N: int, seed: int = 0) -> tuple[SpikeEvents, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    b, t, i = np.nonzero(rng.random((B, T, N)) < 0.3)
-    return SpikeEvents(b, t, i, (B, T, N)), rng.integers(0, 3, B)
-
 
 # --- the harness, without torch --------------------------------------------------------------
 
@@ -53,9 +39,9 @@ def test_time_peers_harness_with_a_fake_peer(tmp_path, monkeypatch):
     broken.write_text("raise RuntimeError('half installed')\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     bad = peers.Peer("bad", "BadSNN", "broken_peer_mod", "nope", "", object)
-    net = _net()
+    net = spiking_net()
     ref = {k: v * 1.0 for k, v in net.params.items()}
-    x, y = _inputs(2, 5, 12)
+    x, y = dense_events(2, 5, 12)
     res = peers.time_peers(net, x, y, ref, peers=(FAKE, MISSING, bad), timer=_fake_timer(0.06))
     assert [p["name"] for p in res["peers"]] == ["fake"]
     assert res["peers"][0]["version"] == peers.version(FAKE) and res["peers"][0]["note"]
@@ -156,8 +142,8 @@ def _model(name: str):
 @pytest.mark.parametrize("readout", ["max", "sum", "last"])
 def test_snntorch_computes_spikegrads_gradients(readout):
     model = _model("snntorch")
-    net = _net(readout)
-    x, y = _inputs(5, 15, 12, seed=1)
+    net = spiking_net(readout)
+    x, y = dense_events(5, 15, 12, seed=1)
     loss, gd, st = net.loss_and_grad(x, y, mode="dense")
     assert min(st["spike_rate"]) > 0
     m = model(net, "cpu")
@@ -173,8 +159,8 @@ def test_spikingjelly_and_norse_run_one_model():
     weights (Norse's divided by its input gain 1 - alpha) they give the same loss, and it is
     not spikegrad's (the dynamics differ, as their notes say)."""
     sj, norse = _model("spikingjelly"), _model("norse")
-    net = _net("max", dtype="float32")
-    x, y = _inputs(5, 15, 12, seed=2)
+    net = spiking_net("max", dtype="float32")
+    x, y = dense_events(5, 15, 12, seed=2)
     loss = [m.loss(m.prepare(x), m.labels(y)).item() for m in (sj(net, "cpu"), norse(net, "cpu"))]
     assert loss[0] == pytest.approx(loss[1], rel=1e-5)
     assert abs(loss[0] - net.loss_and_grad(x, y, mode="dense")[0]) > 1e-3

@@ -9,24 +9,11 @@ from collections import Counter
 
 import numpy as np
 import pytest
+from helpers import dense_events, spiking_net
 
-from spikegrad import Network
 from spikegrad.bench import torch_baseline as tb
-from spikegrad.spikes import SpikeEvents
 
 torch = pytest.importorskip("torch")
-
-
-def _net(readout: str = "sum", reg: dict | None = None, sizes=(12, 9, 7, 3)) -> Network:
-    net = Network(list(sizes), readout=readout, reg=reg, dtype="float64", seed=3, alpha=0.9)
-    net.params = {k: v * 4.0 for k, v in net.params.items()}  # some spikes
-    return net
-
-
-def _inputs(B: int, T: int, N: int, seed: int = 0) -> tuple[SpikeEvents, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    b, t, i = np.nonzero(rng.random((B, T, N)) < 0.3)
-    return SpikeEvents(b, t, i, (B, T, N)), rng.integers(0, 3, B)
 
 
 def _node_counts(loss) -> Counter:
@@ -47,9 +34,9 @@ def test_no_per_step_indexing_in_the_graph(readout):
     full-size gradient (O(T^2)); per-step views from ``unbind`` add one node per layer."""
     counts = {}
     for T in (6, 12):
-        net = _net(readout)
+        net = spiking_net(readout)
         bl = tb.TorchBPTT(net, "cpu")
-        x, y = _inputs(4, T, 12)
+        x, y = dense_events(4, T, 12)
         counts[T] = _node_counts(bl.loss(bl.prepare(x), bl.labels(y)))
     index_nodes = [k for k in counts[12] if "Select" in k or "Slice" in k or "Index" in k]
     for k in index_nodes:
@@ -84,8 +71,8 @@ def test_time_loops_walk_unbind_views():
     [("max", None), ("sum", None), ("last", None), ("sum", {"f_up": 0.05, "f_low": 0.5})],
 )
 def test_gradients_equal_spikegrad_dense(readout, reg):
-    net = _net(readout, reg)
-    x, y = _inputs(5, 15, 12, seed=1)
+    net = spiking_net(readout, reg)
+    x, y = dense_events(5, 15, 12, seed=1)
     _, gd, st = net.loss_and_grad(x, y, mode="dense")
     assert min(st["spike_rate"]) > 0
     bl = tb.TorchBPTT(net, "cpu")
@@ -99,16 +86,16 @@ def test_gradients_equal_spikegrad_dense(readout, reg):
 def test_retained_bytes_grow_linearly_with_T():
     kept = {}
     for T in (10, 20):
-        net = _net()
+        net = spiking_net()
         bl = tb.TorchBPTT(net, "cpu")
-        x, y = _inputs(4, T, 12)
+        x, y = dense_events(4, T, 12)
         kept[T] = bl.retained_bytes(bl.prepare(x), bl.labels(y))
     assert 0 < kept[10] and 1.8 < kept[20] / kept[10] < 2.2
 
 
 def test_time_step_on_cpu():
-    net = _net()
-    x, y = _inputs(4, 10, 12)
+    net = spiking_net()
+    x, y = dense_events(4, 10, 12)
     r = tb.time_step(net, x, y, warmup=1, repeats=2, compile=False)
     assert r["step_s"] >= r["backward_s"] > 0 and r["forward_s"] > 0 and r["prepare_s"] > 0
     assert isinstance(r["peak_bytes"], int) and r["peak_bytes"] >= 0  # host RSS growth
@@ -124,8 +111,8 @@ def _fake_compile(monkeypatch, make):
 
 
 def test_compiled_variant_is_checked_timed_and_the_faster_is_reported(monkeypatch):
-    net = _net()
-    x, y = _inputs(4, 10, 12)
+    net = spiking_net()
+    x, y = dense_events(4, 10, 12)
     _fake_compile(monkeypatch, lambda fn: fn)  # "compiles" to the same function
     r = tb.time_step(net, x, y, warmup=1, repeats=2, compile=True)
     assert r["compiled_step_s"] > 0 and r["eager_step_s"] > 0 and r["compile_s"] > 0
@@ -138,8 +125,8 @@ def test_compiled_variant_is_checked_timed_and_the_faster_is_reported(monkeypatc
 
 
 def test_compile_failure_or_wrong_gradients_fall_back_to_eager(monkeypatch):
-    net = _net()
-    x, y = _inputs(4, 10, 12)
+    net = spiking_net()
+    x, y = dense_events(4, 10, 12)
 
     def broken(fn):
         raise RuntimeError("no C++ compiler\nmore")
@@ -156,8 +143,8 @@ def test_compile_failure_or_wrong_gradients_fall_back_to_eager(monkeypatch):
 @pytest.mark.slow
 def test_real_torch_compile_matches_eager():
     """The real torch.compile (inductor, a C++ compiler): compiles, checks, times (~1 min)."""
-    net = _net(sizes=(12, 9, 3))
-    x, y = _inputs(3, 6, 12)
+    net = spiking_net(sizes=(12, 9, 3))
+    x, y = dense_events(3, 6, 12)
     r = tb.time_step(net, x, y, warmup=1, repeats=2, compile=True)
     if r["compiled_step_s"] is None:  # e.g. no C++ compiler: said, and eager reported
         assert r["variant"] == "eager" and "torch.compile failed" in r["variant_note"]
@@ -169,8 +156,8 @@ def test_real_torch_compile_matches_eager():
 
 
 def test_reset_restores_weights_and_optimiser():
-    net = _net()
-    x, y = _inputs(4, 10, 12)
+    net = spiking_net()
+    x, y = dense_events(4, 10, 12)
     bl = tb.TorchBPTT(net, "cpu")
     xd, yd = bl.prepare(x), bl.labels(y)
     tb._step(bl, bl.loss, xd, yd)
@@ -181,8 +168,8 @@ def test_reset_restores_weights_and_optimiser():
 
 
 def test_no_compile_beyond_compile_max_steps(monkeypatch):
-    net = _net()
-    x, y = _inputs(4, 10, 12)
+    net = spiking_net()
+    x, y = dense_events(4, 10, 12)
 
     def never(fn):
         raise AssertionError("compiled although T > compile_max_steps")
