@@ -7,6 +7,9 @@ For a hidden layer with N neurons and spike counts c[b, j] = sum_t S[b, t, j]:
     L_reg    = mean_b [L_up(b) + L_low(b)]
 
 The gradient dL_reg/dS[b, t, j] does not depend on t, so it is returned as a (B, N) array.
+At the kink r = (1/N) sum_j c[b, j] - f_up = 0 exactly, dL_up/dr is the reference code's
+(``clamp(r, min=0) ** p_up``): lambda_up for p_up = 1, else 0 (finite where p_up < 1). The
+lower term's derivative at its kink c = f_low is 0.
 """
 
 from __future__ import annotations
@@ -61,6 +64,7 @@ def spike_count_reg(counts: Array, p: RegParams, dtype: Any) -> tuple[Array, Arr
     low = xp.maximum(p.f_low - c, 0)
     loss = (p.lambda_up * over**p.p_up + (p.lambda_low / N) * (low**2).sum(axis=1)).mean()
     safe = xp.where(r > 0, over, 1)
-    d_up = xp.where(r > 0, p.lambda_up * p.p_up * safe ** (p.p_up - 1) / N, 0)
+    on = r >= 0 if p.p_up == 1 else r > 0  # the kink r = 0: ALGORITHM.md §2
+    d_up = xp.where(on, p.lambda_up * p.p_up * safe ** (p.p_up - 1) / N, 0)
     grad = (d_up[:, None] - (2 * p.lambda_low / N) * low) / B
     return loss, grad.astype(dtype, copy=False)

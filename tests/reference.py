@@ -71,6 +71,8 @@ def reg_terms(out, reg):
         if r > 0:
             loss += reg["lambda_up"] * r ** reg["p_up"]
             grad[b] += reg["lambda_up"] * reg["p_up"] * r ** (reg["p_up"] - 1) / N
+        elif r == 0 and reg["p_up"] == 1:  # the kink: torch.clamp passes the gradient
+            grad[b] += reg["lambda_up"] / N
         low = np.maximum(reg["f_low"] - c[b], 0)
         loss += reg["lambda_low"] / N * (low**2).sum()
         grad[b] -= 2 * reg["lambda_low"] / N * low
