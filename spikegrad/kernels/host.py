@@ -480,9 +480,12 @@ def leaky_scan_reverse(launch: Launcher, e: Array, alpha: float) -> Array:
 
 
 # ----------------------------------------------------------------------------- adam.cu
-def _adam_scalars(dt: np.dtype, step: int, lr: float, b1: float, b2: float, eps: float) -> tuple:
+def _adam_scalars(
+    dt: np.dtype, step: int, lr: float, b1: float, b2: float, eps: float, wd: float
+) -> tuple:
     f = dt.type
-    return f(lr), f(b1), f(1 - b1), f(b2), f(1 - b2), f(1 - b1**step), f(1 - b2**step), f(eps)
+    bc1, bc2 = 1 - b1**step, 1 - b2**step
+    return f(lr), f(b1), f(1 - b1), f(b2), f(1 - b2), f(bc1), f(bc2), f(eps), f(1 - lr * wd)
 
 
 def adam_update_multi(
@@ -496,8 +499,10 @@ def adam_update_multi(
     b1: float,
     b2: float,
     eps: float,
+    wd: float = 0.0,
 ) -> None:
-    """**Updates every p, m, v in place**, all tensors in one launch (one dtype).
+    """**Updates every p, m, v in place**, all tensors in one launch (one dtype); ``wd`` is the
+    decoupled weight decay.
 
     Shapes: four equal-length lists; gs[k], ms[k], vs[k] shaped like ps[k].
     """
@@ -520,7 +525,7 @@ def adam_update_multi(
         "adam_update_multi_kernel",
         template_args(dt),
         int(offs[-1]),
-        (ptrs, xp.asarray(offs), np.int64(len(ps)), *_adam_scalars(dt, step, lr, b1, b2, eps)),
+        (ptrs, xp.asarray(offs), np.int64(len(ps)), *_adam_scalars(dt, step, lr, b1, b2, eps, wd)),
     )
 
 

@@ -296,7 +296,7 @@ SIGNATURES: dict[str, tuple[Any, ...]] = {
     ),
     "leaky_scan_reverse": (_P, _I64, _I64, "F"),
     "leaky_scan": (_P, _P, _I64, _I64, "F", "F"),
-    "adam_update": (_P, _P, _P, _P, _I64, "F", "F", "F", "F", "F", "F", "F", "F"),
+    "adam_update": (_P, _P, _P, _P, _I64, "F", "F", "F", "F", "F", "F", "F", "F", "F"),
     "gather_rowdot": (_P, _I64, _P, _P, _P, _I64, _P),
     "spike_matmul": (_P, _P, _I64, _P, _I64, _P),
     "spike_tmatmul": (_P, _P, _I64, _P, _I64, _I64, _P),

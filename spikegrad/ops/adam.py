@@ -1,6 +1,7 @@
-r"""Adam with bias correction (ALGORITHM.md §6), NumPy twin.
+r"""Adam with bias correction (ALGORITHM.md §6) and decoupled weight decay, NumPy twin.
 
 m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2
+p *= 1 - lr wd    (AdamW; 1 - lr wd is rounded once to p's dtype, wd = 0: p unchanged)
 p -= lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
 """
 
@@ -12,10 +13,22 @@ from ..backend import Array, register
 
 
 def adam_update(
-    p: Array, g: Array, m: Array, v: Array, step: int, lr: float, b1: float, b2: float, eps: float
+    p: Array,
+    g: Array,
+    m: Array,
+    v: Array,
+    step: int,
+    lr: float,
+    b1: float,
+    b2: float,
+    eps: float,
+    wd: float = 0.0,
 ) -> None:
-    """**Updates p, m and v in place** for step number ``step`` (1-based). Shapes: all equal."""
+    """**Updates p, m and v in place** for step number ``step`` (1-based); ``wd`` is the
+    decoupled weight decay. Shapes: all equal."""
     t = p.dtype.type
+    if wd:
+        p *= t(1 - lr * wd)
     m *= t(b1)
     m += t(1 - b1) * g
     v *= t(b2)
@@ -36,10 +49,11 @@ def adam_update_multi(
     b1: float,
     b2: float,
     eps: float,
+    wd: float = 0.0,
 ) -> None:
     """**Updates every p, m and v in place**: :func:`adam_update` over parallel lists.
 
     Shapes: four equally long lists; gs[k], ms[k], vs[k] shaped like ps[k].
     """
     for p, g, m, v in zip(ps, gs, ms, vs, strict=True):
-        adam_update(p, g, m, v, step, lr, b1, b2, eps)
+        adam_update(p, g, m, v, step, lr, b1, b2, eps, wd)

@@ -209,16 +209,17 @@ def adam_update_multi(
     b1: float,
     b2: float,
     eps: float,
+    wd: float = 0.0,
 ) -> None:
     """See :func:`spikegrad.ops.adam.adam_update_multi` (one fused pass per parameter; the same
     bits; a parameter of another dtype or layout goes to the twin)."""
     for p, g, m, v in zip(ps, gs, ms, vs, strict=True):
         arrays = (p, g, m, v)
         if not (all(_in_place(a) and a.dtype == p.dtype for a in arrays) and g.shape == p.shape):
-            adam.adam_update(p, g, m, v, step, lr, b1, b2, eps)
+            adam.adam_update(p, g, m, v, step, lr, b1, b2, eps, wd)
             continue
         t = p.dtype.type
-        consts = (b1, 1 - b1, b2, 1 - b2, 1 - b1**step, 1 - b2**step, lr, eps)
+        consts = (b1, 1 - b1, b2, 1 - b2, 1 - b1**step, 1 - b2**step, lr, eps, 1 - lr * wd)
         _kernel("adam_update", p.dtype)(*(_ptr(a) for a in arrays), p.size, *map(t, consts))
 
 

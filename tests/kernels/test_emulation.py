@@ -193,6 +193,38 @@ def test_adam(emu, sizes, dtype):
         assert np.array_equal(got, want)
 
 
+@pytest.mark.parametrize("wd", [0.25, 1e-4])
+def test_adam_weight_decay(emu, wd, dtype):
+    """Decoupled weight decay: the kernel equals the twin bit for bit, and the twin equals
+    the AdamW formula (decay first, with the same lr) written out here."""
+    rng = np.random.default_rng(18)
+    sizes = [(3, 5), (300,)]
+    ps = [rng.normal(size=s).astype(dtype) for s in sizes]
+    ref = [p.copy() for p in ps]
+    ms, vs = [np.zeros_like(p) for p in ps], [np.zeros_like(p) for p in ps]
+    ms_ref, vs_ref = [m.copy() for m in ms], [v.copy() for v in vs]
+    plain = [p.astype(np.float64) for p in ps]
+    m64, v64 = [np.zeros_like(p) for p in plain], [np.zeros_like(p) for p in plain]
+    lr, b1, b2, eps = 1e-2, 0.9, 0.999, 1e-8
+    for step in range(1, 4):
+        gs = [rng.normal(size=p.shape).astype(dtype) for p in ps]
+        host.adam_update_multi(emu, ps, gs, ms, vs, step, lr, b1, b2, eps, wd)
+        adam_twin.adam_update_multi(ref, gs, ms_ref, vs_ref, step, lr, b1, b2, eps, wd)
+        for p, g, m, v in zip(plain, gs, m64, v64, strict=True):
+            m[:] = b1 * m + (1 - b1) * g
+            v[:] = b2 * v + (1 - b2) * g.astype(np.float64) ** 2
+            p[:] = p * (1 - lr * wd) - lr * (m / (1 - b1**step)) / (
+                np.sqrt(v / (1 - b2**step)) + eps
+            )
+    for got, want in zip(ps + ms + vs, ref + ms_ref + vs_ref, strict=True):
+        assert np.array_equal(got, want)
+    for got, want in zip(ps, plain, strict=True):
+        assert_close(got, want, dtype)
+    for got, want in zip(ps, plain, strict=True):
+        # the decay moved the weights: a plain Adam step alone would be lr-sized
+        assert not np.allclose(got, want / (1 - lr * wd) ** 3, rtol=1e-6, atol=0)
+
+
 def test_checks(emu):
     h = np.zeros((3, 2, 2), np.float16)
     with pytest.raises(sg.DTypeError):

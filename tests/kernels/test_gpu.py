@@ -197,7 +197,8 @@ def _keys(x) -> np.ndarray:
     return x.rows() * x.N + x.indices
 
 
-def test_adam(cp, L, dtype):
+@pytest.mark.parametrize("wd", [0.0, 0.3])
+def test_adam(cp, L, dtype, wd):
     rng = np.random.default_rng(8)
     shapes = [(70, 130), (130,), (1,)]
     ps = [rng.normal(size=s).astype(dtype) for s in shapes]
@@ -205,9 +206,9 @@ def test_adam(cp, L, dtype):
     pc, mc, vc = ([cp.asarray(a) for a in arrs] for arrs in (ps, ms, vs))
     for step in (1, 2, 3):
         gs = [rng.normal(size=s).astype(dtype) for s in shapes]
-        adam_twin.adam_update_multi(ps, gs, ms, vs, step, 1e-2, 0.9, 0.999, 1e-8)
+        adam_twin.adam_update_multi(ps, gs, ms, vs, step, 1e-2, 0.9, 0.999, 1e-8, wd)
         gc = [cp.asarray(g) for g in gs]
-        L.adam_update_multi(pc, gc, mc, vc, step, 1e-2, 0.9, 0.999, 1e-8)
+        L.adam_update_multi(pc, gc, mc, vc, step, 1e-2, 0.9, 0.999, 1e-8, wd)
     for want, a in zip(ps + ms + vs, pc + mc + vc, strict=True):
         assert_close(a, want, dtype)
 

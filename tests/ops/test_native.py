@@ -348,16 +348,17 @@ def test_a_failing_compiler_gives_a_reason_not_a_crash(tmp_path, monkeypatch):
     )
 
 
+@pytest.mark.parametrize("wd", [0.0, 0.5])
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_adam_matches_twin_bit_for_bit(rng, dtype):
+def test_adam_matches_twin_bit_for_bit(rng, dtype, wd):
     shapes = [(70, 20), (20, 20), (7,)]
     state = [[rng.normal(0, s, shape).astype(dtype) for shape in shapes] for s in (1, 1, 0.1)]
     state.append([np.abs(m) for m in state[2]])  # v >= 0
     twin = [[a.copy() for a in group] for group in state]
     p0 = state[0][0].copy()
     for step in (1, 2, 9):
-        nat.adam_update_multi(*state, step, 1e-3, 0.9, 0.999, 1e-8)
-        adam.adam_update_multi(*twin, step, 1e-3, 0.9, 0.999, 1e-8)
+        nat.adam_update_multi(*state, step, 1e-3, 0.9, 0.999, 1e-8, wd)
+        adam.adam_update_multi(*twin, step, 1e-3, 0.9, 0.999, 1e-8, wd)
     for group, group_twin in zip(state, twin, strict=True):
         for a, b in zip(group, group_twin, strict=True):
             np.testing.assert_array_equal(a, b)
