@@ -15,6 +15,7 @@ from spikegrad.backend import BACKENDS
 from spikegrad.config import DATASETS, DTYPES, make_config
 from spikegrad.network import MODES
 from spikegrad.ops.readout import READOUTS
+from spikegrad.optim import SCHEDULES
 
 from . import cli
 
@@ -93,6 +94,7 @@ Examples:
   spikegrad train --dataset fmnist --data-dir ~/data/fashion_mnist --epochs 5 --out runs/fm
   spikegrad train --dataset nmnist --epochs 1 --limit 512 --grad dense
   spikegrad train --hidden 400 400 --b-th 0.1 --seed 3 --json -q
+  spikegrad train --lr-schedule cosine --weight-decay 1e-4 --patience 5 --tau-mem 20e-3
   spikegrad train --dataset shd --print-config > shd.toml
   spikegrad train --config shd.toml --out runs/shd
   spikegrad train --resume runs/fm --epochs 10     # continue (and extend) a run
@@ -114,6 +116,46 @@ Examples:
 )
 @click.option("--batch-size", type=click.IntRange(1))
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), help="Adam learning rate.")
+@click.option(
+    "--lr-schedule",
+    type=click.Choice(SCHEDULES),
+    help="cosine: down to --lr-min over the run; step: x --lr-gamma every --lr-step-epochs.",
+)
+@click.option("--lr-min", type=click.FloatRange(min=0), help="Final learning rate of cosine.")
+@click.option("--lr-step-epochs", type=click.IntRange(1), help="Epochs between step decays.")
+@click.option(
+    "--lr-gamma", type=click.FloatRange(0, 1, min_open=True), help="Factor of each step decay."
+)
+@click.option("--warmup-epochs", type=click.IntRange(0), help="Epochs of linear lr warm-up.")
+@click.option(
+    "--weight-decay", type=click.FloatRange(min=0), help="Decoupled weight decay (AdamW)."
+)
+@click.option(
+    "--clip-grad-norm", type=click.FloatRange(min=0), help="Clip the global gradient norm (0: off)."
+)
+@click.option(
+    "--patience",
+    type=click.IntRange(0),
+    help="Stop after N epochs without a better validation accuracy (0: off).",
+)
+@click.option(
+    "--dt",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Time step in seconds (the encoding's dt follows it).",
+)
+@click.option(
+    "--tau-mem",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Membrane time constant in seconds, e.g. 10e-3.",
+)
+@click.option(
+    "--tau-out",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Readout time constant in seconds.",
+)
+@click.option(
+    "--threshold", type=click.FloatRange(min=0, min_open=True), help="Firing threshold theta."
+)
 @click.option(
     "--b-th",
     type=click.FloatRange(min=0, min_open=True),

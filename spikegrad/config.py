@@ -21,6 +21,7 @@ from .errors import ConfigError
 from .loss import RegParams
 from .network import INITS, MODES
 from .ops.readout import READOUTS
+from .optim import SCHEDULES
 
 DATASETS = ("synthetic", "fmnist", "nmnist", "shd")
 DTYPES = ("float32", "float64")
@@ -34,7 +35,12 @@ class TrainConfig:
     ``data_dir`` "" means the default data root; ``limit`` 0 means every training sample
     (else a seeded random subset of that many, taken before the validation split);
     ``reg`` None switches the spike-count regulariser off; ``encoding`` is passed to
-    ``spikegrad.datasets.load`` unchanged, for training and evaluation alike.
+    ``spikegrad.datasets.load`` unchanged, for training and evaluation alike (its ``dt``,
+    where it has one, follows ``dt``: one time step). Training extras: ``lr_schedule``
+    (constant, cosine down to ``lr_min`` over the run, or step: times ``lr_gamma`` every
+    ``lr_step_epochs``), ``warmup_epochs`` of linear warm-up, ``weight_decay`` (decoupled,
+    AdamW), ``clip_grad_norm`` (global norm; 0: off), ``patience`` (stop after that many
+    epochs without a better validation accuracy; 0: off).
     """
 
     dataset: str = "synthetic"
@@ -59,6 +65,14 @@ class TrainConfig:
     lr: float = 5e-3
     betas: tuple[float, float] = (0.9, 0.999)
     eps: float = 1e-8
+    lr_schedule: str = "constant"
+    lr_min: float = 0.0
+    lr_step_epochs: int = 10
+    lr_gamma: float = 0.1
+    warmup_epochs: int = 0
+    weight_decay: float = 0.0
+    clip_grad_norm: float = 0.0
+    patience: int = 0
     dtype: str = "float32"
     backend: str = "auto"
     seed: int = 0
@@ -101,6 +115,7 @@ class TrainConfig:
         for ok, msg in checks:
             if not ok:
                 raise ConfigError(f"config: {msg}")
+        _check_training_extras(self)
 
     @property
     def alpha(self) -> float:
@@ -143,6 +158,14 @@ class TrainConfig:
                 f"optimiser Adam lr {self.lr:g}, betas {self.betas[0]:g}/{self.betas[1]:g}, "
                 f"batch {self.batch_size}{' (drop last)' if self.drop_last else ''}, "
                 f"epochs {self.epochs}",
+                f"schedule {self.lr_schedule}"
+                + {
+                    "cosine": f" to lr_min {self.lr_min:g}",
+                    "step": f" x{self.lr_gamma:g} every {self.lr_step_epochs} epochs",
+                }.get(self.lr_schedule, "")
+                + f", warmup {self.warmup_epochs} epochs, weight decay {self.weight_decay:g}, "
+                f"clip grad norm {self.clip_grad_norm or 'off'}, "
+                f"early stop patience {self.patience or 'off'}",
                 f"run      backend {self.backend}, dtype {self.dtype}, seed {self.seed}",
             )
         )
@@ -218,6 +241,7 @@ def from_dict(d: dict[str, Any], base: TrainConfig | None = None) -> TrainConfig
     """
     d = dict(d)
     _check_keys(d)
+    given_enc = d.get("encoding") if isinstance(d.get("encoding"), dict) else {}
     if d.get("reg") is False:
         d["reg"] = None
     if base is None or ("dataset" in d and d["dataset"] != base.dataset):
@@ -228,6 +252,9 @@ def from_dict(d: dict[str, Any], base: TrainConfig | None = None) -> TrainConfig
             d[k] = float(v)
         elif isinstance(v, dict) and isinstance(getattr(base, k), dict):
             d[k] = {**getattr(base, k), **v}  # a partial table updates the preset's
+    enc = d.get("encoding", base.encoding)
+    if "dt" in d and isinstance(enc, dict) and "dt" in enc and "dt" not in given_enc:
+        d["encoding"] = {**enc, "dt": d["dt"]}  # dt is set in one place: the encoding follows
     return base.replace(**d)
 
 
@@ -256,6 +283,25 @@ def make_config(
         if dataset and cfg.dataset != dataset:
             raise ConfigError(f"{path}: is for data set {cfg.dataset!r}, not {dataset!r}")
     return from_dict(changes, cfg)
+
+
+def _check_training_extras(c: TrainConfig) -> None:
+    """The schedule, weight decay, clipping and early-stopping keys: one line per bad value."""
+    finite = lambda v: isinstance(v, (int, float)) and math.isfinite(v)  # noqa: E731
+    whole = lambda v: isinstance(v, int) and not isinstance(v, bool)  # noqa: E731
+    checks = (
+        ("lr_schedule", c.lr_schedule in SCHEDULES, f"one of {', '.join(SCHEDULES)}"),
+        ("lr_min", finite(c.lr_min) and 0 <= c.lr_min < c.lr, "a number in [0, lr)"),
+        ("lr_step_epochs", whole(c.lr_step_epochs) and c.lr_step_epochs >= 1, "an integer >= 1"),
+        ("lr_gamma", finite(c.lr_gamma) and 0 < c.lr_gamma <= 1, "a number in (0, 1]"),
+        ("warmup_epochs", whole(c.warmup_epochs) and c.warmup_epochs >= 0, "an integer >= 0"),
+        ("weight_decay", finite(c.weight_decay) and c.weight_decay >= 0, "a number >= 0"),
+        ("clip_grad_norm", finite(c.clip_grad_norm) and c.clip_grad_norm >= 0, "a number >= 0"),
+        ("patience", whole(c.patience) and c.patience >= 0, "an integer >= 0 (0: off)"),
+    )
+    for name, ok, want in checks:
+        if not ok:
+            raise ConfigError(f"config: {name} must be {want}; got {getattr(c, name)!r}")
 
 
 def _check_keys(d: dict[str, Any]) -> None:

@@ -1,12 +1,75 @@
-"""Adam over a dict of arrays (ALGORITHM.md §6); the update runs through the op registry."""
+"""Adam over a dict of arrays (ALGORITHM.md §6); the update runs through the op registry.
+
+Also: decoupled weight decay (AdamW), learning-rate schedules as functions of the update
+number (so a run resumed at a saved Adam step resumes its schedule exactly) and clipping of
+the global gradient norm.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from .backend import Array, call, get_xp
 from .errors import ConfigError, ShapeError
+
+SCHEDULES = ("constant", "cosine", "step")
+
+
+@dataclass(frozen=True)
+class LRSchedule:
+    """The learning rate of update number ``step`` (1-based): ``schedule(step)``.
+
+    ``kind``: "constant" (``lr``); "step" (``lr * gamma ** (epoch // step_epochs)``, epoch
+    0-based, ``steps_per_epoch`` updates each); "cosine" (from ``lr`` down to ``lr_min`` over
+    ``total_steps``, half a cosine). The first ``warmup_steps`` updates ramp linearly from
+    ``lr / warmup_steps`` to ``lr``; cosine starts after them.
+    """
+
+    lr: float
+    kind: str = "constant"
+    steps_per_epoch: int = 1
+    total_steps: int = 1
+    step_epochs: int = 1
+    gamma: float = 0.1
+    lr_min: float = 0.0
+    warmup_steps: int = 0
+
+    def __post_init__(self) -> None:
+        if self.kind not in SCHEDULES:
+            raise ConfigError(
+                f"lr_schedule must be one of {', '.join(SCHEDULES)}; got {self.kind!r}"
+            )
+        if min(self.steps_per_epoch, self.total_steps, self.step_epochs) < 1:
+            raise ConfigError(
+                "LRSchedule: steps_per_epoch, total_steps, step_epochs must be >= 1; got "
+                f"{self.steps_per_epoch}, {self.total_steps}, {self.step_epochs}"
+            )
+
+    def __call__(self, step: int) -> float:
+        s = step - 1  # updates before this one
+        if s < self.warmup_steps:
+            return self.lr * (s + 1) / self.warmup_steps
+        if self.kind == "step":
+            return self.lr * self.gamma ** (s // self.steps_per_epoch // self.step_epochs)
+        if self.kind == "cosine":
+            frac = min((s - self.warmup_steps) / max(self.total_steps - self.warmup_steps, 1), 1)
+            return self.lr_min + (self.lr - self.lr_min) * 0.5 * (1 + math.cos(math.pi * frac))
+        return self.lr
+
+
+def clip_grad_norm(grads: Mapping[str, Array], max_norm: float) -> tuple[dict[str, Array], Array]:
+    """``grads`` scaled by min(1, max_norm / (norm + 1e-6)), norm = the global L2 norm over
+    all of them (summed in float64; torch.nn.utils.clip_grad_norm_'s rule), and that norm.
+
+    Shapes: grads {name: any shape} -> the same shapes, norm () float64 on their device.
+    """
+    gs = list(grads.values())
+    xp = get_xp(*gs)
+    norm = xp.sqrt(sum(xp.sum(xp.square(g.astype(xp.float64))) for g in gs))
+    coef = xp.minimum(max_norm / (norm + 1e-6), 1.0)
+    return {k: g * coef.astype(g.dtype) for k, g in grads.items()}, norm
 
 
 @dataclass(frozen=True)
@@ -21,7 +84,10 @@ class Adam:
     """Adam with bias correction over ``params`` (a dict of arrays, updated in place).
 
     The dict itself is kept, so replacing an entry (``net.params["W1"] = ...``) is seen by
-    the next step; moments are created lazily per key.
+    the next step; moments are created lazily per key. ``weight_decay``: decoupled (AdamW,
+    p *= 1 - lr * weight_decay each step); ``schedule``: the learning rate of each update
+    number (e.g. an :class:`LRSchedule`; None: ``lr`` throughout); ``max_grad_norm`` > 0
+    clips the global gradient norm first (:func:`clip_grad_norm`).
     """
 
     def __init__(
@@ -30,11 +96,21 @@ class Adam:
         lr: float = 1e-3,
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        schedule: Callable[[int], float] | None = None,
+        max_grad_norm: float = 0.0,
     ) -> None:
         if not lr > 0 or not (0 <= betas[0] < 1 and 0 <= betas[1] < 1) or not eps > 0:
             raise ConfigError(
                 f"Adam: need lr > 0, 0 <= betas < 1, eps > 0; got {lr}, {betas}, {eps}"
             )
+        if not (0 <= weight_decay < math.inf and 0 <= max_grad_norm < math.inf):
+            raise ConfigError(
+                f"Adam: need finite weight_decay >= 0 and max_grad_norm >= 0; "
+                f"got {weight_decay}, {max_grad_norm}"
+            )
+        self.weight_decay, self.max_grad_norm = float(weight_decay), float(max_grad_norm)
+        self.schedule = schedule
         self.params = params
         self.hp = AdamParams(float(lr), float(betas[0]), float(betas[1]), float(eps))
         self.step_count = 0
@@ -44,6 +120,10 @@ class Adam:
     @property
     def lr(self) -> float:
         return self.hp.lr
+
+    def lr_at(self, step: int) -> float:
+        """The learning rate of update number ``step`` (1-based)."""
+        return self.hp.lr if self.schedule is None else float(self.schedule(step))
 
     def step(self, grads: Mapping[str, Array]) -> None:
         """One Adam update of every parameter that has a gradient in ``grads``."""
@@ -56,6 +136,8 @@ class Adam:
             if k not in self.m:
                 xp = get_xp(p)
                 self.m[k], self.v[k] = xp.zeros_like(p), xp.zeros_like(p)
+        if self.max_grad_norm:
+            grads = clip_grad_norm(grads, self.max_grad_norm)[0]
         keys = list(grads)
         ps = [self.params[k] for k in keys]
         call(
@@ -65,10 +147,11 @@ class Adam:
             [self.m[k] for k in keys],
             [self.v[k] for k in keys],
             self.step_count,
-            hp.lr,
+            self.lr_at(self.step_count),
             hp.b1,
             hp.b2,
             hp.eps,
+            self.weight_decay,
         )
 
     def state_dict(self) -> dict:

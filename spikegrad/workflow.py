@@ -27,7 +27,7 @@ from .datasets import load
 from .datasets.base import EventDataset
 from .errors import ConfigError, TrainingError
 from .network import Network
-from .optim import Adam
+from .optim import Adam, LRSchedule
 from .train import EpochStats, evaluate, n_batches, train_epoch
 
 CONFIG_FILE, METRICS_FILE = "config.toml", "metrics.jsonl"
@@ -45,7 +45,8 @@ class Progress(Protocol):
 
 @dataclass
 class RunResult:
-    """What :func:`fit` did: ``status`` is "finished" or "interrupted"."""
+    """What :func:`fit` did: ``status`` is "finished", "stopped early" (``patience``) or
+    "interrupted"."""
 
     status: str
     out_dir: Path | None
@@ -110,6 +111,30 @@ def build_network(config: TrainConfig, n_inputs: int, n_classes: int) -> Network
     )
 
 
+def make_optimizer(config: TrainConfig, net: Network, steps_per_epoch: int) -> Adam:
+    """Adam over ``net.params`` with the config's schedule, weight decay and clipping; the
+    schedule is a function of Adam's step count, so it resumes with the checkpoint."""
+    schedule = LRSchedule(
+        config.lr,
+        config.lr_schedule,
+        steps_per_epoch,
+        config.epochs * steps_per_epoch,
+        config.lr_step_epochs,
+        config.lr_gamma,
+        config.lr_min,
+        config.warmup_epochs * steps_per_epoch,
+    )
+    return Adam(
+        net.params,
+        lr=config.lr,
+        betas=config.betas,
+        eps=config.eps,
+        weight_decay=config.weight_decay,
+        schedule=schedule,
+        max_grad_norm=config.clip_grad_norm,
+    )
+
+
 def resume_config(resume: str | Path, **changes: Any) -> tuple[TrainConfig, Path]:
     """The saved config of checkpoint (or run folder) ``resume`` with ``changes`` (only the
     ``RESUMABLE`` settings), and the run folder it belongs to."""
@@ -162,6 +187,16 @@ def _check_resume(config: TrainConfig, saved: TrainConfig) -> None:
             f"resume: the config differs from the checkpoint's in {', '.join(diff)}; "
             f"only {', '.join(RESUMABLE)} may change"
         )
+    if config.lr_schedule == "cosine" and config.epochs != saved.epochs:
+        raise ConfigError(
+            f"resume: epochs {config.epochs} would change the cosine schedule's length "
+            f"(the run's epochs, {saved.epochs}); a cosine run resumes with its own epochs"
+        )
+
+
+def _patience_spent(config: TrainConfig, best: dict[str, Any] | None, epoch: int) -> bool:
+    """Early stopping: ``patience`` epochs done since the best score (also when resuming)."""
+    return bool(config.patience and best and epoch - best["epoch"] >= config.patience)
 
 
 def _write_metrics(path: Path, records: list[dict[str, Any]]) -> None:
@@ -215,7 +250,8 @@ def fit(
         )
     train, val = load_data(config)
     net = build_network(config, train.n_inputs, train.n_classes)
-    opt = Adam(net.params, lr=config.lr, betas=config.betas, eps=config.eps)
+    total = n_batches(len(train), config.batch_size, config.drop_last)
+    opt = make_optimizer(config, net, total)
     epoch, start, state = 0, 0, {"best": None, "stats": None}
     history: list[dict[str, Any]] = []
     if saved is not None:
@@ -240,10 +276,18 @@ def fit(
             st = {"best": state["best"], "stats": stats.to_dict() if stats else None}
             ckpt_io.save(ckpt_io.capture(config, net, opt, ep, batch, st), out / f"{name}.npz")
 
-    total = n_batches(len(train), config.batch_size, config.drop_last)
     result = RunResult("finished", out, history, state["best"])
     with _deferred_sigint() as flag:
         while epoch < config.epochs:
+            if _patience_spent(config, state["best"], epoch):
+                what = "val" if val is not None else "train"
+                log(
+                    f"early stop: no better {what} accuracy in {epoch - state['best']['epoch']} "
+                    f"epochs (patience {config.patience}); best {state['best']['score']:.2%} "
+                    f"at epoch {state['best']['epoch']}"
+                )
+                result.status, result.epoch = "stopped early", epoch
+                break
             stats = EpochStats(**state["stats"]) if state.get("stats") else EpochStats()
 
             def on_batch(done: int, loss: float) -> None:
@@ -281,7 +325,7 @@ def fit(
             finally:
                 if progress is not None:
                     progress.end()
-            r = {"epoch": epoch + 1, "step": opt.step_count, **r}
+            r = {"epoch": epoch + 1, "step": opt.step_count, "lr": opt.lr_at(opt.step_count), **r}
             if val is not None:
                 t0 = time.perf_counter()
                 ev = evaluate(net, val)
