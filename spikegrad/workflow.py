@@ -280,10 +280,10 @@ def fit(
     with _deferred_sigint() as flag:
         while epoch < config.epochs:
             if _patience_spent(config, state["best"], epoch):
-                what = "val" if val is not None else "train"
+                what, n = "val" if val is not None else "train", epoch - state["best"]["epoch"]
                 log(
-                    f"early stop: no better {what} accuracy in {epoch - state['best']['epoch']} "
-                    f"epochs (patience {config.patience}); best {state['best']['score']:.2%} "
+                    f"early stop: no better {what} accuracy in {n} epoch{'s' * (n != 1)} "
+                    f"(patience {config.patience}); best {state['best']['score']:.2%} "
                     f"at epoch {state['best']['epoch']}"
                 )
                 result.status, result.epoch = "stopped early", epoch
