@@ -16,7 +16,7 @@ from spikegrad.config import DATASETS, DTYPES, make_config
 from spikegrad.network import MODES
 from spikegrad.ops.readout import READOUTS
 
-from . import cli
+from . import cli, option_values
 
 
 class _GreedyCommand(click.Command):
@@ -174,10 +174,12 @@ def train(
                 f"{', '.join('--' + k.replace('_', '-') for k in workflow.RESUMABLE)} may be given "
                 f"(got {', '.join('--' + k.replace('_', '-') for k in extra)})"
             )
-        config, run_dir = workflow.resume_config(resume, **given)
+        with option_values(given):
+            config, run_dir = workflow.resume_config(resume, **given)
         out = out or run_dir
     else:
-        config = make_config(given.pop("dataset", None), config_file, **given)
+        with option_values(given):
+            config = make_config(given.pop("dataset", None), config_file, **given)
         out = out or workflow.default_out_dir(config.dataset)
     if print_config:
         click.echo(config.to_toml(), nl=False)
