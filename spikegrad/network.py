@@ -253,13 +253,20 @@ class Network:
 
     # ------------------------------------------------------------------- gradient
     def _labels(self, y: Any, B: int) -> Array:
+        K = self.sizes[-1]
         yh = np.asarray(to_numpy(y))
         if yh.shape != (B,):
             raise ShapeError(f"y must have shape ({B},); got {yh.shape}")
-        if yh.size and (
-            not np.issubdtype(yh.dtype, np.integer) or yh.min() < 0 or yh.max() >= self.sizes[-1]
-        ):
-            raise InputError(f"y must hold integer labels in 0..{self.sizes[-1] - 1}")
+        if yh.size and not np.issubdtype(yh.dtype, np.integer):
+            raise InputError(
+                f"y must hold integer labels in 0..{K - 1}; got dtype {yh.dtype} (y[0] = {yh[0]!r})"
+            )
+        if yh.size:
+            bad = np.flatnonzero((yh < 0) | (yh >= K))
+            if bad.size:
+                raise InputError(
+                    f"y must hold integer labels in 0..{K - 1}; got y[{bad[0]}] = {yh[bad[0]]}"
+                )
         return self.backend.asarray(yh.astype(np.int64))
 
     def loss_and_grad(
