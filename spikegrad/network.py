@@ -259,7 +259,8 @@ class Network:
             raise ShapeError(f"y must have shape ({B},); got {yh.shape}")
         if yh.size and not np.issubdtype(yh.dtype, np.integer):
             raise InputError(
-                f"y must hold integer labels in 0..{K - 1}; got dtype {yh.dtype} (y[0] = {yh[0]!r})"
+                f"y must hold integer labels in 0..{K - 1}; got dtype {yh.dtype} "
+                f"(y[0] = {yh[0].item()!r})"
             )
         if yh.size:
             bad = np.flatnonzero((yh < 0) | (yh >= K))
