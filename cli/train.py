@@ -48,8 +48,6 @@ class _Sizes(click.ParamType):
             sizes = tuple(int(v) for v in str(value).replace(",", " ").split())
         except ValueError:
             self.fail(f"expected layer sizes like '200 200'; got {value!r}", param, ctx)
-        if not sizes or min(sizes) < 1:
-            self.fail(f"expected one or more sizes >= 1; got {value!r}", param, ctx)
         return sizes
 
 
@@ -109,14 +107,12 @@ Examples:
     help="Data root or the data set's folder (stored as an absolute path).",
 )
 @click.option("--hidden", type=_Sizes(), help="Hidden layer sizes, e.g. --hidden 200 200.")
-@click.option(
-    "--epochs", type=click.IntRange(1), help="Epochs to train (in total, also when resuming)."
-)
-@click.option("--batch-size", type=click.IntRange(1))
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), help="Adam learning rate.")
+@click.option("--epochs", type=int, help="Epochs to train (in total, also when resuming).")
+@click.option("--batch-size", type=int)
+@click.option("--lr", type=float, help="Adam learning rate.")
 @click.option(
     "--b-th",
-    type=click.FloatRange(min=0, min_open=True),
+    type=float,
     help="Half-width of the active band |V - theta| < b_th (inf: dense surrogate).",
 )
 @click.option("--grad", type=click.Choice(MODES), help="Sparse (S3GD) or dense BPTT gradients.")
@@ -130,12 +126,10 @@ Examples:
 )
 @click.option(
     "--val-fraction",
-    type=click.FloatRange(0, 1, max_open=True),
+    type=float,
     help="Fraction of the training split held out for validation.",
 )
-@click.option(
-    "--limit", type=click.IntRange(0), help="Use a seeded random subset of N training samples."
-)
+@click.option("--limit", type=int, help="Use a seeded random subset of N training samples.")
 @click.option(
     "--out", type=click.Path(file_okay=False, path_type=Path), help="Run folder to write."
 )

@@ -41,6 +41,12 @@ def _one_line_error(res) -> str:
         ("--lr", "inf", "inf"),
         ("--b-th", "nan", "nan"),
         ("--val-fraction", "nan", "nan"),
+        ("--val-fraction", "1", "1.0"),
+        ("--epochs", "0", "0"),
+        ("--batch-size", "0", "0"),
+        ("--limit", "-1", "-1"),
+        ("--hidden", "0", "[0]"),
+        ("--b-th", "0", "0.0"),
     ],
 )
 def test_bad_option_values_exit_2_naming_option_and_value(runner, option, value, shown):
