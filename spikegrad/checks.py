@@ -133,3 +133,16 @@ def check_betas(key: str, value: Any) -> tuple[float, float]:
         return tuple(check_float(key, b, 0, 1, hi_open=True) for b in value)  # type: ignore[return-value]
     except BadValueError:
         raise BadValueError(key, list(value), need) from None
+
+
+def check_table(key: str, value: Any) -> dict[str, Any]:
+    """A copy of ``value`` if it is a dict (a TOML table)."""
+    if not isinstance(value, dict):
+        raise BadValueError(key, value, "a table (dict) of settings")
+    return dict(value)
+
+
+def check_reg_values(key: str, value: Any) -> dict[str, float]:
+    """The regulariser's constants: a table of finite numbers >= 0 (keys checked by
+    ``RegParams.from_dict``)."""
+    return {k: check_float(f"{key}.{k}", v, 0) for k, v in check_table(key, value).items()}

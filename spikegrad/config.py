@@ -24,11 +24,13 @@ from .checks import (
     check_choice,
     check_float,
     check_int,
+    check_reg_values,
     check_seed,
     check_sizes,
     check_str,
+    check_table,
 )
-from .errors import BadValueError, ConfigError
+from .errors import ConfigError
 from .loss import RegParams
 from .network import INITS, MODES
 from .ops.readout import READOUTS
@@ -130,19 +132,8 @@ class TrainConfig:
         )
 
 
-def _table(key: str, value: Any) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise BadValueError(key, value, "a table (dict) of settings")
-    return dict(value)
-
-
 def _reg(key: str, value: Any) -> dict[str, float] | None:
-    if value is None:
-        return None
-    table = _table(key, value)
-    for k, v in table.items():
-        table[k] = check_float(f"{key}.{k}", v, 0)
-    return RegParams.from_dict(table).as_dict()
+    return None if value is None else RegParams.from_dict(check_reg_values(key, value)).as_dict()
 
 
 def _choice(choices: tuple[str, ...]) -> Callable[[str, Any], str]:
@@ -163,7 +154,7 @@ def _pos(key: str, value: Any) -> float:
 # listed is checked by its annotated type alone.
 _CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "dataset": _choice(DATASETS),
-    "encoding": _table,
+    "encoding": check_table,
     "limit": lambda k, v: check_int(k, v, 0),
     "val_fraction": _num(0, 1, hi_open=True),
     "hidden": check_sizes,

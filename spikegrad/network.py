@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from .backend import Array, Backend, Timer, call, get_backend, to_numpy
-from .checks import check_choice, check_float, check_seed, check_sizes
+from .checks import check_choice, check_float, check_reg_values, check_seed, check_sizes
 from .errors import ConfigError, InputError, ShapeError
 from .loss import RegParams, spike_count_reg
 from .ops.readout import (
@@ -134,7 +134,9 @@ class Network:
             float(surrogate_scale),
         )
         self.readout, self.init, self.seed = readout, init, int(seed)
-        self.reg = RegParams.from_dict(reg)
+        self.reg = RegParams.from_dict(
+            reg if not isinstance(reg, dict) else check_reg_values("reg", reg)
+        )
         self.dtype = np.dtype(dtype)
         self.backend: Backend = get_backend(backend)
         self._params: dict[str, Array] = {}

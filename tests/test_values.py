@@ -108,6 +108,8 @@ def test_config_normalises_good_values():
         ({"threshold": INF}, "threshold"),
         ({"surrogate_scale": NAN}, "surrogate_scale"),
         ({"init": "zeros"}, "init"),
+        ({"reg": {"f_up": "x"}}, "reg.f_up"),
+        ({"reg": {"lambda_up": NAN}}, "reg.lambda_up"),
     ],
 )
 def test_network_refuses_with_config_error(kw, key):
