@@ -8,13 +8,15 @@ instead. Usage errors (bad options) exit with 2, as everywhere in Click.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from collections.abc import Iterable, Iterator
 
 import click
 
 from spikegrad import __version__
-from spikegrad.errors import SpikegradError
+from spikegrad.errors import BadValueError, SpikegradError
 
 
 class _Group(click.Group):
@@ -31,6 +33,21 @@ class _Group(click.Group):
                 raise
             msg = str(exc) if isinstance(exc, SpikegradError) else f"{type(exc).__name__}: {exc}"
             raise click.ClickException(" ".join(msg.split())) from None
+
+
+@contextlib.contextmanager
+def option_values(given: Iterable[str]) -> Iterator[None]:
+    """A bad value of a setting given on the command line (a name in ``given``) becomes a
+    usage error naming its option and value (exit 2); other errors pass unchanged."""
+    try:
+        yield
+    except BadValueError as exc:
+        if exc.key not in given:
+            raise
+        hint = f"'--{exc.key.replace('_', '-')}'"
+        raise click.BadParameter(
+            f"must be {exc.need}; got {exc.value!r}", param_hint=hint
+        ) from None
 
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}

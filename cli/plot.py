@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from . import cli
+from . import cli, option_values
 
 EXAMPLES = """
 \b
@@ -39,4 +39,6 @@ def plot(run_dir: Path, out: Path | None, sample: int) -> None:
     """Plot loss/accuracy, active fraction per layer and a spike raster of a run."""
     from spikegrad.plot import plot_run
 
-    click.echo(f"wrote {plot_run(run_dir, out, sample)}")
+    with option_values(("out", "sample")):
+        path = plot_run(run_dir, out, sample)
+    click.echo(f"wrote {path}")

@@ -17,7 +17,7 @@ from spikegrad.network import MODES
 from spikegrad.ops.readout import READOUTS
 from spikegrad.optim import SCHEDULES
 
-from . import cli
+from . import cli, option_values
 
 
 class _GreedyCommand(click.Command):
@@ -49,8 +49,6 @@ class _Sizes(click.ParamType):
             sizes = tuple(int(v) for v in str(value).replace(",", " ").split())
         except ValueError:
             self.fail(f"expected layer sizes like '200 200'; got {value!r}", param, ctx)
-        if not sizes or min(sizes) < 1:
-            self.fail(f"expected one or more sizes >= 1; got {value!r}", param, ctx)
         return sizes
 
 
@@ -111,11 +109,9 @@ Examples:
     help="Data root or the data set's folder (stored as an absolute path).",
 )
 @click.option("--hidden", type=_Sizes(), help="Hidden layer sizes, e.g. --hidden 200 200.")
-@click.option(
-    "--epochs", type=click.IntRange(1), help="Epochs to train (in total, also when resuming)."
-)
-@click.option("--batch-size", type=click.IntRange(1))
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), help="Adam learning rate.")
+@click.option("--epochs", type=int, help="Epochs to train (in total, also when resuming).")
+@click.option("--batch-size", type=int)
+@click.option("--lr", type=float, help="Adam learning rate.")
 @click.option(
     "--lr-schedule",
     type=click.Choice(SCHEDULES),
@@ -158,7 +154,7 @@ Examples:
 )
 @click.option(
     "--b-th",
-    type=click.FloatRange(min=0, min_open=True),
+    type=float,
     help="Half-width of the active band |V - theta| < b_th (inf: dense surrogate).",
 )
 @click.option("--grad", type=click.Choice(MODES), help="Sparse (S3GD) or dense BPTT gradients.")
@@ -172,12 +168,10 @@ Examples:
 )
 @click.option(
     "--val-fraction",
-    type=click.FloatRange(0, 1, max_open=True),
+    type=float,
     help="Fraction of the training split held out for validation.",
 )
-@click.option(
-    "--limit", type=click.IntRange(0), help="Use a seeded random subset of N training samples."
-)
+@click.option("--limit", type=int, help="Use a seeded random subset of N training samples.")
 @click.option(
     "--out", type=click.Path(file_okay=False, path_type=Path), help="Run folder to write."
 )
@@ -216,10 +210,12 @@ def train(
                 f"{', '.join('--' + k.replace('_', '-') for k in workflow.RESUMABLE)} may be given "
                 f"(got {', '.join('--' + k.replace('_', '-') for k in extra)})"
             )
-        config, run_dir = workflow.resume_config(resume, **given)
+        with option_values(given):
+            config, run_dir = workflow.resume_config(resume, **given)
         out = out or run_dir
     else:
-        config = make_config(given.pop("dataset", None), config_file, **given)
+        with option_values(given):
+            config = make_config(given.pop("dataset", None), config_file, **given)
         out = out or workflow.default_out_dir(config.dataset)
     if print_config:
         click.echo(config.to_toml(), nl=False)

@@ -100,21 +100,37 @@ def load(path: str | Path) -> Checkpoint:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such checkpoint file")
+    bad = f"{path}: corrupt or not a spikegrad checkpoint"
     try:
         with np.load(path, allow_pickle=False) as z:
             meta = json.loads(str(z["meta"]))
             arrays = {k: z[k] for k in z.files if k != "meta"}
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-        raise DataError(f"{path}: corrupt or not a spikegrad checkpoint ({exc})") from None
+        if not zipfile.is_zipfile(path):
+            why = "not a .npz (zip) archive"
+        elif isinstance(exc, KeyError):
+            why = "no 'meta' record"
+        elif "pickle" in str(exc):
+            why = "it holds Python objects, which spikegrad never writes"
+        else:
+            why = f"unreadable contents: {type(exc).__name__}"
+        raise DataError(f"{bad} ({why})") from None
     if not isinstance(meta, dict) or meta.get("format") != "spikegrad-checkpoint":
         raise DataError(f"{path}: not a spikegrad checkpoint")
-    if int(meta["version"]) > FORMAT_VERSION:
+    try:
+        version, step, epoch, batch = (
+            int(meta[k]) for k in ("version", "adam_step", "epoch", "batch")
+        )
+        toml = str(meta["config"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise DataError(f"{bad} (meta record: bad or missing {exc})") from None
+    if version > FORMAT_VERSION:
         raise DataError(
-            f"{path}: checkpoint format version {meta['version']} is newer than this spikegrad "
+            f"{path}: checkpoint format version {version} is newer than this spikegrad "
             f"reads ({FORMAT_VERSION}); upgrade spikegrad"
         )
     try:
-        config = config_from_dict(loads_toml(meta["config"]))
+        config = config_from_dict(loads_toml(toml))
     except SpikegradError as exc:
         raise DataError(f"{path}: bad config inside the checkpoint ({exc})") from None
     part = lambda p: {k.split(".", 1)[1]: a for k, a in arrays.items() if k.startswith(p + ".")}  # noqa: E731
@@ -123,9 +139,9 @@ def load(path: str | Path) -> Checkpoint:
         part("param"),
         part("adam_m"),
         part("adam_v"),
-        int(meta["adam_step"]),
-        int(meta["epoch"]),
-        int(meta["batch"]),
+        step,
+        epoch,
+        batch,
         meta.get("state", {}),
         path,
     )

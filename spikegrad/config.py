@@ -12,11 +12,24 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from .backend import BACKENDS
+from .checks import (
+    check_betas,
+    check_bool,
+    check_choice,
+    check_float,
+    check_int,
+    check_reg_values,
+    check_seed,
+    check_sizes,
+    check_str,
+    check_table,
+)
 from .errors import ConfigError
 from .loss import RegParams
 from .network import INITS, MODES
@@ -78,40 +91,11 @@ class TrainConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        set_ = object.__setattr__
-        set_(self, "hidden", tuple(int(n) for n in self.hidden))
-        set_(self, "betas", tuple(float(b) for b in self.betas))
-        set_(self, "encoding", dict(self.encoding))
-        if self.reg is not None:
-            set_(self, "reg", RegParams.from_dict(dict(self.reg)).as_dict())
-        for name, allowed in (
-            ("dataset", DATASETS),
-            ("grad", MODES),
-            ("readout", READOUTS),
-            ("init", INITS),
-            ("dtype", DTYPES),
-            ("backend", BACKENDS),
-        ):
-            if getattr(self, name) not in allowed:
-                raise ConfigError(
-                    f"{name} must be one of {', '.join(allowed)}; got {getattr(self, name)!r}"
-                )
-        checks = (
-            (len(self.hidden) >= 1 and min(self.hidden) >= 1, "hidden needs >= 1 layer sizes >= 1"),
-            (self.epochs >= 1 and self.batch_size >= 1, "epochs and batch_size must be >= 1"),
-            (self.limit >= 0, "limit must be >= 0 (0: all samples)"),
-            (0 <= self.val_fraction < 1, "val_fraction must be in [0, 1)"),
-            (
-                self.dt > 0 and self.tau_mem > 0 and self.tau_out > 0,
-                "dt, tau_mem, tau_out must be > 0",
-            ),
-            (
-                self.lr > 0 and self.eps > 0 and len(self.betas) == 2,
-                "need lr > 0, eps > 0, two betas",
-            ),
-            (self.b_th > 0 and self.threshold > 0, "b_th and threshold must be > 0"),
-            (self.encoding.get("dt", self.dt) == self.dt, "encoding.dt must equal dt"),
-        )
+        for f in fields(self):
+            check = _CHECKS.get(f.name) or _BY_TYPE.get(str(f.type))
+            if check is not None:
+                object.__setattr__(self, f.name, check(f.name, getattr(self, f.name)))
+        checks = ((self.encoding.get("dt", self.dt) == self.dt, "encoding.dt must equal dt"),)
         for ok, msg in checks:
             if not ok:
                 raise ConfigError(f"config: {msg}")
@@ -169,6 +153,59 @@ class TrainConfig:
                 f"run      backend {self.backend}, dtype {self.dtype}, seed {self.seed}",
             )
         )
+
+
+def _reg(key: str, value: Any) -> dict[str, float] | None:
+    return None if value is None else RegParams.from_dict(check_reg_values(key, value)).as_dict()
+
+
+def _choice(choices: tuple[str, ...]) -> Callable[[str, Any], str]:
+    return lambda key, value: check_choice(key, value, choices)
+
+
+def _num(
+    lo: float | None = None, hi: float | None = None, **kw: bool
+) -> Callable[[str, Any], float]:
+    return lambda key, value: check_float(key, value, lo, hi, **kw)
+
+
+def _pos(key: str, value: Any) -> float:
+    return check_float(key, value, 0, lo_open=True)
+
+
+# The value checks of every field, in one place (options and TOML keys alike); a field not
+# listed is checked by its annotated type alone.
+_CHECKS: dict[str, Callable[[str, Any], Any]] = {
+    "dataset": _choice(DATASETS),
+    "encoding": check_table,
+    "limit": lambda k, v: check_int(k, v, 0),
+    "val_fraction": _num(0, 1, hi_open=True),
+    "hidden": check_sizes,
+    "dt": _pos,
+    "tau_mem": _pos,
+    "tau_out": _pos,
+    "threshold": _pos,
+    "b_th": _num(0, lo_open=True, inf_ok=True),
+    "surrogate_scale": _num(0),
+    "readout": _choice(READOUTS),
+    "init": _choice(INITS),
+    "reg": _reg,
+    "grad": _choice(MODES),
+    "epochs": lambda k, v: check_int(k, v, 1),
+    "batch_size": lambda k, v: check_int(k, v, 1),
+    "lr": _pos,
+    "betas": check_betas,
+    "eps": _pos,
+    "dtype": _choice(DTYPES),
+    "backend": _choice(BACKENDS),
+    "seed": check_seed,
+}
+_BY_TYPE: dict[str, Callable[[str, Any], Any]] = {
+    "int": check_int,
+    "float": check_float,
+    "bool": check_bool,
+    "str": check_str,
+}
 
 
 _FMNIST_ENC = {"T": 100, "tau_eff": 20.0, "thr": 0.2}
@@ -246,11 +283,8 @@ def from_dict(d: dict[str, Any], base: TrainConfig | None = None) -> TrainConfig
         d["reg"] = None
     if base is None or ("dataset" in d and d["dataset"] != base.dataset):
         base = preset(d.get("dataset", base.dataset if base else "synthetic"))
-    types = {f.name: f.type for f in fields(TrainConfig)}
     for k, v in d.items():
-        if types[k] == "float" and isinstance(v, int) and not isinstance(v, bool):
-            d[k] = float(v)
-        elif isinstance(v, dict) and isinstance(getattr(base, k), dict):
+        if isinstance(v, dict) and isinstance(getattr(base, k), dict):
             d[k] = {**getattr(base, k), **v}  # a partial table updates the preset's
     enc = d.get("encoding", base.encoding)
     if "dt" in d and isinstance(enc, dict) and "dt" in enc and "dt" not in given_enc:

@@ -37,3 +37,14 @@ class DataError(SpikegradError, ValueError):
 
 class TrainingError(SpikegradError, RuntimeError):
     """Training cannot go on (a non-finite loss or parameter)."""
+
+
+class BadValueError(ConfigError):
+    """A setting ``key`` has a value of the wrong type or outside its range.
+
+    The message is ``"<key> must be <need>; got <value>"``; the CLI names the option instead.
+    """
+
+    def __init__(self, key: str, value: object, need: str) -> None:
+        self.key, self.value, self.need = key, value, need
+        super().__init__(f"{key} must be {need}; got {value!r}")

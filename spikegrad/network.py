@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from .backend import Array, Backend, Timer, call, get_backend, to_numpy
+from .checks import check_choice, check_float, check_reg_values, check_seed, check_sizes
 from .errors import ConfigError, InputError, ShapeError
 from .loss import RegParams, spike_count_reg
 from .ops.readout import (
@@ -115,25 +116,16 @@ class Network:
         backend: str = "numpy",
         seed: int = 0,
     ) -> None:
-        sizes = [int(n) for n in sizes]
-        if len(sizes) < 3 or min(sizes) < 1:
-            raise ConfigError(
-                f"sizes must be [N0, N1, ..., NL, K] with L >= 1, all >= 1; got {sizes}"
-            )
-        if not (0 <= alpha <= 1 and 0 <= alpha_out < 1):
-            raise ConfigError(
-                f"need 0 <= alpha <= 1 and 0 <= alpha_out < 1; got {alpha}, {alpha_out}"
-            )
-        if not b_th > 0:
-            raise ConfigError(f"b_th must be > 0 (inf for the dense surrogate); got {b_th}")
-        if not (threshold > 0 and surrogate_scale >= 0):
-            raise ConfigError("threshold must be > 0 and surrogate_scale >= 0")
-        if readout not in READOUTS:
-            raise ConfigError(f"readout must be one of {', '.join(READOUTS)}; got {readout!r}")
-        if init not in INITS:
-            raise ConfigError(f"init must be one of {', '.join(INITS)}; got {init!r}")
-        if dtype not in ("float32", "float64"):
-            raise ConfigError(f"dtype must be 'float32' or 'float64'; got {dtype!r}")
+        sizes = list(check_sizes("sizes", sizes, 3, "[784, 200, 10]"))
+        alpha = check_float("alpha", alpha, 0, 1)
+        alpha_out = check_float("alpha_out", alpha_out, 0, 1, hi_open=True)
+        b_th = check_float("b_th", b_th, 0, lo_open=True, inf_ok=True)
+        threshold = check_float("threshold", threshold, 0, lo_open=True)
+        surrogate_scale = check_float("surrogate_scale", surrogate_scale, 0)
+        check_choice("readout", readout, READOUTS)
+        check_choice("init", init, INITS)
+        check_choice("dtype", dtype, ("float32", "float64"))
+        seed = check_seed("seed", seed)
         self.sizes = sizes
         self.alpha, self.alpha_out = float(alpha), float(alpha_out)
         self.threshold, self.b_th, self.beta_s = (
@@ -142,7 +134,9 @@ class Network:
             float(surrogate_scale),
         )
         self.readout, self.init, self.seed = readout, init, int(seed)
-        self.reg = RegParams.from_dict(reg)
+        self.reg = RegParams.from_dict(
+            reg if not isinstance(reg, dict) else check_reg_values("reg", reg)
+        )
         self.dtype = np.dtype(dtype)
         self.backend: Backend = get_backend(backend)
         self._params: dict[str, Array] = {}
@@ -261,13 +255,21 @@ class Network:
 
     # ------------------------------------------------------------------- gradient
     def _labels(self, y: Any, B: int) -> Array:
+        K = self.sizes[-1]
         yh = np.asarray(to_numpy(y))
         if yh.shape != (B,):
             raise ShapeError(f"y must have shape ({B},); got {yh.shape}")
-        if yh.size and (
-            not np.issubdtype(yh.dtype, np.integer) or yh.min() < 0 or yh.max() >= self.sizes[-1]
-        ):
-            raise InputError(f"y must hold integer labels in 0..{self.sizes[-1] - 1}")
+        if yh.size and not np.issubdtype(yh.dtype, np.integer):
+            raise InputError(
+                f"y must hold integer labels in 0..{K - 1}; got dtype {yh.dtype} "
+                f"(y[0] = {yh[0].item()!r})"
+            )
+        if yh.size:
+            bad = np.flatnonzero((yh < 0) | (yh >= K))
+            if bad.size:
+                raise InputError(
+                    f"y must hold integer labels in 0..{K - 1}; got y[{bad[0]}] = {yh[bad[0]]}"
+                )
         return self.backend.asarray(yh.astype(np.int64))
 
     def loss_and_grad(

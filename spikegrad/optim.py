@@ -11,8 +11,11 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from .backend import Array, call, get_xp
-from .errors import ConfigError, ShapeError
+import numpy as np
+
+from .backend import Array, call, get_xp, to_numpy
+from .checks import check_betas, check_float
+from .errors import ConfigError, DTypeError, InputError, ShapeError, TrainingError
 
 SCHEDULES = ("constant", "cosine", "step")
 
@@ -100,15 +103,11 @@ class Adam:
         schedule: Callable[[int], float] | None = None,
         max_grad_norm: float = 0.0,
     ) -> None:
-        if not lr > 0 or not (0 <= betas[0] < 1 and 0 <= betas[1] < 1) or not eps > 0:
-            raise ConfigError(
-                f"Adam: need lr > 0, 0 <= betas < 1, eps > 0; got {lr}, {betas}, {eps}"
-            )
-        if not (0 <= weight_decay < math.inf and 0 <= max_grad_norm < math.inf):
-            raise ConfigError(
-                f"Adam: need finite weight_decay >= 0 and max_grad_norm >= 0; "
-                f"got {weight_decay}, {max_grad_norm}"
-            )
+        lr = check_float("lr", lr, 0, lo_open=True)
+        betas = check_betas("betas", betas)
+        eps = check_float("eps", eps, 0, lo_open=True)
+        weight_decay = check_float("weight_decay", weight_decay, 0)
+        max_grad_norm = check_float("max_grad_norm", max_grad_norm, 0)
         self.weight_decay, self.max_grad_norm = float(weight_decay), float(max_grad_norm)
         self.schedule = schedule
         self.params = params
@@ -125,25 +124,56 @@ class Adam:
         """The learning rate of update number ``step`` (1-based)."""
         return self.hp.lr if self.schedule is None else float(self.schedule(step))
 
-    def step(self, grads: Mapping[str, Array]) -> None:
-        """One Adam update of every parameter that has a gradient in ``grads``."""
-        self.step_count += 1
-        hp = self.hp
-        for k, g in grads.items():
-            p = self.params[k]
+    def step(self, grads: Mapping[str, Array], *, check_finite: bool = True) -> None:
+        """One Adam update of every parameter; ``grads`` must hold one gradient per key.
+
+        Everything is checked before anything changes: missing or unknown keys or a grad not
+        on the parameters' backend (InputError), a shape (ShapeError) or dtype (DTypeError)
+        other than the parameter's, or, with ``check_finite``, a NaN or infinite gradient
+        (TrainingError) leave the parameters, the moments and the step count untouched. The
+        finiteness check costs one reduction and, on a GPU, one device read per step; a loop
+        that checks its loss and parameters itself (``train_epoch``) passes ``False``. Then
+        the gradients are clipped to ``max_grad_norm`` (global norm) when it is set, and the
+        update uses the scheduled learning rate and the decoupled weight decay.
+
+        Shapes: grads[k] the shape of params[k].
+        """
+        keys = list(self.params)
+        if set(grads) != set(keys):
+            missing, unknown = sorted(set(keys) - set(grads)), sorted(set(grads) - set(keys))
+            raise InputError(
+                f"Adam.step: grads must have the parameters' keys {sorted(keys)}; "
+                f"missing {missing}, unknown {unknown}"
+            )
+        ps, gs = [self.params[k] for k in keys], [grads[k] for k in keys]
+        xp = get_xp(*ps)
+        for k, p, g in zip(keys, ps, gs, strict=True):
+            if get_xp(g) is not xp or not hasattr(g, "dtype"):
+                raise InputError(f"Adam: grad {k!r} must be an array of the parameters' backend")
             if g.shape != p.shape:
                 raise ShapeError(f"Adam: grad {k!r} has shape {g.shape}, param {p.shape}")
+            if g.dtype != p.dtype:
+                raise DTypeError(f"Adam: grad {k!r} has dtype {g.dtype}, param {p.dtype}")
+        if check_finite:
+            sums = xp.stack([g.sum(dtype=xp.float64) for g in gs])  # NaN and inf survive a sum
+            finite = to_numpy(xp.isfinite(sums))
+            if not finite.all():
+                raise TrainingError(
+                    f"Adam.step: gradient {keys[int(np.argmin(finite))]!r} holds NaN or "
+                    "infinite values; parameters and moments left unchanged"
+                )
+        for k, p in zip(keys, ps, strict=True):
             if k not in self.m:
-                xp = get_xp(p)
                 self.m[k], self.v[k] = xp.zeros_like(p), xp.zeros_like(p)
         if self.max_grad_norm:
-            grads = clip_grad_norm(grads, self.max_grad_norm)[0]
-        keys = list(grads)
-        ps = [self.params[k] for k in keys]
+            clipped = clip_grad_norm(dict(zip(keys, gs, strict=True)), self.max_grad_norm)[0]
+            gs = [clipped[k] for k in keys]
+        self.step_count += 1
+        hp = self.hp
         call(
             "adam_update_multi",
             ps,
-            [grads[k] for k in keys],
+            gs,
             [self.m[k] for k in keys],
             [self.v[k] for k in keys],
             self.step_count,

@@ -12,13 +12,15 @@ from typing import Any
 import numpy as np
 
 from . import checkpoint as ckpt_io
-from .errors import ConfigError, DataError
+from .errors import BadValueError, ConfigError, DataError
 from .workflow import build_network, load_data, read_metrics
 
 
 def plot_run(run_dir: str | Path, out: str | Path | None = None, sample: int = 0) -> Path:
     """Draw ``run_dir`` into ``out`` (default ``<run_dir>/run.png``); returns the file.
 
+    ``out`` must end in an image type matplotlib writes and lie in an existing folder, and
+    ``sample`` must exist (BadValueError, before anything is computed or written).
     Panels: loss, train/validation accuracy, active fraction per layer (per epoch), and the
     input and hidden spike rasters of validation sample ``sample`` (training sample when the
     run has no validation slice) under the ``last`` checkpoint.
@@ -28,16 +30,26 @@ def plot_run(run_dir: str | Path, out: str | Path | None = None, sample: int = 0
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        from matplotlib.backend_bases import FigureCanvasBase
     except ImportError:
         raise ConfigError("plotting needs matplotlib: pip install 'spikegrad[plot]'") from None
     run_dir = Path(run_dir)
+    path = Path(out) if out is not None else run_dir / "run.png"
+    kinds = sorted(FigureCanvasBase.get_supported_filetypes())
+    if path.suffix.lower().lstrip(".") not in kinds:
+        raise BadValueError("out", str(path), f"an image file ending in .{', .'.join(kinds)}")
+    if not path.parent.is_dir():
+        raise BadValueError("out", str(path), "a file in an existing folder")
     rows = read_metrics(run_dir)
     if not rows:
         raise DataError(f"{run_dir}: no metrics.jsonl with epochs to plot")
     ck = ckpt_io.load(ckpt_io.resolve(run_dir))
     train, val = load_data(ck.config)
     data = val if val is not None else train
-    x, y = data.batch(np.array([sample % len(data)]))
+    if not 0 <= sample < len(data):
+        what = "validation" if val is not None else "training"
+        raise BadValueError("sample", sample, f"in 0..{len(data) - 1}, a {what} sample")
+    x, y = data.batch(np.array([sample]))
     net = build_network(ck.config, data.n_inputs, data.n_classes)
     ckpt_io.restore(ck, net)
     spikes = [ev.to_dense(bool)[0] for ev in net.hidden_spikes(x)]
@@ -73,7 +85,6 @@ def plot_run(run_dir: str | Path, out: str | Path | None = None, sample: int = 0
         f"hidden {'-'.join(map(str, ck.config.hidden))}"
     )
     fig.tight_layout()
-    path = Path(out) if out is not None else run_dir / "run.png"
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path

@@ -29,6 +29,8 @@ def _index_array(xp: ModuleType, name: str, a: Any) -> Array:
     a = xp.asarray(a)
     if a.ndim != 1:
         raise ShapeError(f"SpikeEvents.{name} must be 1-D; got shape {a.shape}")
+    if a.size and a.dtype.kind not in "iuf":
+        raise InputError(f"SpikeEvents.{name} must hold integer indices; got dtype {a.dtype}")
     if a.size and a.dtype.kind not in "iu" and not bool(xp.all(xp.mod(a, 1) == 0)):
         raise InputError(f"SpikeEvents.{name} must hold integer indices; got {a.dtype}")
     return a.astype(xp.int64, copy=False)
@@ -91,6 +93,10 @@ class SpikeEvents:
 
 
 def _check_ndim(x: Any) -> None:
+    if x.dtype.kind not in "biuf":
+        raise InputError(
+            f"x must be a bool, integer or real float array of 0/1 spikes; got dtype {x.dtype}"
+        )
     if x.ndim != 3:
         raise ShapeError(f"x must be (B, T, N); got shape {tuple(x.shape)}")
 

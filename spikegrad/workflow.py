@@ -25,7 +25,7 @@ from .backend import cupy_available
 from .config import TrainConfig, preset
 from .datasets import load
 from .datasets.base import EventDataset
-from .errors import ConfigError, TrainingError
+from .errors import BadValueError, ConfigError, TrainingError
 from .network import Network
 from .optim import Adam, LRSchedule
 from .train import EpochStats, evaluate, n_batches, train_epoch
@@ -140,7 +140,7 @@ def resume_config(resume: str | Path, **changes: Any) -> tuple[TrainConfig, Path
     ``RESUMABLE`` settings), and the run folder it belongs to."""
     ck = ckpt_io.load(ckpt_io.resolve(resume))
     cfg = ck.config.replace(**changes)
-    _check_resume(cfg, ck.config)
+    _check_resume(cfg, ck)
     return cfg, ck.path.parent
 
 
@@ -178,7 +178,8 @@ class _Stop(Exception):
     """Raised from the batch hook to end the epoch early (Ctrl-C)."""
 
 
-def _check_resume(config: TrainConfig, saved: TrainConfig) -> None:
+def _check_resume(config: TrainConfig, ck: ckpt_io.Checkpoint) -> None:
+    saved = ck.config
     diff = [
         k for k in saved.to_dict() if k not in RESUMABLE and getattr(config, k) != getattr(saved, k)
     ]
@@ -192,11 +193,26 @@ def _check_resume(config: TrainConfig, saved: TrainConfig) -> None:
             f"resume: epochs {config.epochs} would change the cosine schedule's length "
             f"(the run's epochs, {saved.epochs}); a cosine run resumes with its own epochs"
         )
+    if ck.epoch >= config.epochs:  # a finished run: resuming it would do nothing
+        need = f"> {ck.epoch} to train on: {ck.path} has already trained {ck.epoch} epochs"
+        raise BadValueError("epochs", config.epochs, need)
 
 
 def _patience_spent(config: TrainConfig, best: dict[str, Any] | None, epoch: int) -> bool:
     """Early stopping: ``patience`` epochs done since the best score (also when resuming)."""
     return bool(config.patience and best and epoch - best["epoch"] >= config.patience)
+
+
+def _check_updates(config: TrainConfig, n_train: int) -> None:
+    """Refuse a run whose epochs would make no update (no full batch with drop_last)."""
+    if n_batches(n_train, config.batch_size, config.drop_last) == 0:
+        limit = f"limit {config.limit}, " if config.limit else ""
+        raise ConfigError(
+            f"{config.dataset}: {n_train} training samples ({limit}validation fraction "
+            f"{config.val_fraction:g} held out) fill no batch of {config.batch_size}"
+            f"{' (drop_last skips an incomplete one)' if config.drop_last else ''}, so an epoch "
+            "would make no update; lower batch_size or raise limit"
+        )
 
 
 def _write_metrics(path: Path, records: list[dict[str, Any]]) -> None:
@@ -242,13 +258,14 @@ def fit(
     """
     saved = ckpt_io.load(ckpt_io.resolve(resume)) if resume is not None else None
     if saved is not None:
-        _check_resume(config, saved.config)
+        _check_resume(config, saved)
     out = Path(out_dir) if out_dir is not None else None
     if out is not None and saved is None and (out / "last.npz").exists():
         raise ConfigError(
             f"{out} already holds a run; resume it with --resume {out} or pick another --out"
         )
     train, val = load_data(config)
+    _check_updates(config, len(train))
     net = build_network(config, train.n_inputs, train.n_classes)
     total = n_batches(len(train), config.batch_size, config.drop_last)
     opt = make_optimizer(config, net, total)

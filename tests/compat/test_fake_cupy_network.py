@@ -83,7 +83,7 @@ def test_step_matches_numpy(fake_cp, mode, readout, reg):
 def test_host_syncs_of_one_step(fake_cp, mode, reg):
     """One step (loss_and_grad + Adam) reads the device once per hidden layer (the sparse
     forward sizes its outputs; the dense one compacts its spikes), and nothing else until
-    the caller asks."""
+    the caller asks; Adam's finiteness check (on unless a loop checks by itself) is one read."""
     x, y = _data()
     _, net = _pair("max", reg)
     opt = sg.Adam(net.params, lr=1e-2)
@@ -91,7 +91,7 @@ def test_host_syncs_of_one_step(fake_cp, mode, reg):
     for _ in range(2):  # the second step has Adam's moments already
         SYNCS.reset()
         loss, g, st = net.loss_and_grad(x, y, mode=mode)
-        opt.step(g)
+        opt.step(g, check_finite=False)
         assert SYNCS.total == L, dict(SYNCS.by_reason)
     if mode == "dense":
         assert SYNCS.by_reason["flatnonzero"] == L
@@ -103,6 +103,9 @@ def test_host_syncs_of_one_step(fake_cp, mode, reg):
     assert SYNCS.total == L + 1 + (mode == "dense")
     st["loss_ce"], st["loss_reg"]
     assert SYNCS.total == L + 2 + (mode == "dense")
+    SYNCS.reset()
+    opt.step(g)
+    assert SYNCS.total == 1, dict(SYNCS.by_reason)
 
 
 def test_timing_reads_the_device_once(fake_cp):

@@ -1,0 +1,148 @@
+"""Typed, range-checked settings: the one set of value checks behind the config record,
+the CLI options and the library's constructors (``Network``, ``Adam``).
+
+Each checker returns the value in its canonical type or raises :class:`BadValueError`
+naming the setting, what it must be and the value given. Booleans are not numbers here
+(``epochs = true`` is refused) and integers must be integers (``epochs = 2.5`` is refused,
+not truncated); NaN is refused everywhere and infinity unless ``inf_ok``.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .errors import BadValueError
+
+SEED_MAX = 2**63 - 1  # seeds are written to TOML, whose integers are signed 64-bit
+
+
+def _is_list(value: Any) -> bool:
+    if isinstance(value, np.ndarray):
+        return value.ndim == 1
+    return isinstance(value, Sequence) and not isinstance(value, (str, bytes))
+
+
+def _bound(lo: float | None, hi: float | None, lo_open: bool, hi_open: bool) -> str:
+    if lo is not None and hi is not None:
+        return f" in {'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
+    if lo is not None:
+        return f" {'>' if lo_open else '>='} {lo:g}"
+    if hi is not None:
+        return f" {'<' if hi_open else '<='} {hi:g}"
+    return ""
+
+
+def _in_range(v: float, lo: float | None, hi: float | None, lo_open: bool, hi_open: bool) -> bool:
+    return (lo is None or (v > lo if lo_open else v >= lo)) and (
+        hi is None or (v < hi if hi_open else v <= hi)
+    )
+
+
+def check_int(key: str, value: Any, lo: int | None = None, hi: int | None = None) -> int:
+    """``value`` as an int in [lo, hi] (Python or NumPy integer; bool and float refused)."""
+    need = "an integer" + _bound(lo, hi, False, False)
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise BadValueError(key, value, need)
+    value = int(value)
+    if not _in_range(value, lo, hi, False, False):
+        raise BadValueError(key, value, need)
+    return value
+
+
+def check_float(
+    key: str,
+    value: Any,
+    lo: float | None = None,
+    hi: float | None = None,
+    *,
+    lo_open: bool = False,
+    hi_open: bool = False,
+    inf_ok: bool = False,
+) -> float:
+    """``value`` as a float in the range (any real number type; bool, NaN and, unless
+    ``inf_ok``, infinity refused)."""
+    need = ("a number" if inf_ok else "a finite number") + _bound(lo, hi, lo_open, hi_open)
+    if inf_ok:
+        need += " (inf allowed)"
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise BadValueError(key, value, need)
+    value = float(value)
+    if math.isnan(value) or (math.isinf(value) and not inf_ok):
+        raise BadValueError(key, value, need)
+    if not _in_range(value, lo, hi, lo_open, hi_open):
+        raise BadValueError(key, value, need)
+    return value
+
+
+def check_bool(key: str, value: Any) -> bool:
+    """``value`` if it is a bool (0/1 and strings refused)."""
+    if not isinstance(value, bool):
+        raise BadValueError(key, value, "true or false")
+    return value
+
+
+def check_str(key: str, value: Any) -> str:
+    """``value`` if it is a string."""
+    if not isinstance(value, str):
+        raise BadValueError(key, value, "a string")
+    return value
+
+
+def check_choice(key: str, value: Any, choices: Sequence[str]) -> str:
+    """``value`` if it is one of ``choices``."""
+    if not isinstance(value, str) or value not in choices:
+        raise BadValueError(key, value, f"one of {', '.join(choices)}")
+    return value
+
+
+def check_seed(key: str, value: Any) -> int:
+    """A random seed: an integer in [0, 2**63 - 1]."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Integral)
+        or not (0 <= value <= SEED_MAX)
+    ):
+        raise BadValueError(key, value, "an integer >= 0 (below 2**63)")
+    return int(value)
+
+
+def check_sizes(
+    key: str, value: Any, min_len: int = 1, example: str = "[200, 200]"
+) -> tuple[int, ...]:
+    """A list of at least ``min_len`` layer sizes, each an integer >= 1."""
+    need = f"a list of >= {min_len} integers >= 1, e.g. {example}"
+    if not _is_list(value) or len(value) < min_len:
+        raise BadValueError(key, value, need)
+    for n in value:
+        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+            raise BadValueError(key, list(value), need)
+    return tuple(int(n) for n in value)
+
+
+def check_betas(key: str, value: Any) -> tuple[float, float]:
+    """Adam's two decay rates, each a finite number in [0, 1)."""
+    need = "two numbers in [0, 1), e.g. [0.9, 0.999]"
+    if not _is_list(value) or len(value) != 2:
+        raise BadValueError(key, value, need)
+    try:
+        return tuple(check_float(key, b, 0, 1, hi_open=True) for b in value)  # type: ignore[return-value]
+    except BadValueError:
+        raise BadValueError(key, list(value), need) from None
+
+
+def check_table(key: str, value: Any) -> dict[str, Any]:
+    """A copy of ``value`` if it is a dict (a TOML table)."""
+    if not isinstance(value, dict):
+        raise BadValueError(key, value, "a table (dict) of settings")
+    return dict(value)
+
+
+def check_reg_values(key: str, value: Any) -> dict[str, float]:
+    """The regulariser's constants: a table of finite numbers >= 0 (keys checked by
+    ``RegParams.from_dict``)."""
+    return {k: check_float(f"{key}.{k}", v, 0) for k, v in check_table(key, value).items()}
