@@ -16,7 +16,7 @@ from .base import EventDataset
 from .datafiles import MissingDataError, data_root, dataset_dir, download_files, verify_files
 from .fmnist import load_fmnist
 from .nmnist import load_nmnist
-from .registry import DATASETS, DatasetInfo
+from .registry import DATASETS, SYNTHETIC_TASK, DatasetInfo
 from .shd import load_shd
 from .synthetic import randman
 
@@ -80,11 +80,7 @@ def load(name: str, root: Any = None, split: str = "train", **encoding: Any) -> 
     fetch = bool(encoding.pop("download", False))
     cache = encoding.pop("cache", True)
     if name == "synthetic":  # generated: nothing to download or cache
-        seed = int(encoding.pop("seed", 0))
-        n = int(encoding.pop("n_samples", 3000))
-        # the test split is a disjoint draw from the same manifolds: same seed, other samples
-        ds = randman(n_samples=2 * n, seed=seed, **encoding)
-        return ds.subset(range(n)) if split == "train" else ds.subset(range(n, 2 * n))
+        return _synthetic(split, encoding)
     info = _info(name)
     enc = _encoding(name, encoding)
     reader = {"shd": load_shd, "nmnist": load_nmnist, "fmnist": load_fmnist}[name]
@@ -95,6 +91,21 @@ def load(name: str, root: Any = None, split: str = "train", **encoding: Any) -> 
             raise
     download_files(info, root, split)
     return reader(dataset_dir(info, root), split, cache=cache, **enc)
+
+
+def _synthetic(split: str, given: dict[str, Any]) -> EventDataset:
+    """The built-in task (``registry.SYNTHETIC_TASK``, overridden by ``given``): ``n_samples``
+    per split; the test split is a disjoint draw from the same manifolds (same seed)."""
+    known = (*SYNTHETIC_TASK, "n_freq", "smoothness")
+    bad = set(given) - set(known)
+    if bad:
+        raise ConfigError(
+            f"synthetic: unknown option(s) {', '.join(sorted(bad))}; known: {', '.join(known)}"
+        )
+    enc = {**SYNTHETIC_TASK, **given}
+    n = int(enc.pop("n_samples"))
+    ds = randman(n_samples=2 * n, **enc)
+    return ds.subset(range(n)) if split == "train" else ds.subset(range(n, 2 * n))
 
 
 def _read(reader: Any, info: DatasetInfo, root: Any, split: str, **kw: Any) -> EventDataset:
