@@ -45,7 +45,8 @@ class Progress(Protocol):
 
 @dataclass
 class RunResult:
-    """What :func:`fit` did: ``status`` is "finished" or "interrupted"."""
+    """What :func:`fit` did: ``status`` is "finished" or "interrupted" (by the signal number
+    ``signal``: SIGINT or SIGTERM)."""
 
     status: str
     out_dir: Path | None
@@ -53,6 +54,7 @@ class RunResult:
     best: dict[str, Any] | None = None
     epoch: int = 0
     batch: int = 0
+    signal: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -60,6 +62,7 @@ class RunResult:
             "out_dir": str(self.out_dir) if self.out_dir else None,
             "epoch": self.epoch,
             "batch": self.batch,
+            "signal": self.signal,
             "best": self.best,
             "history": self.history,
         }
@@ -129,10 +132,14 @@ def default_out_dir(dataset: str, root: str | Path = "runs") -> Path:
     return out
 
 
+STOP_SIGNALS = ("SIGINT", "SIGTERM")  # Ctrl-C, and what cluster schedulers send before a kill
+
+
 @contextlib.contextmanager
-def _deferred_sigint() -> Iterator[dict[str, bool]]:
-    """While active, Ctrl-C only sets ``flag["stop"]`` (a second Ctrl-C interrupts at once)."""
-    flag = {"stop": False}
+def _deferred_signals() -> Iterator[dict[str, Any]]:
+    """While active, Ctrl-C (SIGINT) or SIGTERM only sets ``flag["stop"]`` and records the
+    signal number in ``flag["signal"]``; a second one interrupts at once (KeyboardInterrupt)."""
+    flag: dict[str, Any] = {"stop": False, "signal": 0}
     if threading.current_thread() is not threading.main_thread():
         yield flag
         return
@@ -140,13 +147,15 @@ def _deferred_sigint() -> Iterator[dict[str, bool]]:
     def handler(signum: int, frame: Any) -> None:
         if flag["stop"]:
             raise KeyboardInterrupt
-        flag["stop"] = True
+        flag["stop"], flag["signal"] = True, signum
 
-    old = signal.signal(signal.SIGINT, handler)
+    sigs = [getattr(signal, n) for n in STOP_SIGNALS if hasattr(signal, n)]
+    old = {s: signal.signal(s, handler) for s in sigs}
     try:
         yield flag
     finally:
-        signal.signal(signal.SIGINT, old)
+        for s, h in old.items():
+            signal.signal(s, h)
 
 
 class _Stop(Exception):
@@ -201,8 +210,8 @@ def fit(
     ``resume``: a checkpoint file or run folder (its ``last.npz``); training continues at the
     saved epoch and batch, so on one CPU the final parameters equal those of an
     uninterrupted run bit for bit. Only the settings in ``RESUMABLE`` may differ from the
-    checkpoint's config. Ctrl-C saves ``last`` after the current batch and returns
-    status "interrupted"; a non-finite loss or parameter raises TrainingError and leaves the
+    checkpoint's config. Ctrl-C or SIGTERM saves ``last`` after the current update and
+    returns status "interrupted"; a non-finite loss or parameter raises TrainingError and leaves the
     last good checkpoint in place.
     """
     saved = ckpt_io.load(ckpt_io.resolve(resume)) if resume is not None else None
@@ -242,7 +251,7 @@ def fit(
 
     total = n_batches(len(train), config.batch_size, config.drop_last)
     result = RunResult("finished", out, history, state["best"])
-    with _deferred_sigint() as flag:
+    with _deferred_signals() as flag:
         while epoch < config.epochs:
             stats = EpochStats(**state["stats"]) if state.get("stats") else EpochStats()
 
@@ -273,6 +282,7 @@ def fit(
             except _Stop as stop:
                 save("last", epoch, stop.args[0], stats)
                 result.status, result.epoch, result.batch = "interrupted", epoch, stop.args[0]
+                result.signal = flag["signal"]
                 return result
             except TrainingError as exc:  # a non-finite loss or parameter
                 last = out / "last.npz" if out is not None else None
@@ -305,7 +315,7 @@ def fit(
                 save("best", epoch, 0, None)
             log(epoch_line(r))
             if flag["stop"]:
-                result.status = "interrupted"
+                result.status, result.signal = "interrupted", flag["signal"]
                 return result
     return result
 
