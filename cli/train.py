@@ -187,7 +187,9 @@ def train(
     log = (lambda s: None) if quiet else click.echo
     bar = _Bar(config.batch_size) if not quiet and sys.stderr.isatty() else None
     try:
-        result = workflow.fit(config, out, resume, log=log, progress=bar)
+        # library warnings: one short note per kind on stderr, also with -q (never raw)
+        note = lambda s: click.echo(s, err=True)  # noqa: E731
+        result = workflow.fit(config, out, resume, log=log, progress=bar, note=note)
     except KeyboardInterrupt:
         click.echo("interrupted: checkpoints left as they were", err=True)
         ctx.exit(130)
