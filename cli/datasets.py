@@ -31,19 +31,31 @@ def datasets() -> None:
 @_DIR
 @_JSON
 def list_(data_dir: str | None, as_json: bool) -> None:
-    """Names, sizes and where each data set is looked for."""
-    rows = [sg_data.describe(n) for n in sg_data.NAMES]
+    """Names, sizes, where each data set is looked for and whether it is there."""
+    rows = [{**sg_data.describe(n), **sg_data.locate(n, data_dir)} for n in sg_data.NAMES]
     root = sg_data.data_root(data_dir)
     if as_json:
         click.echo(json.dumps({"data_root": str(root), "datasets": rows}))
         return
     click.echo(f"data root {root}")
     for d in rows:
-        where = "built in" if not d["folders"] else f"folder {d['folders'][0]}/"
         click.echo(
             f"  {d['name']:10s} {d['n_inputs']:5d} inputs {d['n_classes']:3d} classes "
-            f"T {d['T']:4d} x {d['dt'] * 1e3:g} ms   {where}"
+            f"T {d['T']:4d} x {d['dt'] * 1e3:g} ms   {_presence(d)}"
         )
+
+
+def _presence(d: dict) -> str:
+    if d["generated"]:
+        return "built in (generated)"
+    found = [s for s, where in d["splits"].items() if where]
+    if not found:
+        return f"missing (looked in {d['looks_in']})"
+    where = sorted({d["splits"][s] for s in found})
+    missing = [s for s in d["splits"] if s not in found]
+    return f"{' + '.join(found)} present in {', '.join(where)}" + (
+        f"; {', '.join(missing)} missing" if missing else ""
+    )
 
 
 @datasets.command(
@@ -74,21 +86,31 @@ def verify(name: str, data_dir: str | None, as_json: bool) -> None:
         )
         return
     files = sg_data.verify(name, data_dir)
-    bad = [f for f, v in files.items() if not v["present"] or v["md5_ok"] is False]
+    bad = [
+        f
+        for f, v in files.items()
+        if not v["present"] or v["md5_ok"] is False or v.get("bad_sizes")
+    ]
     if as_json:
         click.echo(json.dumps(files, default=str))
+    elif not files:
+        click.echo(f"{name}: generated on the fly, no files to verify")
     else:
         for v in files.values():
-            state = (
-                "missing"
-                if not v["present"]
-                else {True: "ok", False: "CHECKSUM MISMATCH", None: "present (no checksum known)"}[
-                    v["md5_ok"]
-                ]
-            )
-            click.echo(f"{state:28s} {v['path']}")
+            click.echo(f"{_state(v):28s} {v['path']}")
     if bad:
         raise click.ClickException(f"{name}: {len(bad)} of {len(files)} files missing or bad")
+
+
+def _state(v: dict) -> str:
+    if not v["present"]:
+        return "missing"
+    if "layout" in v:  # N-MNIST extracted: no archive to checksum
+        n, bad = v["n_files"], v["bad_sizes"]
+        return f"{n} files ({v['layout']})" + (f", {bad} BAD SIZES" if bad else ", sizes ok")
+    return {True: "ok", False: "CHECKSUM MISMATCH", None: "present (no checksum known)"}[
+        v["md5_ok"]
+    ]
 
 
 @datasets.command(

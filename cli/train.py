@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import time
 from pathlib import Path
@@ -83,8 +84,8 @@ EXAMPLES = """
 Defaults are the paper's settings for the chosen data set (Perez-Nieves & Goodman
 2021; see spikegrad datasets info NAME), printed at the start. Precedence: options >
 --config file > preset. Without --out the run goes to runs/<dataset>-<YYYYmmdd-HHMMSS>
-in the current folder. Ctrl-C saves last.npz and exits with code 130; continue with
---resume.
+in the current folder. Ctrl-C (SIGTERM) saves last.npz after the current update and
+exits with code 130 (143); continue with --resume.
 
 \b
 Examples:
@@ -224,19 +225,22 @@ def train(
     log = (lambda s: None) if quiet else click.echo
     bar = _Bar(config.batch_size) if not quiet and sys.stderr.isatty() else None
     try:
-        result = workflow.fit(config, out, resume, log=log, progress=bar)
+        # library warnings: one short note per kind on stderr, also with -q (never raw)
+        note = lambda s: click.echo(s, err=True)  # noqa: E731
+        result = workflow.fit(config, out, resume, log=log, progress=bar, note=note)
     except KeyboardInterrupt:
         click.echo("interrupted: checkpoints left as they were", err=True)
         ctx.exit(130)
     if as_json:
         click.echo(json.dumps(result.to_dict()))
     if result.status == "interrupted":
+        how = "terminated (SIGTERM)" if result.signal == signal.SIGTERM else "interrupted"
         click.echo(
-            f"interrupted at epoch {result.epoch + 1}, batch {result.batch}: "
+            f"{how} at epoch {result.epoch + 1}, batch {result.batch}: "
             f"saved {out / 'last.npz'}; continue with: spikegrad train --resume {out}",
             err=True,
         )
-        ctx.exit(130)
+        ctx.exit(128 + (result.signal or signal.SIGINT))  # the shell's convention: 130, 143
     if not quiet and result.best is not None:
         what = "val" if config.val_fraction else "train"
         click.echo(

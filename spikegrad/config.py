@@ -30,6 +30,7 @@ from .checks import (
     check_str,
     check_table,
 )
+from .datasets.registry import SYNTHETIC_TASK
 from .errors import ConfigError
 from .loss import RegParams
 from .network import INITS, MODES
@@ -212,15 +213,7 @@ _FMNIST_ENC = {"T": 100, "tau_eff": 20.0, "thr": 0.2}
 _PRESETS: dict[str, dict[str, Any]] = {
     # the built-in quick job: 3000 training and 1000 validation samples, about 10 s on 2 cores
     "synthetic": {
-        "encoding": {
-            "n_samples": 4000,
-            "n_inputs": 100,
-            "T": 50,
-            "n_classes": 10,
-            "dim": 2,
-            "jitter": 2.0,
-            "seed": 0,
-        },
+        "encoding": dict(SYNTHETIC_TASK),  # the one definition (datasets/registry.py)
     },
     # PAPER.md §3, one column each; the paper had no validation slice (we keep 10%)
     "fmnist": {

@@ -13,6 +13,7 @@ import json
 import signal
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,10 +26,11 @@ from .backend import cupy_available
 from .config import TrainConfig, preset
 from .datasets import load
 from .datasets.base import EventDataset
+from .datasets.batching import prefetch
 from .errors import BadValueError, ConfigError, TrainingError
 from .network import Network
 from .optim import Adam, LRSchedule
-from .train import EpochStats, evaluate, n_batches, train_epoch
+from .train import EpochStats, epoch_seed, evaluate, n_batches, train_epoch
 
 CONFIG_FILE, METRICS_FILE = "config.toml", "metrics.jsonl"
 # settings that may change when a run is resumed (they do not change the arithmetic on one device)
@@ -46,7 +48,7 @@ class Progress(Protocol):
 @dataclass
 class RunResult:
     """What :func:`fit` did: ``status`` is "finished", "stopped early" (``patience``) or
-    "interrupted"."""
+    "interrupted" (by the signal number ``signal``: SIGINT or SIGTERM)."""
 
     status: str
     out_dir: Path | None
@@ -54,6 +56,8 @@ class RunResult:
     best: dict[str, Any] | None = None
     epoch: int = 0
     batch: int = 0
+    signal: int = 0
+    notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -61,6 +65,8 @@ class RunResult:
             "out_dir": str(self.out_dir) if self.out_dir else None,
             "epoch": self.epoch,
             "batch": self.batch,
+            "signal": self.signal,
+            "notes": self.notes,
             "best": self.best,
             "history": self.history,
         }
@@ -154,10 +160,14 @@ def default_out_dir(dataset: str, root: str | Path = "runs") -> Path:
     return out
 
 
+STOP_SIGNALS = ("SIGINT", "SIGTERM")  # Ctrl-C, and what cluster schedulers send before a kill
+
+
 @contextlib.contextmanager
-def _deferred_sigint() -> Iterator[dict[str, bool]]:
-    """While active, Ctrl-C only sets ``flag["stop"]`` (a second Ctrl-C interrupts at once)."""
-    flag = {"stop": False}
+def _deferred_signals() -> Iterator[dict[str, Any]]:
+    """While active, Ctrl-C (SIGINT) or SIGTERM only sets ``flag["stop"]`` and records the
+    signal number in ``flag["signal"]``; a second one interrupts at once (KeyboardInterrupt)."""
+    flag: dict[str, Any] = {"stop": False, "signal": 0}
     if threading.current_thread() is not threading.main_thread():
         yield flag
         return
@@ -165,13 +175,15 @@ def _deferred_sigint() -> Iterator[dict[str, bool]]:
     def handler(signum: int, frame: Any) -> None:
         if flag["stop"]:
             raise KeyboardInterrupt
-        flag["stop"] = True
+        flag["stop"], flag["signal"] = True, signum
 
-    old = signal.signal(signal.SIGINT, handler)
+    sigs = [getattr(signal, n) for n in STOP_SIGNALS if hasattr(signal, n)]
+    old = {s: signal.signal(s, handler) for s in sigs}
     try:
         yield flag
     finally:
-        signal.signal(signal.SIGINT, old)
+        for s, h in old.items():
+            signal.signal(s, h)
 
 
 class _Stop(Exception):
@@ -239,6 +251,75 @@ def epoch_line(r: dict[str, Any]) -> str:
     )
 
 
+class _Notes:
+    """Python warnings as short notes: once per kind (category and message), with the epoch."""
+
+    def __init__(self, note: Callable[[str], None]) -> None:
+        self.note, self.epoch = note, 0
+        self.notes: list[str] = []
+        self.seen: set[tuple[str, str]] = set()
+
+    def show(self, message: Warning | str, category: type[Warning], *args: Any, **kw: Any) -> None:
+        """A ``warnings.showwarning`` that emits a note instead of the message and source line."""
+        text = " ".join(str(message).split())
+        if (category.__name__, text) in self.seen:
+            return
+        self.seen.add((category.__name__, text))
+        when = f"epoch {self.epoch}" if self.epoch else "before training"
+        self.notes.append(f"note: {when}: {text}")
+        self.note(self.notes[-1])
+
+
+class _EpochTracking:
+    """A :class:`Progress` that tells ``notes`` the running epoch, then forwards to ``inner``."""
+
+    def __init__(self, inner: Progress | None, notes: _Notes) -> None:
+        self.inner, self.notes = inner, notes
+
+    def start(self, epoch: int, total: int, done: int) -> None:
+        self.notes.epoch = epoch
+        if self.inner is not None:
+            self.inner.start(epoch, total, done)
+
+    def update(self, done: int, loss: float) -> None:
+        if self.inner is not None:
+            self.inner.update(done, loss)
+
+    def end(self) -> None:
+        if self.inner is not None:
+            self.inner.end()
+
+
+def _first_nonfinite(
+    config: TrainConfig, net: Network, opt: Adam, data: EventDataset, snap: ckpt_io.Checkpoint
+) -> str | None:
+    """Replay the epoch of ``snap`` batch by batch (same order, same arithmetic) from that
+    state; name the first non-finite quantity: the loss, a gradient, or a parameter after
+    the update. None when the replay meets none."""
+    ckpt_io.restore(snap, net, opt)
+    xp, epoch = net.backend.xp, snap.epoch
+    bad = lambda a: not bool(xp.isfinite(a).all())  # noqa: E731
+    seed = epoch_seed(config.seed, epoch)
+    kw = {"drop_last": config.drop_last, "start": snap.batch, "backend": net.backend}
+    with prefetch(data, config.batch_size, seed, **kw) as batches:
+        for done, (x, y) in enumerate(batches, start=snap.batch + 1):
+            at = f"epoch {epoch + 1}, batch {done}"
+            loss, grads, _ = net.loss_and_grad(x, y, mode=config.grad)
+            if bad(loss):
+                return f"non-finite loss ({float(loss)}) at {at}"
+            for k in grads:
+                if bad(grads[k]):
+                    return f"non-finite gradient of {k} at {at} (loss {float(loss):.6g})"
+            opt.step(grads)
+            for k in net.params:
+                if bad(net.params[k]):
+                    return (
+                        f"parameter {k} became non-finite in the update at {at} (loss "
+                        f"{float(loss):.6g} and every gradient finite; lr {config.lr:g})"
+                    )
+    return None
+
+
 # ------------------------------------------------------------------------------------ fit
 def fit(
     config: TrainConfig,
@@ -246,16 +327,38 @@ def fit(
     resume: str | Path | None = None,
     log: Callable[[str], None] = print,
     progress: Progress | None = None,
+    note: Callable[[str], None] | None = None,
 ) -> RunResult:
     """Train ``config``; write the run folder ``out_dir`` (None: write nothing).
+
+    Python warnings raised meanwhile (e.g. "layer 2 has no active neuron") are not shown raw:
+    each kind goes once to ``note`` (default ``log``) as ``note: epoch N: <message>`` and is
+    kept in ``RunResult.notes``.
 
     ``resume``: a checkpoint file or run folder (its ``last.npz``); training continues at the
     saved epoch and batch, so on one CPU the final parameters equal those of an
     uninterrupted run bit for bit. Only the settings in ``RESUMABLE`` may differ from the
-    checkpoint's config. Ctrl-C saves ``last`` after the current batch and returns
-    status "interrupted"; a non-finite loss or parameter raises TrainingError and leaves the
-    last good checkpoint in place.
+    checkpoint's config. Ctrl-C or SIGTERM saves ``last`` after the current update and
+    returns status "interrupted"; a non-finite loss or parameter raises TrainingError naming
+    the first non-finite quantity (the loss, a gradient or a parameter, found by replaying the
+    epoch) and leaves the last good checkpoint in place.
     """
+    notes = _Notes(log if note is None else note)
+    with warnings.catch_warnings():
+        warnings.showwarning = notes.show
+        result = _fit(config, out_dir, resume, log, _EpochTracking(progress, notes))
+    result.notes = notes.notes
+    return result
+
+
+def _fit(
+    config: TrainConfig,
+    out_dir: str | Path | None,
+    resume: str | Path | None,
+    log: Callable[[str], None],
+    progress: Progress | None,
+) -> RunResult:
+    """:func:`fit` without the handling of warnings."""
     saved = ckpt_io.load(ckpt_io.resolve(resume)) if resume is not None else None
     if saved is not None:
         _check_resume(config, saved)
@@ -294,7 +397,7 @@ def fit(
             ckpt_io.save(ckpt_io.capture(config, net, opt, ep, batch, st), out / f"{name}.npz")
 
     result = RunResult("finished", out, history, state["best"])
-    with _deferred_sigint() as flag:
+    with _deferred_signals() as flag:
         while epoch < config.epochs:
             if _patience_spent(config, state["best"], epoch):
                 what, n = "val" if val is not None else "train", epoch - state["best"]["epoch"]
@@ -315,6 +418,7 @@ def fit(
 
             if progress is not None:
                 progress.start(epoch + 1, total, start)
+            snap = ckpt_io.capture(config, net, opt, epoch, start, {})  # named NaN stops
             try:
                 r = train_epoch(
                     net,
@@ -334,11 +438,13 @@ def fit(
             except _Stop as stop:
                 save("last", epoch, stop.args[0], stats)
                 result.status, result.epoch, result.batch = "interrupted", epoch, stop.args[0]
+                result.signal = flag["signal"]
                 return result
             except TrainingError as exc:  # a non-finite loss or parameter
                 last = out / "last.npz" if out is not None else None
                 where = f"kept {last}" if last and last.exists() else "no checkpoint yet"
-                raise TrainingError(f"{exc}; stopped, {where}") from None
+                what = _first_nonfinite(config, net, opt, train, snap) or str(exc)
+                raise TrainingError(f"{what}; stopped, {where}") from None
             finally:
                 if progress is not None:
                     progress.end()
@@ -366,7 +472,7 @@ def fit(
                 save("best", epoch, 0, None)
             log(epoch_line(r))
             if flag["stop"]:
-                result.status = "interrupted"
+                result.status, result.signal = "interrupted", flag["signal"]
                 return result
     return result
 

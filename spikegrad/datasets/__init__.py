@@ -14,10 +14,10 @@ from typing import Any
 from ..errors import ConfigError, DataError
 from .base import EventDataset
 from .datafiles import MissingDataError, data_root, dataset_dir, download_files, verify_files
-from .fmnist import load_fmnist
-from .nmnist import load_nmnist
-from .registry import DATASETS, DatasetInfo
-from .shd import load_shd
+from .fmnist import idx_file, load_fmnist
+from .nmnist import find_samples, load_nmnist, split_layout
+from .registry import DATASETS, SYNTHETIC_TASK, DatasetInfo
+from .shd import load_shd, shd_file
 from .synthetic import randman
 
 NAMES = ("shd", "nmnist", "fmnist", "synthetic")
@@ -31,6 +31,7 @@ __all__ = [
     "describe",
     "download",
     "load",
+    "locate",
     "randman",
     "verify",
 ]
@@ -80,11 +81,7 @@ def load(name: str, root: Any = None, split: str = "train", **encoding: Any) -> 
     fetch = bool(encoding.pop("download", False))
     cache = encoding.pop("cache", True)
     if name == "synthetic":  # generated: nothing to download or cache
-        seed = int(encoding.pop("seed", 0))
-        n = int(encoding.pop("n_samples", 3000))
-        # the test split is a disjoint draw from the same manifolds: same seed, other samples
-        ds = randman(n_samples=2 * n, seed=seed, **encoding)
-        return ds.subset(range(n)) if split == "train" else ds.subset(range(n, 2 * n))
+        return _synthetic(split, encoding)
     info = _info(name)
     enc = _encoding(name, encoding)
     reader = {"shd": load_shd, "nmnist": load_nmnist, "fmnist": load_fmnist}[name]
@@ -95,6 +92,21 @@ def load(name: str, root: Any = None, split: str = "train", **encoding: Any) -> 
             raise
     download_files(info, root, split)
     return reader(dataset_dir(info, root), split, cache=cache, **enc)
+
+
+def _synthetic(split: str, given: dict[str, Any]) -> EventDataset:
+    """The built-in task (``registry.SYNTHETIC_TASK``, overridden by ``given``): ``n_samples``
+    per split; the test split is a disjoint draw from the same manifolds (same seed)."""
+    known = (*SYNTHETIC_TASK, "n_freq", "smoothness")
+    bad = set(given) - set(known)
+    if bad:
+        raise ConfigError(
+            f"synthetic: unknown option(s) {', '.join(sorted(bad))}; known: {', '.join(known)}"
+        )
+    enc = {**SYNTHETIC_TASK, **given}
+    n = int(enc.pop("n_samples"))
+    ds = randman(n_samples=2 * n, **enc)
+    return ds.subset(range(n)) if split == "train" else ds.subset(range(n, 2 * n))
 
 
 def _read(reader: Any, info: DatasetInfo, root: Any, split: str, **kw: Any) -> EventDataset:
@@ -117,8 +129,64 @@ def download(name: str, root: Any = None, progress: bool = True) -> list[Path]:
 
 
 def verify(name: str, root: Any = None) -> dict[str, dict[str, Any]]:
-    """Per downloadable file of ``name``: path, present, size, md5, expected_md5, md5_ok."""
-    return verify_files(_info(name), root)
+    """Per downloadable file of ``name``: path, present, size, md5, expected_md5, md5_ok.
+
+    N-MNIST: a split whose archive is absent but whose files lie extracted (the official
+    ``Train/<digit>/*.bin`` tree or the flat ``<id>.bs2`` layout with a list file) is reported
+    as that layout instead: path, present, layout, n_files, bad_sizes (files whose size is
+    not a multiple of 5 bytes), md5_ok None. Generated data sets ("synthetic"): empty.
+    """
+    info = _info(name)
+    if not info.folders:
+        return {}
+    out = verify_files(info, root)
+    if name != "nmnist":
+        return out
+    for f in info.files:
+        if out[f.name]["present"]:
+            continue
+        folder = _where(info, root, f.split)
+        if folder is not None:
+            del out[f.name]
+            lay = split_layout(folder, f.split)
+            out[f"{f.split} ({lay['layout']})"] = {"present": True, "md5_ok": None, **lay}
+    return out
+
+
+def _find(name: str, folder: Path, split: str) -> list[Path]:
+    """The files of ``split`` in ``folder``, found as the reader finds them (nothing decoded)."""
+    if name == "shd":
+        return [shd_file(folder, split)]
+    if name == "fmnist":
+        return [idx_file(folder, split, k) for k in ("images-idx3", "labels-idx1")]
+    return find_samples(folder, split)[0]
+
+
+def _where(info: DatasetInfo, root: Any, split: str) -> Path | None:
+    """The folder :func:`load` would read ``split`` from, or None when it is not there."""
+    folder, base = dataset_dir(info, root), data_root(root)
+    for d in (folder,) if folder.is_dir() or not base.is_dir() else (folder, base):
+        with contextlib.suppress(MissingDataError):
+            _find(info.name, d, split)
+            return d
+    return None
+
+
+def locate(name: str, root: Any = None) -> dict[str, Any]:
+    """Where ``name`` is looked for and, per split, the folder it is found in (None: absent).
+
+    Nothing is decoded or checksummed. Generated data sets: ``{"generated": True}``.
+    """
+    info = _info(name)
+    if not info.folders:
+        return {"generated": True, "looks_in": None, "splits": {}}
+    return {
+        "generated": False,
+        "looks_in": str(dataset_dir(info, root)),
+        "splits": {
+            s: (str(d) if (d := _where(info, root, s)) else None) for s in ("train", "test")
+        },
+    }
 
 
 def describe(name: str) -> dict[str, Any]:

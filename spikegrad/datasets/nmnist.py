@@ -16,6 +16,7 @@ Units: ``x + 34 y`` with the polarities merged (the paper's 1156 inputs, default
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -130,6 +131,20 @@ def find_samples(folder: Path, split: str) -> tuple[list[Path], np.ndarray]:
             f"files with a {split}*.txt list of 'id label' lines",
         )
     return _flat(list_file)
+
+
+def split_layout(folder: Path, split: str) -> dict[str, Any]:
+    """How ``split`` lies in ``folder``, without decoding: layout ("tree": the official
+    ``Train/<digit>/*.bin``; "flat": ``<id>.bs2`` files and a list file), path (the split
+    folder or the list file), n_files, bad_sizes (files whose size is not a multiple of 5)."""
+    files, _ = find_samples(folder, split)
+    split_dir = _tree_dir(folder, split)
+    return {
+        "layout": "tree" if split_dir is not None else "flat",
+        "path": split_dir if split_dir is not None else _list_file(folder, split),
+        "n_files": len(files),
+        "bad_sizes": sum(p.stat().st_size % 5 != 0 for p in files),
+    }
 
 
 def read_samples(files: list[Path]) -> dict[str, np.ndarray]:

@@ -146,15 +146,27 @@ FMNIST = DatasetInfo(
     },
 )
 
+# The built-in task: the one definition behind ``load("synthetic")`` and the "synthetic" preset of
+# ``spikegrad train``; n_samples per split (train and test: disjoint draws of the same manifolds).
+SYNTHETIC_TASK: dict[str, Any] = {
+    "n_samples": 4000,
+    "n_inputs": 100,
+    "T": 50,
+    "n_classes": 10,
+    "dim": 2,
+    "jitter": 2.0,
+    "seed": 0,
+}
+
 SYNTHETIC = DatasetInfo(
     name="synthetic",
     folders=(),
-    n_inputs=100,
-    n_classes=10,
-    T=50,
+    n_inputs=SYNTHETIC_TASK["n_inputs"],
+    n_classes=SYNTHETIC_TASK["n_classes"],
+    T=SYNTHETIC_TASK["T"],
     dt=1e-3,
-    class_names=tuple(f"manifold {c}" for c in range(10)),
-    encoding={"n_samples": 3000, "seed": 0},
+    class_names=tuple(f"manifold {c}" for c in range(SYNTHETIC_TASK["n_classes"])),
+    encoding=dict(SYNTHETIC_TASK),
     paper={"note": "embedded Randman task (Zenke & Vogels 2021); not used by the paper"},
 )
 

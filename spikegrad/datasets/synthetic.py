@@ -25,13 +25,17 @@ def randman(
     n_classes: int = 10,
     n_inputs: int = 100,
     T: int = 50,
-    dim: int = 1,
+    dim: int = 2,
     n_freq: int = 8,
     smoothness: float = 2.0,
-    jitter: float = 1.0,
+    jitter: float = 2.0,
     seed: int = 0,
 ) -> EventDataset:
-    """Generate a Randman data set (balanced classes, samples in random order)."""
+    """Generate a Randman data set (balanced classes, samples in random order).
+
+    ``n_samples`` in all; ``load("synthetic")`` is the built-in task built from this
+    (``registry.SYNTHETIC_TASK``: the defaults here, 4000 samples per split).
+    """
     if min(n_samples, n_classes, n_inputs, T, dim, n_freq) < 1:
         raise ConfigError("randman: all sizes must be >= 1")
     rng = np.random.default_rng(seed)
