@@ -58,6 +58,7 @@ class TrainConfig:
     """
 
     dataset: str = "synthetic"
+    preset: str = "tuned"
     data_dir: str = ""
     encoding: dict[str, Any] = field(default_factory=dict)
     limit: int = 0
@@ -132,6 +133,7 @@ class TrainConfig:
         limit = f", limit {self.limit}" if self.limit else ""
         return "\n".join(
             (
+                f"preset   {self.preset}: {preset_note(self.dataset, self.preset)}",
                 f"data     {self.dataset} ({enc}{limit}), "
                 f"validation {self.val_fraction:g} of train",
                 f"network  hidden {'-'.join(map(str, self.hidden))}, dt {self.dt * 1e3:g} ms, "
@@ -189,6 +191,7 @@ _CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "b_th": _num(0, lo_open=True, inf_ok=True),
     "surrogate_scale": _num(0),
     "readout": _choice(READOUTS),
+    "preset": _choice(("tuned", "paper")),
     "init": _choice(INITS),
     "reg": _reg,
     "grad": _choice(MODES),
@@ -256,11 +259,34 @@ _PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-def preset(dataset: str = "synthetic") -> TrainConfig:
-    """The paper's settings for ``dataset`` (PAPER.md §3); "synthetic" is the quick job."""
+PRESETS = ("tuned", "paper")  # "tuned" is what the README recommends, the default
+# Recipes measured to beat the paper's settings, over the paper preset (README, "Accuracy on
+# real data"): Fashion-MNIST reaches >= 86 % validation accuracy within 30 epochs.
+_TUNED: dict[str, dict[str, Any]] = {
+    "fmnist": {"batch_size": 64, "lr": 2e-3, "lr_schedule": "cosine", "epochs": 30},
+}
+
+
+def preset_note(dataset: str, name: str) -> str:
+    """One line on what preset ``name`` of ``dataset`` is (printed at the start of a run)."""
+    if name == "paper" or dataset == "synthetic":
+        return "the paper's settings" if dataset != "synthetic" else "the built-in quick job"
+    if dataset in _TUNED:
+        changes = ", ".join(f"{k} {v}" for k, v in _TUNED[dataset].items())
+        return f"the paper's settings with {changes} (--preset paper: the paper's exactly)"
+    return f"no tuned recipe for {dataset} yet: the paper's settings"
+
+
+def preset(dataset: str = "synthetic", name: str = "tuned") -> TrainConfig:
+    """The settings of preset ``name`` for ``dataset``: "paper" (PAPER.md §3) or "tuned" (the
+    paper's with a recipe measured to do better, where there is one); "synthetic" is the quick
+    job under either name."""
     if dataset not in _PRESETS:
         raise ConfigError(f"dataset must be one of {', '.join(DATASETS)}; got {dataset!r}")
-    return TrainConfig(dataset=dataset, **_PRESETS[dataset])
+    if name not in PRESETS:
+        raise ConfigError(f"preset must be one of {', '.join(PRESETS)}; got {name!r}")
+    tuned = _TUNED.get(dataset, {}) if name == "tuned" else {}
+    return TrainConfig(dataset=dataset, preset=name, **{**_PRESETS[dataset], **tuned})
 
 
 def from_dict(d: dict[str, Any], base: TrainConfig | None = None) -> TrainConfig:
@@ -274,8 +300,13 @@ def from_dict(d: dict[str, Any], base: TrainConfig | None = None) -> TrainConfig
     given_enc = d.get("encoding") if isinstance(d.get("encoding"), dict) else {}
     if d.get("reg") is False:
         d["reg"] = None
-    if base is None or ("dataset" in d and d["dataset"] != base.dataset):
-        base = preset(d.get("dataset", base.dataset if base else "synthetic"))
+    if (
+        base is None
+        or ("dataset" in d and d["dataset"] != base.dataset)
+        or ("preset" in d and d["preset"] != base.preset)
+    ):
+        name = d.get("preset", base.preset if base else "tuned")
+        base = preset(d.get("dataset", base.dataset if base else "synthetic"), name)
     for k, v in d.items():
         if isinstance(v, dict) and isinstance(getattr(base, k), dict):
             d[k] = {**getattr(base, k), **v}  # a partial table updates the preset's
@@ -285,15 +316,21 @@ def from_dict(d: dict[str, Any], base: TrainConfig | None = None) -> TrainConfig
     return base.replace(**d)
 
 
-def load_config(path: str | Path, base: TrainConfig | None = None) -> TrainConfig:
-    """Read a TOML file (any subset of the fields) over ``base`` or the data set's preset."""
+def load_config(
+    path: str | Path, base: TrainConfig | None = None, preset_name: str | None = None
+) -> TrainConfig:
+    """Read a TOML file (any subset of the fields) over ``base`` or the data set's preset
+    (``preset_name``, when given, instead of the file's ``preset``)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config ({exc.strerror or exc})") from None
     try:
-        return from_dict(loads_toml(text), base)
+        d = loads_toml(text)
+        if preset_name is not None:
+            d["preset"] = preset_name
+        return from_dict(d, base)
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
 
@@ -302,11 +339,13 @@ def make_config(
     dataset: str | None = None, path: str | Path | None = None, **changes: Any
 ) -> TrainConfig:
     """The preset of ``dataset`` (or of the file's, else "synthetic"), then file ``path``,
-    then ``changes``: the precedence of ``spikegrad train``."""
-    cfg = preset(dataset or "synthetic")
+    then ``changes``: the precedence of ``spikegrad train``. ``changes["preset"]`` names the
+    preset ("tuned", the default, or "paper") under the file and the other changes."""
+    name = changes.pop("preset", None)
+    cfg = preset(dataset or "synthetic", name or "tuned")
     if path is not None:
         base = cfg if dataset else None
-        cfg = load_config(path, base)
+        cfg = load_config(path, base, name)
         if dataset and cfg.dataset != dataset:
             raise ConfigError(f"{path}: is for data set {cfg.dataset!r}, not {dataset!r}")
     return from_dict(changes, cfg)

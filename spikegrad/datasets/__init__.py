@@ -215,7 +215,7 @@ def _paper_training(name: str) -> dict[str, Any]:
         return {}
     from ..config import preset  # late import: the config layer sits above the data layer
 
-    c = preset(name)
+    c = preset(name, "paper")
     return {
         "tau_mem": c.tau_mem,
         "tau_readout": c.tau_out,

@@ -25,7 +25,7 @@ def test_preset_toml_round_trip(name):
 
 
 def test_presets_are_the_papers_settings():
-    fm, nm, shd = preset("fmnist"), preset("nmnist"), preset("shd")
+    fm, nm, shd = (preset(d, "paper") for d in ("fmnist", "nmnist", "shd"))
     assert fm.alpha == pytest.approx(0.904837, abs=1e-6) and fm.alpha_out == pytest.approx(
         0.904837, abs=1e-6
     )
