@@ -269,3 +269,18 @@ def test_garbage_checkpoint_gets_our_one_line(tmp_path, make, why):
     msg = str(e.value)
     assert msg.startswith(f"{path}: corrupt or not a spikegrad checkpoint") and why in msg
     assert "allow_pickle" not in msg and "\n" not in msg
+
+
+@pytest.mark.parametrize(
+    ("name", "enc", "msg"),
+    [
+        ("fmnist", {"T": "x"}, "fmnist: T must be an integer >= 1; got 'x'"),
+        ("fmnist", {"T": 2.5}, "fmnist: T must be an integer >= 1; got 2.5"),
+        ("shd", {"dt": "a"}, "shd: dt must be a finite number > 0; got 'a'"),
+        ("fmnist", {"tau_eff": float("nan")}, "fmnist: tau_eff must be a finite number; got nan"),
+    ],
+)
+def test_bad_encoding_values_are_one_line_before_any_file_is_read(name, enc, msg):
+    with pytest.raises(sg.ConfigError) as info:
+        sg.datasets.load(name, root="/nonexistent-spikegrad-data", **enc)
+    assert str(info.value) == msg

@@ -11,6 +11,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from ..checks import check_float, check_int
 from ..errors import ConfigError, DataError
 from .base import EventDataset
 from .datafiles import MissingDataError, data_root, dataset_dir, download_files, verify_files
@@ -57,13 +58,15 @@ def _encoding(name: str, given: dict[str, Any]) -> dict[str, Any]:
             f"{', '.join(_OPTIONS[name])}, download, cache"
         )
     enc = {**_info(name).encoding, **given}
-    if "dt" in enc:
-        enc["dt"] = float(enc["dt"])
-        if not enc["dt"] > 0:
-            raise ConfigError(f"{name}: dt must be > 0 seconds; got {enc['dt']}")
-    enc["T"] = int(enc["T"])
-    if enc["T"] < 1:
-        raise ConfigError(f"{name}: T must be >= 1; got {enc['T']}")
+    try:
+        if "dt" in enc:
+            enc["dt"] = check_float("dt", enc["dt"], 0, lo_open=True)
+        enc["T"] = check_int("T", enc["T"], 1)
+        for key in ("tau_eff", "thr"):
+            if key in enc:
+                enc[key] = check_float(key, enc[key])
+    except ConfigError as exc:
+        raise ConfigError(f"{name}: {exc}") from None
     return enc
 
 

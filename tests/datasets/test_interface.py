@@ -38,7 +38,7 @@ def test_bad_arguments(tmp_path):
         datasets.load("shd", root=tmp_path, split="val")
     with pytest.raises(sg.ConfigError, match="unknown option"):
         datasets.load("fmnist", root=tmp_path, dt=1e-3)
-    with pytest.raises(sg.ConfigError, match="T must be >= 1"):
+    with pytest.raises(sg.ConfigError, match="T must be an integer >= 1; got 0"):
         datasets.load("shd", root=tmp_path, T=0)
     with pytest.raises(sg.ConfigError, match="unknown data set"):
         datasets.load("cifar", root=tmp_path)
