@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -42,3 +43,24 @@ def shared_data() -> Path:
     if not path.is_dir():
         pytest.skip(f"real data folder {path} not present")
     return path
+
+
+def quiet(_line: str) -> None:
+    """A log function that prints nothing."""
+
+
+class CtrlCAt:
+    """A progress hook that presses Ctrl-C (a real SIGINT) at one (epoch, batch)."""
+
+    def __init__(self, epoch: int, batch: int) -> None:
+        self.at, self.epoch = (epoch, batch), 0
+
+    def start(self, epoch, total, done):
+        self.epoch = epoch
+
+    def update(self, done, loss):
+        if (self.epoch, done) == self.at:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    def end(self):
+        pass

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import signal
 
 import numpy as np
 import pytest
@@ -16,32 +14,11 @@ from spikegrad import workflow
 from spikegrad.config import load_config, make_config
 from spikegrad.errors import ConfigError
 
-from .conftest import TINY
+from .conftest import TINY, CtrlCAt, quiet
 
 EXTRAS = TINY.replace(
     lr_schedule="cosine", lr_min=1e-3, warmup_epochs=1, weight_decay=0.05, clip_grad_norm=0.5
 )
-
-
-def _quiet(_line: str) -> None:
-    pass
-
-
-class _CtrlCAt:
-    """A progress hook that presses Ctrl-C (a real SIGINT) at one (epoch, batch)."""
-
-    def __init__(self, epoch: int, batch: int) -> None:
-        self.at, self.epoch = (epoch, batch), 0
-
-    def start(self, epoch, total, done):
-        self.epoch = epoch
-
-    def update(self, done, loss):
-        if (self.epoch, done) == self.at:
-            os.kill(os.getpid(), signal.SIGINT)
-
-    def end(self):
-        pass
 
 
 def _rows(out):
@@ -51,11 +28,11 @@ def _rows(out):
 def test_schedule_and_extras_resume_bit_for_bit(tmp_path):
     """Ctrl-C mid-epoch, then --resume: the schedule continues at the saved Adam step."""
     ref = tmp_path / "ref"
-    assert workflow.fit(EXTRAS, ref, log=_quiet).status == "finished"
+    assert workflow.fit(EXTRAS, ref, log=quiet).status == "finished"
     out = tmp_path / "run"
-    res = workflow.fit(EXTRAS, out, log=_quiet, progress=_CtrlCAt(epoch=2, batch=3))
+    res = workflow.fit(EXTRAS, out, log=quiet, progress=CtrlCAt(epoch=2, batch=3))
     assert res.status == "interrupted"
-    res = workflow.fit(EXTRAS, out, resume=out, log=_quiet)
+    res = workflow.fit(EXTRAS, out, resume=out, log=quiet)
     assert res.status == "finished"
     a, b = ck.load(out / "last.npz").params, ck.load(ref / "last.npz").params
     assert all(np.array_equal(a[k], b[k]) for k in a)
@@ -68,14 +45,14 @@ def test_schedule_and_extras_resume_bit_for_bit(tmp_path):
         frac = (s - 1 - warm) / (total - warm)
         assert lr == pytest.approx(1e-3 + (TINY.lr - 1e-3) * 0.5 * (1 + math.cos(math.pi * frac)))
     plain = tmp_path / "plain"  # the extras change the result
-    workflow.fit(TINY, plain, log=_quiet)
+    workflow.fit(TINY, plain, log=quiet)
     c = ck.load(plain / "last.npz").params
     assert not np.array_equal(a["W1"], c["W1"])
 
 
 def test_step_schedule_in_metrics(tmp_path):
     cfg = TINY.replace(lr_schedule="step", lr_step_epochs=1, lr_gamma=0.5)
-    res = workflow.fit(cfg, None, log=_quiet)
+    res = workflow.fit(cfg, None, log=quiet)
     assert [r["lr"] for r in res.history] == [TINY.lr * 0.5**e for e in range(3)]
 
 
@@ -93,16 +70,16 @@ def test_early_stopping_and_its_resume(tmp_path, monkeypatch):
     assert res.best == {"epoch": 2, "score": 0.6}
     assert any(line.startswith("early stop: no better val accuracy in 2 epochs") for line in lines)
     assert ck.load(out / "last.npz").epoch == 4 and ck.load(out / "best.npz").epoch == 2
-    res = workflow.fit(TINY.replace(epochs=8, patience=2), out, resume=out, log=_quiet)
+    res = workflow.fit(TINY.replace(epochs=8, patience=2), out, resume=out, log=quiet)
     assert (res.status, res.epoch, len(res.history)) == ("stopped early", 4, 4)  # no new epoch
     assert len(_rows(out)) == 4
 
 
 def test_cosine_run_refuses_new_epochs_on_resume(tmp_path):
     out = tmp_path / "run"
-    workflow.fit(EXTRAS.replace(epochs=1), out, log=_quiet)
+    workflow.fit(EXTRAS.replace(epochs=1), out, log=quiet)
     with pytest.raises(ConfigError, match="cosine schedule's length"):
-        workflow.fit(EXTRAS.replace(epochs=2), out, resume=out, log=_quiet)
+        workflow.fit(EXTRAS.replace(epochs=2), out, resume=out, log=quiet)
 
 
 @pytest.mark.parametrize(
