@@ -122,13 +122,11 @@ def time_mode(
     }
 
 
-def _status_kb(field: str) -> int:
-    """A ``kB`` field of ``/proc/self/status`` (VmRSS, VmHWM)."""
+def _status_kb(*names: str) -> tuple[int, ...]:
+    """``kB`` fields of one read of ``/proc/self/status`` (VmRSS, VmHWM), in ``names``' order."""
     with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise KeyError(field)
+        found = {ln.split(":")[0]: int(ln.split()[1]) for ln in f if ln.startswith(names)}
+    return tuple(found[n] for n in names)
 
 
 @cache
@@ -144,9 +142,13 @@ def _malloc_trim() -> Callable[[int], Any] | None:
 def _reset_hwm() -> bool:
     """Reset the process's peak RSS (VmHWM) to its current RSS (Linux >= 4.0)."""
     try:
+        hwm_before, rss_before = _status_kb("VmHWM", "VmRSS")
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")
-        return _status_kb("VmHWM") <= _status_kb("VmRSS") + 64  # the reset took effect
+        hwm, rss = _status_kb("VmHWM", "VmRSS")
+        # the reset took effect: the peak fell, or it sits at the RSS of around the reset
+        # (other threads may allocate or free meanwhile, so within 1 MB)
+        return hwm < hwm_before or hwm <= max(rss, rss_before) + 1024
     except (OSError, KeyError, ValueError):
         return False
 
@@ -168,9 +170,9 @@ def peak_rss(fn: Callable[[], Any], method: str = "auto") -> tuple[int | None, s
         if (trim := _malloc_trim()) is not None:
             trim(0)
         if _reset_hwm():
-            base = _status_kb("VmRSS")
+            (base,) = _status_kb("VmRSS")
             fn()
-            return max(_status_kb("VmHWM") - base, 0) * 1024, "rss"
+            return max(_status_kb("VmHWM")[0] - base, 0) * 1024, "rss"
     if method in ("auto", "tracemalloc"):
         started = not tracemalloc.is_tracing()
         if started:
