@@ -18,6 +18,7 @@ from .. import native
 from ..backend import Array, get_xp, register
 from ..errors import ShapeError
 from ..spikes import place_sorted_events, spike_matrix_from_keys
+from .native import checked_index
 
 
 @register("events_to_csr", "numpy", xp_generic=True)
@@ -72,10 +73,10 @@ def events_to_csr_native(
     """See :func:`events_to_csr` (the same result; indices are checked before the kernel
     reads them, since the event arrays may have changed since they were validated)."""
     T, B, N = shape
-    ev = [np.ascontiguousarray(a, dtype=np.int64) for a in (b, t, i)]
-    for name, a, n in zip("bti", ev, (B, T, N), strict=True):
-        if a.size and (a.min() < 0 or a.max() >= n):
-            raise ShapeError(f"SpikeEvents.{name} must lie in 0..{n - 1}; got {a.min()}..{a.max()}")
+    ev = [
+        checked_index(f"SpikeEvents.{name}", a, n, np.int64)
+        for name, a, n in zip("bti", (b, t, i), (B, T, N), strict=True)
+    ]
     E = ev[0].size
     indptr = np.empty(T * B + 1, dtype=np.int64)
     indices, tmp = np.empty(E, dtype=np.int32), np.empty(E, dtype=np.int32)

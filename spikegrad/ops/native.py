@@ -35,7 +35,7 @@ def _c(a: Array) -> np.ndarray:
     return np.ascontiguousarray(a)
 
 
-def _index(name: str, a: Array, n: int, dtype) -> np.ndarray:
+def checked_index(name: str, a: Array, n: int, dtype) -> np.ndarray:
     """``a`` as a contiguous ``dtype`` array, every entry in 0..n-1 (else ShapeError)."""
     a = np.ascontiguousarray(a, dtype=dtype)
     if a.size and (a.min() < 0 or a.max() >= n):
@@ -53,7 +53,7 @@ def _csr(indptr: Array, indices: Array, n_rows: int, n_cols: int):
         or np.any(ip[1:] < ip[:-1])
     ):
         raise ShapeError(f"indptr must be {n_rows + 1} non-decreasing offsets from 0 to nnz")
-    return ip, _index("indices", indices, n_cols, np.int32)
+    return ip, checked_index("indices", indices, n_cols, np.int32)
 
 
 def _supported(a: Array) -> bool:
@@ -133,7 +133,7 @@ def _scratch(n: int, dtype: np.dtype) -> np.ndarray:
 
 def _sorted_keys(name: str, a: Array, limit: int) -> np.ndarray:
     """``a`` as contiguous int64, strictly increasing within 0..limit-1 (else ShapeError)."""
-    a = _index(name, a, limit, np.int64)
+    a = checked_index(name, a, limit, np.int64)
     if a.size > 1 and not bool((a[1:] > a[:-1]).all()):
         raise ShapeError(f"{name} must be strictly increasing (an ActiveSet is sorted)")
     return a
@@ -231,7 +231,10 @@ def gather_rowdot(e: Array, rows: Array, w: Array, cols: Array) -> Array:
     if e.shape[1] != w.shape[1]:
         raise ShapeError(f"e and w need the same row length; got {e.shape[1]} and {w.shape[1]}")
     e, w = _c(e), _c(w)
-    r, c = _index("rows", rows, e.shape[0], np.int64), _index("cols", cols, w.shape[0], np.int32)
+    r, c = (
+        checked_index("rows", rows, e.shape[0], np.int64),
+        checked_index("cols", cols, w.shape[0], np.int32),
+    )
     out = np.empty(r.shape[0], dtype=e.dtype)
     _kernel("gather_rowdot", e.dtype)(
         _ptr(e), e.shape[1], _ptr(r), _ptr(w), _ptr(c), r.size, _ptr(out)
