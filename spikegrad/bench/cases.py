@@ -3,7 +3,8 @@
 A case is one of the paper's shapes with its input statistics and the active fraction per
 hidden layer that the paper measured during training. ``devices`` says which report runs it by
 default: the CPU report the 200-neuron SHD-like shape at B = 64, the GPU report the 400-neuron
-one at B = 256 (the paper's GPU setting); F-MNIST-like runs on both.
+one at B = 256 (the paper's GPU setting); F-MNIST-like runs on both. ``shd-recurrent`` is the
+SHD-like shape with both hidden layers recurrent (issue 13), on the CPU.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class Case:
     rate: float
     target_active: tuple[float, ...]  # per hidden layer: the paper's measured fractions
     devices: tuple[str, ...] = ("cpu", "gpu")  # the reports that run it by default
+    recurrent: tuple[bool, ...] = ()  # per hidden layer; () = feed-forward
 
 
 # Active-fraction targets: PAPER.md §4.2, mean over training at N = 200 (SHD 1.72 / 1.08 %,
@@ -50,6 +52,9 @@ CASES = {
                    rate=0.5, target_active=(0.0106, 0.0087)),
     "shd-large": Case("shd-large", (700, 400, 400, 20), B=256, T=500, **_SHD, **_SHD_IN,
                       target_active=(0.0175, 0.0084), devices=("gpu",)),
+    "shd-recurrent": Case("shd-recurrent", (700, 200, 200, 20), B=64, T=500, **_SHD, **_SHD_IN,
+                          target_active=(0.0172, 0.0108), devices=("cpu",),
+                          recurrent=(True, True)),
 }  # fmt: skip
 
 
@@ -78,9 +83,11 @@ def make_inputs(case: Case, seed: int = 0) -> tuple[SpikeEvents, np.ndarray]:
 
 
 def build_network(case: Case, backend: str = "numpy") -> Network:
-    """The case's network with the paper's initialisation (float32, seed 0)."""
+    """The case's network with the paper's initialisation (float32, seed 0); a recurrent
+    layer's R has the default initialisation (uniform, fan_in = N)."""
     return Network(
         list(case.sizes),
+        recurrent=list(case.recurrent) or False,
         alpha=case.alpha,
         alpha_out=case.alpha_out,
         readout=case.readout,
@@ -94,14 +101,18 @@ def calibrate(
     net: Network, x: Any, y: Any, target: tuple[float, ...], iters: int = 14
 ) -> list[float]:
     """Scale each hidden layer's weights (bisection in log scale, layer by layer) so that its
-    active fraction is close to ``target[l]``. Returns the reached fractions."""
+    active fraction is close to ``target[l]``. Returns the reached fractions.
+
+    A recurrent layer's W and R are scaled by the same factor, so the recurrent share of
+    its input current stays that of the initialisation."""
     for l, goal in enumerate(target, start=1):
-        key = f"W{l}"
-        w0 = net.params[key].copy()
+        keys = [k for k in (f"W{l}", f"R{l}") if k in net.params]
+        w0 = {k: net.params[k].copy() for k in keys}
         lo, hi = -3.0, 3.0
         for _ in range(iters):
             mid = (lo + hi) / 2
-            net.params[key] = w0 * net.dtype.type(math.exp(mid))
+            for k, w in w0.items():
+                net.params[k] = w * net.dtype.type(math.exp(mid))
             with warnings.catch_warnings():  # silent layers are expected while searching
                 warnings.simplefilter("ignore", RuntimeWarning)
                 frac = net.loss_and_grad(x, y, mode="sparse")[2]["active_fraction"][l - 1]
