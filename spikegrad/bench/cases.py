@@ -120,11 +120,24 @@ def calibrate(
     return list(net.loss_and_grad(x, y, mode="sparse")[2]["active_fraction"])
 
 
+def spike_rate_halves(net: Network, x: Any) -> list[tuple[float, float]]:
+    """Per hidden layer, the spike rate in the first and in the second half of the time window
+    (close values: the activity neither dies out nor runs away over T)."""
+    out = []
+    for ev in net.hidden_spikes(x):
+        B, T, N = ev.shape
+        late = int(np.count_nonzero(to_numpy(ev.t) >= T // 2))
+        out.append(((ev.t.size - late) / (B * (T // 2) * N), late / (B * (T - T // 2) * N)))
+    return out
+
+
 def case_fields(case: Case, net: Network) -> dict[str, Any]:
-    """The fields every report record starts with: case, shape, B, T, backend, dtype."""
+    """The fields every report record starts with: case, shape (a recurrent layer's size
+    marked "r", e.g. 700-200r-200r-20), B, T, backend, dtype."""
+    rec = [False, *case.recurrent] + [False] * (len(case.sizes) - 1 - len(case.recurrent))
     return {
         "case": case.name,
-        "shape": "-".join(map(str, case.sizes)),
+        "shape": "-".join(f"{n}r" if r else str(n) for n, r in zip(case.sizes, rec, strict=True)),
         "B": case.B,
         "T": case.T,
         "backend": net.backend.name,

@@ -13,7 +13,10 @@ from spikegrad.bench import cases, cpu, gpu
 
 
 def test_one_case_table():
-    assert cases.default_cases("cpu") == ["shd", "fmnist"]
+    assert cases.default_cases("cpu") == ["shd", "fmnist", "shd-recurrent"]
+    rec = cases.CASES["shd-recurrent"]
+    assert (rec.sizes, rec.B, rec.T, rec.recurrent) == ((700, 200, 200, 20), 64, 500, (True, True))
+    assert rec.target_active == cases.CASES["shd"].target_active
     assert cases.default_cases("gpu") == ["fmnist", "shd-large"]
     gpu_shapes = {cases.CASES[c].sizes for c in cases.default_cases("gpu")}
     assert gpu_shapes == {(700, 400, 400, 20), (784, 200, 200, 10)}
@@ -32,6 +35,9 @@ def test_run_case_validates_then_times(tiny_fmnist):
     table = cpu.format_table([r])
     assert table.startswith("machine: ") and "  dense " in table and "  sparse " in table
     assert "torch BPTT" not in table and "peak MB" in table and "peer step" not in table
+    (early, late), _ = r["spike_rate_halves"]
+    assert 0 <= early <= 1 and 0 <= late <= 1 and early + late > 0
+    assert f"first / second half of T: {early:.2%} / {late:.2%}, " in table
 
 
 def test_main_json_and_out(tiny_fmnist, monkeypatch, capsys, tmp_path):
