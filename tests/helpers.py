@@ -66,10 +66,17 @@ def subnormal_cases(dtype) -> tuple[np.ndarray, float]:
 
 
 def spiking_net(
-    readout: str = "sum", reg: dict | None = None, dtype: str = "float64", sizes=(12, 9, 7, 3)
+    readout: str = "sum",
+    reg: dict | None = None,
+    dtype: str = "float64",
+    sizes=(12, 9, 7, 3),
+    recurrent: bool | list[bool] = False,
+    alpha: float | list = 0.9,
 ) -> sg.Network:
     """A small network whose weights (x4) make every layer spike (the benchmarks' tests)."""
-    net = sg.Network(list(sizes), readout=readout, reg=reg, dtype=dtype, seed=3, alpha=0.9)
+    net = sg.Network(
+        list(sizes), readout=readout, reg=reg, dtype=dtype, seed=3, alpha=alpha, recurrent=recurrent
+    )
     net.params = {k: v * 4.0 for k, v in net.params.items()}
     return net
 

@@ -34,33 +34,30 @@ def sweep(
     layers, sparse_vs_dense_rel_err, {dense,sparse}_backward_s, {dense,sparse}_retained_bytes)
     and ``fit`` (c0_s, c1_s_per_entry, max_rel_residual; None with fewer than 2 bands)."""
     x, y = make_inputs(case)
-    net = build_network(case, backend)
-    calibrated = calibrate(net, x, y, case.target_active)
-    default_band = net.b_th
-    clock = WallClock(device_sync(net))
-    xm = as_spike_matrix(net.backend.xp, x, case.sizes[0])
+    calibrated_net = build_network(case, backend)
+    calibrated = calibrate(calibrated_net, x, y, case.target_active)
+    clock = WallClock(device_sync(calibrated_net))
+    xm = as_spike_matrix(calibrated_net.backend.xp, x, case.sizes[0])
     rows = []
-    try:
-        for b_th in bands:
-            net.b_th = b_th
-            _, gd, _ = net.loss_and_grad(x, y, mode="dense")
-            _, gs, st = net.loss_and_grad(x, y, mode="sparse")
-            row: dict[str, Any] = {
-                "b_th": b_th,
-                "active_fraction": list(st["active_fraction"]),
-                "n_active": int(sum(st["n_active"])),
-                "sparse_vs_dense_rel_err": grad_err(gs, gd),
-            }
-            for mode in ("dense", "sparse"):
-                t = time_mode(net, xm, y, mode, clock, 1, repeats)
-                row[f"{mode}_backward_s"] = t["backward_s"]
-                row[f"{mode}_retained_bytes"] = t["retained_bytes"]
-            rows.append(row)
-    finally:
-        net.b_th = default_band
+    for b_th in bands:
+        net = build_network(case, backend, b_th=b_th)
+        net.params = calibrated_net.params
+        _, gd, _ = net.loss_and_grad(x, y, mode="dense")
+        _, gs, st = net.loss_and_grad(x, y, mode="sparse")
+        row: dict[str, Any] = {
+            "b_th": b_th,
+            "active_fraction": list(st["active_fraction"]),
+            "n_active": int(sum(st["n_active"])),
+            "sparse_vs_dense_rel_err": grad_err(gs, gd),
+        }
+        for mode in ("dense", "sparse"):
+            t = time_mode(net, xm, y, mode, clock, 1, repeats)
+            row[f"{mode}_backward_s"] = t["backward_s"]
+            row[f"{mode}_retained_bytes"] = t["retained_bytes"]
+        rows.append(row)
     return {
-        **case_fields(case, net),
-        "calibrated_b_th": default_band,
+        **case_fields(case, calibrated_net),
+        "calibrated_b_th": calibrated_net.b_th,
         "calibrated_active": calibrated,
         "rows": rows,
         "fit": fit_line([r["n_active"] for r in rows], [r["sparse_backward_s"] for r in rows]),

@@ -82,9 +82,10 @@ def make_inputs(case: Case, seed: int = 0) -> tuple[SpikeEvents, np.ndarray]:
     return SpikeEvents(b, t, i, (B, T, N)), y
 
 
-def build_network(case: Case, backend: str = "numpy") -> Network:
+def build_network(case: Case, backend: str = "numpy", **options: Any) -> Network:
     """The case's network with the paper's initialisation (float32, seed 0); a recurrent
-    layer's R has the default initialisation (uniform, fan_in = N)."""
+    layer's R has the default initialisation (uniform, fan_in = N). ``options``: further
+    :class:`~spikegrad.network.Network` arguments (e.g. ``b_th``)."""
     return Network(
         list(case.sizes),
         recurrent=list(case.recurrent) or False,
@@ -94,6 +95,7 @@ def build_network(case: Case, backend: str = "numpy") -> Network:
         init=case.init,
         backend=backend,
         seed=0,
+        **options,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -38,6 +39,19 @@ def test_run_case_validates_then_times(tiny_fmnist):
     (early, late), _ = r["spike_rate_halves"]
     assert 0 <= early <= 1 and 0 <= late <= 1 and early + late > 0
     assert f"first / second half of T: {early:.2%} / {late:.2%}, " in table
+
+
+def test_recurrent_case_against_torch(tiny_shd):
+    pytest.importorskip("torch")
+    case = dataclasses.replace(tiny_shd, recurrent=(True, True))
+    r = cpu.run_case(case, repeats=1, with_torch=True, compile_max_steps=0)
+    assert r["shape"] == "40-24r-24r-5"
+    assert r["sparse_vs_dense_rel_err"] < 1e-4 and r["torch_rel_err"] < 1e-4  # float32
+    assert r["torch_variant"] == "eager" and r["torch_step_s"] > 0
+    assert r["torch_step_vs_sparse_step"] == r["torch_step_s"] / r["sparse_step_s"]
+    assert min(r["active_fraction"]) > 0
+    table = cpu.format_table([r])
+    assert "tiny-shd  40-24r-24r-5  B=6 T=40" in table and "torch BPTT" in table
 
 
 def test_main_json_and_out(tiny_fmnist, monkeypatch, capsys, tmp_path):

@@ -87,6 +87,34 @@ def test_gradients_equal_spikegrad_dense(readout, reg):
         assert np.allclose(g[k], gd[k], rtol=1e-9, atol=1e-9 * np.abs(gd[k]).max()), k
 
 
+@pytest.mark.parametrize(
+    "recurrent, per_neuron, readout, reg",
+    [
+        (True, False, "sum", None),
+        ([True, False], True, "max", None),
+        ([False, True], False, "last", {"f_up": 0.05, "f_low": 0.5}),
+    ],
+)
+def test_recurrent_gradients_equal_spikegrad_dense(recurrent, per_neuron, readout, reg):
+    """Recurrent, mixed and per-neuron-alpha networks: the baseline's float64 gradients
+    (W, R, W_out) equal spikegrad's dense mode (which equals tests/reference.py) to 1e-9."""
+    rng = np.random.default_rng(2)
+    alpha = [rng.uniform(0.6, 0.95, 9), 0.85] if per_neuron else 0.9
+    net = spiking_net(readout, reg, recurrent=recurrent, alpha=alpha)
+    x, y = dense_events(5, 15, 12, seed=1)
+    _, gd, st = net.loss_and_grad(x, y, mode="dense")
+    assert min(st["spike_rate"]) > 0 and min(st["active_fraction"]) > 0.01
+    assert {k for k in gd if k.startswith("R")} == {
+        f"R{l}" for l, rec in enumerate(net.recurrent, start=1) if rec
+    }
+    bl = tb.TorchBPTT(net, "cpu")
+    g = bl.grads(bl.prepare(x), bl.labels(y))
+    assert set(g) == set(gd)
+    for k in gd:
+        assert np.abs(gd[k]).max() > 0, k
+        assert np.allclose(g[k], gd[k], rtol=1e-9, atol=1e-9 * np.abs(gd[k]).max()), k
+
+
 def test_retained_bytes_grow_linearly_with_T():
     kept = {}
     for T in (10, 20):
