@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from spikegrad import bench
@@ -52,6 +53,18 @@ def test_recurrent_case_against_torch(tiny_shd):
     assert min(r["active_fraction"]) > 0
     table = cpu.format_table([r])
     assert "tiny-shd  40-24r-24r-5  B=6 T=40" in table and "torch BPTT" in table
+
+
+def test_calibration_scales_r_by_r_gain_times_w(tiny_shd):
+    case = dataclasses.replace(tiny_shd, recurrent=(True, False))
+    x, y = cases.make_inputs(case)
+    net = cases.build_network(case)
+    w0, r0 = net.params["W1"].copy(), net.params["R1"].copy()
+    active = cases.calibrate(net, x, y, (0.05, 0.05), r_gain=0.25)
+    assert active[0] == pytest.approx(0.05, rel=0.2)
+    fw = np.abs(net.params["W1"]).max() / np.abs(w0).max()
+    fr = np.abs(net.params["R1"]).max() / np.abs(r0).max()
+    assert fw != pytest.approx(1.0, abs=0.05) and fr == pytest.approx(0.25 * fw, rel=1e-5)
 
 
 def test_main_json_and_out(tiny_fmnist, monkeypatch, capsys, tmp_path):
