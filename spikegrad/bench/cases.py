@@ -38,12 +38,21 @@ class Case:
     target_active: tuple[float, ...]  # per hidden layer: the paper's measured fractions
     devices: tuple[str, ...] = ("cpu", "gpu")  # the reports that run it by default
     recurrent: tuple[bool, ...] = ()  # per hidden layer; () = feed-forward
+    # ratios the report checks: (result key, ">=" or "<=", bound), e.g. an issue's targets
+    targets: tuple[tuple[str, str, float], ...] = ()
 
 
 # Active-fraction targets: PAPER.md §4.2, mean over training at N = 200 (SHD 1.72 / 1.08 %,
 # F-MNIST 1.06 / 0.87 %) and N = 400 (SHD 1.75 / 0.84 %). SHD's input rate: 1.5 %.
 _SHD = dict(alpha=math.exp(-0.2), alpha_out=math.exp(-0.1), readout="sum", init="uniform")
 _SHD_IN = dict(input="poisson", rate=0.015)
+# Issue 13's "Must show" for the recurrent CPU case: sparse backward >= 3x the own dense one,
+# sparse step >= 5x the PyTorch BPTT step, kept bytes <= 10 % of dense.
+ISSUE_13_TARGETS = (
+    ("backward_speedup", ">=", 3.0),
+    ("torch_step_vs_sparse_step", ">=", 5.0),
+    ("retained_ratio", "<=", 0.10),
+)
 CASES = {
     "shd": Case("shd", (700, 200, 200, 20), B=64, T=500, **_SHD, **_SHD_IN,
                 target_active=(0.0172, 0.0108), devices=("cpu",)),
@@ -54,7 +63,7 @@ CASES = {
                       target_active=(0.0175, 0.0084), devices=("gpu",)),
     "shd-recurrent": Case("shd-recurrent", (700, 200, 200, 20), B=64, T=500, **_SHD, **_SHD_IN,
                           target_active=(0.0172, 0.0108), devices=("cpu",),
-                          recurrent=(True, True)),
+                          recurrent=(True, True), targets=ISSUE_13_TARGETS),
 }  # fmt: skip
 
 
@@ -148,13 +157,14 @@ def spike_rate_halves(net: Network, x: Any) -> list[tuple[float, float]]:
 
 def case_fields(case: Case, net: Network) -> dict[str, Any]:
     """The fields every report record starts with: case, shape (a recurrent layer's size
-    marked "r", e.g. 700-200r-200r-20), B, T, backend, dtype."""
+    marked "r", e.g. 700-200r-200r-20), B, T, targets (the case's), backend, dtype."""
     rec = [False, *case.recurrent] + [False] * (len(case.sizes) - 1 - len(case.recurrent))
     return {
         "case": case.name,
         "shape": "-".join(f"{n}r" if r else str(n) for n, r in zip(case.sizes, rec, strict=True)),
         "B": case.B,
         "T": case.T,
+        "targets": [list(t) for t in case.targets],
         "backend": net.backend.name,
         "dtype": str(net.dtype),
     }

@@ -35,6 +35,15 @@ def add_ratios(r: dict[str, Any]) -> dict[str, Any]:
     return r
 
 
+def targets_met(r: dict[str, Any]) -> list[tuple[str, str, float, bool]]:
+    """(key, op, bound, met) for each of ``r["targets"]`` whose ratio ``r`` holds."""
+    return [
+        (key, op, bound, r[key] >= bound if op == ">=" else r[key] <= bound)
+        for key, op, bound in r.get("targets", [])
+        if key in r
+    ]
+
+
 def peer_rows(r: dict[str, Any]) -> list[tuple[str, str]]:
     """(key, label) of the rows that compete with spikegrad: torch, then the peer libraries."""
     return [("torch", "torch BPTT")] + [(p["name"], p["label"]) for p in r.get("peers", [])]
@@ -54,8 +63,9 @@ def case_block(
 ) -> list[str]:
     """The lines of one case: header, activity (and the spike rate per half of T where
     measured), ``notes``, the table (dense, sparse, torch and peer rows: forward, backward and
-    step ms, MB kept for the backward, peak MB if ``peak``), the ratios, then one line per
-    peer (how its model differs), the torch variant and each peer that did not run."""
+    step ms, MB kept for the backward, peak MB if ``peak``), the ratios and the case's targets
+    (:func:`targets_met`), then one line per peer (how its model differs), the torch variant
+    and each peer that did not run."""
     act = " / ".join(f"{a:.2%}" for a in r["active_fraction"])
     cols = [
         ("forward ms", "forward_s", 12, 1e3, ms_decimals),
@@ -101,6 +111,14 @@ def case_block(
             else ""
         )
     )
+    if met := targets_met(r):
+        lines.append(
+            "  targets: "
+            + ", ".join(
+                f"{key} {r[key]:.3g} {op} {bound:g} {'met' if ok else 'NOT MET'}"
+                for key, op, bound, ok in met
+            )
+        )
     if r.get("peers"):
         each = ", ".join(
             f"{p['label']} {r[p['name'] + '_step_vs_sparse_step']:.1f}x" for p in r["peers"]
