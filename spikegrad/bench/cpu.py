@@ -66,6 +66,7 @@ def run_case(
         "spike_rate_halves": spike_rate_halves(net, x),
         "input_rate": x.n_events / (case.B * case.T * case.sizes[0]),
         "sparse_vs_dense_rel_err": grad_err(gs, gd),
+        "targets": [list(t) for t in case.cpu_targets],
     }
     clock = WallClock(device_sync(net))
     host = net.backend.name == "numpy"

@@ -115,7 +115,7 @@ def case_block(
         lines.append(
             "  targets: "
             + ", ".join(
-                f"{key} {r[key]:.3g} {op} {bound:g} {'met' if ok else 'NOT MET'}"
+                f"{key} {r[key]:.3g} (target {op} {bound:g}): {'met' if ok else 'NOT met'}"
                 for key, op, bound, ok in met
             )
         )

@@ -95,8 +95,8 @@ def test_targets_line():
     assert [ok for *_, ok in report.targets_met(r)] == [True, False, False]
     (line,) = [ln for ln in report.case_block(r) if ln.startswith("  targets: ")]
     assert line == (
-        "  targets: backward_speedup 5 >= 3 met, torch_step_vs_sparse_step 25 >= 30 NOT MET, "
-        "retained_ratio 0.2 <= 0.1 NOT MET"
+        "  targets: backward_speedup 5 (target >= 3): met, torch_step_vs_sparse_step 25 "
+        "(target >= 30): NOT met, retained_ratio 0.2 (target <= 0.1): NOT met"
     )
     del r["torch_step_vs_sparse_step"]  # a row that did not run: its target is not shown
     assert [key for key, *_ in report.targets_met(r)] == ["backward_speedup", "retained_ratio"]
