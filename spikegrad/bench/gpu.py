@@ -131,18 +131,21 @@ def spikegrad_input(net: Network) -> tuple[Callable[[SpikeEvents], Any], str]:
 def _layer_kernels(
     net: Network, x: Any, clock: Any, warmup: int, repeats: int, copy_gbs: float | None
 ) -> list[dict[str, Any]]:
-    """Each hidden layer's sparse backward op alone (both dW modes on the GPU): time,
-    modelled bytes, GB/s; and its dL/dx gather (both variants on the GPU)."""
+    """Each hidden layer's sparse backward alone (``lif_backward_sparse``, or
+    ``rlif_backward_sparse`` for a recurrent layer; both dW modes on the GPU): time, modelled
+    bytes, GB/s; and its dL/dx gather (both variants on the GPU)."""
     gpu = net.backend.name == "cupy"
     xp = net.backend.xp
     tape, T, B = hooks.sparse_tape(net, x)
     out = []
     rng = np.random.default_rng(0)
     old = kernels.is_deterministic()
-    for layer, lt in enumerate(tape.layers, start=1):
+    for layer, (spec, lt) in enumerate(zip(net.layers, tape.layers, strict=True), start=1):
         w = net.params[f"W{layer}"]
         n_in, N = w.shape
-        prev = tape.layers[layer - 2].act if layer > 1 else None
+        prev_tape = tape.layers[layer - 2] if layer > 1 else None
+        prev = prev_tape.act if prev_tape is not None else None
+        recurrent = f"R{layer}" in net.params
         A = int(lt.act.idx.size)
         g = xp.asarray(rng.normal(size=A).astype(net.dtype))
         sz, isz = net.dtype.itemsize, lt.act.idx.dtype.itemsize
@@ -156,16 +159,19 @@ def _layer_kernels(
             + n_in * N * sz
             + a_prev * (isz + sz)
         )
+        if recurrent:  # R and the own spikes are read too
+            nbytes += N * N * sz + lt.s.indptr.nbytes + lt.s.indices.nbytes
         row: dict[str, Any] = {
             "layer": layer,
+            "recurrent": recurrent,
             "A": A,
             "A_prev": a_prev,
             "input_spikes": int(xs.nnz),
             "model_bytes": nbytes,
         }
 
-        def op(g: Any = g, lt: Any = lt, w: Any = w, prev: Any = prev, N: int = N) -> Any:
-            return call("lif_backward_sparse", g, lt.act, lt.x, w, net.alpha, prev, (T, B, N))
+        def op(g: Any = g, spec: Any = spec, lt: Any = lt, prev: Any = prev_tape) -> Any:
+            return spec.backward(net.params, lt, g, prev)
 
         try:
             for det in (False, True) if gpu else (None,):
@@ -296,7 +302,8 @@ def _case_lines(r: dict[str, Any]) -> list[str]:
         lines.append(f"  device copy bandwidth {r['copy_GB_s']:.0f} GB/s")
     for k in r["sparse_backward_kernels"]:
         lines.append(
-            f"  sparse backward layer {k['layer']}: A={k['A']}, A_prev={k['A_prev']}, "
+            f"  sparse backward layer {k['layer']}{' (recurrent)' if k['recurrent'] else ''}: "
+            f"A={k['A']}, A_prev={k['A_prev']}, "
             f"input spikes {k['input_spikes']}, {k['model_bytes'] / report.MB:.1f} MB modelled"
         )
         for tag in ("atomic", "deterministic", "host"):
