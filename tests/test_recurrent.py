@@ -11,6 +11,7 @@ import reference as ref
 from helpers import REG, TOL, active_net, ref_params, ref_rs, rel_err, spikes
 
 import spikegrad as sg
+from spikegrad.layers import LIF, RLIF
 
 pytestmark = pytest.mark.usefixtures("cpu_kernels")  # native C kernels and NumPy twins
 
@@ -212,9 +213,10 @@ def test_normal_init_per_neuron_alpha_per_column():
             assert np.std(w[:, cols]) == pytest.approx(want, rel=0.05), (k, al)
 
 
-def test_alpha_forms():
-    net = sg.Network([5, 4, 3, 2], alpha=[0.7, 0.7])
-    assert net.alpha == 0.7
+def test_alpha_and_recurrent_forms():
+    net = sg.Network([5, 4, 3, 2], alpha=[0.7, 0.7], recurrent=np.array([True, False]))
+    assert net.alpha == 0.7 and net.recurrent == [True, False]
+    assert isinstance(net.layers[0], RLIF) and isinstance(net.layers[1], LIF)
     assert sg.Network([5, 4, 3, 2], alpha=[0.7, 0.8]).alpha is None
     per = sg.Network([5, 4, 3, 2], alpha=[np.full(4, 0.7), 0.8], dtype="float64")
     assert per.layers[0].alpha_op.dtype == np.float64 and per.layers[1].alpha_op == 0.8
@@ -232,6 +234,8 @@ def test_alpha_forms():
         ({"alpha": [np.nan, 0.9]}, r"alpha\[1\] must be"),
         ({"alpha": 1.2}, "alpha must be"),
         ({"alpha": [0.9, ["a"] * 4]}, r"alpha\[2\] must be"),
+        ({"alpha": np.full(6, 0.9)}, r"list of 2 .*got an array of shape \(6,\)$"),
+        ({"alpha": [0.9, np.full(40, 0.9)]}, r"alpha\[2\] .*got an array of shape \(40,\)$"),
     ],
 )
 def test_bad_recurrent_and_alpha_refused(kw, match):
