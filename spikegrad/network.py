@@ -1,16 +1,21 @@
 """The spiking network: parameters, forward, and loss with dense or sparse gradients.
 
 The math is ALGORITHM.md §1-4; each step calls a registered op, so the same code runs on the
-NumPy and CuPy backends. Internally everything is time-major (T, B, N).
+NumPy and CuPy backends. Internally everything is time-major (T, B, N). The network is a
+chain of layer records (:mod:`spikegrad.layers`: feed-forward or recurrent LIF layers, then
+the readout); each layer kind holds its own forward and backward per mode, so this module
+never branches on the mode or on the layer kind.
 
 Modes of :meth:`Network.loss_and_grad`:
 
 * ``"dense"``: plain BPTT over full (T, B, N) tensors with BLAS products (reference and
-  baseline). It keeps the input of every layer as a dense float matrix and the masked
-  surrogate of every layer for the backward.
+  baseline; a recurrent layer adds one S[t] @ R product per step). It keeps the input of
+  every layer as a dense float matrix and the masked surrogate of every layer.
 * ``"sparse"``: S3GD. The forward keeps only each layer's active set (flat indices and
   sigma' there) and spikes as CSR events; delta exists only on the active set and the
-  gradient to the previous layer is evaluated only at that layer's active entries.
+  gradient to the previous layer is evaluated only at that layer's active entries. A
+  recurrent layer's term eps[t+1] @ R^T is evaluated only at its active entries too, and
+  its own spikes are the next layer's input events (kept anyway).
 
 Both compute the same gradients (band-truncated surrogate, detached reset) to float rounding.
 """
@@ -38,7 +43,7 @@ from .checks import (
 )
 from .errors import ConfigError, InputError, ShapeError
 from .layers import INITS, LIF, RLIF, HiddenLayer, Readout, Signal, Tape
-from .layers.base import input_signal
+from .layers.base import array_leaves, input_signal
 from .loss import RegParams, spike_count_reg
 from .ops.readout import READOUTS, cross_entropy
 from .spikes import SpikeEvents, SpikeMatrix, as_spike_matrix
@@ -65,8 +70,7 @@ class _Tape:
     def _arrays(self) -> Iterator[Array]:
         for lt in self.layers:
             yield from lt.arrays()
-        x = self.last.operand
-        yield from (x.indices, x.indptr) if isinstance(x, SpikeMatrix) else (x,)
+        yield from array_leaves(self.last.operand)
         if self.arg is not None:
             yield self.arg
 

@@ -49,7 +49,8 @@ def init_weight(
     return rng.normal(0.0, 20 * (1 - alpha) / math.sqrt(fan_in), (fan_in, n))
 
 
-def _leaves(x: Any) -> Iterator[Array]:
+def array_leaves(x: Any) -> Iterator[Array]:
+    """The arrays of a kept operand: a SpikeMatrix's two, a dense array itself, None none."""
     if isinstance(x, SpikeMatrix):
         yield from (x.indices, x.indptr)
     elif x is not None:
@@ -117,8 +118,8 @@ class Tape:
 
     def arrays(self) -> Iterator[Array]:
         """Every array kept (possibly shared with other tapes)."""
-        yield from _leaves(self.x)
-        yield from _leaves(self.s)
+        yield from array_leaves(self.x)
+        yield from array_leaves(self.s)
         if self.counts is not None:
             yield self.counts
 
