@@ -134,9 +134,8 @@ class Network:
         check_choice("dtype", dtype, ("float32", "float64"))
         seed = check_seed("seed", seed)
         self.sizes = sizes
-        shared = {a for a in self.alphas if isinstance(a, float)}
-        one = len(shared) == 1 and all(isinstance(a, float) for a in self.alphas)
-        self.alpha: float | None = shared.pop() if one else None
+        one = all(isinstance(a, float) for a in self.alphas) and len(set(self.alphas)) == 1
+        self.alpha: float | None = self.alphas[0] if one else None
         self.alpha_out = float(alpha_out)
         self.threshold, self.b_th, self.beta_s = (
             float(threshold),
@@ -162,9 +161,8 @@ class Network:
             )
             for l, (a, rec) in enumerate(zip(self.alphas, self.recurrent, strict=True), start=1)
         ]
-        a_last = self.alphas[-1]
         self.readout_layer = Readout(
-            sizes[-2], sizes[-1], self.alpha_out, readout, float(np.mean(a_last))
+            sizes[-2], sizes[-1], self.alpha_out, readout, float(np.mean(self.alphas[-1]))
         )
         self._params: dict[str, Array] = {}
         self.params = self._init_params(np.random.default_rng(seed))
