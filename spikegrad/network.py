@@ -213,7 +213,8 @@ class Network:
             sig, lt = layer.forward(self._params, sig, mode, self.reg is not None)
             if spikes_out is not None:
                 spikes_out.append(sig.spikes)
-            tape.layers.append(lt)
+            if lt is not None:  # None: inference records nothing
+                tape.layers.append(lt)
         m, tape.arg = self.readout_layer.forward(self._params, sig)
         tape.last = sig
         return m, tape, (xs.T, xs.B)

@@ -211,6 +211,8 @@ def test_normal_init_per_neuron_alpha_per_column():
         for cols, al in ((slice(0, 100), 0.5), (slice(100, 200), 0.95)):
             want = 20 * (1 - al) / np.sqrt(fan_in)
             assert np.std(w[:, cols]) == pytest.approx(want, rel=0.05), (k, al)
+    want = 20 * (1 - a.mean()) / np.sqrt(200)  # W_out: the last hidden layer's mean alpha
+    assert np.std(net.params["W_out"]) == pytest.approx(want, rel=0.15)
 
 
 def test_alpha_and_recurrent_forms():
