@@ -1,0 +1,106 @@
+"""One rank of the 2-rank tests of tests/test_distributed.py (run under mpiexec).
+
+    mpiexec -n 2 python tests/mpi_worker.py SCENARIO [spikegrad train options...]
+
+Scenarios: ``train`` (the CLI as it is), ``fail`` (rank 1 raises in its 2nd step),
+``sigterm`` (rank 1 gets SIGTERM in its 3rd step), ``differ`` (rank 1 gets another --lr),
+``nccl`` (NcclComm over a fake ``cupy.cuda.nccl`` that reduces host memory with MPI).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+
+from spikegrad.distributed import launched
+
+
+def _on_step(k: int, act) -> None:
+    """Run ``act()`` on rank 1 in its k-th call of loss_and_grad."""
+    from spikegrad.network import Network
+
+    real, calls = Network.loss_and_grad, [0]
+
+    def patched(self, *a, **kw):
+        calls[0] += 1
+        if calls[0] == k:
+            act()
+        return real(self, *a, **kw)
+
+    if launched()[0] == 1:
+        Network.loss_and_grad = patched
+
+
+def _boom() -> None:
+    raise RuntimeError("boom")
+
+
+def _fake_nccl() -> None:
+    """NcclComm on 2 ranks over fake cupy arrays: uid from rank 0, sums in place."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent / "compat"))
+    import fake_cupy
+    from mpi4py import MPI
+
+    from spikegrad.distributed import NcclComm, reduce_grads
+
+    cp = sys.modules["cupy"] = fake_cupy.make()
+    cp.cuda.get_current_stream = lambda: types.SimpleNamespace(ptr=1234)  # the NCCL stream
+    made, calls = [], []
+
+    class Communicator:
+        def __init__(self, size: int, uid: bytes, rank: int) -> None:
+            made.append((size, uid, rank))
+
+        def allReduce(self, send, recv, count, dtype, op, stream):
+            calls.append((count, dtype, op, stream))
+            kind = {nccl.NCCL_FLOAT32: np.float32, nccl.NCCL_FLOAT64: np.float64}[dtype]
+            size = count * np.dtype(kind).itemsize
+            buf = np.frombuffer((ctypes.c_char * size).from_address(recv), dtype=kind)
+            MPI.COMM_WORLD.Allreduce(MPI.IN_PLACE, buf, op=MPI.SUM)
+
+    nccl = types.SimpleNamespace(
+        NCCL_FLOAT32=7,
+        NCCL_FLOAT64=8,
+        NCCL_INT64=4,
+        NCCL_SUM=0,
+        get_unique_id=lambda: b"uid-of-rank-%d" % MPI.COMM_WORLD.Get_rank(),
+        NcclCommunicator=Communicator,
+    )
+    comm = NcclComm(MPI.COMM_WORLD, nccl, cp)
+    r = comm.rank
+    g = {"W1": cp.asarray(np.full((2, 3), r + 1.0)), "W_out": cp.asarray(np.arange(4.0) * r)}
+    out = reduce_grads(comm, g, 0.5)
+    assert made == [(2, b"uid-of-rank-0", r)], made
+    assert calls == [(10, nccl.NCCL_FLOAT64, nccl.NCCL_SUM, 1234)], calls
+    assert type(out["W1"]).__module__ == "cupy" and out["W1"].shape == (2, 3)
+    np.testing.assert_array_equal(out["W1"].get(), np.full((2, 3), 1.5))
+    np.testing.assert_array_equal(out["W_out"].get(), np.arange(4.0) * 0.5)
+    try:
+        comm.allreduce(cp.asarray(np.zeros(3, dtype=np.int8)))
+    except TypeError:
+        print(f"nccl ok on rank {r}")
+
+
+def main() -> None:
+    scenario, args = sys.argv[1], sys.argv[2:]
+    if scenario == "nccl":
+        return _fake_nccl()
+    if scenario == "fail":
+        _on_step(2, _boom)
+    elif scenario == "sigterm":
+        _on_step(3, lambda: os.kill(os.getpid(), signal.SIGTERM))
+    elif scenario == "differ" and launched()[0] == 1:
+        args += ["--lr", "0.001"]
+    from spikegrad.cli import cli
+
+    cli(["train", *args], prog_name="spikegrad")
+
+
+if __name__ == "__main__":
+    main()
