@@ -516,7 +516,7 @@ def _fit(
             r["world_size"] = comm.size if comm is not None else 1
             if val is not None:
                 t0 = time.perf_counter()
-                ev = evaluate(net, val, comm=comm)
+                ev = evaluate(net, val, **({} if comm is None else {"comm": comm}))
                 r.update(
                     val_accuracy=ev["accuracy"],
                     val_loss=ev["loss"],

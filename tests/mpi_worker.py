@@ -4,7 +4,8 @@
 
 Scenarios: ``train`` (the CLI as it is), ``fail`` (rank 1 raises in its 2nd step),
 ``sigterm`` (rank 1 gets SIGTERM in its 3rd step), ``differ`` (rank 1 gets another --lr),
-``nccl`` (NcclComm over a fake ``cupy.cuda.nccl`` that reduces host memory with MPI).
+``nccl`` (NcclComm over a fake ``cupy.cuda.nccl`` that reduces host memory with MPI),
+``one-rank`` (plain process: fit through a one-rank MPIComm equals fit without one, bitwise).
 """
 
 from __future__ import annotations
@@ -87,10 +88,30 @@ def _fake_nccl() -> None:
         print(f"nccl ok on rank {r}")
 
 
+def _one_rank() -> None:
+    from mpi4py import MPI
+
+    from spikegrad import workflow
+    from spikegrad.config import make_config
+    from spikegrad.distributed import MPIComm
+
+    cfg = make_config(None, None, dtype="float64", limit=200, epochs=1, hidden=(32,))
+    out = Path(sys.argv[2])
+    workflow.fit(cfg, out / "plain", log=lambda s: None)
+    workflow.fit(cfg, out / "comm", log=lambda s: None, comm=MPIComm(MPI.COMM_WORLD))
+    with np.load(out / "plain/last.npz") as a, np.load(out / "comm/last.npz") as b:
+        assert [k for k in a.files if k != "meta"] and all(
+            (a[k] == b[k]).all() for k in a.files if k != "meta"
+        )
+    print("one rank ok")
+
+
 def main() -> None:
     scenario, args = sys.argv[1], sys.argv[2:]
     if scenario == "nccl":
         return _fake_nccl()
+    if scenario == "one-rank":
+        return _one_rank()
     if scenario == "fail":
         _on_step(2, _boom)
     elif scenario == "sigterm":

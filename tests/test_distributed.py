@@ -156,6 +156,12 @@ def test_configs_that_differ_across_ranks_are_refused(tmp_path):
 
 
 @needs_mpi
+def test_one_rank_communicator_changes_nothing(tmp_path):
+    r = _run(["one-rank", str(tmp_path)])
+    assert r.returncode == 0 and r.stdout.strip() == "one rank ok", r.stderr
+
+
+@needs_mpi
 def test_nccl_communicator_logic_on_fake_cupy():
     r = _run(["nccl"], ranks=2, timeout=120)
     assert r.returncode == 0, r.stderr
