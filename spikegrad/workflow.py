@@ -555,7 +555,8 @@ def evaluate_run(
     ``split``: "test" (the data set's test split), "train" or "val" (the training and
     validation parts exactly as in training). Inputs are encoded with the run's saved
     ``encoding``; ``dataset`` evaluates on another data set (with its preset encoding).
-    ``limit`` > 0 evaluates only the first ``limit`` samples.
+    ``limit`` > 0 evaluates only the first ``limit`` samples. Launched with several MPI
+    ranks, each evaluates its share and every rank returns the whole result.
     """
     if split not in ("test", "train", "val"):
         raise ConfigError(f"split must be test, train or val; got {split!r}")
@@ -572,7 +573,8 @@ def evaluate_run(
         data = data.subset(np.arange(min(limit, len(data))))
     net = build_network(cfg, data.n_inputs, data.n_classes)
     ckpt_io.restore(ck, net)
-    r = evaluate(net, data, batch_size)
+    comm = world("numpy")  # host reductions only; None in one process
+    r = evaluate(net, data, batch_size, **({} if comm is None else {"comm": comm}))
     return {
         "checkpoint": str(ck.path),
         "dataset": data_cfg.dataset,

@@ -2,7 +2,7 @@
 
     mpiexec -n 2 python tests/mpi_worker.py SCENARIO [spikegrad train options...]
 
-Scenarios: ``train`` (the CLI as it is), ``fail`` (rank 1 raises in its 2nd step),
+Scenarios: ``train`` and ``evaluate`` (the CLI as it is), ``fail`` (rank 1 raises in its 2nd step),
 ``sigterm`` (rank 1 gets SIGTERM in its 3rd step), ``differ`` (rank 1 gets another --lr),
 ``nccl`` (NcclComm over a fake ``cupy.cuda.nccl`` that reduces host memory with MPI),
 ``one-rank`` (plain process: fit through a one-rank MPIComm equals fit without one, bitwise).
@@ -120,7 +120,7 @@ def main() -> None:
         args += ["--lr", "0.001"]
     from spikegrad.cli import cli
 
-    cli(["train", *args], prog_name="spikegrad")
+    cli(["evaluate" if scenario == "evaluate" else "train", *args], prog_name="spikegrad")
 
 
 if __name__ == "__main__":

@@ -111,6 +111,10 @@ def test_two_ranks_equal_one_process(tmp_path):
         assert abs(m1[k] - m2[k]) <= 1e-9 * abs(m1[k]), k
     for k in ("active_fraction", "spike_rate"):
         np.testing.assert_allclose(m2[k], m1[k], rtol=1e-9)
+    ev1, ev2 = (_run(["evaluate", str(two), "--split", "val", "--json"], n) for n in (0, 2))
+    assert ev2.returncode == 0 and len(ev2.stdout.splitlines()) == 1, ev2.stderr  # rank 0
+    e1, e2 = json.loads(ev1.stdout), json.loads(ev2.stdout)
+    assert e1["confusion"] == e2["confusion"] and abs(e1["loss"] - e2["loss"]) <= 1e-9 * e1["loss"]
 
 
 @needs_mpi
