@@ -137,15 +137,21 @@ class NcclComm(MPIComm):
 
 @functools.cache
 def _world_mpi() -> MPIComm:
+    rank, size = launched()
     try:
         from mpi4py import MPI
     except ImportError:
-        rank, size = launched()
         raise BackendUnavailableError(
             f"launched as rank {rank} of {size} (mpiexec), but mpi4py is not installed: "
             f"{INSTALL_HINT}"
         ) from None
-    return MPIComm(MPI.COMM_WORLD)
+    comm = MPIComm(MPI.COMM_WORLD)
+    if comm.size != size:
+        raise BackendUnavailableError(
+            f"the launcher started {size} ranks but MPI sees {comm.size}: mpiexec belongs to "
+            f"another MPI than mpi4py's ({MPI.Get_library_version().splitlines()[0]})"
+        )
+    return comm
 
 
 @functools.cache

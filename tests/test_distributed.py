@@ -92,6 +92,22 @@ def test_one_process_does_not_import_mpi4py():
     assert r.stdout.split() == ["False", "True"], r.stderr
 
 
+def test_a_launch_without_mpi4py_says_what_to_install():
+    code = (
+        "import sys; sys.modules['mpi4py'] = None\n"
+        "from spikegrad.distributed import world\n"
+        "try:\n    world('numpy')\nexcept Exception as exc:\n    print(type(exc).__name__, exc)"
+    )
+    env = {**_env(), "PMI_SIZE": "2", "PMI_RANK": "1"}
+    r = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    assert r.stdout.strip() == (
+        "BackendUnavailableError launched as rank 1 of 2 (mpiexec), but mpi4py is not "
+        "installed: pip install 'spikegrad[mpi]'"
+    )
+
+
 @needs_mpi
 def test_two_ranks_equal_one_process(tmp_path):
     one, two = tmp_path / "one", tmp_path / "two"
