@@ -36,7 +36,7 @@ from typing import Any, NoReturn
 import numpy as np
 
 from .backend import Array, get_xp
-from .errors import BackendUnavailableError, ConfigError, SpikegradError
+from .errors import BackendUnavailableError, ConfigError, DTypeError, SpikegradError
 
 # (size, rank) variables of the launchers: MPICH/Hydra and Intel MPI, Open MPI, MVAPICH, srun
 LAUNCH_ENV = (
@@ -128,7 +128,10 @@ class NcclComm(MPIComm):
         """Sum the device buffer ``buf`` over the ranks with NCCL, in place; returns it."""
         kind = self._types.get(np.dtype(buf.dtype))
         if kind is None or buf.ndim != 1 or not buf.flags.c_contiguous:
-            raise TypeError(f"NCCL allreduce takes a 1-D contiguous buffer; got {buf.dtype}")
+            raise DTypeError(
+                f"NCCL allreduce takes a 1-D contiguous float32, float64 or int64 buffer; "
+                f"got {buf.dtype} of shape {buf.shape}"
+            )
         stream = self._cp.cuda.get_current_stream()
         ptr = buf.data.ptr
         self.nccl_comm.allReduce(ptr, ptr, buf.size, kind, self._nccl.NCCL_SUM, stream.ptr)
@@ -160,12 +163,13 @@ def _world_nccl() -> NcclComm:
 
     from .backend import _import_cupy
 
+    mpi = _world_mpi().comm  # first: its checks
     cp = _import_cupy()
     from cupy.cuda import nccl
 
-    local = MPI.COMM_WORLD.Split_type(MPI.COMM_TYPE_SHARED).Get_rank()
+    local = mpi.Split_type(MPI.COMM_TYPE_SHARED).Get_rank()
     cp.cuda.Device(local % cp.cuda.runtime.getDeviceCount()).use()  # one GPU per local rank
-    return NcclComm(MPI.COMM_WORLD, nccl, cp)
+    return NcclComm(mpi, nccl, cp)
 
 
 def world(backend: str) -> MPIComm | None:

@@ -9,6 +9,7 @@ no validation slice).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import signal
 import threading
@@ -22,7 +23,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from . import checkpoint as ckpt_io
-from .backend import cupy_available
+from .backend import cupy_available, to_numpy
 from .config import TrainConfig, preset
 from .datasets import load
 from .datasets.base import EventDataset
@@ -225,6 +226,15 @@ def _check_resume(config: TrainConfig, ck: ckpt_io.Checkpoint) -> None:
     if ck.epoch >= config.epochs:  # a finished run: resuming it would do nothing
         need = f"> {ck.epoch} to train on: {ck.path} has already trained {ck.epoch} epochs"
         raise BadValueError("epochs", config.epochs, need)
+
+
+def _digest(params: dict[str, Any]) -> str:
+    """A hash of the parameter values (their bytes, on the host)."""
+    h = hashlib.sha256()
+    for k in sorted(params):
+        h.update(k.encode())
+        h.update(np.ascontiguousarray(to_numpy(params[k])).tobytes())
+    return h.hexdigest()
 
 
 def _patience_spent(config: TrainConfig, best: dict[str, Any] | None, epoch: int) -> bool:
@@ -532,6 +542,8 @@ def _fit(
             if out is not None:
                 with (out / METRICS_FILE).open("a", encoding="utf-8") as f:
                     f.write(json.dumps(r) + "\n")
+            if comm is not None:  # every rank made the same updates: check, once an epoch
+                check_same(comm, {"parameters after the epoch": _digest(net.params)})
             save("last", epoch, 0, None)
             if r["best"]:
                 save("best", epoch, 0, None)

@@ -3,7 +3,8 @@
     mpiexec -n 2 python tests/mpi_worker.py SCENARIO [spikegrad train options...]
 
 Scenarios: ``train`` and ``evaluate`` (the CLI as it is), ``fail`` (rank 1 raises in its 2nd step),
-``sigterm`` (rank 1 gets SIGTERM in its 3rd step), ``differ`` (rank 1 gets another --lr),
+``sigterm`` (rank 1 gets SIGTERM in its 3rd step), ``drift`` (rank 1's
+parameters change in its 2nd step), ``differ`` (rank 1 gets another --lr),
 ``nccl`` (NcclComm over a fake ``cupy.cuda.nccl`` that reduces host memory with MPI),
 ``one-rank`` (plain process: fit through a one-rank MPIComm equals fit without one, bitwise).
 """
@@ -23,7 +24,7 @@ from spikegrad.distributed import launched
 
 
 def _on_step(k: int, act) -> None:
-    """Run ``act()`` on rank 1 in its k-th call of loss_and_grad."""
+    """Run ``act(network)`` on rank 1 in its k-th call of loss_and_grad."""
     from spikegrad.network import Network
 
     real, calls = Network.loss_and_grad, [0]
@@ -31,15 +32,19 @@ def _on_step(k: int, act) -> None:
     def patched(self, *a, **kw):
         calls[0] += 1
         if calls[0] == k:
-            act()
+            act(self)
         return real(self, *a, **kw)
 
     if launched()[0] == 1:
         Network.loss_and_grad = patched
 
 
-def _boom() -> None:
+def _boom(net) -> None:
     raise RuntimeError("boom")
+
+
+def _nudge(net) -> None:
+    net.params["W_out"][0, 0] += 1e-12
 
 
 def _fake_nccl() -> None:
@@ -115,7 +120,9 @@ def main() -> None:
     if scenario == "fail":
         _on_step(2, _boom)
     elif scenario == "sigterm":
-        _on_step(3, lambda: os.kill(os.getpid(), signal.SIGTERM))
+        _on_step(3, lambda net: os.kill(os.getpid(), signal.SIGTERM))
+    elif scenario == "drift":
+        _on_step(2, _nudge)
     elif scenario == "differ" and launched()[0] == 1:
         args += ["--lr", "0.001"]
     from spikegrad.cli import cli

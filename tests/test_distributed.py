@@ -176,6 +176,14 @@ def test_configs_that_differ_across_ranks_are_refused(tmp_path):
 
 
 @needs_mpi
+def test_parameters_that_drift_apart_are_caught_at_the_epoch_end(tmp_path):
+    r = _run(["drift", *TASK, "--out", str(tmp_path / "run")], ranks=2, timeout=120)
+    assert r.returncode == 1
+    want = "Error: the ranks disagree: rank 1 has other parameters after the epoch than rank 0"
+    assert r.stderr.count(want) == 1, r.stderr
+
+
+@needs_mpi
 def test_one_rank_communicator_changes_nothing(tmp_path):
     r = _run(["one-rank", str(tmp_path)])
     assert r.returncode == 0 and r.stdout.strip() == "one rank ok", r.stderr
