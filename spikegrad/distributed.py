@@ -97,12 +97,11 @@ class MPIComm:
         self.comm.Abort(code)
         raise SystemExit(code)  # not reached: Abort does not return
 
-    def first_flagged(self, value: int) -> tuple[int, int]:
-        """(rank, value) of the lowest rank whose ``value`` is non-zero; (-1, 0) if none."""
+    def flagged(self, value: int) -> dict[int, int]:
+        """{rank: value} of the ranks whose integer ``value`` is non-zero (one Allgather)."""
         flags = np.zeros(self.size, dtype=np.int64)
         self.comm.Allgather(np.array([value], dtype=np.int64), flags)
-        hit = np.flatnonzero(flags)
-        return (int(hit[0]), int(flags[hit[0]])) if hit.size else (-1, 0)
+        return {int(r): int(flags[r]) for r in np.flatnonzero(flags)}
 
 
 class NcclComm(MPIComm):

@@ -462,12 +462,14 @@ def _fit(
             stops at the same update; a note names the rank)."""
             if comm is None:
                 return flag["stop"]
-            rank, signum = comm.first_flagged(flag["signal"] if flag["stop"] else 0)
-            if rank >= 0 and not flag.get("told"):
+            got = comm.flagged(flag["signal"] if flag["stop"] else 0)
+            if got and not flag.get("told"):
+                signum = next(iter(got.values()))
                 flag.update(stop=True, signal=signum, told=True)
+                who = f"rank{'s' * (len(got) > 1)} {', '.join(map(str, got))}"
                 name = signal.Signals(signum).name
-                warnings.warn(f"rank {rank} got {name}: every rank stops", stacklevel=1)
-            return rank >= 0
+                warnings.warn(f"{who} got {name}: every rank stops", stacklevel=1)
+            return bool(got)
 
         while epoch < config.epochs:
             if _patience_spent(config, state["best"], epoch):

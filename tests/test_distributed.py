@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from spikegrad import checkpoint as ck
 from spikegrad.distributed import LAUNCH_ENV, shard
 
 HERE = Path(__file__).resolve().parent
@@ -145,6 +147,29 @@ def test_sigterm_on_one_rank_stops_all_and_resumes_in_one_process(tmp_path):
     assert r.returncode == 0, r.stderr
     _assert_close(full / "last.npz", run / "last.npz")
     assert [m["world_size"] for m in _metrics(run)] == [1]
+
+
+@needs_mpi
+def test_sigterm_to_mpiexec_stops_every_rank_at_the_same_update(tmp_path):
+    """What a scheduler does: SIGTERM to mpiexec, which forwards it to every rank."""
+    run = tmp_path / "run"
+    cmd = [MPIEXEC, "-n", "2", sys.executable, str(HERE / "mpi_worker.py"), "train"]
+    cmd += ["--limit", "600", "--epochs", "200", "--out", str(run)]
+    env = {**_env(), "PYTHONUNBUFFERED": "1"}
+    with subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    ) as p:
+        try:
+            for line in p.stdout:
+                if line.startswith("epoch   1 "):
+                    p.send_signal(signal.SIGTERM)
+                    break
+            _, err = p.communicate(timeout=120)
+        finally:
+            p.kill()
+    assert p.returncode == 143, err
+    assert "ranks 0, 1 got SIGTERM: every rank stops" in err and err.count("terminated") == 1
+    assert 1 <= ck.load(run / "last.npz").epoch < 200
 
 
 @needs_mpi
