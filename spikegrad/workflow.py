@@ -388,9 +388,8 @@ def fit(
     a stop signal on any rank stops every rank after the same update; an error on one rank
     alone prints one line naming it and aborts the job.
     """
-    backend = resolve_backend(config.backend)
     if comm is None and launched()[1] > 1:
-        mpi = world("numpy")
+        backend, mpi = resolve_backend(config.backend), world("numpy")
         settings = {k: v for k, v in config.to_dict().items() if k != "data_dir"}
         check_same(mpi, {**settings, "resolved backend": backend, "resume": bool(resume)})
         comm = world(backend)
