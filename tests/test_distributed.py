@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -168,7 +169,9 @@ def test_sigterm_to_mpiexec_stops_every_rank_at_the_same_update(tmp_path):
         finally:
             p.kill()
     assert p.returncode == 143, err
-    assert "ranks 0, 1 got SIGTERM: every rank stops" in err and err.count("terminated") == 1
+    # the ranks that had the signal by the first agreement after it: 0, 1 or both
+    assert len(re.findall(r"ranks? [0-9, ]+ got SIGTERM: every rank stops", err)) == 1, err
+    assert err.count("terminated (SIGTERM)") == 1, err
     assert 1 <= ck.load(run / "last.npz").epoch < 200
 
 
@@ -218,4 +221,5 @@ def test_one_rank_communicator_changes_nothing(tmp_path):
 def test_nccl_communicator_logic_on_fake_cupy():
     r = _run(["nccl"], ranks=2, timeout=120)
     assert r.returncode == 0, r.stderr
-    assert sorted(r.stdout.split("\n")[:2]) == ["nccl ok on rank 0", "nccl ok on rank 1"]
+    for rank in (0, 1):
+        assert r.stdout.count(f"nccl ok on rank {rank}") == 1, r.stdout + r.stderr
