@@ -16,6 +16,12 @@ srun), so one process never imports mpi4py. :class:`MPIComm` reduces host (NumPy
 MPI; :class:`NcclComm` reduces device (CuPy) arrays with ``cupy.cuda.nccl`` on the current
 stream (the NCCL unique id travels over MPI) and keeps MPI for host values and objects.
 
+Per update, a rank makes four collectives: the gradients as one flat buffer (the parameter
+count in the training dtype: 4 bytes a parameter in float32), the batch's sums (loss,
+correct predictions, active fractions: 2 + L float64), the spike rates (L float64, host) and
+the stop flags (one int64 per rank, host). Rank 0 writes the run folder; every rank reads
+the data set and, for ``--resume``, the checkpoint (a shared file system).
+
 Failures: :func:`together` makes an error of any rank an error of every rank (setup steps that
 may fail on one rank alone); :func:`abort_on_error` turns an error on one rank during
 training into one line naming the rank and ``MPI_Abort``, so the job ends instead of hanging
