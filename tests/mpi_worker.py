@@ -6,7 +6,8 @@ Scenarios: ``train`` and ``evaluate`` (the CLI as it is), ``fail`` (rank 1 raise
 ``sigterm`` (rank 1 gets SIGTERM in its 3rd step), ``drift`` (rank 1's
 parameters change in its 2nd step), ``differ`` (rank 1 gets another --lr),
 ``nccl`` (NcclComm over a fake ``cupy.cuda.nccl`` that reduces host memory with MPI),
-``one-rank`` (plain process: fit through a one-rank MPIComm equals fit without one, bitwise).
+``stepwise`` (a whole epoch, gradients compared step by step), ``one-rank`` (plain
+process: fit through a one-rank MPIComm equals fit without one, bitwise).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from spikegrad.distributed import launched
+from spikegrad.distributed import launched, shard
 
 
 def _on_step(k: int, act) -> None:
@@ -111,12 +112,40 @@ def _one_rank() -> None:
     print("one rank ok")
 
 
+def _stepwise() -> None:
+    """A whole epoch of the built-in task (float64), step by step: at the parameters of the
+    one-process run, the 2-rank gradients and loss equal the whole batch's to 1e-12."""
+    from spikegrad import workflow
+    from spikegrad.config import make_config
+    from spikegrad.distributed import world
+    from spikegrad.train import data_parallel_step, epoch_seed
+
+    cfg = make_config(None, None, dtype="float64")
+    data, _ = workflow.load_data(cfg)
+    net = workflow.build_network(cfg, data.n_inputs, data.n_classes)
+    opt = workflow.make_optimizer(cfg, net, 1)
+    comm, worst = world("numpy"), 0.0
+    order = data.batch_order(cfg.batch_size, seed=epoch_seed(cfg.seed, 0))
+    for idx in order:
+        loss, grads, _ = net.loss_and_grad(*data.batch_matrix(idx), mode=cfg.grad)
+        part = data.batch_matrix(idx[shard(idx.size, comm.rank, comm.size)])
+        got = data_parallel_step(net, *part, cfg.grad, {}, comm, idx.size)
+        worst = max(worst, abs(got[0] - loss) / abs(loss))
+        for k, g in grads.items():
+            worst = max(worst, float(np.abs(got[1][k] - g).max() / np.abs(g).max()))
+        opt.step(grads)
+    assert len(order) == 47 and order[-1].size == 56 and worst <= 1e-12, worst
+    print(f"stepwise ok on rank {comm.rank}: {len(order)} steps, worst {worst:.1e}")
+
+
 def main() -> None:
     scenario, args = sys.argv[1], sys.argv[2:]
     if scenario == "nccl":
         return _fake_nccl()
     if scenario == "one-rank":
         return _one_rank()
+    if scenario == "stepwise":
+        return _stepwise()
     if scenario == "fail":
         _on_step(2, _boom)
     elif scenario == "sigterm":

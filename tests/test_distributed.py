@@ -137,6 +137,16 @@ def test_two_ranks_equal_one_process(tmp_path):
 
 
 @needs_mpi
+def test_every_step_of_a_whole_epoch_reduces_to_the_whole_batch():
+    """The reduction itself over the built-in task's full epoch (47 updates, a last batch of
+    56), free of the chaos that a whole training run amplifies (see the module docstring)."""
+    r = _run(["stepwise"], ranks=2)
+    assert r.returncode == 0, r.stderr
+    for rank in (0, 1):
+        assert r.stdout.count(f"stepwise ok on rank {rank}: 47 steps") == 1, r.stdout
+
+
+@needs_mpi
 def test_sigterm_on_one_rank_stops_all_and_resumes_in_one_process(tmp_path):
     full, run = tmp_path / "full", tmp_path / "run"
     assert _run(["train", *TASK, "--out", str(full)]).returncode == 0
