@@ -26,7 +26,7 @@ BANDS = (0.05, 0.1, 0.2, 0.4, 0.8)
 
 
 def sweep(
-    case: Case, bands: tuple[float, ...] = BANDS, backend: str = "numpy", repeats: int = 3
+    case: Case, bands: tuple[float, ...] = BANDS, backend: str = "numpy", repeats: int = 5
 ) -> dict[str, Any]:
     """Calibrate ``case`` at the default band, then validate and time both backward passes at
     each band. Returns the case fields, ``calibrated_active`` (per layer, at the default band),
@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> None:
         help=f"repeatable; default {' '.join(map(str, BANDS))}",
     )
     ap.add_argument("--backend", default="numpy", choices=["numpy", "cupy", "auto"])
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--json", metavar="FILE", help="also write the result as JSON")
     a = ap.parse_args(argv)
     bands = tuple(a.band or BANDS)
