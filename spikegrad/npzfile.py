@@ -12,22 +12,24 @@ import json
 import os
 import tempfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
 from .errors import DataError
 
 
-def write_npz(path: str | Path, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Path:
-    """Write ``meta`` (as JSON under the key ``meta``) and ``arrays`` to ``path`` atomically."""
+def atomic_write(path: str | Path, fill: Callable[[BinaryIO], None]) -> Path:
+    """Create ``path`` with the bytes ``fill(f)`` writes to a temporary file in the same
+    folder, which then replaces ``path`` (an old file survives any failure)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, meta=np.array(json.dumps(meta)), **arrays)
+        with os.fdopen(fd, "w+b") as f:
+            fill(f)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o644)  # mkstemp makes it private
@@ -36,6 +38,11 @@ def write_npz(path: str | Path, meta: dict[str, Any], arrays: dict[str, np.ndarr
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def write_npz(path: str | Path, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Path:
+    """Write ``meta`` (as JSON under the key ``meta``) and ``arrays`` to ``path`` atomically."""
+    return atomic_write(path, lambda f: np.savez(f, meta=np.array(json.dumps(meta)), **arrays))
 
 
 def read_npz(
