@@ -304,6 +304,11 @@ def from_nir(
     if not isinstance(graph, nir.NIRGraph):
         raise DataError(f"{src}: expected a nir.NIRGraph; got {type(graph).__name__}")
     meta = graph.metadata if isinstance(graph.metadata, dict) else {}
+    if int(meta.get("spikegrad_nir", 0)) > FORMAT_VERSION:
+        raise DataError(
+            f"{src}: written by a newer spikegrad (NIR metadata version "
+            f"{meta['spikegrad_nir']} > {FORMAT_VERSION}); upgrade spikegrad"
+        )
     if dt is None:
         if "dt" not in meta:
             raise ConfigError(f"{src}: the graph does not state its time step; pass dt=")
@@ -329,10 +334,11 @@ def from_nir(
             alpha_out, gain = rd.readout(nxt, n, dt)
             ws.append(("W_out", _fold(w, gain)))
             sizes.append(n)
-            out = rd.one(rd.succ[nxt], nxt, "Output node")
+            out = rd.one(rd.succ[nxt], nxt, "Output node (an LI node is the readout)")
             if not isinstance(rd.nodes[out], nir.Output):
                 rd.fail(
-                    out, f"{type(rd.nodes[out]).__name__} after the LI readout; expected Output"
+                    nxt,
+                    f"an LI node is the readout; it must be followed by the Output, not {out!r}",
                 )
             rd.seen.add(out)
             break
