@@ -6,7 +6,8 @@ record and arrays::
     meta   format "spikegrad-model", version, sizes, alpha (per hidden layer: a float, or
            null when the layer has per-neuron alpha, stored as the array ``alpha.<l>``),
            recurrent (per hidden layer), alpha_out, threshold, b_th, surrogate_scale,
-           readout, reg (dict or null), init, seed, dtype
+           readout, reg (dict or null), init, seed, dtype; config (optional: the TOML of the
+           training run the model comes from, so that it is evaluated on its own data encoding)
     param.<name>   every parameter (W1, R1 if layer 1 is recurrent, ..., W_out) in ``dtype``
 
 Loading checks everything against the header (names, shapes, dtype) and refuses a missing,
@@ -22,6 +23,8 @@ from typing import Any
 import numpy as np
 
 from .backend import to_numpy
+from .config import TrainConfig, loads_toml
+from .config import from_dict as config_from_dict
 from .errors import DataError, SpikegradError
 from .network import Network
 from .npzfile import read_npz, write_npz
@@ -68,8 +71,9 @@ def build_network(
     return Network(sizes, alpha=list(alphas), recurrent=list(recurrent), **settings)
 
 
-def save(net: Network, path: str | Path) -> Path:
-    """Write ``net`` (architecture, neuron and readout settings, parameters) to ``path``."""
+def save(net: Network, path: str | Path, config: TrainConfig | None = None) -> Path:
+    """Write ``net`` (architecture, neuron and readout settings, parameters) to ``path``;
+    ``config``: the training run's settings, kept for evaluation (data set and encoding)."""
     alphas = layer_alphas(net)
     meta = {
         "format": FORMAT,
@@ -87,11 +91,24 @@ def save(net: Network, path: str | Path) -> Path:
         "seed": net.seed,
         "dtype": net.dtype.name,
     }
+    if config is not None:
+        meta["config"] = config.to_toml()
     arrays = {f"param.{k}": np.asarray(to_numpy(a)) for k, a in net.params.items()}
     for l, a in enumerate(alphas, start=1):
         if not np.isscalar(a):
             arrays[f"alpha.{l}"] = a
     return write_npz(path, meta, arrays)
+
+
+def run_config(path: str | Path) -> TrainConfig | None:
+    """The training run's settings kept in model file ``path`` (None if it has none)."""
+    meta, _ = read_npz(path, "model file", FORMAT, FORMAT_VERSION)
+    if meta.get("config") is None:
+        return None
+    try:
+        return config_from_dict(loads_toml(str(meta["config"])))
+    except SpikegradError as exc:
+        raise DataError(f"{path}: bad config inside the model file ({exc})") from None
 
 
 def load(path: str | Path, backend: str = "numpy") -> Network:

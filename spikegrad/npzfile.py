@@ -45,6 +45,16 @@ def write_npz(path: str | Path, meta: dict[str, Any], arrays: dict[str, np.ndarr
     return atomic_write(path, lambda f: np.savez(f, meta=np.array(json.dumps(meta)), **arrays))
 
 
+def file_format(path: str | Path) -> str | None:
+    """The ``format`` named in the ``meta`` record of ``path`` (None for any other file)."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            meta = json.loads(str(z["meta"]))
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        return None
+    return meta.get("format") if isinstance(meta, dict) else None
+
+
 def read_npz(
     path: str | Path, what: str, fmt: str, version: int
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
