@@ -174,7 +174,7 @@ class _Reader:
         ok = (nir.Input, nir.Output, nir.Linear, nir.Affine, nir.LIF, nir.CubaLIF, nir.LI)
         for name, node in self.nodes.items():
             if not isinstance(node, ok):
-                self.fail(
+                raise self.error(
                     name,
                     f"{type(node).__name__} is not supported (spikegrad reads Linear, Affine, "
                     "LIF, CubaLIF and LI nodes in a chain)",
@@ -182,13 +182,14 @@ class _Reader:
         self.seen: set[str] = set()
         self.reset_to_value: list[str] = []
 
-    def fail(self, name: str, why: str) -> None:
-        raise DataError(f"{self.src}: node {name!r}: {why}")
+    def error(self, name: str, why: str) -> DataError:
+        """The error to raise for node ``name``: one line naming the source and the node."""
+        return DataError(f"{self.src}: node {name!r}: {why}")
 
     def one(self, names: list[str], after: str, what: str) -> str:
         if len(names) != 1:
             found = ", ".join(repr(n) for n in names) or "nothing"
-            self.fail(after, f"must be followed by one {what}; found {found}")
+            raise self.error(after, f"must be followed by one {what}; found {found}")
         return names[0]
 
     def vec(self, name: str, node: Any, key: str, n: int) -> np.ndarray:
@@ -196,26 +197,29 @@ class _Reader:
         try:
             return np.broadcast_to(v, (n,)).copy()
         except ValueError:
-            self.fail(name, f"{key} has shape {v.shape}; expected ({n},)")
-            raise  # unreachable: fail raises
+            raise self.error(name, f"{key} has shape {v.shape}; expected ({n},)") from None
 
     def weight(self, name: str, n_in: int) -> np.ndarray:
         node = self.nodes[name]
         if not isinstance(node, (self.nir.Linear, self.nir.Affine)):
-            self.fail(name, f"{type(node).__name__} where a Linear or Affine weight node belongs")
+            raise self.error(
+                name, f"{type(node).__name__} where a Linear or Affine weight node belongs"
+            )
         w = np.asarray(node.weight)
         if w.ndim != 2 or w.shape[1] != n_in:
-            self.fail(name, f"weight of shape {w.shape}; expected (N, {n_in})")
+            raise self.error(name, f"weight of shape {w.shape}; expected (N, {n_in})")
         if not np.issubdtype(w.dtype, np.floating):
-            self.fail(name, f"weight of dtype {w.dtype}; expected a float type")
+            raise self.error(name, f"weight of dtype {w.dtype}; expected a float type")
         if isinstance(node, self.nir.Affine) and np.any(np.asarray(node.bias) != 0):
-            self.fail(name, "Affine with a non-zero bias (spikegrad's networks have no biases)")
+            raise self.error(
+                name, "Affine with a non-zero bias (spikegrad's networks have no biases)"
+            )
         self.seen.add(name)
         return w.T
 
     def alpha(self, name: str, node: Any, tau: np.ndarray, dt: float) -> np.ndarray:
         if not np.all(np.isfinite(tau) & (tau > 0)):
-            self.fail(name, "tau must be finite and > 0")
+            raise self.error(name, "tau must be finite and > 0")
         alpha = np.exp(-dt / tau)
         hint = node.metadata.get("alpha") if isinstance(node.metadata, dict) else None
         if hint is not None:
@@ -229,7 +233,7 @@ class _Reader:
         nir, node = self.nir, self.nodes[name]
         if isinstance(node, nir.CubaLIF):
             if np.any(self.vec(name, node, "tau_syn", n) != 0):
-                self.fail(
+                raise self.error(
                     name,
                     "CubaLIF with tau_syn > 0 filters its input current; "
                     "spikegrad's neurons have no synaptic filter",
@@ -239,16 +243,18 @@ class _Reader:
         elif isinstance(node, nir.LIF):
             tau, gain_in = self.vec(name, node, "tau", n), np.ones(n)
         else:
-            self.fail(name, f"{type(node).__name__} where a hidden LIF or CubaLIF belongs")
+            raise self.error(name, f"{type(node).__name__} where a hidden LIF or CubaLIF belongs")
         if np.any(self.vec(name, node, "v_leak", n) != 0):
-            self.fail(name, "v_leak != 0 (a constant drive spikegrad's neurons lack)")
+            raise self.error(name, "v_leak != 0 (a constant drive spikegrad's neurons lack)")
         theta = np.unique(self.vec(name, node, "v_threshold", n))
         if theta.size != 1 or not theta[0] > 0:
-            self.fail(name, f"v_threshold must be one value > 0 for all neurons; got {theta}")
+            raise self.error(
+                name, f"v_threshold must be one value > 0 for all neurons; got {theta}"
+            )
         meta = node.metadata if isinstance(node.metadata, dict) else {}
         if meta.get("reset") != RESET:
             if not self.approximate:
-                self.fail(
+                raise self.error(
                     name,
                     "resets to v_reset; spikegrad subtracts the threshold one step after "
                     "the spike (from_nir(..., approximate=True) imports it so, with a warning)",
@@ -263,12 +269,14 @@ class _Reader:
         """(alpha_out, gain (k,)) of the LI readout node."""
         node = self.nodes[name]
         if not isinstance(node, self.nir.LI):
-            self.fail(name, f"{type(node).__name__} where the LI readout belongs")
+            raise self.error(name, f"{type(node).__name__} where the LI readout belongs")
         if np.any(self.vec(name, node, "v_leak", k) != 0):
-            self.fail(name, "v_leak != 0 (a constant drive spikegrad's readout lacks)")
+            raise self.error(name, "v_leak != 0 (a constant drive spikegrad's readout lacks)")
         alpha = self.alpha(name, node, self.vec(name, node, "tau", k), dt)
         if np.unique(alpha).size != 1:
-            self.fail(name, "tau differs between outputs; spikegrad's readout has one alpha_out")
+            raise self.error(
+                name, "tau differs between outputs; spikegrad's readout has one alpha_out"
+            )
         gain = self.vec(name, node, "r", k)
         self.seen.add(name)
         return float(alpha[0]), gain
@@ -322,13 +330,15 @@ def from_nir(
     rd.seen.add(cur)
     size = np.asarray(next(iter(rd.nodes[cur].input_type.values()))).reshape(-1)
     if size.size != 1:
-        rd.fail(cur, f"input shape {tuple(size)}; spikegrad takes a flat vector of inputs")
+        raise rd.error(cur, f"input shape {tuple(size)}; spikegrad takes a flat vector of inputs")
     sizes, ws, alphas, recurrent, thetas = [int(size[0])], [], [], [], []
     params: dict[str, np.ndarray] = {}
     while True:
         wname = rd.one(rd.succ[cur], cur, "weight node")
         w = rd.weight(wname, sizes[-1])
         nxt = rd.one(rd.succ[wname], wname, "neuron node")
+        if nxt in rd.seen:
+            raise rd.error(nxt, "is reached twice: the graph is not a chain of layers")
         n = w.shape[1]
         if isinstance(rd.nodes[nxt], nir.LI):
             alpha_out, gain = rd.readout(nxt, n, dt)
@@ -336,7 +346,7 @@ def from_nir(
             sizes.append(n)
             out = rd.one(rd.succ[nxt], nxt, "Output node (an LI node is the readout)")
             if not isinstance(rd.nodes[out], nir.Output):
-                rd.fail(
+                raise rd.error(
                     nxt,
                     f"an LI node is the readout; it must be followed by the Output, not {out!r}",
                 )
@@ -346,12 +356,16 @@ def from_nir(
         alpha, gain, theta = rd.neuron(nxt, n, dt)
         loops = [p for p in rd.pred[nxt] if p != wname]
         if len(loops) > 1 or any(p not in rd.succ[nxt] for p in loops):
-            rd.fail(nxt, f"inputs {rd.pred[nxt]}: one weight node, plus at most one recurrent loop")
+            raise rd.error(
+                nxt, f"inputs {rd.pred[nxt]}: one weight node, plus at most one recurrent loop"
+            )
         ws.append((f"W{l}", _fold(w, gain)))
         if loops:
             r = rd.weight(loops[0], n)
             if r.shape != (n, n) or rd.pred[loops[0]] != [nxt]:
-                rd.fail(loops[0], f"a recurrent weight node must map {nxt!r} ({n}) onto itself")
+                raise rd.error(
+                    loops[0], f"a recurrent weight node must map {nxt!r} ({n}) onto itself"
+                )
             ws.append((f"R{l}", _fold(r, gain)))
         alphas.append(float(alpha[0]) if np.unique(alpha).size == 1 else alpha)
         recurrent.append(bool(loops))
@@ -367,7 +381,7 @@ def from_nir(
         )
     left = sorted(set(rd.nodes) - rd.seen)
     if left:
-        rd.fail(left[0], "is not on the chain from the Input to the Output")
+        raise rd.error(left[0], "is not on the chain from the Input to the Output")
     if rd.reset_to_value:
         warnings.warn(
             f"{src}: nodes {', '.join(rd.reset_to_value)} reset to v_reset in NIR; imported "

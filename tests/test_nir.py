@@ -281,6 +281,16 @@ def test_structure_refusals():
     g.edges.append(("neu", "li"))
     with pytest.raises(DataError, match="node 'neu': must be followed by one weight node"):
         from_nir(g, dt=1e-3)
+    g = _graph()
+    g.nodes["back"] = nir.Linear(weight=np.ones((3, 3)))
+    g.edges = [e for e in g.edges if e[0] != "neu"] + [("neu", "back"), ("back", "neu")]
+    with pytest.raises(DataError, match="node 'neu': must be followed by one weight node"):
+        from_nir(g, dt=1e-3)  # only a loop after the hidden layer: no way on to the readout
+    square = {"input": nir.Input(input_type={"input": np.array([3])})}
+    g = _graph(**square, fc=nir.Linear(weight=np.eye(3)))
+    g.edges = [e for e in g.edges if e[0] != "neu"] + [("neu", "fc")]  # back to the first weight
+    with pytest.raises(DataError, match="node 'neu': is reached twice"):
+        from_nir(g, dt=1e-3)
     with pytest.raises(ConfigError, match="does not state its time step; pass dt="):
         from_nir(_graph())
     g = _graph()
