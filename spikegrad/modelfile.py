@@ -73,7 +73,10 @@ def build_network(
 
 def save(net: Network, path: str | Path, config: TrainConfig | None = None) -> Path:
     """Write ``net`` (architecture, neuron and readout settings, parameters) to ``path``;
-    ``config``: the training run's settings, kept for evaluation (data set and encoding)."""
+    ``config``: the training run's settings, kept for evaluation (data set and encoding).
+
+    Shapes: every parameter as in ``net.param_shapes()``, in ``net.dtype``; per-neuron alpha
+    (N_l,) float64."""
     alphas = layer_alphas(net)
     meta = {
         "format": FORMAT,
@@ -112,7 +115,9 @@ def run_config(path: str | Path) -> TrainConfig | None:
 
 
 def load(path: str | Path, backend: str = "numpy") -> Network:
-    """The network stored in model file ``path``, on ``backend``."""
+    """The network stored in model file ``path``, on ``backend`` (parameters bit for bit).
+
+    Shapes: parameters as in ``param_shapes()``, checked against the file's header."""
     path = Path(path)
     meta, arrays = read_npz(path, "model file", FORMAT, FORMAT_VERSION)
     bad = f"{path}: corrupt spikegrad model file"

@@ -303,6 +303,9 @@ def from_nir(
     ``approximate``: import LIF nodes that reset to v_reset with spikegrad's subtraction
     reset, with a warning (else they are refused). The network's dtype is float64 when any
     weight is float64, else float32.
+
+    Shapes: NIR weight nodes (N_l, N_{l-1}) become W_l = weight.T (N_{l-1}, N_l); neuron
+    parameters are (N_l,) or anything that broadcasts to it.
     """
     nir = _nir()
     if isinstance(graph_or_path, (str, Path)):
