@@ -194,8 +194,8 @@ def _count_emit(
 
     kernels = (stem, count kernel, emit kernel); count_args(n_spk, n_act) and
     emit_args((spk_off, act_off, keys, idx, sp)) give the kernels' argument tuples; types =
-    (an array of the float dtype and device, kernel index dtype, output index dtype). Shapes: n_spk, n_act, offsets (n_bucket,) ->
-    keys (S,), ActiveSet (A,).
+    (an array of the float dtype and device, kernel index dtype, output index dtype).
+    Shapes: n_spk, n_act, offsets (n_bucket,) -> keys (S,), ActiveSet (A,).
     """
     stem, count, emit = kernels
     like, idt, out_idt = types
