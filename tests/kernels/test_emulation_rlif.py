@@ -6,7 +6,8 @@ bit in both dtypes; the backward's recurrent dot products sum in another order, 
 gradients agree to rounding (float64: 1e-12 relative, CONTRACT of issue 13). The feed-forward
 kernels with a per-neuron alpha (one value per neuron j, broadcast along the last axis) equal
 their twins bit for bit. Each test runs in every launch mode of conftest.EMU_MODES; the
-recurrent kernels are cooperative (one OS thread per CUDA thread).
+recurrent kernels are cooperative (one OS thread per CUDA thread). The file name sorts before
+test_emulator.py, whose coverage test wants every kernel instance run in every mode.
 """
 
 from __future__ import annotations
@@ -28,7 +29,15 @@ RLIF_SHAPES = [(1, 1, 1, 1), (6, 1, 4, 3), (1, 3, 5, 4), (9, 3, 13, 97), (5, 2, 
 RTOL_BACKWARD = {np.dtype(np.float64): 1e-12, np.dtype(np.float32): 1e-5}
 
 
-def _alpha(kind: str, n: int, rng) -> float | np.ndarray:
+# alpha one float or per neuron; the per-sample rows in shared memory or (host switch) global
+VARIANTS = ["scalar-shared", "neuron-shared", "neuron-global"]
+
+
+def _variant(name: str, n: int, rng, monkeypatch) -> float | np.ndarray:
+    """alpha of the variant; sets the host's shared-memory switch."""
+    kind, where = name.split("-")
+    if where == "global":
+        monkeypatch.setattr(host, "RLIF_SHARED", 0)
     return 0.9 if kind == "scalar" else rng.uniform(0.6, 0.99, n)
 
 
@@ -42,17 +51,14 @@ def _inputs(rng, T, B, N_in, N, dtype, idx_dtype=np.int32):
     return x.indptr.astype(idx_dtype), x.indices.astype(idx_dtype), w, r
 
 
-@pytest.mark.parametrize("shared", [True, False], ids=["shared", "global"])
-@pytest.mark.parametrize("alpha_kind", ["scalar", "neuron"])
+@pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize("b_th", [0.2, np.inf, 1e-30], ids=["band", "all", "empty"])
 @pytest.mark.parametrize("shape", RLIF_SHAPES, ids=str)
-def test_rlif_forward_sparse_spikes(emu, monkeypatch, shape, b_th, alpha_kind, shared, dtype):
+def test_rlif_forward_sparse_spikes(emu, monkeypatch, shape, b_th, variant, dtype):
     T, B, N_in, N = shape
-    if not shared:
-        monkeypatch.setattr(host, "RLIF_SHARED", 0)
     rng = np.random.default_rng(31)
     ip, ind, w, r = _inputs(rng, T, B, N_in, N, dtype)
-    alpha = _alpha(alpha_kind, N, rng)
+    alpha = _variant(variant, N, rng, monkeypatch)
     args = (ip, ind, w, r, alpha, 1.0, 100.0, b_th, (T, B))
     keys_ref, act_ref = rlif_twin.rlif_forward_sparse_spikes(*args)
     emu.calls.clear()
@@ -88,12 +94,12 @@ def test_rlif_forward_recurrence_matters_and_int64(emu, dtype):
     assert np.array_equal(act64.sp, act.sp)
 
 
-def _backward_case(emu, case, alpha_kind, dtype):
+def _backward_case(case, variant, dtype, monkeypatch):
     rng = np.random.default_rng(33)
     T, B, N_in, N = {"tiny": (1, 1, 1, 1), "wide": (4, 2, 7, 300)}.get(case, (8, 3, 13, 97))
     b_th = {"all": np.inf, "empty": 1e-30}.get(case, 0.3)
     ip, ind, w, r = _inputs(rng, T, B, N_in, N, dtype)
-    alpha = _alpha(alpha_kind, N, rng)
+    alpha = _variant(variant, N, rng, monkeypatch)
     keys, act = rlif_twin.rlif_forward_sparse_spikes(ip, ind, w, r, alpha, 1.0, 100.0, b_th, (T, B))
     x = spike_matrix_from_keys(
         np, np.repeat(np.arange(T * B), np.diff(ip)) * N_in + ind, T, B, N_in
@@ -107,21 +113,18 @@ def _backward_case(emu, case, alpha_kind, dtype):
     return (g, act, x, s, w, r, alpha, prev, (T, B, N))
 
 
-@pytest.mark.parametrize("shared", [True, False], ids=["shared", "global"])
-@pytest.mark.parametrize("alpha_kind", ["scalar", "neuron"])
+@pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize("case", ["band", "all", "empty", "first_layer", "tiny", "wide"])
-def test_rlif_backward_sparse(emu, monkeypatch, case, alpha_kind, shared, dtype):
-    if not shared:
-        monkeypatch.setattr(host, "RLIF_SHARED", 0)
-    args = _backward_case(emu, case, alpha_kind, dtype)
+def test_rlif_backward_sparse(emu, monkeypatch, case, variant, dtype):
+    args = _backward_case(case, variant, dtype, monkeypatch)
     ref = rlif_twin.rlif_backward_sparse(*args)
     got = host.rlif_backward_sparse(emu, *args)
     for a, b in zip(got[:2], ref[:2], strict=True):
-        assert a.dtype == dtype and rel_err(a, b) <= RTOL_BACKWARD[dtype]
+        assert a.dtype == dtype and rel_err(a, b) <= RTOL_BACKWARD[np.dtype(dtype)]
     if args[7] is None:
         assert got[2] is None
     else:
-        assert rel_err(got[2], ref[2]) <= RTOL_BACKWARD[dtype]
+        assert rel_err(got[2], ref[2]) <= RTOL_BACKWARD[np.dtype(dtype)]
     act = args[1]
     if case == "empty":
         assert act.idx.size == 0 and not got[0].any() and not got[1].any()
@@ -129,10 +132,11 @@ def test_rlif_backward_sparse(emu, monkeypatch, case, alpha_kind, shared, dtype)
         assert act.idx.size and args[3].nnz and got[1].any(), "dR must be exercised"
 
 
-def test_rlif_backward_recurrent_term_matters(emu, dtype):
+def test_rlif_backward_recurrent_term_matters(emu, monkeypatch, dtype):
     """Without the recurrent term (r = 0 in the backward only) the gradients differ: the
     kernel's dot products are checked, not just the leaky scan."""
-    g, act, x, s, w, r, alpha, prev, shape = _backward_case(emu, "band", "neuron", dtype)
+    case = _backward_case("band", "neuron-shared", dtype, monkeypatch)
+    g, act, x, s, w, r, alpha, prev, shape = case
     got = host.rlif_backward_sparse(emu, g, act, x, s, w, r, alpha, prev, shape)
     zero = host.rlif_backward_sparse(emu, g, act, x, s, w, 0 * r, alpha, prev, shape)
     assert rel_err(zero[0], got[0]) > 1e-3
