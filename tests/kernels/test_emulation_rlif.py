@@ -12,10 +12,14 @@ test_emulator.py, whose coverage test wants every kernel instance run in every m
 
 from __future__ import annotations
 
+import re
+import tracemalloc
+
 import numpy as np
 import pytest
 
 import spikegrad as sg
+from spikegrad import kernels as K
 from spikegrad.kernels import host
 from spikegrad.ops import lif as lif_twin
 from spikegrad.ops import rlif as rlif_twin
@@ -92,6 +96,39 @@ def test_rlif_forward_recurrence_matters_and_int64(emu, dtype):
     )
     assert np.array_equal(keys64, keys) and np.array_equal(act64.idx, act.idx)
     assert np.array_equal(act64.sp, act.sp)
+
+
+def test_shared_limit_is_the_kernels():
+    """host.RLIF_SHARED names the size of rlif.cu's shared rows (SG_RLIF_SHARED)."""
+    m = re.search(r"#define SG_RLIF_SHARED (\d+)", K.source("rlif"))
+    assert m and int(m.group(1)) == host.RLIF_SHARED
+
+
+def test_rlif_forward_allocates_no_dense_array(emu, dtype):
+    """Peak host memory of the fused recurrent forward (the emulator allocates nothing: the
+    kernels write the host code's arrays) stays below one (T, B, N) float array, which the
+    twin (it holds h and |V - theta|) exceeds, so the measure can fail."""
+    T, B, N_in, N = 40, 4, 30, 300
+    rng = np.random.default_rng(36)
+    ip, ind, _, _ = _inputs(rng, T, B, N_in, N, dtype)
+    w = rng.normal(0.0, 0.3, (N_in, N)).astype(dtype)  # ~16 % spikes, ~3 % active
+    r = rng.normal(0.0, 0.3 / np.sqrt(N), (N, N)).astype(dtype)
+    args = (ip, ind, w, r, 0.9, 1.0, 100.0, 0.1, (T, B))
+
+    def peak(fn):
+        tracemalloc.start()
+        try:
+            out = fn()
+            return tracemalloc.get_traced_memory()[1], out
+        finally:
+            tracemalloc.stop()
+
+    fused, (keys, act) = peak(lambda: host.rlif_forward_sparse_spikes(emu, *args))
+    twin, _ = peak(lambda: rlif_twin.rlif_forward_sparse_spikes(*args))
+    dense_bytes = T * B * N * dtype.itemsize
+    assert 0 < keys.size < 0.3 * T * B * N and 0 < act.idx.size < 0.2 * T * B * N
+    assert twin >= dense_bytes
+    assert fused < dense_bytes, f"peak {fused} B >= one (T, B, N) array ({dense_bytes} B)"
 
 
 def _backward_case(case, variant, dtype, monkeypatch):
