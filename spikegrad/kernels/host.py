@@ -454,7 +454,8 @@ def rlif_backward_sparse(
             raise ShapeError(f"{name} must be spikes of shape {(T, B, n)}; got {(m.T, m.B, m.N)}")
     xp = get_xp(g)
     idt, (idx,) = _indices(act.idx)
-    rowptr = xp.searchsorted(idx, xp.arange(T * B + 1, dtype=np.int64) * N).astype(idt)
+    bounds = xp.arange(T * B + 1, dtype=np.int64) * N  # row t * B + b starts at key row * N
+    rowptr = xp.searchsorted(idx.astype(np.int64, copy=False), bounds).astype(idt)
     a, n_a = _alpha(alpha, g, N)
     d = xp.zeros((B, N), dtype=dt)
     e1 = xp.empty((T * B, N), dtype=dt)
