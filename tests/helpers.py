@@ -39,14 +39,23 @@ def active_net(sizes, seed=0, gain=1.2, **kw) -> sg.Network:
 
 
 def ref_params(net):
+    """The reference's settings, hidden and readout weights of ``net`` (see ref_rs for R)."""
     p = {
-        "alpha": net.alpha,
+        "alpha": list(net.alphas),
         "alpha_out": net.alpha_out,
         "theta": net.threshold,
         "readout": net.readout,
     }
     Ws = [np.asarray(net.params[f"W{l}"]) for l in range(1, net.n_hidden + 1)]
     return p, Ws, np.asarray(net.params["W_out"])
+
+
+def ref_rs(net):
+    """The recurrent weights of ``net`` per hidden layer (None for a feed-forward layer)."""
+    return [
+        np.asarray(net.params[f"R{l}"]) if rec else None
+        for l, rec in enumerate(net.recurrent, start=1)
+    ]
 
 
 def subnormal_cases(dtype) -> tuple[np.ndarray, float]:
@@ -79,3 +88,28 @@ def dense_events(B: int, T: int, N: int, seed: int = 0) -> tuple[sg.SpikeEvents,
     rng = np.random.default_rng(seed)
     b, t, i = np.nonzero(rng.random((B, T, N)) < 0.3)
     return sg.SpikeEvents(b, t, i, (B, T, N)), rng.integers(0, 3, B)
+
+
+def alpha_values(rng, kind: str, scalar: float, n: int):
+    """``scalar``, or for kind "per-neuron" n values in [0.5, 1) with the first two set to
+    1 and 0 (the ends of the allowed range)."""
+    if kind == "scalar":
+        return scalar
+    a = rng.uniform(0.5, 1.0, n)
+    a[: min(n, 2)] = [1.0, 0.0][: min(n, 2)]
+    return a
+
+
+def spike_csr(rng, rows: int, cols: int, p: float):
+    """Random 0/1 spikes with one empty row: CSR (indptr int32, indices int32) and dense."""
+    dense = rng.random((rows, cols)) < p
+    dense[rows // 2] = False  # an empty row
+    r, c = np.nonzero(dense)
+    indptr = np.searchsorted(r, np.arange(rows + 1)).astype(np.int32)
+    return indptr, c.astype(np.int32), dense
+
+
+def layer_input(rng, T, B, n_in, p=0.12) -> sg.SpikeMatrix:
+    """Random input spikes of one layer. Shapes: -> SpikeMatrix (T * B, n_in)."""
+    indptr, indices, _ = spike_csr(rng, T * B, n_in, p)
+    return sg.SpikeMatrix(indptr, indices, T, B, n_in)
