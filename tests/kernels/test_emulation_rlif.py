@@ -12,6 +12,7 @@ test_emulator.py, whose coverage test wants every kernel instance run in every m
 
 from __future__ import annotations
 
+import functools
 import re
 import tracemalloc
 
@@ -19,6 +20,7 @@ import numpy as np
 import pytest
 
 import spikegrad as sg
+from spikegrad import backend, native
 from spikegrad import kernels as K
 from spikegrad.kernels import host
 from spikegrad.ops import lif as lif_twin
@@ -256,3 +258,37 @@ def test_ff_sparse_per_neuron_alpha(emu, b_th, dtype):
     assert_close(got[1], ref[1], dtype)
     with pytest.raises(sg.ShapeError, match="alpha"):
         host.lif_forward_sparse_spikes(emu, ip, ind, w, alpha[:-1], 1.0, 100.0, b_th, (T, B))
+
+
+# ----------------------------------------------------- the whole step through the kernels
+
+
+@pytest.mark.parametrize("mode", ["dense", "sparse"])
+def test_recurrent_loss_and_grad_through_kernels(emu, monkeypatch, mode, dtype):
+    """Network.loss_and_grad of a recurrent + feed-forward stack with per-neuron alpha, with
+    every kernel op swapped in for its twin: the layers call rlif.cu and the per-neuron-alpha
+    LIF kernels with the arguments the twins take, and the gradients match."""
+    rng = np.random.default_rng(38)
+    x = (rng.random((3, 12, 10)) < 0.3).astype(np.uint8)
+    y = rng.integers(0, 4, 3)
+    alpha = [rng.uniform(0.7, 0.95, 30), rng.uniform(0.7, 0.95, 20)]
+    kw = dict(sizes=[10, 30, 20, 4], alpha=alpha, recurrent=[True, False], b_th=0.4, reg={})
+    kw.update(dtype=dtype.name, seed=3)
+    net = sg.Network(**kw)
+    net.params = {k: v * 2 for k, v in net.params.items()}  # both layers active
+    with native.mode("0"):
+        loss_ref, g_ref, st_ref = net.loss_and_grad(x, y, mode=mode)
+    for op, fn in host.OPS.items():
+        monkeypatch.setitem(backend._REGISTRY, (op, "numpy"), functools.partial(fn, emu))
+    emu.calls.clear()
+    with native.mode("0"):
+        loss, g, st = net.loss_and_grad(x, y, mode=mode)
+    assert st["n_active"] == st_ref["n_active"] and min(st["n_active"]) > 0
+    assert abs(loss - loss_ref) <= 1e-6 * abs(loss_ref)
+    assert set(g) == {"W1", "R1", "W2", "W_out"}
+    for k in g_ref:
+        assert_close(g[k], g_ref[k], dtype)
+    used = {c.split("<")[0] for c in emu.calls}
+    rec = {"rlif_spikes_emit_kernel", "rlif_backward_kernel"}
+    assert rec & used == (rec if mode == "sparse" else set())
+    assert ("dense_eps_kernel" in used) == (mode == "dense")
