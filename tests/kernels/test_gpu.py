@@ -445,3 +445,27 @@ def test_rlif_dense_twins_run_on_cupy(cp, dtype):
     )
     for a, b in zip(got, ref, strict=True):
         assert_close(a, b, dtype)
+
+
+@pytest.mark.parametrize("mode", ["dense", "sparse"])
+def test_recurrent_loss_and_grad_parity(cp, mode, dtype):
+    """As test_loss_and_grad_parity for a recurrent + feed-forward stack with per-neuron
+    alpha: rlif.cu (sparse) or the xp-generic twins (dense) on CuPy against NumPy."""
+    rng = np.random.default_rng(15)
+    x = (rng.random((16, 60, 50)) < 0.1).astype(np.uint8)
+    y = rng.integers(0, 5, 16)
+    alpha = [rng.uniform(0.8, 0.97, 120), 0.9]
+    kw = dict(sizes=[50, 120, 80, 5], alpha=alpha, recurrent=[True, False], reg={}, seed=4)
+    kw.update(dtype=dtype.name, b_th=0.2)
+    ref = sg.Network(**kw, backend="numpy")
+    ref.params = {k: np.round(v * 3 * 1024) / 1024 for k, v in ref.params.items()}
+    net = sg.Network(**kw, backend="cupy")
+    net.params = {k: cp.asarray(v) for k, v in ref.params.items()}
+    loss_ref, g_ref, st_ref = ref.loss_and_grad(x, y, mode=mode)
+    loss, g, st = net.loss_and_grad(x, y, mode=mode)
+    assert st["n_active"] == st_ref["n_active"] and min(st["n_active"]) > 0
+    assert abs(loss - loss_ref) <= TOL[dtype] * abs(loss_ref)
+    assert "R1" in g
+    for k in g_ref:
+        assert isinstance(g[k], cp.ndarray)
+        assert_close(g[k], g_ref[k], dtype)
