@@ -168,6 +168,20 @@ class Network:
         self._params: dict[str, Array] = {}
         self.params = self._init_params(np.random.default_rng(seed))
 
+    _FIXED = frozenset(
+        "sizes alpha alphas alpha_out threshold b_th beta_s readout recurrent reg dtype "
+        "backend init seed".split()
+    )
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        """The model's settings are fixed once built (its layers hold copies of them)."""
+        if name in self._FIXED and "_params" in self.__dict__:
+            raise ConfigError(
+                f"Network.{name} is fixed at construction (its layers hold it): "
+                f"build a new Network with {name}=..."
+            )
+        super().__setattr__(name, value)
+
     # ----------------------------------------------------------------- parameters
     @property
     def n_hidden(self) -> int:

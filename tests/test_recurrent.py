@@ -244,3 +244,11 @@ def test_bad_recurrent_and_alpha_refused(kw, match):
     with pytest.raises(sg.ConfigError, match=match) as e:
         sg.Network([5, 6, 4, 2], **kw)
     assert "\n" not in str(e.value)
+
+
+def test_settings_are_fixed_once_built():
+    net = sg.Network([5, 4, 3], recurrent=True)
+    with pytest.raises(sg.ConfigError, match=r"Network\.b_th is fixed at construction"):
+        net.b_th = 0.5
+    assert net.layers[0].b_th == 0.2
+    net.params = dict(net.params)  # parameters stay replaceable

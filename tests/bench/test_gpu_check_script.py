@@ -1,4 +1,4 @@
-"""scripts/gpu_check.sh: valid bash, every step under a timeout, the timeouts within 5 minutes."""
+"""scripts/gpu_check.sh: valid bash, every step under a timeout, the timeouts within 5 minutes in all."""
 
 from __future__ import annotations
 
@@ -25,10 +25,10 @@ def test_steps_and_time_budget():
     budget = 0
     for m in re.finditer(r"\btimeout (?:-k (\d+) )?(\d+)", code):
         budget += int(m.group(1) or 0) + int(m.group(2))
-    limits = [int(m.group(1)) for m in re.finditer(r"^step \"[^\"]+\" (\d+) ", code, re.M)]
-    assert len(limits) == 2  # the benchmark and the training-speed run
+    limits = [int(m.group(1)) for m in re.finditer(r"^\s*step \"[^\"]+\" (\d+) ", code, re.M)]
+    assert len(limits) == 4  # benchmark, recurrent timing, training speed, NCCL
     budget += sum(limits) + 2 * len(limits)  # step() runs `timeout -k 2 LIMIT`
-    assert 0 < budget < 280, budget
+    assert 0 < budget < 300, budget
     for needed in ("pytest -q -m gpu", "spikegrad.bench.gpu", "spikegrad.bench.train_speed"):
         assert needed in code
     for cmd in re.findall(r"^\s*(python .*|nvidia-smi.*)$", code, re.M):
