@@ -1,4 +1,4 @@
-"""scripts/gpu_check.sh: valid bash, every step under a timeout, the timeouts within 5 minutes in all."""
+"""scripts/gpu_check.sh: valid bash, every step under a timeout, the timeouts within 5 minutes."""
 
 from __future__ import annotations
 
