@@ -124,6 +124,16 @@ def check_sizes(
     return tuple(int(n) for n in value)
 
 
+def check_flags(key: str, value: Any) -> bool | tuple[bool, ...]:
+    """One bool for all, or a non-empty list of bools (e.g. one per layer)."""
+    if isinstance(value, bool):
+        return value
+    if not _is_list(value) or len(value) == 0 or not all(isinstance(v, bool) for v in value):
+        shown = list(value) if _is_list(value) else value
+        raise BadValueError(key, shown, "true, false or a list of true/false")
+    return tuple(value)
+
+
 def check_betas(key: str, value: Any) -> tuple[float, float]:
     """Adam's two decay rates, each a finite number in [0, 1)."""
     need = "two numbers in [0, 1), e.g. [0.9, 0.999]"
