@@ -6,6 +6,16 @@ K classes, A active entries. The engine works time-major: (T, B, N) arrays, flat
 ``(t * B + b) * N + j`` for an entry (b, t, j). Backward ops return fresh gradients.
 """
 
-from . import adam, dense_input, events_input, lif, native, readout, spmm, surrogate
+from . import adam, dense_input, events_input, lif, native, readout, rlif, spmm, surrogate
 
-__all__ = ["adam", "dense_input", "events_input", "lif", "native", "readout", "spmm", "surrogate"]
+__all__ = [
+    "adam",
+    "dense_input",
+    "events_input",
+    "lif",
+    "native",
+    "readout",
+    "rlif",
+    "spmm",
+    "surrogate",
+]

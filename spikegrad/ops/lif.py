@@ -8,28 +8,40 @@ Backward with detached reset, g = dL/dS:
 
     delta[t] = g[t] sigma'(V[t])      eps[t] = delta[t] + alpha eps[t+1]   (eps[T] = 0)
     dW = sum_{b,t} x[t]^T eps[t+1]    dL/dx[t] = eps[t+1] @ W^T
+
+alpha of every hidden-layer op is one float or one value per neuron (an (N,) array, broadcast
+along the neuron axis j): ALGORITHM.md §2's per-neuron ("heterogeneous") time constants.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..backend import Array, call, register
+from ..backend import Array, call, get_xp, register
 from ..errors import ShapeError
 from ..spikes import SpikeMatrix
 from .surrogate import ActiveSet, active_from_distance
 from .threads import pool
 
 
+def as_alpha(alpha: float | Array, like: Array) -> np.generic | Array:
+    """alpha in the dtype and array module of ``like``: a scalar, or for per-neuron alpha an
+    (N,) array (broadcast along the last axis)."""
+    if np.ndim(alpha) == 0:
+        return like.dtype.type(alpha)
+    return get_xp(like).asarray(alpha, dtype=like.dtype)
+
+
 @register("lif_forward", "numpy")
-def lif_forward(h: Array, alpha: float, theta: float) -> Array:
+def lif_forward(h: Array, alpha: float | Array, theta: float) -> Array:
     """Scan the LIF membrane over time; **overwrites h with V**, returns the spikes.
 
-    Shapes: h (T, B, N) float (in: input current, out: V); returns s (T, B, N) bool.
+    Shapes: h (T, B, N) float (in: input current, out: V); alpha float or (N,); returns s
+    (T, B, N) bool.
     """
     T = h.shape[0]
     s = np.empty(h.shape, dtype=bool)
-    a, th = h.dtype.type(alpha), h.dtype.type(theta)
+    a, th = as_alpha(alpha, h), h.dtype.type(theta)
     v = np.zeros(h.shape[1:], dtype=h.dtype)
     nxt = np.empty_like(v)
     for t in range(T):
@@ -44,7 +56,7 @@ def lif_forward(h: Array, alpha: float, theta: float) -> Array:
 
 @register("lif_forward_sparse", "numpy")
 def lif_forward_sparse(
-    h: Array, alpha: float, theta: float, beta_s: float, b_th: float
+    h: Array, alpha: float | Array, theta: float, beta_s: float, b_th: float
 ) -> tuple[Array, ActiveSet]:
     """The sparse mode's forward of one layer: spikes as sorted flat keys and the active set.
 
@@ -63,7 +75,7 @@ def lif_forward_sparse_spikes(
     indptr: Array,
     indices: Array,
     w: Array,
-    alpha: float,
+    alpha: float | Array,
     theta: float,
     beta_s: float,
     b_th: float,
@@ -87,8 +99,9 @@ def lif_forward_sparse_spikes(
 
 
 @register("leaky_scan_reverse", "numpy")
-def leaky_scan_reverse(e: Array, alpha: float) -> Array:
-    """In place: ``e[t] += alpha * e[t+1]`` from the end backwards. Shapes: (T', ...).
+def leaky_scan_reverse(e: Array, alpha: float | Array) -> Array:
+    """In place: ``e[t] += alpha * e[t+1]`` from the end backwards. Shapes: e (T', ...);
+    alpha float or an array broadcast along e's last axis (N,).
 
     Denormal policy, the one of every reverse scan (this twin, the native C kernel, the CUDA
     readout and eps scans): after each step, a value whose magnitude is below the smallest
@@ -99,7 +112,7 @@ def leaky_scan_reverse(e: Array, alpha: float) -> Array:
     The three implementations agree bit for bit (tests/ops/test_native.py,
     tests/kernels/test_emulation.py).
     """
-    a = e.dtype.type(alpha)
+    a = as_alpha(alpha, e)
     tiny = np.finfo(e.dtype).tiny
     tmp = np.empty_like(e[:1])
     small = np.empty(tmp.shape, dtype=bool)
@@ -145,7 +158,9 @@ def gather_rowdot(e: Array, rows: Array, w: Array, cols: Array, chunk: int = 409
 
 
 @register("lif_backward_dense", "numpy")
-def lif_backward_dense(g: Array, sp: Array, x: Array, w: Array, alpha: float, need_dx: bool):
+def lif_backward_dense(
+    g: Array, sp: Array, x: Array, w: Array, alpha: float | Array, need_dx: bool
+):
     """Dense BPTT through one layer (the reference and the baseline).
 
     Shapes: g, sp (T, B, N) float (sp: masked surrogate); x (T * B, N_in) float input spikes;
@@ -167,7 +182,7 @@ def lif_backward_sparse(
     act: ActiveSet,
     x: SpikeMatrix,
     w: Array,
-    alpha: float,
+    alpha: float | Array,
     prev: ActiveSet | None,
     shape: tuple[int, int, int],
 ):

@@ -74,7 +74,7 @@ def _rows(a: np.ndarray) -> tuple[int, int]:
 @register("lif_forward", "native")
 def lif_forward(h: Array, alpha: float, theta: float) -> Array:
     """See :func:`spikegrad.ops.lif.lif_forward` (overwrites h with V, returns the spikes)."""
-    if not _in_place(h):
+    if not _in_place(h) or np.ndim(alpha):  # per-neuron alpha: the twin (for now)
         return lif.lif_forward(h, alpha, theta)
     s = np.empty(h.shape, dtype=bool)
     ft = h.dtype.type
@@ -97,7 +97,7 @@ def lif_forward_sparse_spikes(
     input current from the spike events inside the scan and emits the spikes and the active
     set; no (T, B, N) array is made."""
     T, B = (int(v) for v in tb)
-    if not _supported(w):
+    if not _supported(w) or np.ndim(alpha):
         return lif.lif_forward_sparse_spikes(indptr, indices, w, alpha, theta, beta_s, b_th, tb)
     if tuple(indptr.shape) != (T * B + 1,):
         raise ShapeError(f"indptr must have shape ({T * B + 1},); got {tuple(indptr.shape)}")
@@ -153,7 +153,7 @@ def lif_backward_sparse(
     chunk of samples holds eps only for the present step, so no (T, B, N) array is made;
     dW sums one partial per chunk (fixed by B, not by the thread count) in chunk order."""
     T, B, N = (int(v) for v in shape)
-    if not (_supported(w) and g.dtype == w.dtype == act.sp.dtype):
+    if not (_supported(w) and g.dtype == w.dtype == act.sp.dtype) or np.ndim(alpha):
         return lif.lif_backward_sparse(g, act, x, w, alpha, prev, shape)
     w = _c(w)
     n_in = w.shape[0]
@@ -180,7 +180,7 @@ def lif_backward_sparse(
 @register("leaky_scan_reverse", "native")
 def leaky_scan_reverse(e: Array, alpha: float) -> Array:
     """See :func:`spikegrad.ops.lif.leaky_scan_reverse` (in place; its denormal policy)."""
-    if not _in_place(e):
+    if not _in_place(e) or np.ndim(alpha):
         return lif.leaky_scan_reverse(e, alpha)
     _kernel("leaky_scan_reverse", e.dtype)(_ptr(e), *_rows(e), e.dtype.type(alpha))
     return e
