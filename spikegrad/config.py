@@ -55,9 +55,9 @@ class TrainConfig:
     ``reg`` None switches the spike-count regulariser off; ``recurrent`` is true (every
     hidden layer recurrent), false, or one bool per hidden layer; ``tau_mem_spread`` is the
     coefficient of variation of the per-neuron tau_mem (0: one tau_mem for all); ``encoding``
-    is passed to
-    ``spikegrad.datasets.load`` unchanged, for training and evaluation alike (its ``dt``,
-    where it has one, follows ``dt``: one time step). Training extras: ``lr_schedule``
+    is passed to ``spikegrad.datasets.load`` unchanged, for training and evaluation alike
+    (its ``dt``, where it has one, follows ``dt``: one time step). Training extras:
+    ``lr_schedule``
     (constant, cosine down to ``lr_min`` over the run, or step: times ``lr_gamma`` every
     ``lr_step_epochs``), ``warmup_epochs`` of linear warm-up, ``weight_decay`` (decoupled,
     AdamW), ``clip_grad_norm`` (global norm; 0: off), ``patience`` (stop after that many
@@ -119,15 +119,15 @@ class TrainConfig:
         return math.exp(-self.dt / self.tau_mem)
 
     @property
+    def alpha_out(self) -> float:
+        return math.exp(-self.dt / self.tau_out)
+
+    @property
     def recurrent_layers(self) -> tuple[bool, ...]:
         """One bool per hidden layer: is it recurrent."""
         if isinstance(self.recurrent, bool):
             return (self.recurrent,) * len(self.hidden)
         return self.recurrent
-
-    @property
-    def alpha_out(self) -> float:
-        return math.exp(-self.dt / self.tau_out)
 
     def replace(self, **changes: Any) -> TrainConfig:
         """A copy with ``changes`` applied (unknown names raise ConfigError)."""
