@@ -134,3 +134,31 @@ def test_foreign_alphas_and_bad_alpha_arrays_are_refused(rref, tmp_path):
     np.savez(tmp_path / "gap.npz", **arrays)
     with pytest.raises(DataError, match=r"gap\.npz.*not one per hidden layer"):
         ck.load(tmp_path / "gap.npz")
+
+
+def _script():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "scripts" / "recurrent_vs_ff.py"
+    spec = importlib.util.spec_from_file_location("recurrent_vs_ff", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_comparison_script_matches_parameter_counts_and_trains():
+    s = _script()
+    for n_in, n, k in ((100, 128, 10), (1156, 64, 10), (700, 128, 20)):
+        h = s.ff_width(n_in, n, k)
+        rec, ff = s.n_params(n_in, n, k, True), s.n_params(n_in, h, k, False)
+        assert abs(ff - rec) <= (n_in + k) / 2  # the closest width: within half a neuron
+    enc = {**TINY.encoding, "n_samples": 200}
+    pair = s.configs("synthetic", 8, 0, epochs=1, encoding=enc, hidden=(4,))
+    assert [(m, c.hidden, c.recurrent_layers) for m, c in pair] == [
+        ("recurrent", (8,), (True,)),
+        ("feed-forward", (s.ff_width(40, 8, 10),), (False,)),
+    ]
+    r = s.run(*pair[0])
+    assert r["params"] == 40 * 8 + 8 * 8 + 8 * 10 and r["layers"] == "40-8r-10"
+    assert 0 <= r["best_val"] <= 1 and r["epochs"] == 1
