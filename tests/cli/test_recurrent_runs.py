@@ -39,9 +39,13 @@ def test_alphas_drawn_from_the_seed_and_kept_apart_from_the_weights():
     assert net.recurrent == [True, False] and all(map(np.array_equal, net.alphas, a))
     assert set(net.param_shapes()) == {"W1", "R1", "W2", "W_out"}
     assert net.param_shapes()["R1"] == (24, 24)
-    # a feed-forward network of the same config keeps exactly today's initial weights
     ff = workflow.build_network(TINY, 40, 10)
     assert ff.alpha == TINY.alpha and ff.recurrent == [False, False]
+    # the alphas come from a stream of their own: uniform initial weights do not move
+    uni = TINY.replace(init="uniform")
+    w = workflow.build_network(uni, 40, 10).params
+    w_het = workflow.build_network(uni.replace(tau_mem_spread=0.5), 40, 10).params
+    assert all(np.array_equal(w[k], w_het[k]) for k in w)
 
 
 def test_checkpoint_holds_the_alphas(rref):
