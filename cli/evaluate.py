@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from spikegrad import distributed
 from spikegrad.config import DATASETS
 from spikegrad.workflow import evaluate_run
 
@@ -60,7 +61,8 @@ def evaluate(
     batch_size: int,
     as_json: bool,
 ) -> None:
-    """Evaluate a trained network on a data split."""
+    """Evaluate a trained network on a data split (under mpiexec: sharded, rank 0 prints)."""
+    distributed.silence_followers()
     r = evaluate_run(checkpoint, split, dataset, data_dir, limit, batch_size)
     if as_json:
         click.echo(json.dumps(r))

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from spikegrad import workflow
+from spikegrad import distributed, workflow
 from spikegrad.backend import BACKENDS
 from spikegrad.config import DATASETS, DTYPES, PRESETS, make_config
 from spikegrad.network import MODES
@@ -247,7 +247,12 @@ def train(
     as_json: bool,
     **options: Any,
 ) -> None:
-    """Train an SNN and write config.toml, metrics.jsonl, last.npz and best.npz."""
+    """Train an SNN and write config.toml, metrics.jsonl, last.npz and best.npz.
+
+    Under mpiexec with several ranks the training is data-parallel (--batch-size stays the
+    global batch); rank 0 alone prints and writes the run folder.
+    """
+    distributed.silence_followers()
     given = {k: v for k, v in options.items() if v is not None}
     if resume is not None:
         extra = sorted(set(given) - set(workflow.RESUMABLE)) + (["config"] if config_file else [])

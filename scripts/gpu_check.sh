@@ -16,6 +16,8 @@
 #      the device; CUDA events; peak memory; sparse backward bandwidth vs copy)            95 s
 #   5. training speed: python -m spikegrad.bench.train_speed --steps 50 (SHD-shaped synthetic
 #      data, steps/s and the projected time of 6,200 updates)                              35 s
+#   6. NCCL (scripts/nccl_check.py, if mpi4py and cupy.cuda.nccl are there): allreduce on
+#      the device and one data-parallel epoch vs one process, 1 GPU (and 2 if present)   60+60 s
 # Output, all under $OUT: gpu_check_report.txt (everything), pytest_gpu.txt, bench_gpu.json,
 # train_speed.json. Exit status: 0 only if every step ran clean; 2 if there is no usable GPU.
 set -uo pipefail
@@ -82,6 +84,18 @@ say "pytest exit status: $rc$([ "$rc" -eq 124 ] && echo ' (timed out)')"
 step "GPU benchmark" 95 python -m spikegrad.bench.gpu --out "$OUT/bench_gpu.json"
 step "training speed" 35 python -m spikegrad.bench.train_speed --backend cupy --steps 50 \
     --json "$OUT/train_speed.json"
+
+# data-parallel training on NCCL (needs the "mpi" extra: mpi4py and mpich): a one-rank NCCL
+# communicator on one GPU; two ranks when there are two GPUs and mpiexec
+if python -c "import mpi4py, cupy.cuda.nccl" >/dev/null 2>&1; then
+    step "NCCL, one GPU" 60 python scripts/nccl_check.py "$OUT/nccl"
+    if [ "$(python -c 'import cupy; print(cupy.cuda.runtime.getDeviceCount())')" -ge 2 ] &&
+        command -v mpiexec >/dev/null; then
+        step "NCCL, two GPUs" 60 mpiexec -n 2 python scripts/nccl_check.py "$OUT/nccl"
+    fi
+else
+    say "## NCCL: skipped (no mpi4py or no cupy.cuda.nccl: pip install '.[mpi]')"
+fi
 
 if [ ${#FAILED[@]} -eq 0 ]; then
     say "gpu_check: all steps ran clean"

@@ -124,14 +124,63 @@ def check_sizes(
     return tuple(int(n) for n in value)
 
 
-def check_flags(key: str, value: Any) -> bool | tuple[bool, ...]:
-    """One bool for all, or a non-empty list of bools (e.g. one per layer)."""
-    if isinstance(value, bool):
-        return value
-    if not _is_list(value) or len(value) == 0 or not all(isinstance(v, bool) for v in value):
-        shown = list(value) if _is_list(value) else value
-        raise BadValueError(key, shown, "true, false or a list of true/false")
-    return tuple(value)
+class _Shown(str):
+    """A value's description, shown without quotes in an error message."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def _shown(value: Any) -> Any:
+    """``value`` for a one-line message: itself if a short flat list or a scalar, else a
+    description (an array's repr spans lines)."""
+    if isinstance(value, np.ndarray):
+        return _Shown(f"an array of shape {value.shape}")
+    if _is_list(value) and (len(value) > 8 or any(_is_list(v) for v in value)):
+        return _Shown(f"a list of {len(value)} entries")
+    return value
+
+
+def check_per_layer_bools(key: str, value: Any, n: int) -> list[bool]:
+    """One bool for all ``n`` layers, or a list of ``n`` bools (one per layer)."""
+    need = f"true, false or a list of {n} of them (one per hidden layer)"
+    if isinstance(value, (bool, np.bool_)):
+        return [bool(value)] * n
+    if not _is_list(value) or len(value) != n:
+        raise BadValueError(key, _shown(value), need)
+    if not all(isinstance(v, (bool, np.bool_)) for v in value):
+        raise BadValueError(key, _shown(value), need)
+    return [bool(v) for v in value]
+
+
+def check_alphas(key: str, value: Any, sizes: Sequence[int]) -> list[float | np.ndarray]:
+    """Decays in [0, 1] of the layers of ``sizes``: one number for all, or a list with one
+    entry per layer, each a number or an array of that layer's size (one per neuron).
+
+    Returns a float or a host (N_l,) float64 array per layer.
+    """
+    if not _is_list(value):
+        return [check_float(key, value, 0, 1)] * len(sizes)
+    if len(value) != len(sizes):
+        need = f"a number or a list of {len(sizes)} (one per hidden layer)"
+        raise BadValueError(key, _shown(value), need)
+    out: list[float | np.ndarray] = []
+    for l, (v, n) in enumerate(zip(value, sizes, strict=True), start=1):
+        if not _is_list(v):
+            out.append(check_float(f"{key}[{l}]", v, 0, 1))
+            continue
+        need = f"a number or {n} numbers in [0, 1] (one per neuron of hidden layer {l})"
+        try:
+            a = np.asarray(v, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise BadValueError(f"{key}[{l}]", _shown(v), need) from None
+        if a.shape != (n,):
+            raise BadValueError(f"{key}[{l}]", _shown(a), need)
+        bad = np.flatnonzero(~((a >= 0) & (a <= 1)))
+        if bad.size:
+            raise BadValueError(f"{key}[{l}][{bad[0]}]", float(a[bad[0]]), "in [0, 1]")
+        out.append(a.copy())
+    return out
 
 
 def check_betas(key: str, value: Any) -> tuple[float, float]:

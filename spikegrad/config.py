@@ -18,14 +18,16 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .backend import BACKENDS
 from .checks import (
     check_betas,
     check_bool,
     check_choice,
-    check_flags,
     check_float,
     check_int,
+    check_per_layer_bools,
     check_reg_values,
     check_seed,
     check_sizes,
@@ -110,8 +112,9 @@ class TrainConfig:
         for ok, msg in checks:
             if not ok:
                 raise ConfigError(f"config: {msg}")
-        if isinstance(self.recurrent, tuple) and len(self.recurrent) != len(self.hidden):
-            raise BadValueError("recurrent", list(self.recurrent), _recurrent_need(self.hidden))
+        rec = check_per_layer_bools("recurrent", self.recurrent, len(self.hidden))
+        one = isinstance(self.recurrent, (bool, np.bool_))  # kept as given: one, or per layer
+        object.__setattr__(self, "recurrent", bool(self.recurrent) if one else tuple(rec))
         _check_training_extras(self)
 
     @property
@@ -183,10 +186,6 @@ def layer_sizes(hidden: tuple[int, ...], recurrent: tuple[bool, ...]) -> str:
     return "-".join(f"{n}{'r' * r}" for n, r in zip(hidden, recurrent, strict=True))
 
 
-def _recurrent_need(hidden: tuple[int, ...]) -> str:
-    return f"true, false or {len(hidden)} true/false, one per hidden layer of {list(hidden)}"
-
-
 def _reg(key: str, value: Any) -> dict[str, float] | None:
     return None if value is None else RegParams.from_dict(check_reg_values(key, value)).as_dict()
 
@@ -213,7 +212,7 @@ _CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "limit": lambda k, v: check_int(k, v, 0),
     "val_fraction": _num(0, 1, hi_open=True),
     "hidden": check_sizes,
-    "recurrent": check_flags,
+    # "recurrent": checked in __post_init__ against the number of hidden layers
     "dt": _pos,
     "tau_mem": _pos,
     "tau_mem_spread": _num(0),

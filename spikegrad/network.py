@@ -1,16 +1,21 @@
 """The spiking network: parameters, forward, and loss with dense or sparse gradients.
 
 The math is ALGORITHM.md §1-4; each step calls a registered op, so the same code runs on the
-NumPy and CuPy backends. Internally everything is time-major (T, B, N).
+NumPy and CuPy backends. Internally everything is time-major (T, B, N). The network is a
+chain of layer records (:mod:`spikegrad.layers`: feed-forward or recurrent LIF layers, then
+the readout); each layer kind holds its own forward and backward per mode, so this module
+never branches on the mode or on the layer kind.
 
 Modes of :meth:`Network.loss_and_grad`:
 
 * ``"dense"``: plain BPTT over full (T, B, N) tensors with BLAS products (reference and
-  baseline). It keeps the input of every layer as a dense float matrix and the masked
-  surrogate of every layer for the backward.
+  baseline; a recurrent layer adds one S[t] @ R product per step). It keeps the input of
+  every layer as a dense float matrix and the masked surrogate of every layer.
 * ``"sparse"``: S3GD. The forward keeps only each layer's active set (flat indices and
   sigma' there) and spikes as CSR events; delta exists only on the active set and the
-  gradient to the previous layer is evaluated only at that layer's active entries.
+  gradient to the previous layer is evaluated only at that layer's active entries. A
+  recurrent layer's term eps[t+1] @ R^T is evaluated only at its active entries too, and
+  its own spikes are the next layer's input events (kept anyway).
 
 Both compute the same gradients (band-truncated surrogate, detached reset) to float rounding.
 """
@@ -26,41 +31,34 @@ from typing import Any
 
 import numpy as np
 
-from .backend import Array, Backend, Timer, call, get_backend, to_numpy
-from .checks import check_choice, check_float, check_reg_values, check_seed, check_sizes
-from .errors import ConfigError, InputError, ShapeError
-from .loss import RegParams, spike_count_reg
-from .ops.readout import (
-    READOUTS,
-    cross_entropy,
-    readout_filter_backward,
-    readout_scores,
-    readout_scores_backward,
+from .backend import Array, Backend, Timer, get_backend, to_numpy
+from .checks import (
+    check_alphas,
+    check_choice,
+    check_float,
+    check_per_layer_bools,
+    check_reg_values,
+    check_seed,
+    check_sizes,
 )
-from .ops.surrogate import ActiveSet, sigma_prime_masked
-from .spikes import SpikeEvents, SpikeMatrix, as_spike_matrix, spike_matrix_from_keys
+from .errors import ConfigError, InputError, ShapeError
+from .layers import INITS, LIF, RLIF, HiddenLayer, Readout, Signal, Tape
+from .layers.base import array_leaves, input_signal
+from .loss import RegParams, spike_count_reg
+from .ops.readout import READOUTS, cross_entropy
+from .spikes import SpikeEvents, SpikeMatrix, as_spike_matrix
 
 ALPHA = math.exp(-0.1)  # dt = 1 ms, tau = 10 ms: the paper's F-MNIST / N-MNIST setting
 MODES = ("dense", "sparse")
-INITS = ("uniform", "normal")
-
-
-@dataclass
-class _LayerTape:
-    """What the forward keeps of one hidden layer for the backward."""
-
-    x: Any  # sparse: SpikeMatrix of the layer input; dense: (T*B, N_in) float
-    act: ActiveSet | None = None  # sparse mode
-    sp: Array | None = None  # dense mode: masked sigma' (T, B, N)
-    counts: Array | None = None  # (B, N) spike counts, only with the regulariser
-    n_active: int | Array = 0  # dense mode on CuPy: a 0-d device array (read when asked)
-    n_spikes: int = 0
 
 
 @dataclass
 class _Tape:
-    layers: list[_LayerTape] = field(default_factory=list)
-    s_last: Any = None  # readout input: SpikeMatrix (sparse) or (T*B, N_L) float (dense)
+    """What the forward keeps for the backward: one tape per hidden layer, the readout's
+    input and its arg-max times."""
+
+    layers: list[Tape] = field(default_factory=list)
+    last: Signal | None = None  # the readout input
     arg: Array | None = None  # readout arg-max time (B, K) for readout="max"
 
     def nbytes(self) -> int:
@@ -69,42 +67,48 @@ class _Tape:
             seen[id(a)] = int(a.nbytes)
         return sum(seen.values())
 
-    def _arrays(self):
+    def _arrays(self) -> Iterator[Array]:
         for lt in self.layers:
-            yield from _leaves(lt.x)
-            if lt.act is not None:
-                yield from (lt.act.idx, lt.act.sp)
-            yield from (a for a in (lt.sp, lt.counts) if a is not None)
-        yield from _leaves(self.s_last)
+            yield from lt.arrays()
+        yield from array_leaves(self.last.operand)
         if self.arg is not None:
             yield self.arg
 
 
-def _leaves(x: Any):
-    if isinstance(x, SpikeMatrix):
-        yield from (x.indices, x.indptr)
-    elif x is not None:
-        yield x
-
-
 class Network:
-    """Feed-forward LIF layers and a leaky readout (ALGORITHM.md §1-2).
+    """LIF layers (feed-forward or recurrent) and a leaky readout (ALGORITHM.md §1-2).
+
+    A composition of layer records (:mod:`spikegrad.layers`): ``net.layers`` (one
+    :class:`~spikegrad.layers.LIF` or :class:`~spikegrad.layers.RLIF` per hidden layer) and
+    ``net.readout_layer``.
 
     Parameters
     ----------
     sizes: [N0, N1, ..., NL, K]: inputs, L >= 1 hidden layers, classes.
-    alpha, alpha_out: membrane and readout decay per step (exp(-dt/tau)).
+    alpha: membrane decay per step (exp(-dt/tau)): one number for every hidden layer, or a
+    list with one entry per hidden layer, each a number or an array of N_l numbers (one per
+    neuron, e.g. from :func:`spikegrad.neuron.heterogeneous_alpha`); all in [0, 1].
+    alpha_out: readout decay per step.
+    recurrent: False, True or a list of bools per hidden layer; a recurrent layer l adds the
+    parameter "R{l}" (N_l, N_l).
     threshold: theta. b_th: half-width of the active band |V - theta| < b_th (inf: dense
     surrogate). surrogate_scale: beta_s. readout: "max" | "sum" | "last".
     reg: None or dict of RegParams keys (lambda_up, f_up, p_up, lambda_low, f_low).
-    init: "uniform" (U(+-1/sqrt(fan_in))) or "normal" (N(0, (20 (1 - alpha)/sqrt(fan_in))^2)).
+    init: "uniform" (U(+-1/sqrt(fan_in))) or "normal" (N(0, (20 (1 - alpha_j)/sqrt(fan_in))^2)
+    for column j, alpha_j the receiving neuron's decay). R{l} uses the same scheme with
+    fan_in = N_l; W_out uses the last hidden layer's alpha (its mean when per neuron).
+    Parameter order (init draws, checkpoints): W1, R1 (if recurrent), W2, ..., W_out.
     dtype: "float32" or "float64". backend: "numpy", "cupy" or "auto". seed: init seed.
+
+    Attributes: ``alphas`` (per hidden layer: a float or a host (N_l,) float64 array),
+    ``alpha`` (the float when every layer shares one float, else None), ``recurrent``
+    (list of bools).
     """
 
     def __init__(
         self,
         sizes: list[int],
-        alpha: float = ALPHA,
+        alpha: float | list[float | np.ndarray] = ALPHA,
         alpha_out: float = ALPHA,
         threshold: float = 1.0,
         b_th: float = 0.2,
@@ -115,9 +119,12 @@ class Network:
         dtype: str = "float32",
         backend: str = "numpy",
         seed: int = 0,
+        recurrent: bool | list[bool] = False,
     ) -> None:
         sizes = list(check_sizes("sizes", sizes, 3, "[784, 200, 10]"))
-        alpha = check_float("alpha", alpha, 0, 1)
+        hidden = sizes[1:-1]
+        self.alphas = check_alphas("alpha", alpha, hidden)
+        self.recurrent = check_per_layer_bools("recurrent", recurrent, len(hidden))
         alpha_out = check_float("alpha_out", alpha_out, 0, 1, hi_open=True)
         b_th = check_float("b_th", b_th, 0, lo_open=True, inf_ok=True)
         threshold = check_float("threshold", threshold, 0, lo_open=True)
@@ -127,7 +134,9 @@ class Network:
         check_choice("dtype", dtype, ("float32", "float64"))
         seed = check_seed("seed", seed)
         self.sizes = sizes
-        self.alpha, self.alpha_out = float(alpha), float(alpha_out)
+        one = all(isinstance(a, float) for a in self.alphas) and len(set(self.alphas)) == 1
+        self.alpha: float | None = self.alphas[0] if one else None
+        self.alpha_out = float(alpha_out)
         self.threshold, self.b_th, self.beta_s = (
             float(threshold),
             float(b_th),
@@ -139,6 +148,22 @@ class Network:
         )
         self.dtype = np.dtype(dtype)
         self.backend: Backend = get_backend(backend)
+        self.layers: list[HiddenLayer] = [
+            (RLIF if rec else LIF)(
+                index=l,
+                n_in=sizes[l - 1],
+                n=sizes[l],
+                alpha=a,
+                alpha_op=a if isinstance(a, float) else self.backend.asarray(a, dtype=self.dtype),
+                theta=self.threshold,
+                beta_s=self.beta_s,
+                b_th=self.b_th,
+            )
+            for l, (a, rec) in enumerate(zip(self.alphas, self.recurrent, strict=True), start=1)
+        ]
+        self.readout_layer = Readout(
+            sizes[-2], sizes[-1], self.alpha_out, readout, float(np.mean(self.alphas[-1]))
+        )
         self._params: dict[str, Array] = {}
         self.params = self._init_params(np.random.default_rng(seed))
 
@@ -147,22 +172,16 @@ class Network:
     def n_hidden(self) -> int:
         return len(self.sizes) - 2
 
+    def _parts(self) -> list[HiddenLayer | Readout]:
+        return [*self.layers, self.readout_layer]
+
     def param_shapes(self) -> dict[str, tuple[int, int]]:
-        """Names and shapes: W1..WL (N_{l-1}, N_l) and W_out (N_L, K)."""
-        s = self.sizes
-        shapes = {f"W{l}": (s[l - 1], s[l]) for l in range(1, len(s) - 1)}
-        shapes["W_out"] = (s[-2], s[-1])
-        return shapes
+        """Names and shapes: W{l} (N_{l-1}, N_l), R{l} (N_l, N_l) for each recurrent layer,
+        W_out (N_L, K), in that order (W1, R1, W2, ..., W_out)."""
+        return {k: v for part in self._parts() for k, v in part.param_shapes().items()}
 
     def _init_params(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
-        out = {}
-        for k, (fan_in, n) in self.param_shapes().items():
-            if self.init == "uniform":
-                bound = 1 / math.sqrt(fan_in)
-                out[k] = rng.uniform(-bound, bound, size=(fan_in, n))
-            else:
-                out[k] = rng.normal(0.0, 20 * (1 - self.alpha) / math.sqrt(fan_in), (fan_in, n))
-        return out
+        return {k: v for part in self._parts() for k, v in part.init(rng, self.init).items()}
 
     @property
     def params(self) -> dict[str, Array]:
@@ -182,56 +201,23 @@ class Network:
             self._params[k] = a
 
     # -------------------------------------------------------------------- forward
-    def _weights(self) -> list[Array]:
-        return [self._params[f"W{l}"] for l in range(1, self.n_hidden + 1)]
-
     def _run(
         self, x: Any, mode: str | None, spikes_out: list | None = None
     ) -> tuple[Array, _Tape, tuple[int, int]]:
         """Forward pass; ``mode`` None records nothing, else what ``mode``'s backward needs.
         Each hidden layer's SpikeMatrix is appended to ``spikes_out`` when given."""
-        xp, dt = self.backend.xp, self.dtype
-        xs = as_spike_matrix(xp, x, self.sizes[0])
-        T, B = xs.T, xs.B
+        xs = as_spike_matrix(self.backend.xp, x, self.sizes[0])
+        sig = input_signal(xs, mode, self.dtype)
         tape = _Tape()
-        inp: SpikeMatrix = xs
-        inp_dense = xs.dense_rows(dt) if mode == "dense" else None
-        for w in self._weights():
-            N = w.shape[1]
-            if mode != "dense":  # h = x W inside the scan, never stored (lif.cu)
-                b_th = self.b_th if mode == "sparse" else 0.0  # forward only: no active set
-                p = (self.alpha, self.threshold, self.beta_s, b_th)
-                keys, act = call(
-                    "lif_forward_sparse_spikes", inp.indptr, inp.indices, w, *p, (T, B)
-                )
-            else:
-                h = xp.ascontiguousarray((inp_dense @ w).reshape(T, B, N), dtype=dt)
-                s = call("lif_forward", h, self.alpha, self.threshold)  # h now holds V
-                keys = xp.flatnonzero(s)
-            out = spike_matrix_from_keys(xp, keys, T, B, N)
+        for layer in self.layers:
+            sig, lt = layer.forward(self._params, sig, mode, self.reg is not None)
             if spikes_out is not None:
-                spikes_out.append(out)
-            if mode is not None:
-                lt = _LayerTape(x=inp_dense if mode == "dense" else inp, n_spikes=out.nnz)
-                if mode == "sparse":
-                    lt.act = act
-                    lt.n_active = int(act.idx.size)
-                else:
-                    lt.sp = sigma_prime_masked(h, self.threshold, self.beta_s, self.b_th)
-                    lt.n_active = xp.count_nonzero(lt.sp)
-                if self.reg is not None:
-                    lt.counts = out.counts()
+                spikes_out.append(sig.spikes)
+            if lt is not None:  # None: inference records nothing
                 tape.layers.append(lt)
-            inp = out
-            inp_dense = s.reshape(T * B, N).astype(dt) if mode == "dense" else None
-        w_out = self._params["W_out"]
-        hr = (inp_dense @ w_out if mode == "dense" else inp.matmul(w_out)).reshape(T, B, -1)
-        u = call(
-            "leaky_scan", xp.ascontiguousarray(hr, dtype=dt), self.alpha_out, 1 - self.alpha_out
-        )
-        m, tape.arg = readout_scores(u, self.readout)
-        tape.s_last = inp_dense if mode == "dense" else inp
-        return m, tape, (T, B)
+        m, tape.arg = self.readout_layer.forward(self._params, sig)
+        tape.last = sig
+        return m, tape, (xs.T, xs.B)
 
     def forward(self, x: Any) -> Array:
         """Class scores on the backend.
@@ -305,7 +291,7 @@ class Network:
                 gregs.append(None)
         if timer is not None:
             timer.mark()
-        grads = self._backward(tape, dm, gregs, mode, T, B)
+        grads = self._backward(tape, dm, gregs, T)
         if timer is not None:
             timer.mark()
         stats = StepStats(
@@ -322,39 +308,16 @@ class Network:
         )
         return loss, grads, stats
 
-    def _backward(
-        self, tape: _Tape, dm: Array, gregs: list, mode: str, T: int, B: int
-    ) -> dict[str, Array]:
-        ar = self.alpha_out
-        w_out = self._params["W_out"]
-        du = readout_scores_backward(dm, tape.arg, self.readout, T)
-        readout_filter_backward(du, ar)
-        dhr = du[1:].reshape(T * B, -1) * dm.dtype.type(1 - ar)  # dL/d(S^L W_out)
-        grads: dict[str, Array] = {}
-        weights = self._weights()
-        L = len(weights)
-        n_last = self.sizes[-2]
-        if mode == "dense":
-            grads["W_out"] = tape.s_last.T @ dhr
-            g = (dhr @ w_out.T).reshape(T, B, n_last)
-        else:
-            grads["W_out"] = tape.s_last.tmatmul(dhr)
-            idx = tape.layers[-1].act.idx
-            g = call("gather_rowdot", dhr, idx // n_last, w_out, idx % n_last)
-        for l in range(L, 0, -1):
-            lt, w = tape.layers[l - 1], weights[l - 1]
-            N = w.shape[1]
-            if mode == "dense":
-                if gregs[l - 1] is not None:
-                    g = g + gregs[l - 1][None]
-                dw, g = call("lif_backward_dense", g, lt.sp, lt.x, w, self.alpha, l > 1)
-            else:
-                if gregs[l - 1] is not None:
-                    idx = lt.act.idx
-                    g = g + gregs[l - 1].reshape(-1)[(idx // N) % B * N + idx % N]
-                prev = tape.layers[l - 2].act if l > 1 else None
-                dw, g = call("lif_backward_sparse", g, lt.act, lt.x, w, self.alpha, prev, (T, B, N))
-            grads[f"W{l}"] = dw
+    def _backward(self, tape: _Tape, dm: Array, gregs: list, T: int) -> dict[str, Array]:
+        grads, dy = self.readout_layer.backward(dm, tape.arg, tape.last, T)
+        g = tape.layers[-1].grad_from(dy, self._params["W_out"])
+        for l in range(self.n_hidden - 1, -1, -1):
+            lt = tape.layers[l]
+            if gregs[l] is not None:
+                g = lt.add_rate_grad(g, gregs[l])
+            prev = tape.layers[l - 1] if l > 0 else None
+            gl, g = self.layers[l].backward(self._params, lt, g, prev)
+            grads.update(gl)
         return {k: grads[k] for k in self.param_shapes()}
 
 

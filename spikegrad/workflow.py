@@ -9,6 +9,7 @@ no validation slice).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import signal
 import threading
@@ -22,16 +23,33 @@ from typing import Any, Protocol
 import numpy as np
 
 from . import checkpoint as ckpt_io
-from .backend import cupy_available
+from .backend import cupy_available, to_numpy
 from .config import TrainConfig, layer_sizes, preset
 from .datasets import load
 from .datasets.base import EventDataset
 from .datasets.batching import prefetch
+from .distributed import (
+    MPIComm,
+    abort_on_error,
+    check_same,
+    launched,
+    shard,
+    together,
+    world,
+)
 from .errors import BadValueError, ConfigError, TrainingError
 from .network import Network
 from .neuron import heterogeneous_alpha
 from .optim import Adam, LRSchedule
-from .train import EpochStats, epoch_seed, evaluate, n_batches, train_epoch
+from .train import (
+    EpochStats,
+    batch_len,
+    data_parallel_step,
+    epoch_seed,
+    evaluate,
+    n_batches,
+    train_epoch,
+)
 
 CONFIG_FILE, METRICS_FILE = "config.toml", "metrics.jsonl"
 # settings that may change when a run is resumed (they do not change the arithmetic on one device)
@@ -239,6 +257,15 @@ def _check_resume(config: TrainConfig, ck: ckpt_io.Checkpoint) -> None:
         raise BadValueError("epochs", config.epochs, need)
 
 
+def _digest(params: dict[str, Any]) -> str:
+    """A hash of the parameter values (their bytes, on the host)."""
+    h = hashlib.sha256()
+    for k in sorted(params):
+        h.update(k.encode())
+        h.update(np.ascontiguousarray(to_numpy(params[k])).tobytes())
+    return h.hexdigest()
+
+
 def _patience_spent(config: TrainConfig, best: dict[str, Any] | None, epoch: int) -> bool:
     """Early stopping: ``patience`` epochs done since the best score (also when resuming)."""
     return bool(config.patience and best and epoch - best["epoch"] >= config.patience)
@@ -320,20 +347,31 @@ class _EpochTracking:
 
 
 def _first_nonfinite(
-    config: TrainConfig, net: Network, opt: Adam, data: EventDataset, snap: ckpt_io.Checkpoint
+    config: TrainConfig,
+    net: Network,
+    opt: Adam,
+    data: EventDataset,
+    snap: ckpt_io.Checkpoint,
+    comm: MPIComm | None = None,
 ) -> str | None:
-    """Replay the epoch of ``snap`` batch by batch (same order, same arithmetic) from that
-    state; name the first non-finite quantity: the loss, a gradient, or a parameter after
-    the update. None when the replay meets none."""
+    """Replay the epoch of ``snap`` batch by batch (same order, same arithmetic, on every
+    rank of ``comm``) from that state; name the first non-finite quantity: the loss, a
+    gradient, or a parameter after the update. None when the replay meets none."""
     ckpt_io.restore(snap, net, opt)
-    xp, epoch = net.backend.xp, snap.epoch
+    xp, epoch, bs = net.backend.xp, snap.epoch, config.batch_size
     bad = lambda a: not bool(xp.isfinite(a).all())  # noqa: E731
     seed = epoch_seed(config.seed, epoch)
     kw = {"drop_last": config.drop_last, "start": snap.batch, "backend": net.backend}
-    with prefetch(data, config.batch_size, seed, **kw) as batches:
+    if comm is not None:
+        kw["part"] = lambda n: shard(n, comm.rank, comm.size)
+    with prefetch(data, bs, seed, **kw) as batches:
         for done, (x, y) in enumerate(batches, start=snap.batch + 1):
             at = f"epoch {epoch + 1}, batch {done}"
-            loss, grads, _ = net.loss_and_grad(x, y, mode=config.grad)
+            if comm is None:
+                loss, grads, _ = net.loss_and_grad(x, y, mode=config.grad)
+            else:  # loss and gradients of the global batch: the same on every rank
+                n = batch_len(len(data), bs, done)
+                loss, grads, *_ = data_parallel_step(net, x, y, config.grad, {}, comm, n)
             if bad(loss):
                 return f"non-finite loss ({float(loss)}) at {at}"
             for k in grads:
@@ -357,6 +395,7 @@ def fit(
     log: Callable[[str], None] = print,
     progress: Progress | None = None,
     note: Callable[[str], None] | None = None,
+    comm: MPIComm | None = None,
 ) -> RunResult:
     """Train ``config``; write the run folder ``out_dir`` (None: write nothing).
 
@@ -371,11 +410,24 @@ def fit(
     returns status "interrupted"; a non-finite loss or parameter raises TrainingError naming
     the first non-finite quantity (the loss, a gradient or a parameter, found by replaying the
     epoch) and leaves the last good checkpoint in place.
+
+    Data-parallel (spikegrad.distributed): launched with more than one MPI rank (or given a
+    ``comm``), every rank trains on its share of each global batch and makes the same update;
+    configs that differ across ranks are refused; rank 0 alone logs and writes ``out_dir``;
+    a stop signal on any rank stops every rank after the same update; an error on one rank
+    alone prints one line naming it and aborts the job.
     """
+    if comm is None and launched()[1] > 1:
+        backend, mpi = resolve_backend(config.backend), world("numpy")
+        settings = {k: v for k, v in config.to_dict().items() if k != "data_dir"}
+        check_same(mpi, {**settings, "resolved backend": backend, "resume": bool(resume)})
+        comm = world(backend)
+    if comm is not None and comm.rank != 0:
+        out_dir, log, progress, note = None, lambda s: None, None, lambda s: None
     notes = _Notes(log if note is None else note)
-    with warnings.catch_warnings():
+    with abort_on_error(comm), warnings.catch_warnings():
         warnings.showwarning = notes.show
-        result = _fit(config, out_dir, resume, log, _EpochTracking(progress, notes))
+        result = _fit(config, out_dir, resume, log, _EpochTracking(progress, notes), comm)
     result.notes = notes.notes
     return result
 
@@ -386,35 +438,40 @@ def _fit(
     resume: str | Path | None,
     log: Callable[[str], None],
     progress: Progress | None,
+    comm: MPIComm | None,
 ) -> RunResult:
-    """:func:`fit` without the handling of warnings."""
-    saved = ckpt_io.load(ckpt_io.resolve(resume)) if resume is not None else None
-    if saved is not None:
-        _check_resume(config, saved)
+    """:func:`fit` without the handling of warnings and the choice of the communicator."""
     out = Path(out_dir) if out_dir is not None else None
-    if out is not None and saved is None and (out / "last.npz").exists():
-        raise ConfigError(
-            f"{out} already holds a run; resume it with --resume {out} or pick another --out"
+    with together(comm):  # a failure on any rank here is a failure of every rank
+        saved = ckpt_io.load(ckpt_io.resolve(resume)) if resume is not None else None
+        if saved is not None:
+            _check_resume(config, saved)
+        if out is not None and saved is None and (out / "last.npz").exists():
+            raise ConfigError(
+                f"{out} already holds a run; resume it with --resume {out} or pick another --out"
+            )
+        train, val = load_data(config)
+        _check_updates(config, len(train))
+        net = build_network(
+            config, train.n_inputs, train.n_classes, saved.alphas if saved is not None else None
         )
-    train, val = load_data(config)
-    _check_updates(config, len(train))
-    net = build_network(
-        config, train.n_inputs, train.n_classes, saved.alphas if saved is not None else None
-    )
-    total = n_batches(len(train), config.batch_size, config.drop_last)
-    opt = make_optimizer(config, net, total)
-    epoch, start, state = 0, 0, {"best": None, "stats": None}
-    history: list[dict[str, Any]] = []
-    if saved is not None:
-        ckpt_io.restore(saved, net, opt)
-        epoch, start, state = saved.epoch, saved.batch, saved.state
-        history = [r for r in read_metrics(saved.path.parent) if r["epoch"] <= epoch]
+        total = n_batches(len(train), config.batch_size, config.drop_last)
+        opt = make_optimizer(config, net, total)
+        epoch, start, state = 0, 0, {"best": None, "stats": None}
+        history: list[dict[str, Any]] = []
+        if saved is not None:
+            ckpt_io.restore(saved, net, opt)
+            epoch, start, state = saved.epoch, saved.batch, saved.state
+            history = [r for r in read_metrics(saved.path.parent) if r["epoch"] <= epoch]
+    if comm is not None:  # the same state everywhere: also a resume with another rank count
+        check_same(comm, {"position": (epoch, start, opt.step_count), "state": state})
     log(config.describe())
     log(f"run folder {out}" if out is not None else "no run folder: nothing is saved")
+    ranks = f" x {comm.size} ranks (data-parallel)" if comm is not None else ""
     log(
         f"{len(train)} training samples, {len(val) if val else 0} validation; network "
         f"{net.sizes[0]}-{layer_sizes(config.hidden, config.recurrent_layers)}-{net.sizes[-1]} "
-        f"on {net.backend.name}"
+        f"on {net.backend.name}{ranks}"
     )
     if saved is not None:
         log(f"resumed from {saved.path} at epoch {epoch + 1}, batch {start}")
@@ -430,6 +487,21 @@ def _fit(
 
     result = RunResult("finished", out, history, state["best"])
     with _deferred_signals() as flag:
+
+        def stop_requested() -> bool:
+            """A stop signal here or, in a data-parallel run, on any rank (then every rank
+            stops at the same update; a note names the rank)."""
+            if comm is None:
+                return flag["stop"]
+            got = comm.flagged(flag["signal"] if flag["stop"] else 0)
+            if got and not flag.get("told"):
+                signum = next(iter(got.values()))
+                flag.update(stop=True, signal=signum, told=True)
+                who = f"rank{'s' * (len(got) > 1)} {', '.join(map(str, got))}"
+                name = signal.Signals(signum).name
+                warnings.warn(f"{who} got {name}: every rank stops", stacklevel=1)
+            return bool(got)
+
         while epoch < config.epochs:
             if _patience_spent(config, state["best"], epoch):
                 what, n = "val" if val is not None else "train", epoch - state["best"]["epoch"]
@@ -445,7 +517,7 @@ def _fit(
             def on_batch(done: int, loss: float) -> None:
                 if progress is not None:
                     progress.update(done, loss)
-                if flag["stop"]:
+                if stop_requested():
                     raise _Stop(done)
 
             if progress is not None:
@@ -466,6 +538,7 @@ def _fit(
                     drop_last=config.drop_last,
                     # forward/backward seconds: free on the host, a device read per batch on a GPU
                     timing=net.backend.name == "numpy",
+                    comm=comm,
                 )
             except _Stop as stop:
                 save("last", epoch, stop.args[0], stats)
@@ -475,15 +548,18 @@ def _fit(
             except TrainingError as exc:  # a non-finite loss or parameter
                 last = out / "last.npz" if out is not None else None
                 where = f"kept {last}" if last and last.exists() else "no checkpoint yet"
-                what = _first_nonfinite(config, net, opt, train, snap) or str(exc)
-                raise TrainingError(f"{what}; stopped, {where}") from None
+                what = _first_nonfinite(config, net, opt, train, snap, comm) or str(exc)
+                err = TrainingError(f"{what}; stopped, {where}")
+                err.all_ranks = True  # the same batch on every rank: no abort
+                raise err from None
             finally:
                 if progress is not None:
                     progress.end()
             r = {"epoch": epoch + 1, "step": opt.step_count, "lr": opt.lr_at(opt.step_count), **r}
+            r["world_size"] = comm.size if comm is not None else 1
             if val is not None:
                 t0 = time.perf_counter()
-                ev = evaluate(net, val)
+                ev = evaluate(net, val, **({} if comm is None else {"comm": comm}))
                 r.update(
                     val_accuracy=ev["accuracy"],
                     val_loss=ev["loss"],
@@ -499,11 +575,13 @@ def _fit(
             if out is not None:
                 with (out / METRICS_FILE).open("a", encoding="utf-8") as f:
                     f.write(json.dumps(r) + "\n")
+            if comm is not None:  # every rank made the same updates: check, once an epoch
+                check_same(comm, {"parameters after the epoch": _digest(net.params)})
             save("last", epoch, 0, None)
             if r["best"]:
                 save("best", epoch, 0, None)
             log(epoch_line(r))
-            if flag["stop"]:
+            if stop_requested():
                 result.status, result.signal = "interrupted", flag["signal"]
                 return result
     return result
@@ -522,7 +600,8 @@ def evaluate_run(
     ``split``: "test" (the data set's test split), "train" or "val" (the training and
     validation parts exactly as in training). Inputs are encoded with the run's saved
     ``encoding``; ``dataset`` evaluates on another data set (with its preset encoding).
-    ``limit`` > 0 evaluates only the first ``limit`` samples.
+    ``limit`` > 0 evaluates only the first ``limit`` samples. Launched with several MPI
+    ranks, each evaluates its share and every rank returns the whole result.
     """
     if split not in ("test", "train", "val"):
         raise ConfigError(f"split must be test, train or val; got {split!r}")
@@ -538,7 +617,8 @@ def evaluate_run(
     if limit:
         data = data.subset(np.arange(min(limit, len(data))))
     net = network_from_checkpoint(ck, data.n_inputs, data.n_classes)
-    r = evaluate(net, data, batch_size)
+    comm = world("numpy")  # host reductions only; None in one process
+    r = evaluate(net, data, batch_size, **({} if comm is None else {"comm": comm}))
     return {
         "checkpoint": str(ck.path),
         "dataset": data_cfg.dataset,

@@ -39,14 +39,23 @@ def active_net(sizes, seed=0, gain=1.2, **kw) -> sg.Network:
 
 
 def ref_params(net):
+    """The reference's settings, hidden and readout weights of ``net`` (see ref_rs for R)."""
     p = {
-        "alpha": net.alpha,
+        "alpha": list(net.alphas),
         "alpha_out": net.alpha_out,
         "theta": net.threshold,
         "readout": net.readout,
     }
     Ws = [np.asarray(net.params[f"W{l}"]) for l in range(1, net.n_hidden + 1)]
     return p, Ws, np.asarray(net.params["W_out"])
+
+
+def ref_rs(net):
+    """The recurrent weights of ``net`` per hidden layer (None for a feed-forward layer)."""
+    return [
+        np.asarray(net.params[f"R{l}"]) if rec else None
+        for l, rec in enumerate(net.recurrent, start=1)
+    ]
 
 
 def subnormal_cases(dtype) -> tuple[np.ndarray, float]:

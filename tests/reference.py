@@ -5,6 +5,10 @@ spike nonlinearity is a parameter: ``f``/``fprime`` = Heaviside and the band-mas
 give the engine's semantics; a smooth ``f`` with its true derivative gives a "smooth
 stand-in" whose gradient can be checked by finite differences. The reset always uses the
 Heaviside spike, whose derivative is 0 almost everywhere: that is the detached reset.
+
+Recurrence: ``Rs`` is a list with an (N, N) matrix or None per hidden layer; the recurrent
+input at step t is ``f(V[t-1]) @ R``. ``p["alpha"]`` is one float or a list per hidden layer
+of a float or an (N,) array (per-neuron decay).
 """
 
 from __future__ import annotations
@@ -32,18 +36,28 @@ def fast_sigmoid(theta, beta):
     )
 
 
-def forward(x, Ws, W_out, p, f):
+def layer_alpha(p, l):
+    """The decay of hidden layer l (0-based): a float or an (N,) array."""
+    a = p["alpha"]
+    return a[l] if isinstance(a, list) else a
+
+
+def forward(x, Ws, W_out, p, f, Rs=None):
     """Returns loss and the records the backward needs. x: (B, T, N0) float."""
     B, T, _ = x.shape
+    Rs = Rs or [None] * len(Ws)
     inp, rec = x, []
-    for W in Ws:
+    for l, (W, R) in enumerate(zip(Ws, Rs, strict=True)):
         N = W.shape[1]
+        alpha = layer_alpha(p, l)
         V = np.zeros((B, T, N))
         out = np.zeros((B, T, N))
         reset = np.zeros((B, N))
         for t in range(T):
             if t > 0:
-                V[:, t] = p["alpha"] * V[:, t - 1] + inp[:, t - 1] @ W - p["theta"] * reset
+                V[:, t] = alpha * V[:, t - 1] + inp[:, t - 1] @ W - p["theta"] * reset
+                if R is not None:
+                    V[:, t] += out[:, t - 1] @ R
             reset = (V[:, t] > p["theta"]).astype(float)
             out[:, t] = f(V[:, t])
         rec.append((inp, V, out))
@@ -79,10 +93,12 @@ def reg_terms(out, reg):
     return loss / B, grad / B
 
 
-def loss_and_grad(x, y, Ws, W_out, p, f, fprime, reg=None):
-    """Loss and gradients {W1.., W_out} by plain BPTT with explicit time loops."""
+def loss_and_grad(x, y, Ws, W_out, p, f, fprime, reg=None, Rs=None):
+    """Loss and gradients {W1.., R{l} of recurrent layers, W_out} by plain BPTT with explicit
+    time loops."""
     B, T, _ = x.shape
-    m, u, rec, s_last = forward(x, Ws, W_out, p, f)
+    Rs = Rs or [None] * len(Ws)
+    m, u, rec, s_last = forward(x, Ws, W_out, p, f, Rs)
     z = m - m.max(axis=1, keepdims=True)
     prob = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
     loss = -np.log(prob[np.arange(B), y]).mean()
@@ -111,17 +127,19 @@ def loss_and_grad(x, y, Ws, W_out, p, f, fprime, reg=None):
     regs = [reg_terms(out, reg) if reg else (0.0, 0.0) for (_, _, out) in rec]
     loss += sum(r[0] for r in regs)
     for l in range(len(Ws), 0, -1):
-        inp, V, _ = rec[l - 1]
-        W = Ws[l - 1]
+        inp, V, out = rec[l - 1]
+        W, R, alpha = Ws[l - 1], Rs[l - 1], layer_alpha(p, l - 1)
         g = gS + (regs[l - 1][1][:, None, :] if reg else 0.0)
-        delta = g * fprime(V)
         eps = np.zeros((B, T + 1, W.shape[1]))
         for t in range(T - 1, -1, -1):
-            eps[:, t] = delta[:, t] + p["alpha"] * eps[:, t + 1]
+            g_t = g[:, t] + (eps[:, t + 1] @ R.T if R is not None else 0.0)  # out[t] -> V[t+1]
+            eps[:, t] = g_t * fprime(V[:, t]) + alpha * eps[:, t + 1]
         dW = np.zeros_like(W)
         gS = np.zeros_like(inp)
         for t in range(T):
             dW += inp[:, t].T @ eps[:, t + 1]
             gS[:, t] = eps[:, t + 1] @ W.T
         grads[f"W{l}"] = dW
+        if R is not None:
+            grads[f"R{l}"] = sum(out[:, t].T @ eps[:, t + 1] for t in range(T))
     return loss, grads

@@ -145,11 +145,15 @@ def prefetch(
     start: int = 0,
     backend: Backend | None = None,
     depth: int = 1,
+    part: Callable[[int], slice] | None = None,
 ) -> Prefetcher:
     """The prepared batches (SpikeMatrix, labels) of one pass, from batch ``start`` on.
 
     Same order as ``data.batches(batch_size, shuffle, seed, drop_last)``; skipped batches are
     not built. Use as a context manager: ``with prefetch(...) as batches: for x, y in ...``.
+    ``part(n)``: the slice of each batch of ``n`` samples to keep (a rank's share of it).
     """
     order = data.batch_order(batch_size, shuffle, seed, drop_last)[start:]
+    if part is not None:
+        order = [idx[part(idx.size)] for idx in order]
     return Prefetcher((data.batch_matrix(idx) for idx in order), backend, depth)

@@ -12,6 +12,8 @@ from spikegrad.errors import BadValueError
 
 from .test_values_cli import _one_line_error, _usage_error
 
+REC_NEED = "recurrent must be true, false or a list of 2 of them (one per hidden layer)"
+
 
 def _config(runner, *args: str) -> TrainConfig:
     res = runner.invoke(cli, ["train", "--print-config", *args])
@@ -71,7 +73,7 @@ def test_older_configs_without_the_keys_are_feed_forward(tmp_path):
     [
         (["--recurrent", "x"], "--recurrent", "'x'"),
         (["--recurrent", "0,2"], "--recurrent", "'0,2'"),
-        (["--hidden", "5", "6", "--recurrent", "0,1,1"], "--recurrent", "[False, True, True]"),
+        (["--hidden", "5", "6", "--recurrent", "0,1,1"], "--recurrent", "(False, True, True)"),
         (["--tau-mem-spread", "-0.5"], "--tau-mem-spread", "-0.5"),
         (["--tau-mem-spread", "nan"], "--tau-mem-spread", "nan"),
         (["--tau-mem-spread", "inf"], "--tau-mem-spread", "inf"),
@@ -85,17 +87,10 @@ def test_bad_option_values_exit_2(runner, args, option, shown):
 @pytest.mark.parametrize(
     "line,shown",
     [
-        ("recurrent = 1", "recurrent must be true, false or a list of true/false; got 1"),
-        (
-            "recurrent = [1, 0]",
-            "recurrent must be true, false or a list of true/false; got [1, 0]",
-        ),
-        ("recurrent = []", "recurrent must be true, false or a list of true/false; got []"),
-        (
-            "recurrent = [true]",
-            "recurrent must be true, false or 2 true/false, one per hidden layer of [128, 128]; "
-            "got [True]",
-        ),
+        ("recurrent = 1", f"{REC_NEED}; got 1"),
+        ("recurrent = [1, 0]", f"{REC_NEED}; got [1, 0]"),
+        ("recurrent = []", f"{REC_NEED}; got []"),
+        ("recurrent = [true]", f"{REC_NEED}; got [True]"),
         ("tau_mem_spread = -1", "tau_mem_spread must be a finite number >= 0; got -1.0"),
         ('tau_mem_spread = "wide"', "tau_mem_spread must be a finite number >= 0; got 'wide'"),
     ],
