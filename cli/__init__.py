@@ -65,17 +65,18 @@ def cli(ctx: click.Context, debug: bool) -> None:
       spikegrad train                         # quick run on the built-in synthetic task
       spikegrad train --dataset fmnist --epochs 5 --out runs/fm
       spikegrad evaluate runs/fm --split val
+      spikegrad export runs/fm --model fm.npz --nir fm.nir
       spikegrad plot runs/fm
       spikegrad info                          # versions, GPU, why a backend was chosen
     """
     ctx.obj = {"debug": debug}
 
 
-from . import bench, datasets, evaluate, info, plot, train  # noqa: E402,F401  (register commands)
+from . import bench, datasets, evaluate, export, info, plot, train  # noqa: E402,F401  (register commands)
 
 # help order: the everyday commands first
 cli.commands = {
-    k: cli.commands[k] for k in ("train", "evaluate", "plot", "bench", "datasets", "info")
+    k: cli.commands[k] for k in ("train", "evaluate", "export", "plot", "bench", "datasets", "info")
 }
 
 

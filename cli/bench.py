@@ -7,7 +7,7 @@ import importlib.util
 import click
 
 from spikegrad.backend import BACKENDS
-from spikegrad.bench import CASES
+from spikegrad.bench import CASES, default_cases
 from spikegrad.bench.torch_baseline import COMPILE_MAX_STEPS
 
 from . import cli
@@ -25,6 +25,7 @@ device, peak memory, kernel bandwidth): python -m spikegrad.bench --gpu.
 \b
 Examples:
   spikegrad bench --case fmnist --repeats 3 --no-torch
+  spikegrad bench --case shd-recurrent
   spikegrad bench --peers --json
   spikegrad bench --backend cupy --case shd --case shd-large --json
 """
@@ -36,7 +37,7 @@ Examples:
     "cases",
     type=click.Choice(sorted(CASES)),
     multiple=True,
-    help="Repeatable.  [default: shd and fmnist]",
+    help=f"Repeatable.  [default: {', '.join(default_cases('cpu'))}]",
 )
 @click.option("--backend", type=click.Choice(BACKENDS), default="numpy", show_default=True)
 @click.option("--repeats", type=click.IntRange(1), default=5, show_default=True)

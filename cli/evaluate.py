@@ -15,20 +15,24 @@ from . import cli
 
 EXAMPLES = """
 \b
-A run folder means its best.npz (else last.npz). Inputs are encoded exactly as in
-training (the run's saved encoding options); "train" and "val" are the run's own
-training and validation parts.
+A run folder means its best.npz (else last.npz); a model file (spikegrad export
+--model, or net.save) works too. Inputs are encoded exactly as in training (the
+run's saved encoding options); "train" and "val" are the run's own training and
+validation parts. A model file saved without its run needs --dataset.
 
 \b
 Examples:
   spikegrad evaluate runs/fm --split val
   spikegrad evaluate runs/fm/last.npz --split test --data-dir ~/data/fashion_mnist
   spikegrad evaluate runs/syn --json | jq .accuracy
+  spikegrad evaluate model.npz --dataset fmnist --data-dir ~/data/fashion_mnist
 """
 
 
 @cli.command(epilog=EXAMPLES)
-@click.argument("checkpoint", type=click.Path(exists=True, path_type=Path), metavar="DIR_OR_CKPT")
+@click.argument(
+    "checkpoint", type=click.Path(exists=True, path_type=Path), metavar="DIR_CKPT_OR_MODEL"
+)
 @click.option(
     "--dataset",
     type=click.Choice(DATASETS),
@@ -61,16 +65,15 @@ def evaluate(
     batch_size: int,
     as_json: bool,
 ) -> None:
-    """Evaluate a trained network on a data split (under mpiexec: sharded, rank 0 prints)."""
+    """Evaluate a trained network (checkpoint, run folder or model file) on a data split
+    (under mpiexec: sharded, rank 0 prints)."""
     distributed.silence_followers()
     r = evaluate_run(checkpoint, split, dataset, data_dir, limit, batch_size)
     if as_json:
         click.echo(json.dumps(r))
         return
-    click.echo(
-        f"{r['checkpoint']} (after epoch {r['epoch']}) on {r['dataset']} {r['split']}: "
-        f"{r['n']} samples"
-    )
+    after = f" (after epoch {r['epoch']})" if r["epoch"] is not None else ""
+    click.echo(f"{r['checkpoint']}{after} on {r['dataset']} {r['split']}: {r['n']} samples")
     click.echo(f"accuracy {r['accuracy']:.2%}  loss {r['loss']:.4f}")
     names = r["class_names"]
     w = max(len(n) for n in names)

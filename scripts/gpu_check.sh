@@ -5,18 +5,22 @@
 #
 # Works offline where cupy-cuda13x (or 12x), numpy, scipy, h5py, click and pytest are already
 # installed; torch is optional (without torch with CUDA the PyTorch baseline is skipped and the
-# report says so). Steps, each under its own timeout (with the kill grace: 276 s in all):
+# report says so). Steps, each under its own timeout (with the kill grace: 298 s in all, 422 s
+# with both NCCL steps):
 #   1. install spikegrad from this checkout without dependencies, index or build isolation
 #      (falls back to PYTHONPATH if that fails)                                          20 s
 #   2. versions, the GPU (no usable GPU: stop with exit status 2), nvidia-smi          20+5 s
-#   3. GPU parity tests: pytest -m gpu tests/kernels (every kernel vs its NumPy twin, CuPy vs
-#      NumPy loss_and_grad dense and sparse, deterministic mode)                           95 s
+#   3. GPU parity tests: pytest -m gpu tests/kernels (every kernel vs its NumPy twin, the
+#      recurrent rlif.cu and per-neuron alpha included, CuPy vs NumPy loss_and_grad dense and
+#      sparse, deterministic mode)                                                          95 s
 #   4. the GPU benchmark: python -m spikegrad.bench.gpu (shd-large 700-400-400-20 and fmnist
 #      784-200-200-10 at B = 256; spikegrad and PyTorch both timed from inputs already on
 #      the device; CUDA events; peak memory; sparse backward bandwidth vs copy)            95 s
-#   5. training speed: python -m spikegrad.bench.train_speed --steps 50 (SHD-shaped synthetic
+#   5. recurrent layer timing: python scripts/gpu_rlif_timing.py (700-200r, B = 64, T = 500,
+#      float32: rlif.cu sparse forward / backward vs the dense twins on cuBLAS)            20 s
+#   6. training speed: python -m spikegrad.bench.train_speed --steps 50 (SHD-shaped synthetic
 #      data, steps/s and the projected time of 6,200 updates)                              35 s
-#   6. NCCL (scripts/nccl_check.py, if mpi4py and cupy.cuda.nccl are there): allreduce on
+#   7. NCCL (scripts/nccl_check.py, if mpi4py and cupy.cuda.nccl are there): allreduce on
 #      the device and one data-parallel epoch vs one process, 1 GPU (and 2 if present)   60+60 s
 # Output, all under $OUT: gpu_check_report.txt (everything), pytest_gpu.txt, bench_gpu.json,
 # train_speed.json. Exit status: 0 only if every step ran clean; 2 if there is no usable GPU.
@@ -82,6 +86,7 @@ say "pytest exit status: $rc$([ "$rc" -eq 124 ] && echo ' (timed out)')"
 
 # without torch (or without its CUDA build) the benchmark skips the baseline and says so
 step "GPU benchmark" 95 python -m spikegrad.bench.gpu --out "$OUT/bench_gpu.json"
+step "recurrent timing" 20 python scripts/gpu_rlif_timing.py
 step "training speed" 35 python -m spikegrad.bench.train_speed --backend cupy --steps 50 \
     --json "$OUT/train_speed.json"
 

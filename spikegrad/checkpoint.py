@@ -15,9 +15,6 @@ Files are written to a temporary name and renamed, so a crash never leaves half 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +26,7 @@ from .config import TrainConfig, loads_toml
 from .config import from_dict as config_from_dict
 from .errors import ConfigError, DataError, SpikegradError
 from .network import Network
+from .npzfile import read_npz, write_npz
 from .optim import Adam
 
 FORMAT_VERSION = 2  # 2: the hidden layers' alphas (version 1 files load; alphas None)
@@ -71,7 +69,6 @@ def capture(
 
 def save(ckpt: Checkpoint, path: str | Path) -> Path:
     """Write ``ckpt`` to ``path`` atomically (temporary file in the same folder, then rename)."""
-    path = Path(path)
     meta = {
         "format": "spikegrad-checkpoint",
         "version": FORMAT_VERSION,
@@ -81,60 +78,24 @@ def save(ckpt: Checkpoint, path: str | Path) -> Path:
         "state": ckpt.state,
         "config": ckpt.config.to_toml(),
     }
-    arrays = {"meta": np.array(json.dumps(meta))}
+    arrays = {}
     for prefix, d in (("param", ckpt.params), ("adam_m", ckpt.adam_m), ("adam_v", ckpt.adam_v)):
         arrays.update({f"{prefix}.{k}": a for k, a in d.items()})
     for l, a in enumerate(ckpt.alphas or [], start=1):
         arrays[f"alpha.{l}"] = np.asarray(a, dtype=np.float64)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes it private
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_npz(path, meta, arrays)
 
 
 def load(path: str | Path) -> Checkpoint:
     """Read a checkpoint; a missing, corrupt or too new file raises DataError naming it."""
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: no such checkpoint file")
+    meta, arrays = read_npz(path, "checkpoint", "spikegrad-checkpoint", FORMAT_VERSION)
     bad = f"{path}: corrupt or not a spikegrad checkpoint"
     try:
-        with np.load(path, allow_pickle=False) as z:
-            meta = json.loads(str(z["meta"]))
-            arrays = {k: z[k] for k in z.files if k != "meta"}
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-        if not zipfile.is_zipfile(path):
-            why = "not a .npz (zip) archive"
-        elif isinstance(exc, KeyError):
-            why = "no 'meta' record"
-        elif "pickle" in str(exc):
-            why = "it holds Python objects, which spikegrad never writes"
-        else:
-            why = f"unreadable contents: {type(exc).__name__}"
-        raise DataError(f"{bad} ({why})") from None
-    if not isinstance(meta, dict) or meta.get("format") != "spikegrad-checkpoint":
-        raise DataError(f"{path}: not a spikegrad checkpoint")
-    try:
-        version, step, epoch, batch = (
-            int(meta[k]) for k in ("version", "adam_step", "epoch", "batch")
-        )
+        step, epoch, batch = (int(meta[k]) for k in ("adam_step", "epoch", "batch"))
         toml = str(meta["config"])
     except (KeyError, TypeError, ValueError) as exc:
         raise DataError(f"{bad} (meta record: bad or missing {exc})") from None
-    if version > FORMAT_VERSION:
-        raise DataError(
-            f"{path}: checkpoint format version {version} is newer than this spikegrad "
-            f"reads ({FORMAT_VERSION}); upgrade spikegrad"
-        )
     try:
         config = config_from_dict(loads_toml(toml))
     except SpikegradError as exc:

@@ -26,6 +26,7 @@ import math
 import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -199,6 +200,20 @@ class Network:
             if a.shape != shape:
                 raise ShapeError(f"params[{k!r}] must have shape {shape}; got {a.shape}")
             self._params[k] = a
+
+    # ----------------------------------------------------------------- model files
+    def save(self, path: str | Path) -> Path:
+        """Write the model (no optimiser state) to one versioned file (spikegrad.modelfile)."""
+        from . import modelfile
+
+        return modelfile.save(self, path)
+
+    @classmethod
+    def load(cls, path: str | Path, backend: str = "numpy") -> Network:
+        """A network from a file written by :meth:`save`, on ``backend``."""
+        from . import modelfile
+
+        return modelfile.load(path, backend)
 
     # -------------------------------------------------------------------- forward
     def _run(

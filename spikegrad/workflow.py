@@ -23,6 +23,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from . import checkpoint as ckpt_io
+from . import modelfile
 from .backend import cupy_available, to_numpy
 from .config import TrainConfig, layer_sizes, preset
 from .datasets import load
@@ -40,6 +41,7 @@ from .distributed import (
 from .errors import BadValueError, ConfigError, TrainingError
 from .network import Network
 from .neuron import heterogeneous_alpha
+from .npzfile import file_format
 from .optim import Adam, LRSchedule
 from .train import (
     EpochStats,
@@ -595,19 +597,30 @@ def evaluate_run(
     limit: int = 0,
     batch_size: int = 256,
 ) -> dict[str, Any]:
-    """Evaluate a checkpoint (a run folder means its ``best.npz``, else ``last.npz``).
+    """Evaluate a checkpoint (a run folder means its ``best.npz``, else ``last.npz``) or a
+    model file (:mod:`spikegrad.modelfile`).
 
     ``split``: "test" (the data set's test split), "train" or "val" (the training and
     validation parts exactly as in training). Inputs are encoded with the run's saved
-    ``encoding``; ``dataset`` evaluates on another data set (with its preset encoding).
+    ``encoding`` (a model file without its run's config needs ``dataset``: its preset);
+    ``dataset`` evaluates on another data set (with its preset encoding).
     ``limit`` > 0 evaluates only the first ``limit`` samples. Launched with several MPI
     ranks, each evaluates its share and every rank returns the whole result.
     """
     if split not in ("test", "train", "val"):
         raise ConfigError(f"split must be test, train or val; got {split!r}")
-    ck = ckpt_io.load(ckpt_io.resolve(path, prefer=("best", "last")))
-    cfg = ck.config
-    data_cfg = cfg if dataset in (None, cfg.dataset) else preset(dataset).replace(seed=cfg.seed)
+    file = ckpt_io.resolve(path, prefer=("best", "last"))
+    if file_format(file) == modelfile.FORMAT:
+        ck, cfg = None, modelfile.run_config(file)
+        if cfg is None and dataset is None:
+            raise ConfigError(f"{file}: the model file holds no run config; name the --dataset")
+    else:
+        ck = ckpt_io.load(file)
+        cfg = ck.config
+    if cfg is None or dataset not in (None, cfg.dataset):
+        data_cfg = preset(dataset).replace(seed=cfg.seed if cfg else 0)
+    else:
+        data_cfg = cfg
     if data_dir is not None:
         data_cfg = data_cfg.replace(data_dir=data_dir)
     train, val = load_data(data_cfg, "test" if split == "test" else "train")
@@ -616,15 +629,23 @@ def evaluate_run(
         raise ConfigError("split 'val': this run has no validation slice (val_fraction 0)")
     if limit:
         data = data.subset(np.arange(min(limit, len(data))))
-    net = network_from_checkpoint(ck, data.n_inputs, data.n_classes)
+    if ck is not None:
+        net = network_from_checkpoint(ck, data.n_inputs, data.n_classes)
+    else:
+        net = modelfile.load(file, resolve_backend(cfg.backend if cfg else "auto"))
+        if (net.sizes[0], net.sizes[-1]) != (data.n_inputs, data.n_classes):
+            raise ConfigError(
+                f"{file}: the model takes {net.sizes[0]} inputs and has {net.sizes[-1]} "
+                f"classes; {data_cfg.dataset} has {data.n_inputs} and {data.n_classes}"
+            )
     comm = world("numpy")  # host reductions only; None in one process
     r = evaluate(net, data, batch_size, **({} if comm is None else {"comm": comm}))
     return {
-        "checkpoint": str(ck.path),
+        "checkpoint": str(file),
         "dataset": data_cfg.dataset,
         "split": split,
         "n": len(data),
-        "epoch": ck.epoch,
+        "epoch": ck.epoch if ck is not None else None,
         **r,
         "class_names": list(data.class_names),
     }

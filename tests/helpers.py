@@ -75,10 +75,17 @@ def subnormal_cases(dtype) -> tuple[np.ndarray, float]:
 
 
 def spiking_net(
-    readout: str = "sum", reg: dict | None = None, dtype: str = "float64", sizes=(12, 9, 7, 3)
+    readout: str = "sum",
+    reg: dict | None = None,
+    dtype: str = "float64",
+    sizes=(12, 9, 7, 3),
+    recurrent: bool | list[bool] = False,
+    alpha: float | list = 0.9,
 ) -> sg.Network:
     """A small network whose weights (x4) make every layer spike (the benchmarks' tests)."""
-    net = sg.Network(list(sizes), readout=readout, reg=reg, dtype=dtype, seed=3, alpha=0.9)
+    net = sg.Network(
+        list(sizes), readout=readout, reg=reg, dtype=dtype, seed=3, alpha=alpha, recurrent=recurrent
+    )
     net.params = {k: v * 4.0 for k, v in net.params.items()}
     return net
 
@@ -88,3 +95,28 @@ def dense_events(B: int, T: int, N: int, seed: int = 0) -> tuple[sg.SpikeEvents,
     rng = np.random.default_rng(seed)
     b, t, i = np.nonzero(rng.random((B, T, N)) < 0.3)
     return sg.SpikeEvents(b, t, i, (B, T, N)), rng.integers(0, 3, B)
+
+
+def alpha_values(rng, kind: str, scalar: float, n: int):
+    """``scalar``, or for kind "per-neuron" n values in [0.5, 1) with the first two set to
+    1 and 0 (the ends of the allowed range)."""
+    if kind == "scalar":
+        return scalar
+    a = rng.uniform(0.5, 1.0, n)
+    a[: min(n, 2)] = [1.0, 0.0][: min(n, 2)]
+    return a
+
+
+def spike_csr(rng, rows: int, cols: int, p: float):
+    """Random 0/1 spikes with one empty row: CSR (indptr int32, indices int32) and dense."""
+    dense = rng.random((rows, cols)) < p
+    dense[rows // 2] = False  # an empty row
+    r, c = np.nonzero(dense)
+    indptr = np.searchsorted(r, np.arange(rows + 1)).astype(np.int32)
+    return indptr, c.astype(np.int32), dense
+
+
+def layer_input(rng, T, B, n_in, p=0.12) -> sg.SpikeMatrix:
+    """Random input spikes of one layer. Shapes: -> SpikeMatrix (T * B, n_in)."""
+    indptr, indices, _ = spike_csr(rng, T * B, n_in, p)
+    return sg.SpikeMatrix(indptr, indices, T, B, n_in)

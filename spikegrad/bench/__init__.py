@@ -7,6 +7,9 @@
 * ``python -m spikegrad.bench.train_speed``: training steps per second on SHD-shaped data.
 * ``python -m spikegrad.bench.contention``: the sparse step's time alone and beside a busy
   process, per thread setting (:mod:`.contention`).
+* ``python -m spikegrad.bench.band_sweep``: the sparse and dense backward against the band
+  B_th (default case ``shd-recurrent``): the sparse cost follows the active set
+  (:mod:`.band_sweep`).
 
 Shared: the case table (:mod:`.cases`), clocks and the timed step (:mod:`.timing`), the report
 code (:mod:`.report`) and the PyTorch baseline (:mod:`.torch_baseline`, torch optional).

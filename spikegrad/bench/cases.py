@@ -3,7 +3,8 @@
 A case is one of the paper's shapes with its input statistics and the active fraction per
 hidden layer that the paper measured during training. ``devices`` says which report runs it by
 default: the CPU report the 200-neuron SHD-like shape at B = 64, the GPU report the 400-neuron
-one at B = 256 (the paper's GPU setting); F-MNIST-like runs on both.
+one at B = 256 (the paper's GPU setting); F-MNIST-like runs on both. ``shd-recurrent`` is the
+SHD-like shape with both hidden layers recurrent (issue 13), on the CPU.
 """
 
 from __future__ import annotations
@@ -36,12 +37,22 @@ class Case:
     rate: float
     target_active: tuple[float, ...]  # per hidden layer: the paper's measured fractions
     devices: tuple[str, ...] = ("cpu", "gpu")  # the reports that run it by default
+    recurrent: tuple[bool, ...] = ()  # per hidden layer; () = feed-forward
+    # ratios the CPU report checks: (result key, ">=" or "<=", bound), e.g. an issue's targets
+    cpu_targets: tuple[tuple[str, str, float], ...] = ()
 
 
 # Active-fraction targets: PAPER.md §4.2, mean over training at N = 200 (SHD 1.72 / 1.08 %,
 # F-MNIST 1.06 / 0.87 %) and N = 400 (SHD 1.75 / 0.84 %). SHD's input rate: 1.5 %.
 _SHD = dict(alpha=math.exp(-0.2), alpha_out=math.exp(-0.1), readout="sum", init="uniform")
 _SHD_IN = dict(input="poisson", rate=0.015)
+# Issue 13's "Must show" for the recurrent CPU case: sparse backward >= 3x the own dense one,
+# sparse step >= 5x the PyTorch BPTT step, kept bytes <= 10 % of dense.
+ISSUE_13_TARGETS = (
+    ("backward_speedup", ">=", 3.0),
+    ("torch_step_vs_sparse_step", ">=", 5.0),
+    ("retained_ratio", "<=", 0.10),
+)
 CASES = {
     "shd": Case("shd", (700, 200, 200, 20), B=64, T=500, **_SHD, **_SHD_IN,
                 target_active=(0.0172, 0.0108), devices=("cpu",)),
@@ -50,7 +61,18 @@ CASES = {
                    rate=0.5, target_active=(0.0106, 0.0087)),
     "shd-large": Case("shd-large", (700, 400, 400, 20), B=256, T=500, **_SHD, **_SHD_IN,
                       target_active=(0.0175, 0.0084), devices=("gpu",)),
+    "shd-recurrent": Case("shd-recurrent", (700, 200, 200, 20), B=64, T=500, **_SHD, **_SHD_IN,
+                          target_active=(0.0172, 0.0108), devices=("cpu",),
+                          recurrent=(True, True), cpu_targets=ISSUE_13_TARGETS),
 }  # fmt: skip
+
+
+# Calibration of a recurrent layer: R's factor is R_GAIN x W's. At the shd-recurrent shape
+# (seed 0) the same factor for both (3.3 in layer 2) let layer 2's activity run away over T
+# (spike rate 1.8 % in steps 50-99, 3.1 % in steps 450-499); with half of W's factor the
+# rate is stationary (0.3-0.4 % throughout, as the feed-forward case) and R's current is
+# still about a quarter (layer 1) and half (layer 2) of W's, in standard deviation.
+R_GAIN = 0.5
 
 
 def default_cases(device: str) -> list[str]:
@@ -77,31 +99,44 @@ def make_inputs(case: Case, seed: int = 0) -> tuple[SpikeEvents, np.ndarray]:
     return SpikeEvents(b, t, i, (B, T, N)), y
 
 
-def build_network(case: Case, backend: str = "numpy") -> Network:
-    """The case's network with the paper's initialisation (float32, seed 0)."""
+def build_network(case: Case, backend: str = "numpy", **options: Any) -> Network:
+    """The case's network with the paper's initialisation (float32, seed 0); a recurrent
+    layer's R has the default initialisation (uniform, fan_in = N). ``options``: further
+    :class:`~spikegrad.network.Network` arguments (e.g. ``b_th``)."""
     return Network(
         list(case.sizes),
+        recurrent=list(case.recurrent) or False,
         alpha=case.alpha,
         alpha_out=case.alpha_out,
         readout=case.readout,
         init=case.init,
         backend=backend,
         seed=0,
+        **options,
     )
 
 
 def calibrate(
-    net: Network, x: Any, y: Any, target: tuple[float, ...], iters: int = 14
+    net: Network,
+    x: Any,
+    y: Any,
+    target: tuple[float, ...],
+    iters: int = 14,
+    r_gain: float = R_GAIN,
 ) -> list[float]:
     """Scale each hidden layer's weights (bisection in log scale, layer by layer) so that its
-    active fraction is close to ``target[l]``. Returns the reached fractions."""
+    active fraction is close to ``target[l]``. Returns the reached fractions.
+
+    A recurrent layer's R (default initialisation) is scaled by ``r_gain`` times W's factor
+    (see :data:`R_GAIN`)."""
     for l, goal in enumerate(target, start=1):
-        key = f"W{l}"
-        w0 = net.params[key].copy()
+        gains = {f"W{l}": 1.0, **({f"R{l}": r_gain} if f"R{l}" in net.params else {})}
+        w0 = {k: net.params[k].copy() for k in gains}
         lo, hi = -3.0, 3.0
         for _ in range(iters):
             mid = (lo + hi) / 2
-            net.params[key] = w0 * net.dtype.type(math.exp(mid))
+            for k, w in w0.items():
+                net.params[k] = w * net.dtype.type(gains[k] * math.exp(mid))
             with warnings.catch_warnings():  # silent layers are expected while searching
                 warnings.simplefilter("ignore", RuntimeWarning)
                 frac = net.loss_and_grad(x, y, mode="sparse")[2]["active_fraction"][l - 1]
@@ -109,11 +144,24 @@ def calibrate(
     return list(net.loss_and_grad(x, y, mode="sparse")[2]["active_fraction"])
 
 
+def spike_rate_halves(net: Network, x: Any) -> list[tuple[float, float]]:
+    """Per hidden layer, the spike rate in the first and in the second half of the time window
+    (close values: the activity neither dies out nor runs away over T)."""
+    out = []
+    for ev in net.hidden_spikes(x):
+        B, T, N = ev.shape
+        late = int(np.count_nonzero(to_numpy(ev.t) >= T // 2))
+        out.append(((ev.t.size - late) / (B * (T // 2) * N), late / (B * (T - T // 2) * N)))
+    return out
+
+
 def case_fields(case: Case, net: Network) -> dict[str, Any]:
-    """The fields every report record starts with: case, shape, B, T, backend, dtype."""
+    """The fields every report record starts with: case, shape (a recurrent layer's size
+    marked "r", e.g. 700-200r-200r-20), B, T, backend, dtype."""
+    rec = [False, *case.recurrent] + [False] * (len(case.sizes) - 1 - len(case.recurrent))
     return {
         "case": case.name,
-        "shape": "-".join(map(str, case.sizes)),
+        "shape": "-".join(f"{n}r" if r else str(n) for n, r in zip(case.sizes, rec, strict=True)),
         "B": case.B,
         "T": case.T,
         "backend": net.backend.name,

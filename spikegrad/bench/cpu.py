@@ -34,6 +34,7 @@ from .cases import (
     default_cases,
     grad_err,
     make_inputs,
+    spike_rate_halves,
 )
 from .timing import WallClock, device_sync, median_time, time_mode
 
@@ -62,8 +63,10 @@ def run_case(
         "cpu_ops": native.describe(path=False) if net.backend.name == "numpy" else None,
         "active_fraction": active,
         "spike_rate": sd["spike_rate"],
+        "spike_rate_halves": spike_rate_halves(net, x),
         "input_rate": x.n_events / (case.B * case.T * case.sizes[0]),
         "sparse_vs_dense_rel_err": grad_err(gs, gd),
+        "targets": [list(t) for t in case.cpu_targets],
     }
     clock = WallClock(device_sync(net))
     host = net.backend.name == "numpy"
@@ -99,7 +102,8 @@ def run(
     with_peers: bool = False,
     compile_max_steps: int = torch_baseline.COMPILE_MAX_STEPS,
 ) -> list[dict[str, Any]]:
-    """Run the named cases (default: the CPU report's, shd and fmnist); see :func:`run_case`."""
+    """Run the named cases (default: the CPU report's, shd, fmnist and shd-recurrent); see
+    :func:`run_case`."""
     names = cases or default_cases("cpu")
     return [
         run_case(CASES[c], backend, repeats, with_torch, with_peers, compile_max_steps)
@@ -121,7 +125,10 @@ def main(argv: list[str] | None = None) -> None:
         prog="python -m spikegrad.bench", description=(__doc__ or "").split("\n")[0]
     )
     ap.add_argument(
-        "--case", action="append", choices=sorted(CASES), help="repeatable; default shd, fmnist"
+        "--case",
+        action="append",
+        choices=sorted(CASES),
+        help=f"repeatable; default {', '.join(default_cases('cpu'))}",
     )
     ap.add_argument("--backend", default="numpy", choices=["numpy", "cupy", "auto"])
     ap.add_argument("--repeats", type=int, default=5)

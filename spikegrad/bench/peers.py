@@ -4,11 +4,13 @@ SpikingJelly and Norse, each written as a competent user of that library writes 
 Every peer is a :class:`~.torch_baseline.TorchBPTT` whose hidden LIF layers are the library's
 neuron: one matrix product per layer over the whole time-major sequence (T, B, N), then the
 library's time loop (snnTorch ``Leaky`` and Norse ``LIFBoxCell`` step by step over
-``unbind(0)`` views; SpikingJelly's multi-step ``LIFNode``, one call on its CPU backend). The
+``unbind(0)`` views; SpikingJelly's multi-step ``LIFNode``, one call on its CPU backend;
+snnTorch ``RLeaky`` for a recurrent layer). The
 readout (spikegrad's leaky integrator and score), the loss, ``torch.optim.Adam``, the input
 tensor and the timing are the PyTorch baseline's, so rows differ only in the LIF layers. Each
 :class:`Peer` says in ``note`` how its model differs from spikegrad's. The libraries are
-optional (extra ``peers``); one that cannot be imported is reported, not an error.
+optional (extra ``peers``); one that cannot be imported, or cannot express the network (a
+recurrent layer, per-neuron alpha), is reported with the reason, not an error.
 """
 
 from __future__ import annotations
@@ -29,9 +31,14 @@ from .torch_baseline import TorchBPTT, spike_function, time_step
 
 class SnnTorchBPTT(TorchBPTT):
     """snnTorch 1.x: ``snn.Leaky(beta=alpha, threshold=theta, reset_mechanism="subtract")``
-    (its reset is detached) with spikegrad's surrogate as ``spike_grad``. A Leaky fed h[t]
-    returns spikegrad's S[t+1], so each layer emits a zero step first and skips the last
-    input step (never used by spikegrad either): the same model, the same gradients."""
+    (its reset is detached) with spikegrad's surrogate as ``spike_grad``; a recurrent layer is
+    ``snn.RLeaky`` (``all_to_all``, ``linear_features=N``, the same arguments) whose
+    recurrent ``Linear`` is replaced by the bias-free product ``S @ R`` with spikegrad's R (the
+    function of ``Linear(N, N, bias=False)`` with weight R^T). RLeaky adds ``recurrent(spk)``
+    of its previous spike, which is spikegrad's S[t] @ R. Per-neuron alpha is a ``beta``
+    tensor. A Leaky or RLeaky fed h[t] returns spikegrad's S[t+1], so each layer emits a zero
+    step first and skips the last input step (never used by spikegrad either): the same model,
+    the same gradients."""
 
     def __init__(self, net: Network, device: str, lr: float = 1e-6) -> None:
         super().__init__(net, device, lr)
@@ -39,22 +46,37 @@ class SnnTorchBPTT(TorchBPTT):
 
         torch = self.torch
         spike0 = spike_function(0.0, net.beta_s, net.b_th)  # snnTorch passes V - theta
-        self.layers = [
-            snn.Leaky(
-                beta=torch.tensor(net.alpha, dtype=self.dtype),
+
+        class SpikesTimesR(torch.nn.Module):
+            def __init__(self, r: Any) -> None:
+                super().__init__()
+                self.r = r
+
+            def forward(self, s: Any) -> Any:
+                return s @ self.r
+
+        self.layers = []
+        for l, rec in enumerate(net.recurrent, start=1):
+            kw = dict(
+                beta=torch.as_tensor(self.alphas[l - 1], dtype=self.dtype),
                 threshold=torch.tensor(net.threshold, dtype=self.dtype),
                 spike_grad=spike0,
                 reset_mechanism="subtract",
-            ).to(device)
-            for _ in range(net.n_hidden)
-        ]
+            )
+            if rec:
+                lif = snn.RLeaky(linear_features=net.sizes[l], all_to_all=True, **kw)
+                lif.recurrent = SpikesTimesR(self.params[f"R{l}"])
+            else:
+                lif = snn.Leaky(**kw)
+            self.layers.append(lif.to(device))
 
     def _lif(self, h: Any, l: int) -> Any:
         lif = self.layers[l - 1]
-        mem = lif.init_leaky()
+        rec = self.net.recurrent[l - 1]
+        spk, mem = lif.reset_mem() if rec else (None, lif.reset_mem())
         out = [self.torch.zeros_like(h[0])]
         for h_t in h[:-1].unbind(0):
-            spk, mem = lif(h_t, mem)
+            spk, mem = lif(h_t, spk, mem) if rec else lif(h_t, mem)
             out.append(spk)
         return self.torch.stack(out)
 
@@ -70,7 +92,7 @@ class SpikingJellyBPTT(TorchBPTT):
 
         self.layers = [
             neuron.LIFNode(
-                tau=1.0 / (1.0 - net.alpha),
+                tau=1.0 / (1.0 - float(alpha)),
                 decay_input=False,
                 v_threshold=net.threshold,
                 v_reset=None,
@@ -78,7 +100,7 @@ class SpikingJellyBPTT(TorchBPTT):
                 detach_reset=True,
                 step_mode="m",
             ).to(device)
-            for _ in range(net.n_hidden)
+            for alpha in self.alphas
         ]
 
     def _lif(self, h: Any, l: int) -> Any:
@@ -98,19 +120,30 @@ class NorseBPTT(TorchBPTT):
         from norse.torch.functional.reset import reset_subtract
 
         torch, dt = self.torch, 1e-3
-        p = LIFBoxParameters(
-            tau_mem_inv=torch.tensor((1.0 - net.alpha) / dt, dtype=self.dtype, device=device),
-            v_leak=torch.tensor(0.0, dtype=self.dtype, device=device),
-            v_th=torch.tensor(net.threshold, dtype=self.dtype, device=device),
-            v_reset=torch.tensor(0.0, dtype=self.dtype, device=device),
-            method="super",
-            alpha=torch.tensor(net.beta_s, dtype=self.dtype, device=device),
-            reset_method=reset_subtract,
-        )
-        self.layers = [LIFBoxCell(p, dt=dt) for _ in range(net.n_hidden)]
+
+        def tensor(v: float) -> Any:
+            return torch.tensor(v, dtype=self.dtype, device=device)
+
+        self.layers = [
+            LIFBoxCell(
+                LIFBoxParameters(
+                    tau_mem_inv=tensor((1.0 - float(alpha)) / dt),
+                    v_leak=tensor(0.0),
+                    v_th=tensor(net.threshold),
+                    v_reset=tensor(0.0),
+                    method="super",
+                    alpha=tensor(net.beta_s),
+                    reset_method=reset_subtract,
+                ),
+                dt=dt,
+            )
+            for alpha in self.alphas
+        ]
 
     def weight_scale(self, key: str) -> float:
-        return 1.0 if key == "W_out" else 1.0 / (1.0 - self.net.alpha)
+        if key == "W_out":
+            return 1.0
+        return 1.0 / (1.0 - float(self.net.alphas[int(key[1:]) - 1]))
 
     def _lif(self, h: Any, l: int) -> Any:
         cell, state, out = self.layers[l - 1], None, []
@@ -120,10 +153,30 @@ class NorseBPTT(TorchBPTT):
         return self.torch.stack(out)
 
 
+def _any_model(net: Network) -> str | None:
+    """Every network maps (snnTorch: Leaky, RLeaky, a per-neuron beta)."""
+    return None
+
+
+def _scalar_ff_only(recurrent_why: str) -> Callable[[Network], str | None]:
+    """A check for a library whose matching neuron is feed-forward with one alpha per layer:
+    returns why it cannot model ``net`` (``recurrent_why`` for a recurrent layer), else None."""
+
+    def why(net: Network) -> str | None:
+        if any(net.recurrent):
+            return f"not run (recurrent network): {recurrent_why}"
+        if any(np.ndim(a) for a in net.alphas):
+            return "not run: its matching neuron takes one time constant per layer"
+        return None
+
+    return why
+
+
 @dataclass(frozen=True)
 class Peer:
     """A peer library: result-row key ``name``, display ``label``, the import that must work,
-    its distribution name (for the version), how its model differs (``note``) and its model."""
+    its distribution name (for the version), how its model differs (``note``), its model, and
+    ``unsupported(net)``: why it cannot express ``net``, else None."""
 
     name: str
     label: str
@@ -131,21 +184,28 @@ class Peer:
     dist: str
     note: str
     model: type[TorchBPTT]
+    unsupported: Callable[[Network], str | None] = _any_model
 
 
 _READOUT = "readout, loss and Adam as the torch row"
 PEERS = (
     Peer("snntorch", "snnTorch", "snntorch", "snntorch",
-         "Leaky, subtract reset detached, spikegrad's surrogate as spike_grad, output shifted "
-         f"one step: spikegrad's model; {_READOUT}", SnnTorchBPTT),
+         "Leaky (RLeaky for a recurrent layer, its recurrent Linear the bias-free S @ R), "
+         "subtract reset detached, spikegrad's surrogate as spike_grad, output shifted one "
+         f"step: spikegrad's model; {_READOUT}", SnnTorchBPTT),
     Peer("spikingjelly", "SpikingJelly", "spikingjelly.activation_based.neuron", "spikingjelly",
          "multi-step LIFNode (CPU backend), soft reset detached; differs: fires at V >= theta in "
          "the step of its input (no one-step delay), reset decays with V, surrogate SoftSign(100) "
-         f"= 50x an untruncated fast sigmoid; {_READOUT}", SpikingJellyBPTT),
+         f"= 50x an untruncated fast sigmoid; {_READOUT}", SpikingJellyBPTT,
+         _scalar_ff_only("SpikingJelly has no recurrent LIF neuron; its recurrent containers "
+                         "put the feed-forward product inside the time loop and fire in the "
+                         "step of their input")),
     Peer("norse", "Norse", "norse.torch", "norse",
          "LIFBoxCell loop, subtract reset; differs: fires in the step of its input, reset decays "
          "with V and is not detached, surrogate SuperSpike 1/(|V-theta|+1)^2 untruncated (Norse "
-         f"1.1 ignores its alpha), hidden weights / (1 - alpha); {_READOUT}", NorseBPTT),
+         f"1.1 ignores its alpha), hidden weights / (1 - alpha); {_READOUT}", NorseBPTT,
+         _scalar_ff_only("Norse's recurrent cells (LIFRecurrentCell, ...) add a synaptic "
+                         "current and hold the input weights in the step: another model")),
 )  # fmt: skip
 
 
@@ -187,7 +247,7 @@ def time_peers(
     """
     res: dict[str, Any] = {"peers": [], "peers_missing": {}}
     for p in peers:
-        if why := unavailable(p):
+        if why := unavailable(p) or p.unsupported(net):
             res["peers_missing"][p.label] = why
             continue
         t = timer(net, x, y, warmup, repeats, compile=False, model=p.model)

@@ -35,6 +35,15 @@ def add_ratios(r: dict[str, Any]) -> dict[str, Any]:
     return r
 
 
+def targets_met(r: dict[str, Any]) -> list[tuple[str, str, float, bool]]:
+    """(key, op, bound, met) for each of ``r["targets"]`` whose ratio ``r`` holds."""
+    return [
+        (key, op, bound, r[key] >= bound if op == ">=" else r[key] <= bound)
+        for key, op, bound in r.get("targets", [])
+        if key in r
+    ]
+
+
 def peer_rows(r: dict[str, Any]) -> list[tuple[str, str]]:
     """(key, label) of the rows that compete with spikegrad: torch, then the peer libraries."""
     return [("torch", "torch BPTT")] + [(p["name"], p["label"]) for p in r.get("peers", [])]
@@ -52,10 +61,11 @@ def _cell(r: dict[str, Any], key: str, width: int, scale: float, decimals: int) 
 def case_block(
     r: dict[str, Any], ms_decimals: int = 1, peak: bool = False, notes: list[str] | None = None
 ) -> list[str]:
-    """The lines of one case: header, activity, ``notes``, the table (dense, sparse, torch and
-    peer rows: forward, backward and step ms, MB kept for the backward, peak MB if ``peak``),
-    the ratios, then one line per peer (how its model differs), the torch variant and each
-    peer that did not run."""
+    """The lines of one case: header, activity (and the spike rate per half of T where
+    measured), ``notes``, the table (dense, sparse, torch and peer rows: forward, backward and
+    step ms, MB kept for the backward, peak MB if ``peak``), the ratios and the case's targets
+    (:func:`targets_met`), then one line per peer (how its model differs), the torch variant
+    and each peer that did not run."""
     act = " / ".join(f"{a:.2%}" for a in r["active_fraction"])
     cols = [
         ("forward ms", "forward_s", 12, 1e3, ms_decimals),
@@ -66,6 +76,10 @@ def case_block(
     if peak:
         cols.append(("peak MB", "peak_bytes", 10, 1 / MB, 1))
     rows = [*ROWS, *peer_rows(r)]
+    halves = []
+    if r.get("spike_rate_halves"):
+        each = ", ".join(f"{a:.2%} / {b:.2%}" for a, b in r["spike_rate_halves"])
+        halves.append(f"  spike rate per layer, first / second half of T: {each}")
     width = max([10] + [len(label) for row, label in rows if f"{row}_step_s" in r])
     lines = [
         "",
@@ -73,6 +87,7 @@ def case_block(
         *([f"  cpu ops: {r['cpu_ops']}"] if r.get("cpu_ops") else []),
         f"  active fraction per layer {act}; input spike rate {r['input_rate']:.2%}; "
         f"sparse vs dense grad rel. err {r['sparse_vs_dense_rel_err']:.1e}",
+        *halves,
         *(notes or []),
         f"  {'':{width}s}" + "".join(f"{title:>{w}s}" for title, _, w, _, _ in cols),
     ]
@@ -96,6 +111,14 @@ def case_block(
             else ""
         )
     )
+    if met := targets_met(r):
+        lines.append(
+            "  targets: "
+            + ", ".join(
+                f"{key} {r[key]:.3g} (target {op} {bound:g}): {'met' if ok else 'NOT met'}"
+                for key, op, bound, ok in met
+            )
+        )
     if r.get("peers"):
         each = ", ".join(
             f"{p['label']} {r[p['name'] + '_step_vs_sparse_step']:.1f}x" for p in r["peers"]

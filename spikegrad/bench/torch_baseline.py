@@ -1,15 +1,20 @@
 """The peer baseline: a PyTorch dense-BPTT step of the same network (benchmark only).
 
-The paper's speedups were measured against this kind of implementation, written as a
-competent PyTorch user writes it: tensors are time-major (T, B, N); each layer's input current
-is one matrix product over all steps, and the time loop walks per-step views of it
-(``h.unbind(0)``), so autograd's backward is linear in T (indexing ``h[:, t]`` of a batch-major
-tensor would make every step's backward write a full-size gradient: O(T^2)); a surrogate spike
-function (the engine's band-truncated fast sigmoid), the reset detached from the graph, the
-leaky readout, cross-entropy, the spike-count regulariser when the network has one, and
-``torch.optim.Adam``. On the CPU it is timed eager and, where T is short enough to compile
-(:data:`COMPILE_MAX_STEPS`), as ``torch.compile(loss)`` too, compiled and checked before any
-timing; the faster is reported. The peer libraries (:mod:`.peers`) subclass
+The paper's speedups were measured against this kind of implementation, written as a competent
+PyTorch user writes it: tensors are time-major (T, B, N); each layer's input current is one
+matrix product over all steps, and the time loop walks per-step views of it (``h.unbind(0)``),
+so autograd's backward is linear in T (indexing ``h[:, t]`` of a batch-major tensor would make
+every step's backward write a full-size gradient: O(T^2)); a surrogate spike function (the
+engine's band-truncated fast sigmoid, a custom ``autograd.Function``), the reset detached from
+the graph, the leaky readout, cross-entropy, the spike-count regulariser when the network has
+one, and ``torch.optim.Adam``, in the network's dtype (float32 in the benchmarks). A recurrent
+layer keeps the one feed-forward product over all steps; only its recurrence is in the time
+loop, one (B, N) x (N, N) product ``S[t] @ R`` per step whose spikes carry the surrogate
+gradient (plain BPTT through the recurrence); the per-step spikes go to a Python list,
+``torch.stack``-ed once (no slicing of a growing tensor). Per-neuron alpha is an (N,) tensor
+broadcast along the neurons. On the CPU it is timed eager and, where T is short enough to
+compile (:data:`COMPILE_MAX_STEPS`), as ``torch.compile(loss)`` too, compiled and checked before
+any timing; the faster is reported. The peer libraries (:mod:`.peers`) subclass
 :class:`TorchBPTT`. torch is an optional extra (``bench``), never an engine dependency; this
 module imports it only when used.
 """
@@ -101,6 +106,10 @@ class TorchBPTT:
         self.lr = lr
         self.opt = torch.optim.Adam(list(self.params.values()), lr=lr)
         self.spike = spike_function(net.threshold, net.beta_s, net.b_th)
+        self.alphas = [
+            a if np.ndim(a) == 0 else torch.tensor(a, dtype=self.dtype, device=device)
+            for a in net.alphas
+        ]  # per hidden layer: a float, or an (N,) tensor of per-neuron alpha
 
     def weight_scale(self, key: str) -> float:
         """Factor applied to ``net.params[key]`` when copied (1: the same weights)."""
@@ -119,14 +128,15 @@ class TorchBPTT:
         return self.torch.as_tensor(np.asarray(to_numpy(y), dtype=np.int64), device=self.device)
 
     def _lif(self, h: Any, l: int) -> Any:
-        """Spikes (T, B, N) of hidden layer ``l`` driven by h (T, B, N); V[0] = 0."""
-        net, theta = self.net, self.net.threshold
+        """Spikes (T, B, N) of hidden layer ``l`` driven by the feed-forward current h
+        (T, B, N); V[0] = 0; a recurrent layer adds S[t] @ R to step t's current."""
+        alpha, theta, r = self.alphas[l - 1], self.net.threshold, self.params.get(f"R{l}")
         v = self.torch.zeros_like(h[0])
         out = []
         for h_t in h.unbind(0):
             s = self.spike(v)
             out.append(s)
-            v = net.alpha * v + h_t - theta * s.detach()
+            v = alpha * v + (h_t if r is None else h_t + s @ r) - theta * s.detach()
         return self.torch.stack(out)
 
     def loss(self, x: Any, y: Any) -> Any:

@@ -60,6 +60,11 @@ KERNELS: dict[str, dict[str, tuple[str, ...]]] = {
         "gather_rowdot_kernel": ("T", "I"),
         "gather_rowdot_warp_kernel": ("T", "I"),
     },
+    "rlif": {
+        "rlif_spikes_count_kernel": ("T", "I"),
+        "rlif_spikes_emit_kernel": ("T", "I"),
+        "rlif_backward_kernel": ("T", "I"),
+    },
     "spmm": {
         "spmm_csr_kernel": ("T", "I"),
         "spmm_csr_t_atomic_kernel": ("T", "I"),
@@ -84,7 +89,14 @@ KERNELS: dict[str, dict[str, tuple[str, ...]]] = {
 
 # Kernels using block cooperation (warp shuffles, __syncthreads, shared memory). The CPU
 # emulation of tests/kernels runs these one OS thread per CUDA thread; all others sequentially.
-COOPERATIVE = frozenset({"gather_rowdot_warp_kernel"})
+COOPERATIVE = frozenset(
+    {
+        "gather_rowdot_warp_kernel",
+        "rlif_spikes_count_kernel",
+        "rlif_spikes_emit_kernel",
+        "rlif_backward_kernel",
+    }
+)
 
 _INCLUDE = re.compile(r'^#include "(\w+\.cuh)"[ \t]*$', re.MULTILINE)
 

@@ -86,6 +86,21 @@ def _shape(name: str, a: Array, shape: tuple[int, ...]) -> None:
         raise ShapeError(f"{name} must have shape {tuple(shape)}; got {tuple(a.shape)}")
 
 
+def _alpha(alpha: float | Array, like: Array, n: int) -> tuple[Array, np.int64]:
+    """alpha as the kernels read it: a device vector in like's dtype, (n,) per neuron or (1,)
+    for one float, and its length (a column c = b * N + j reads ``alpha[c % n_alpha]``).
+
+    Shapes: alpha float or (n,) -> ((n,) or (1,), n_alpha).
+    """
+    xp = get_xp(like)
+    if np.ndim(alpha) == 0:
+        a = xp.full(1, like.dtype.type(alpha), dtype=like.dtype)
+    else:
+        a = xp.ascontiguousarray(xp.asarray(alpha, dtype=like.dtype))
+        _shape("alpha", a, (n,))
+    return a, np.int64(a.size)
+
+
 def _columns(a: Array) -> tuple[np.int64, np.int64]:
     """(n_t, n_col) of a time-major array (T, ...)."""
     n_t = a.shape[0]
@@ -93,22 +108,22 @@ def _columns(a: Array) -> tuple[np.int64, np.int64]:
 
 
 # ------------------------------------------------------------------------------ lif.cu
-def lif_forward(launch: Launcher, h: Array, alpha: float, theta: float) -> Array:
+def lif_forward(launch: Launcher, h: Array, alpha: float | Array, theta: float) -> Array:
     """Scan the LIF membrane; **overwrites h with V**, returns spikes.
 
-    Shapes: h (T, B, N) float -> s (T, B, N) bool.
+    Shapes: h (T, B, N) float; alpha float or (N,) -> s (T, B, N) bool.
     """
     dt = _float("h", h)
     n_t, n_col = _columns(h)
     s = get_xp(h).empty(h.shape, dtype=bool)
-    f = dt.type
+    a, n_a = _alpha(alpha, h, h.shape[-1])
     _run(
         launch,
         "lif",
         "lif_forward_kernel",
         template_args(dt),
         int(n_col),
-        (h, s, n_t, n_col, f(alpha), f(theta)),
+        (h, s, n_t, n_col, a, n_a, dt.type(theta)),
     )
     return s
 
@@ -118,7 +133,7 @@ def lif_forward_sparse_spikes(
     indptr: Array,
     indices: Array,
     w: Array,
-    alpha: float,
+    alpha: float | Array,
     theta: float,
     beta_s: float,
     b_th: float,
@@ -134,11 +149,12 @@ def lif_forward_sparse_spikes(
     [0, N_in) (not checked).
 
     Shapes: indptr (T * B + 1,), indices (nnz,): the input spikes, CSR over rows t * B + b;
-    w (N_in, N) float; tb = (T, B) -> keys (S,) sorted flat indices ``(t * B + b) * N + j``;
-    ActiveSet idx (A,) sorted, int32 when T * B * N < 2**31 (as the twin's), else int64.
+    w (N_in, N) float; alpha float or (N,); tb = (T, B) -> keys (S,) sorted flat indices
+    ``(t * B + b) * N + j``; ActiveSet idx (A,) sorted, int32 when T * B * N < 2**31 (as the
+    twin's), else int64.
     """
     w = _in("w", w)
-    dt, xp = w.dtype, get_xp(w)
+    dt = w.dtype
     T, B = (int(v) for v in tb)
     if w.ndim != 2:
         raise ShapeError(f"w must be (N_in, N); got shape {tuple(w.shape)}")
@@ -149,21 +165,54 @@ def lif_forward_sparse_spikes(
     idt = max(out_idt, csr_idt, key=lambda d: d.itemsize)  # one kernel index type for both
     targs = template_args(dt, idt)
     f, n_col = dt.type, B * N
-    src = (indptr, indices, w, np.int64(T), np.int64(B), np.int64(N), f(alpha), f(theta))
-    n_spk = xp.zeros(n_col, dtype=np.int32)
-    n_act = xp.zeros(n_col, dtype=np.int32)
-    _run(launch, "lif", "lif_spikes_count_kernel", targs, n_col, (*src, f(b_th), n_spk, n_act))
+    a, n_a = _alpha(alpha, w, N)
+    src = (indptr, indices, w, np.int64(T), np.int64(B), np.int64(N), a, n_a, f(theta))
+    return _count_emit(
+        launch,
+        ("lif", "lif_spikes_count_kernel", "lif_spikes_emit_kernel"),
+        targs,
+        n_col,
+        n_col,
+        lambda n_spk, n_act: (*src, f(b_th), n_spk, n_act),
+        lambda offs: (*src, f(beta_s), f(b_th), *offs),
+        (w, idt, out_idt),
+    )
+
+
+def _count_emit(
+    launch: Launcher,
+    kernels: tuple[str, str, str],
+    targs: tuple[str, ...],
+    threads: int,
+    n_bucket: int,
+    count_args: Callable[[Array, Array], tuple],
+    emit_args: Callable[[tuple[Array, ...]], tuple],
+    types: tuple[Array, np.dtype, np.dtype],
+) -> tuple[Array, ActiveSet]:
+    """The two passes of a fused sparse forward: count per bucket, exclusive prefix sums, emit
+    into the buckets, sort keys and active entries by flat index. One host sync (the totals).
+
+    kernels = (stem, count kernel, emit kernel); count_args(n_spk, n_act) and
+    emit_args((spk_off, act_off, keys, idx, sp)) give the kernels' argument tuples; types =
+    (an array of the float dtype and device, kernel index dtype, output index dtype).
+    Shapes: n_spk, n_act, offsets (n_bucket,) -> keys (S,), ActiveSet (A,).
+    """
+    stem, count, emit = kernels
+    like, idt, out_idt = types
+    dt, xp = like.dtype, get_xp(like)
+    n_spk = xp.zeros(n_bucket, dtype=np.int32)
+    n_act = xp.zeros(n_bucket, dtype=np.int32)
+    _run(launch, stem, count, targs, threads, count_args(n_spk, n_act))
     spk_off = xp.cumsum(n_spk, dtype=idt)
     act_off = xp.cumsum(n_act, dtype=idt)
-    totals = xp.stack([spk_off[-1], act_off[-1]]).tolist() if n_col else [0, 0]  # the sync
+    totals = xp.stack([spk_off[-1], act_off[-1]]).tolist() if n_bucket else [0, 0]  # the sync
     n_s, n_a = (int(v) for v in totals)
     spk_off -= n_spk
     act_off -= n_act
     keys = xp.empty(n_s, dtype=idt)
     idx, sp = xp.empty(n_a, dtype=idt), xp.empty(n_a, dtype=dt)
     if n_s + n_a:
-        args = (*src, f(beta_s), f(b_th), spk_off, act_off, keys, idx, sp)
-        _run(launch, "lif", "lif_spikes_emit_kernel", targs, n_col, args)
+        _run(launch, stem, emit, targs, threads, emit_args((spk_off, act_off, keys, idx, sp)))
     keys.sort()
     order = xp.argsort(idx)
     return keys, ActiveSet(idx[order].astype(out_idt, copy=False), sp[order])
@@ -202,11 +251,17 @@ def gather_rowdot(
 
 
 def lif_backward_dense(
-    launch: Launcher, g: Array, sp: Array, x: Array, w: Array, alpha: float, need_dx: bool
+    launch: Launcher,
+    g: Array,
+    sp: Array,
+    x: Array,
+    w: Array,
+    alpha: float | Array,
+    need_dx: bool,
 ) -> tuple[Array, Array | None]:
     """Dense BPTT through one layer: fused delta + reverse scan, then two cuBLAS products.
 
-    Shapes: g, sp (T, B, N); x (T * B, N_in) float; w (N_in, N).
+    Shapes: g, sp (T, B, N); x (T * B, N_in) float; w (N_in, N); alpha float or (N,).
     Returns dw (N_in, N) and dx (T, B, N_in) or None.
     """
     g = _in("g", g)
@@ -218,13 +273,14 @@ def lif_backward_dense(
     _shape("x", x, (T * B, w.shape[0]))
     n_t, n_col = _columns(g)
     e1 = get_xp(g).empty_like(g)
+    a, n_a = _alpha(alpha, g, N)
     _run(
         launch,
         "lif_backward",
         "dense_eps_kernel",
         template_args(dt),
         int(n_col),
-        (g, sp, e1, n_t, n_col, dt.type(alpha)),
+        (g, sp, e1, n_t, n_col, a, n_a),
     )
     e1 = e1.reshape(T * B, N)
     dw = x.T @ e1
@@ -238,7 +294,7 @@ def lif_backward_sparse(
     act: ActiveSet,
     x: SpikeMatrix,
     w: Array,
-    alpha: float,
+    alpha: float | Array,
     prev: ActiveSet | None,
     shape: tuple[int, int, int],
 ) -> tuple[Array, Array | None]:
@@ -248,8 +304,9 @@ def lif_backward_sparse(
     scan turns into e1[t] = eps[t+1]; dW = x^T e1 runs over the input's spike events and
     dL/dx is evaluated only at ``prev``'s active entries.
 
-    Shapes: g (A,) = dL/dS on ``act``; x: input spikes (T * B, N_in); w (N_in, N);
-    shape = (T, B, N). Returns dw (N_in, N) and dx (A_prev,) aligned with prev.idx, or None.
+    Shapes: g (A,) = dL/dS on ``act``; x: input spikes (T * B, N_in); w (N_in, N); alpha float
+    or (N,); shape = (T, B, N). Returns dw (N_in, N) and dx (A_prev,) aligned with prev.idx,
+    or None.
     """
     T, B, N = shape
     g = _in("g", g)
@@ -276,13 +333,14 @@ def lif_backward_sparse(
         (g, sp, idx, np.int64(idx.size), d),
     )
     n_t, n_col = _columns(d)
+    a, n_a = _alpha(alpha, d, N)
     _run(
         launch,
         "lif_backward",
         "eps_shift_scan_kernel",
         template_args(dt),
         int(n_col),
-        (d, n_t, n_col, dt.type(alpha)),
+        (d, n_t, n_col, a, n_a),
     )
     e1 = d.reshape(T * B, N)
     dw = spike_tmatmul(launch, x.indptr, x.indices, e1, n_in)
@@ -290,6 +348,128 @@ def lif_backward_sparse(
     if prev is not None:
         dx = gather_rowdot(launch, e1, prev.idx // n_in, w, prev.idx % n_in)
     return dw, dx
+
+
+# ----------------------------------------------------------------------------- rlif.cu
+RLIF_SHARED = 2048  # = SG_RLIF_SHARED of rlif.cu: up to this N the per-sample rows sit in shared
+#                     memory (tests set 0 to run the global-memory fallback)
+
+
+def _rlif_checks(name: str, w: Array, r: Array) -> tuple[Array, Array]:
+    """w (N_in, N) and r (N, N) of one dtype, made C-contiguous; the error names ``name``."""
+    w = _in("w", w)
+    r = _in("r", r, w.dtype)
+    if w.ndim != 2:
+        raise ShapeError(f"{name}: w must be (N_in, N); got shape {tuple(w.shape)}")
+    N = w.shape[1]
+    _shape("r", r, (N, N))
+    return w, r
+
+
+def rlif_forward_sparse_spikes(
+    launch: Launcher,
+    indptr: Array,
+    indices: Array,
+    w: Array,
+    r: Array,
+    alpha: float | Array,
+    theta: float,
+    beta_s: float,
+    b_th: float,
+    tb: tuple[int, int],
+) -> tuple[Array, ActiveSet]:
+    """The recurrent layer's fused sparse forward (rlif.cu): one block per sample, the input
+    and recurrent currents summed inside the scan in the twin's order (bitwise equal).
+
+    Count pass, prefix sums, emit pass into per-(sample, thread) buckets, then keys and
+    active entries sorted (:func:`_count_emit`). Scratch: V and the spike list, (B, N) each;
+    no (T, B, N) array. Indices must lie in [0, N_in) (not checked).
+
+    Shapes: indptr (T * B + 1,), indices (nnz,): the input spikes, CSR over rows t * B + b;
+    w (N_in, N); r (N, N); alpha float or (N,); tb = (T, B) -> keys (S,) sorted flat indices
+    ``(t * B + b) * N + j``; ActiveSet sorted, idx int32 when T * B * N < 2**31, else int64.
+    """
+    w, r = _rlif_checks("rlif_forward_sparse_spikes", w, r)
+    dt, xp = w.dtype, get_xp(w)
+    T, B = (int(v) for v in tb)
+    N = w.shape[1]
+    _shape("indptr", indptr, (T * B + 1,))
+    out_idt = np.dtype(index_dtype(T * B * N))
+    csr_idt, (indptr, indices) = _indices(indptr, indices)
+    idt = max(out_idt, csr_idt, key=lambda d: d.itemsize)
+    f = dt.type
+    a, n_a = _alpha(alpha, w, N)
+    src = (indptr, indices, w, r, a, n_a, np.int64(T), np.int64(B), np.int64(N), f(theta))
+    scratch = (
+        xp.empty((B, N), dtype=dt),
+        xp.empty((B, N), dtype=np.int32),
+        np.int32(N <= RLIF_SHARED),
+    )
+    return _count_emit(
+        launch,
+        ("rlif", "rlif_spikes_count_kernel", "rlif_spikes_emit_kernel"),
+        template_args(dt, idt),
+        B * BLOCK if N else 0,
+        B * BLOCK,
+        lambda n_spk, n_act: (*src, f(b_th), *scratch, n_spk, n_act),
+        lambda offs: (*src, f(beta_s), f(b_th), *scratch, *offs),
+        (w, idt, out_idt),
+    )
+
+
+def rlif_backward_sparse(
+    launch: Launcher,
+    g: Array,
+    act: ActiveSet,
+    x: SpikeMatrix,
+    s: SpikeMatrix,
+    w: Array,
+    r: Array,
+    alpha: float | Array,
+    prev: ActiveSet | None,
+    shape: tuple[int, int, int],
+) -> tuple[Array, Array, Array | None]:
+    """Sparse backward through one recurrent layer (ALGORITHM.md §4): rlif_backward_kernel
+    walks each sample's time backwards (the recurrent dot products at the active entries only)
+    into a transient e1 (T, B, N); then dW = x^T e1, dR = s^T e1 (spike_tmatmul) and dL/dx at
+    ``prev``'s entries (gather_rowdot).
+
+    Shapes: g (A,) = external dL/dS on ``act`` (idx sorted ascending, as the forward gives
+    it); x: input spikes (T * B, N_in); s: the layer's own spikes (T * B, N); w (N_in, N);
+    r (N, N); alpha float or (N,); shape = (T, B, N). Returns dw (N_in, N), dr (N, N) and dx
+    (A_prev,) aligned with prev.idx, or None.
+    """
+    T, B, N = shape
+    g = _in("g", g)
+    dt = g.dtype
+    sp = _in("act.sp", act.sp, dt)
+    _shape("g", g, act.idx.shape)
+    _shape("act.sp", act.sp, act.idx.shape)
+    n_in = w.shape[0]
+    w, r = _rlif_checks("rlif_backward_sparse", w, r)
+    _dtype("w", w, dt)
+    _shape("w", w, (n_in, N))
+    for name, m, n in (("x", x, n_in), ("s", s, N)):
+        if (m.T, m.B, m.N) != (T, B, n):
+            raise ShapeError(f"{name} must be spikes of shape {(T, B, n)}; got {(m.T, m.B, m.N)}")
+    xp = get_xp(g)
+    idt, (idx,) = _indices(act.idx)
+    bounds = xp.arange(T * B + 1, dtype=np.int64) * N  # row t * B + b starts at key row * N
+    rowptr = xp.searchsorted(idx.astype(np.int64, copy=False), bounds).astype(idt)
+    a, n_a = _alpha(alpha, g, N)
+    d = xp.zeros((B, N), dtype=dt)
+    e1 = xp.empty((T * B, N), dtype=dt)
+    args = (g, sp, idx, rowptr, r, a, n_a, np.int64(T), np.int64(B), np.int64(N), d)
+    args += (np.int32(N <= RLIF_SHARED), e1)
+    _run(
+        launch, "rlif", "rlif_backward_kernel", template_args(dt, idt), B * BLOCK if N else 0, args
+    )
+    dw = spike_tmatmul(launch, x.indptr, x.indices, e1, n_in)
+    dr = spike_tmatmul(launch, s.indptr, s.indices, e1, N)
+    dx = None
+    if prev is not None:
+        dx = gather_rowdot(launch, e1, prev.idx // n_in, w, prev.idx % n_in)
+    return dw, dr, dx
 
 
 # ----------------------------------------------------------------------------- spmm.cu
@@ -448,11 +628,13 @@ def leaky_scan(launch: Launcher, x: Array, alpha: float, gain: float) -> Array:
     return y
 
 
-def leaky_scan_reverse(launch: Launcher, e: Array, alpha: float) -> Array:
-    """In place: ``e[t] += alpha * e[t+1]`` from the end backwards. Shapes: (T', ...).
+def leaky_scan_reverse(launch: Launcher, e: Array, alpha: float | Array) -> Array:
+    """In place: ``e[t] += alpha * e[t+1]`` from the end backwards. Shapes: e (T', ...); alpha
+    float or (N,) broadcast along e's last axis.
 
-    The twin's denormal policy (:func:`spikegrad.ops.lif.leaky_scan_reverse`). Few columns and
-    many steps (:func:`scan_chunk`): the chunked scan of readout.cu, chunks counted from the
+    The twin's denormal policy (:func:`spikegrad.ops.lif.leaky_scan_reverse`). A per-neuron
+    alpha takes the column scheme (bitwise the twin). One float, few columns and many steps
+    (:func:`scan_chunk`): the chunked scan of readout.cu, chunks counted from the
     end; its first chunk (the last rows) is bitwise the twin, and to first order in u
     ``|e[t] - e_twin[t]| <= (4 (T'-t) + 6) u sum_{s>=t} |alpha|^(s-t) |e_in[s]|
     + 2 tiny / (1 - |alpha|)`` (the last term: flushes taken on one side only).
@@ -460,13 +642,14 @@ def leaky_scan_reverse(launch: Launcher, e: Array, alpha: float) -> Array:
     dt = _float("e", e)
     xp = get_xp(e)
     n_t, n_col = _columns(e)
-    a = dt.type(alpha)
-    steps = scan_chunk(int(n_t), int(n_col))
+    steps = scan_chunk(int(n_t), int(n_col)) if np.ndim(alpha) == 0 else 0
     targs = template_args(dt)
     if not steps:
-        args = (e, n_t, n_col, a)
+        av, n_a = _alpha(alpha, e, e.shape[-1])
+        args = (e, n_t, n_col, av, n_a)
         _run(launch, "readout", "leaky_scan_reverse_kernel", targs, int(n_col), args)
         return e
+    a = dt.type(alpha)
     n_chunk = -(-int(n_t) // steps)
     r = xp.empty((n_chunk - 1, int(n_col)), dtype=dt)
     ln, n_red = np.int64(steps), np.int64(n_chunk - 1)
@@ -538,6 +721,8 @@ OPS: dict[str, Callable[..., Any]] = {
     "gather_rowdot": gather_rowdot,
     "lif_backward_dense": lif_backward_dense,
     "lif_backward_sparse": lif_backward_sparse,
+    "rlif_forward_sparse_spikes": rlif_forward_sparse_spikes,
+    "rlif_backward_sparse": rlif_backward_sparse,
     "spike_matmul": spike_matmul,
     "spike_tmatmul": spike_tmatmul,
     "leaky_scan": leaky_scan,

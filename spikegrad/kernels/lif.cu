@@ -1,11 +1,13 @@
 // lif.cu: the LIF forward scan, dense and fused-sparse (CUDA twin of spikegrad/ops/lif.py).
 //
 // Equation (ALGORITHM.md §2, §3), per column c = (b, j), h the input current (T, B, N):
-//   V[0] = 0,  S[t] = V[t] > theta,  V[t+1] = alpha V[t] + h[t] - theta S[t]
+//   V[0] = 0,  S[t] = V[t] > theta,  V[t+1] = alpha_j V[t] + h[t] - theta S[t]
 //   active(t)  <=>  |V[t] - theta| < b_th,   sigma'(V) = 1 / (beta_s |V - theta| + 1)^2
 //
 // Thread mapping: one thread per column c = b * N + j in [0, B*N), looping over t inside the
 // kernel, so V lives in a register; consecutive threads are consecutive j of one b.
+// alpha (n_alpha,): one value per neuron (n_alpha = N, ALGORITHM.md §2's heterogeneous time
+// constants) or one for all (n_alpha = 1); column c reads alpha[c % n_alpha] once.
 //
 // Kernels
 //   lif_forward_kernel<T>         dense mode: overwrites h with V, writes spikes s (uint8/bool)
@@ -100,13 +102,15 @@ __device__ __forceinline__ T spike_current(const I* __restrict__ ptr, const I* _
 // h (T, B, N): in the input current, out V.  s (T, B, N) uint8: spikes.
 template <typename T>
 __global__ void __launch_bounds__(SG_BLOCK)
-lif_forward_kernel(T* h, unsigned char* s, sg_i64 n_t, sg_i64 n_col, T alpha, T theta) {
+lif_forward_kernel(T* h, unsigned char* s, sg_i64 n_t, sg_i64 n_col, const T* __restrict__ alpha,
+                   sg_i64 n_alpha, T theta) {
     for (sg_i64 c = sg_tid(); c < n_col; c += sg_stride()) {
+        const T a = alpha[c % n_alpha];
         T v = T(0);
         for (sg_i64 t = 0; t < n_t; ++t) {
             const sg_i64 k = t * n_col + c;
             bool spike;
-            const T nxt = lif_step(v, h[k], alpha, theta, &spike);
+            const T nxt = lif_step(v, h[k], a, theta, &spike);
             h[k] = v;
             s[k] = spike ? 1 : 0;
             v = nxt;
@@ -115,17 +119,18 @@ lif_forward_kernel(T* h, unsigned char* s, sg_i64 n_t, sg_i64 n_col, T alpha, T 
 }
 
 // ptr (T*B + 1,), ind (nnz,): input spikes, CSR over rows t * B + b.  w (N_in, N).
-// n_spk, n_act (B*N,): counts per column.
+// alpha (n_alpha,).  n_spk, n_act (B*N,): counts per column.
 template <typename T, typename I>
 __global__ void __launch_bounds__(SG_BLOCK)
 lif_spikes_count_kernel(const I* __restrict__ ptr, const I* __restrict__ ind,
-                        const T* __restrict__ w, sg_i64 n_t, sg_i64 n_b, sg_i64 n_n, T alpha,
-                        T theta, T b_th, int* __restrict__ n_spk, int* __restrict__ n_act) {
+                        const T* __restrict__ w, sg_i64 n_t, sg_i64 n_b, sg_i64 n_n,
+                        const T* __restrict__ alpha, sg_i64 n_alpha, T theta, T b_th,
+                        int* __restrict__ n_spk, int* __restrict__ n_act) {
     const sg_i64 n_col = n_b * n_n;
     for (sg_i64 c = sg_tid(); c < n_col; c += sg_stride()) {
         const sg_i64 b = c / n_n, j = c - b * n_n;
         auto h_at = [&](sg_i64 t) { return spike_current(ptr, ind, w, n_n, t * n_b + b, j); };
-        count_column(h_at, n_t, alpha, theta, b_th, n_spk + c, n_act + c);
+        count_column(h_at, n_t, alpha[c % n_alpha], theta, b_th, n_spk + c, n_act + c);
     }
 }
 
@@ -134,29 +139,35 @@ lif_spikes_count_kernel(const I* __restrict__ ptr, const I* __restrict__ ind,
 template <typename T, typename I>
 __global__ void __launch_bounds__(SG_BLOCK)
 lif_spikes_emit_kernel(const I* __restrict__ ptr, const I* __restrict__ ind,
-                       const T* __restrict__ w, sg_i64 n_t, sg_i64 n_b, sg_i64 n_n, T alpha,
-                       T theta, T beta_s, T b_th, const I* __restrict__ spk_off,
+                       const T* __restrict__ w, sg_i64 n_t, sg_i64 n_b, sg_i64 n_n,
+                       const T* __restrict__ alpha, sg_i64 n_alpha, T theta, T beta_s, T b_th,
+                       const I* __restrict__ spk_off,
                        const I* __restrict__ act_off, I* __restrict__ keys,
                        I* __restrict__ act_idx, T* __restrict__ act_sp) {
     const sg_i64 n_col = n_b * n_n;
     for (sg_i64 c = sg_tid(); c < n_col; c += sg_stride()) {
         const sg_i64 b = c / n_n, j = c - b * n_n;
         auto h_at = [&](sg_i64 t) { return spike_current(ptr, ind, w, n_n, t * n_b + b, j); };
-        emit_column(h_at, n_t, n_col, c, alpha, theta, beta_s, b_th, spk_off[c], act_off[c], keys,
-                    act_idx, act_sp);
+        emit_column(h_at, n_t, n_col, c, alpha[c % n_alpha], theta, beta_s, b_th, spk_off[c],
+                    act_off[c], keys, act_idx, act_sp);
     }
 }
 
-template __global__ void lif_forward_kernel<float>(float*, unsigned char*, sg_i64, sg_i64, float, float);
-template __global__ void lif_forward_kernel<double>(double*, unsigned char*, sg_i64, sg_i64, double, double);
+#define SG_INST_T(T)                                                                          \
+    template __global__ void lif_forward_kernel<T>(T*, unsigned char*, sg_i64, sg_i64, const T*, \
+                                                   sg_i64, T);
 #define SG_INST_TI(T, I)                                                                       \
     template __global__ void lif_spikes_count_kernel<T, I>(const I*, const I*, const T*, sg_i64, \
-                                                           sg_i64, sg_i64, T, T, T, int*, int*); \
+                                                           sg_i64, sg_i64, const T*, sg_i64, T,  \
+                                                           T, int*, int*);                       \
     template __global__ void lif_spikes_emit_kernel<T, I>(const I*, const I*, const T*, sg_i64,  \
-                                                          sg_i64, sg_i64, T, T, T, T, const I*,  \
-                                                          const I*, I*, I*, T*);
+                                                          sg_i64, sg_i64, const T*, sg_i64, T, T, \
+                                                          T, const I*, const I*, I*, I*, T*);
+SG_INST_T(float)
+SG_INST_T(double)
 SG_INST_TI(float, int)
 SG_INST_TI(float, long long)
 SG_INST_TI(double, int)
 SG_INST_TI(double, long long)
+#undef SG_INST_T
 #undef SG_INST_TI

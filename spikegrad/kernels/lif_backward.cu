@@ -3,7 +3,9 @@
 //
 // Equation (ALGORITHM.md §4), per column c = (b, j), reset detached:
 //   delta[t] = g[t] sigma'(V[t])          (sparse: only on the active set, 0 elsewhere)
-//   eps[t]   = delta[t] + alpha eps[t+1],  eps[T] = 0
+//   eps[t]   = delta[t] + alpha_j eps[t+1],  eps[T] = 0
+//   alpha (n_alpha,): per neuron (n_alpha = N) or one for all (n_alpha = 1); column c = b N + j
+//   reads alpha[c % n_alpha]
 //   the products use e1[t] = eps[t+1]:  dW = x^T e1 (spmm.cu),  dL/dx[b,t,i] = W[i,:] . e1[b,t,:]
 // Denormal policy of the eps scan (common.cuh, the same as the twin's leaky_scan_reverse):
 // after each step, an eps of magnitude below the smallest normal number is set to +0; delta
@@ -43,31 +45,34 @@ delta_scatter_kernel(const T* __restrict__ g, const T* __restrict__ sp, const I*
 // Each eps is flushed by the denormal policy (sg_flush).
 template <typename T, bool MUL>
 __device__ __forceinline__ void eps_column(const T* g, const T* sp, T* out, sg_i64 n_t,
-                                           sg_i64 n_col, sg_i64 c, T alpha) {
+                                           sg_i64 n_col, sg_i64 c, const T* alpha,
+                                           sg_i64 n_alpha) {
+    const T a = alpha[c % n_alpha];
     T e = T(0);
     for (sg_i64 t = n_t - 1; t >= 0; --t) {
         const sg_i64 k = t * n_col + c;
         const T delta = MUL ? sg_mul_rn(g[k], sp[k]) : g[k];
         out[k] = e;
-        e = sg_flush(sg_add_rn(delta, sg_mul_rn(alpha, e)));
+        e = sg_flush(sg_add_rn(delta, sg_mul_rn(a, e)));
     }
 }
 
 // d (T, B, N): in delta, out e1.
 template <typename T>
 __global__ void __launch_bounds__(SG_BLOCK)
-eps_shift_scan_kernel(T* d, sg_i64 n_t, sg_i64 n_col, T alpha) {
+eps_shift_scan_kernel(T* d, sg_i64 n_t, sg_i64 n_col, const T* __restrict__ alpha,
+                      sg_i64 n_alpha) {
     for (sg_i64 c = sg_tid(); c < n_col; c += sg_stride())
-        eps_column<T, false>(d, nullptr, d, n_t, n_col, c, alpha);
+        eps_column<T, false>(d, nullptr, d, n_t, n_col, c, alpha, n_alpha);
 }
 
 // g, sp (T, B, N) -> e1 (T, B, N).
 template <typename T>
 __global__ void __launch_bounds__(SG_BLOCK)
 dense_eps_kernel(const T* __restrict__ g, const T* __restrict__ sp, T* __restrict__ e1, sg_i64 n_t,
-                 sg_i64 n_col, T alpha) {
+                 sg_i64 n_col, const T* __restrict__ alpha, sg_i64 n_alpha) {
     for (sg_i64 c = sg_tid(); c < n_col; c += sg_stride())
-        eps_column<T, true>(g, sp, e1, n_t, n_col, c, alpha);
+        eps_column<T, true>(g, sp, e1, n_t, n_col, c, alpha, n_alpha);
 }
 
 // e (R, M), w (C, M), rows/cols (n,) -> out (n,).
@@ -102,8 +107,9 @@ gather_rowdot_warp_kernel(const T* __restrict__ e, const I* __restrict__ rows,
 }
 
 #define SG_INST_T(T)                                                                          \
-    template __global__ void eps_shift_scan_kernel<T>(T*, sg_i64, sg_i64, T);                 \
-    template __global__ void dense_eps_kernel<T>(const T*, const T*, T*, sg_i64, sg_i64, T);
+    template __global__ void eps_shift_scan_kernel<T>(T*, sg_i64, sg_i64, const T*, sg_i64);  \
+    template __global__ void dense_eps_kernel<T>(const T*, const T*, T*, sg_i64, sg_i64,       \
+                                                 const T*, sg_i64);
 #define SG_INST_TI(T, I)                                                                      \
     template __global__ void delta_scatter_kernel<T, I>(const T*, const T*, const I*, sg_i64, T*); \
     template __global__ void gather_rowdot_kernel<T, I>(const T*, const I*, const T*, const I*, \

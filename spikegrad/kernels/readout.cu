@@ -22,7 +22,8 @@
 //              chunk   thread (q, c): the sequential scan of chunk q from that state (chunk 0
 //                      from the true start), writing the outputs
 //            Chunk 0 is bitwise the column scheme; later chunks start from a reassociated
-//            state (error bound: spikegrad.kernels.host.leaky_scan).
+//            state (error bound: spikegrad.kernels.host.leaky_scan). One scalar alpha only: a
+//            per-neuron alpha of the reverse scan (hidden layers) takes the column scheme.
 //
 // Kernels
 //   leaky_scan_kernel<T>, leaky_scan_reverse_kernel<T>                         column scheme
@@ -49,16 +50,19 @@ leaky_scan_kernel(const T* __restrict__ x, T* __restrict__ y, sg_i64 n_t, sg_i64
     }
 }
 
-// e (T, n_col), in place.
+// e (T, n_col), in place; alpha (n_alpha,): column c reads alpha[c % n_alpha] (one value, or
+// one per entry of e's last axis: the hidden layers' per-neuron alpha).
 template <typename T>
 __global__ void __launch_bounds__(SG_BLOCK)
-leaky_scan_reverse_kernel(T* e, sg_i64 n_t, sg_i64 n_col, T alpha) {
+leaky_scan_reverse_kernel(T* e, sg_i64 n_t, sg_i64 n_col, const T* __restrict__ alpha,
+                          sg_i64 n_alpha) {
     for (sg_i64 c = sg_tid(); c < n_col; c += sg_stride()) {
         if (n_t == 0) continue;
+        const T a = alpha[c % n_alpha];
         T acc = e[(n_t - 1) * n_col + c];
         for (sg_i64 t = n_t - 2; t >= 0; --t) {
             const sg_i64 k = t * n_col + c;
-            acc = sg_flush(sg_add_rn(e[k], sg_mul_rn(alpha, acc)));
+            acc = sg_flush(sg_add_rn(e[k], sg_mul_rn(a, acc)));
             e[k] = acc;
         }
     }
@@ -149,7 +153,7 @@ leaky_scan_reverse_chunk_kernel(T* e, const T* __restrict__ r, sg_i64 n_t, sg_i6
 
 #define SG_INST(T)                                                                            \
     template __global__ void leaky_scan_kernel<T>(const T*, T*, sg_i64, sg_i64, T, T);        \
-    template __global__ void leaky_scan_reverse_kernel<T>(T*, sg_i64, sg_i64, T);             \
+    template __global__ void leaky_scan_reverse_kernel<T>(T*, sg_i64, sg_i64, const T*, sg_i64); \
     template __global__ void leaky_scan_reduce_kernel<T>(const T*, sg_i64, sg_i64, sg_i64, T, T, \
                                                          T*);                                 \
     template __global__ void leaky_scan_carry_kernel<T>(T*, sg_i64, sg_i64, T);               \

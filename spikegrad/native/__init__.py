@@ -1,11 +1,12 @@
 """Native CPU kernels: C twins of the NumPy backend's hottest ops, built on first use.
 
 ``cpu_ops.c`` (beside this module) holds C versions of the sparse mode's fused layer forward
-(input spikes x W inside the LIF scan, emitting spikes and the active set) and fused layer
-backward (one reverse sweep: eps, dW from the input spikes, dL/dx at the previous layer's
-active entries), the plain LIF scan, the leaky scans, the sampled row dot products and the two
-spike-event products. The first time the
-NumPy backend runs one of those ops, this module compiles the file with the system C
+(input spikes x W, and for a recurrent layer its own spikes x R, inside the LIF scan, emitting
+spikes and the active set) and fused layer backward (one reverse sweep: eps, with the
+recurrent term at the active entries, dW from the input spikes, dR from the layer's own
+spikes, dL/dx at the previous layer's active entries), the plain LIF scan, the leaky scans,
+the sampled row dot products and the two spike-event products. The first time the NumPy
+backend runs one of those ops, this module compiles the file with the system C
 compiler (``$CC``, else ``cc``; ``-O3 -march=native``, OpenMP when the compiler has it) into
 ``<user cache>/spikegrad/native/`` (key: source, flags, compiler, CPU), loads it with ctypes,
 and from then on the registry (:func:`spikegrad.backend.lookup`) hands those ops to the C
@@ -273,28 +274,17 @@ _P = ctypes.c_void_p
 _I64 = ctypes.c_int64
 # name -> argument types after the float suffix; "F" is the float type of the instance.
 SIGNATURES: dict[str, tuple[Any, ...]] = {
-    "lif_forward": (_P, _P, _I64, _I64, "F", "F"),
-    "lif_spike_forward": (_P, _P, _P, _I64, _I64, _I64, "F", "F", "F", "F", _P),
+    # alpha of the LIF ops: a pointer to n_alpha values (1: one alpha; N: one per neuron)
+    "lif_forward": (_P, _P, _I64, _I64, _P, _I64, "F"),
+    "lif_spike_forward": (_P, _P, _P, _P, _I64, _I64, _I64, _P, _I64, "F", "F", "F", _P),
+    # g sp idx n_act | x CSR w r s CSR | n_in n prev n_prev nt nb alpha n_alpha | dw dr dx part
     "lif_spike_backward": (
-        _P,
-        _P,
-        _P,
-        _I64,
-        _P,
-        _P,
-        _P,
-        _I64,
-        _I64,
-        _P,
-        _I64,
-        _I64,
-        _I64,
-        "F",
-        _P,
-        _P,
-        _P,
+        *(_P, _P, _P, _I64),
+        *(_P,) * 6,
+        *(_I64, _I64, _P, _I64, _I64, _I64, _P, _I64),
+        *(_P,) * 4,
     ),
-    "leaky_scan_reverse": (_P, _I64, _I64, "F"),
+    "leaky_scan_reverse": (_P, _I64, _I64, _P, _I64),
     "leaky_scan": (_P, _P, _I64, _I64, "F", "F"),
     "adam_update": (_P, _P, _P, _P, _I64, "F", "F", "F", "F", "F", "F", "F", "F", "F"),
     "gather_rowdot": (_P, _I64, _P, _P, _P, _I64, _P),

@@ -4,22 +4,32 @@
 #define SG_CAT(a, b) SG_CAT2(a, b)
 #define SG_FN(name) SG_CAT(name, SG_SUF)
 
+/* alpha of the columns c0 .. c0 + w - 1 of rows whose last axis has n_alpha entries: dst[c] =
+ * alpha[(c0 + c) % n_alpha] (n_alpha = 1: one alpha for every neuron). */
+static void SG_FN(sg_alpha_fill)(SG_T *restrict dst, const SG_T *restrict alpha, int64_t n_alpha,
+                                 int64_t c0, int64_t w) {
+    for (int64_t c = 0; c < w; ++c) dst[c] = alpha[n_alpha == 1 ? 0 : (c0 + c) % n_alpha];
+}
+
 /* LIF forward scan (ops/lif.py: lif_forward): h (nt, m) holds the input current and is
  * overwritten with V; s (nt, m) bytes receives the spikes S[t] = V[t] > theta, with V[0] = 0
- * and V[t+1] = alpha V[t] + h[t] - theta S[t]. */
-void SG_FN(lif_forward)(SG_T *h, uint8_t *s, int64_t nt, int64_t m, SG_T alpha, SG_T theta) {
+ * and V[t+1] = alpha V[t] + h[t] - theta S[t]; alpha (n_alpha,) is broadcast along the last
+ * axis (n_alpha = 1, or the length of the last axis, which divides m). */
+void SG_FN(lif_forward)(SG_T *h, uint8_t *s, int64_t nt, int64_t m, const SG_T *alpha,
+                        int64_t n_alpha, SG_T theta) {
     int64_t n_tiles = (m + SG_TILE - 1) / SG_TILE;
 #pragma omp parallel for schedule(dynamic, 1)
     for (int64_t tile = 0; tile < n_tiles; ++tile) {
         int64_t c0 = tile * SG_TILE, w = m - c0 < SG_TILE ? m - c0 : SG_TILE;
-        SG_T v[SG_TILE];
+        SG_T v[SG_TILE], a[SG_TILE];
+        SG_FN(sg_alpha_fill)(a, alpha, n_alpha, c0, w);
         for (int64_t c = 0; c < w; ++c) v[c] = 0;
         for (int64_t t = 0; t < nt; ++t) {
             SG_T *ht = h + t * m + c0;
             uint8_t *st = s + t * m + c0;
             for (int64_t c = 0; c < w; ++c) {
                 uint8_t spike = v[c] > theta;
-                SG_T nv = v[c] * alpha;
+                SG_T nv = v[c] * a[c];
                 nv += ht[c];
                 if (spike) nv -= theta;
                 st[c] = spike;
@@ -31,17 +41,21 @@ void SG_FN(lif_forward)(SG_T *h, uint8_t *s, int64_t nt, int64_t m, SG_T alpha, 
 }
 
 /* Row helpers of the fused kernels, small enough for the compiler to vectorise. */
-/* h = sum of the rows w[idx[k]] (k = 0 .. nk-1), each column summed from 0 in k order (the
- * order of spike_matmul, so the same bits), four vectors of columns at a time in registers so
- * that only the rows of w are read (GCC vector extensions: lane-wise IEEE arithmetic). */
+/* h = the sum of the rows w[idx[k]] (k = 0 .. nk-1), then of the rows r[ridx[k]] (k = 0 ..
+ * nr-1), each column summed from 0 in that order (the order of spike_matmul followed by the
+ * recurrent rows of rlif_forward_sparse_spikes, so the same bits), four vectors of columns at
+ * a time in registers so that only the rows are read (GCC vector extensions: lane-wise IEEE
+ * arithmetic). nr = 0 (r unused): the feed-forward current. */
 static void SG_FN(sg_sum_rows)(SG_T *restrict h, const SG_T *restrict w, const int32_t *idx,
-                               int64_t nk, int64_t n) {
+                               int64_t nk, const SG_T *restrict r, const int32_t *ridx,
+                               int64_t nr, int64_t n) {
     const int64_t L = (int64_t)(sizeof(SG_V) / sizeof(SG_T));
     int64_t j = 0;
     for (; j + 4 * L <= n; j += 4 * L) {
         SG_V a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
-        for (int64_t k = 0; k < nk; ++k) {
-            const SG_V *p = (const SG_V *)(w + (int64_t)idx[k] * n + j);
+        for (int64_t k = 0; k < nk + nr; ++k) {
+            const SG_T *row = k < nk ? w + (int64_t)idx[k] * n : r + (int64_t)ridx[k - nk] * n;
+            const SG_V *p = (const SG_V *)(row + j);
             a0 += p[0];
             a1 += p[1];
             a2 += p[2];
@@ -55,23 +69,61 @@ static void SG_FN(sg_sum_rows)(SG_T *restrict h, const SG_T *restrict w, const i
     }
     for (; j + L <= n; j += L) {
         SG_V a0 = {0};
-        for (int64_t k = 0; k < nk; ++k) a0 += *(const SG_V *)(w + (int64_t)idx[k] * n + j);
+        for (int64_t k = 0; k < nk + nr; ++k) {
+            const SG_T *row = k < nk ? w + (int64_t)idx[k] * n : r + (int64_t)ridx[k - nk] * n;
+            a0 += *(const SG_V *)(row + j);
+        }
         *(SG_V *)(h + j) = a0;
     }
     for (int64_t q = j; q < n; ++q) {
         SG_T a = 0;
         for (int64_t k = 0; k < nk; ++k) a += w[(int64_t)idx[k] * n + q];
+        for (int64_t k = 0; k < nr; ++k) a += r[(int64_t)ridx[k] * n + q];
         h[q] = a;
     }
 }
 
+/* a . b over n entries, in a fixed order whatever the alignment: two vector accumulators
+ * (lane-wise sums, unaligned loads), their lanes summed, then the tail. */
+static inline SG_T SG_FN(sg_dot)(const SG_T *restrict a, const SG_T *restrict b, int64_t n) {
+    const int64_t L = (int64_t)(sizeof(SG_V) / sizeof(SG_T));
+    SG_V s0 = {0}, s1 = {0};
+    int64_t j = 0;
+    for (; j + 2 * L <= n; j += 2 * L) {
+        s0 += *(const SG_V *)(a + j) * *(const SG_V *)(b + j);
+        s1 += *(const SG_V *)(a + j + L) * *(const SG_V *)(b + j + L);
+    }
+    if (j + L <= n) {
+        s0 += *(const SG_V *)(a + j) * *(const SG_V *)(b + j);
+        j += L;
+    }
+    s0 += s1;
+    SG_T s = 0;
+    for (int64_t l = 0; l < L; ++l) s += s0[l];
+    for (; j < n; ++j) s += a[j] * b[j];
+    return s;
+}
+
+/* dst[k] += part[c * stride + k] for k < size, the parts c = 0 .. n_parts-1 added in order. */
+static void SG_FN(sg_add_parts)(SG_T *restrict dst, const SG_T *restrict part, int64_t stride,
+                                int64_t n_parts, int64_t size) {
+#pragma omp parallel for schedule(static)
+    for (int64_t q = 0; q < size; q += 4096) {
+        int64_t hi = q + 4096 < size ? q + 4096 : size;
+        for (int64_t c = 0; c < n_parts; ++c) {
+            const SG_T *restrict p = part + c * stride;
+            for (int64_t k = q; k < hi; ++k) dst[k] += p[k];
+        }
+    }
+}
+
 /* One LIF step of a row: flags of V (fs: V > theta, fa: |V - theta| < b_th), dist = |V -
- * theta|, then V <- alpha V + h - theta S in the order of lif_forward. Returns whether any
- * flag is set. */
+ * theta|, then V <- alpha V + h - theta S in the order of lif_forward (alpha (n,): one per
+ * neuron). Returns whether any flag is set. */
 static inline int SG_FN(sg_lif_step)(SG_T *restrict v, const SG_T *restrict h,
                                      uint8_t *restrict fs, uint8_t *restrict fa,
-                                     SG_T *restrict dist, int64_t n, SG_T alpha, SG_T theta,
-                                     SG_T b_th) {
+                                     SG_T *restrict dist, int64_t n, const SG_T *restrict alpha,
+                                     SG_T theta, SG_T b_th) {
     int any = 0;
     for (int64_t j = 0; j < n; ++j) {
         SG_T vj = v[j];
@@ -79,7 +131,7 @@ static inline int SG_FN(sg_lif_step)(SG_T *restrict v, const SG_T *restrict h,
         SG_T d = vj - theta;
         d = d < 0 ? -d : d;
         int active = d < b_th;
-        SG_T nv = vj * alpha;
+        SG_T nv = vj * alpha[j];
         nv += h[j];
         nv = spike ? nv - theta : nv;
         fs[j] = (uint8_t)spike;
@@ -92,18 +144,21 @@ static inline int SG_FN(sg_lif_step)(SG_T *restrict v, const SG_T *restrict h,
 }
 
 /* The sparse mode's forward of one layer from its input spikes (ops/lif.py:
- * lif_forward_sparse_spikes): h[t, b] = sum of w[i] over the input spikes i of row t * nb + b
- * of the CSR pattern (indptr, indices), summed from 0 in pattern order as spike_matmul does,
- * then the LIF step of lif_forward; neither h nor V is stored. Emitted per (t, b): the spike
- * keys (t * nb + b) * n + j with V[t] > theta, and the active keys with |V[t] - theta| < b_th
- * and sigma' = 1 / (beta_s |V - theta| + 1)^2 there. Chunks of samples run in parallel (each
- * holds its samples' V); each chunk appends to its own lists, counted per (t, chunk), so
- * sg_forward_take can lay them out in key order. Returns NULL when out of memory; counts[0],
- * counts[1] receive the numbers of spikes and active entries. */
+ * lif_forward_sparse_spikes; with r, ops/rlif.py: rlif_forward_sparse_spikes): h[t, b] = the
+ * sum of w[i] over the input spikes i of row t * nb + b of the CSR pattern (indptr, indices),
+ * summed from 0 in pattern order as spike_matmul does, then (r not NULL: the recurrent layer)
+ * plus r[k] for each k with V[t, b, k] > theta, k ascending, then the LIF step of lif_forward;
+ * neither h nor V is stored. alpha (n_alpha,): one alpha (n_alpha = 1) or one per neuron
+ * (n_alpha = n); r (n, n) or NULL. Emitted per (t, b): the spike keys (t * nb + b) * n + j
+ * with V[t] > theta, and the active keys with |V[t] - theta| < b_th and sigma' = 1 / (beta_s
+ * |V - theta| + 1)^2 there. Chunks of samples run in parallel (each holds its samples' V);
+ * each chunk appends to its own lists, counted per (t, chunk), so sg_forward_take can lay them
+ * out in key order. Returns NULL when out of memory; counts[0], counts[1] receive the numbers
+ * of spikes and active entries. */
 sg_forward *SG_FN(lif_spike_forward)(const int64_t *indptr, const int32_t *indices,
-                                     const SG_T *w, int64_t nt, int64_t nb, int64_t n,
-                                     SG_T alpha, SG_T theta, SG_T beta_s, SG_T b_th,
-                                     int64_t *counts) {
+                                     const SG_T *w, const SG_T *r, int64_t nt, int64_t nb,
+                                     int64_t n, const SG_T *alpha, int64_t n_alpha, SG_T theta,
+                                     SG_T beta_s, SG_T b_th, int64_t *counts) {
     int64_t n_chunks = sg_forward_chunks(nb);
     sg_forward *res = sg_forward_new(nt, n_chunks, (int64_t)sizeof(SG_T));
     if (res == NULL) return NULL;
@@ -112,24 +167,31 @@ sg_forward *SG_FN(lif_spike_forward)(const int64_t *indptr, const int32_t *indic
     for (int64_t c = 0; c < n_chunks; ++c) {
         int64_t b0 = c * nb / n_chunks, b1 = (c + 1) * nb / n_chunks;
         sg_list *out = res->lists + c;
-        SG_T *v = (SG_T *)calloc((size_t)((b1 - b0) * n + 2 * n), sizeof(SG_T));
+        SG_T *v = (SG_T *)calloc((size_t)((b1 - b0) * n + 3 * n), sizeof(SG_T));
         uint8_t *flags = (uint8_t *)calloc((size_t)(2 * n + 16), 1);
-        if (v == NULL || flags == NULL) {
+        int32_t *spk = (int32_t *)malloc((size_t)n * sizeof(int32_t) + 1);
+        if (v == NULL || flags == NULL || spk == NULL) {
             failed = 1;
             free(v);
             free(flags);
+            free(spk);
             continue;
         }
-        SG_T *h = v + (b1 - b0) * n, *dist = h + n;
+        SG_T *h = v + (b1 - b0) * n, *dist = h + n, *a = dist + n;
         uint8_t *fs = flags, *fa = flags + n + 8;
+        SG_FN(sg_alpha_fill)(a, alpha, n_alpha, 0, n);
         for (int64_t t = 0; t < nt && !failed; ++t) {
             int64_t s0 = out->n_spk, a0 = out->n_act;
             for (int64_t b = b0; b < b1; ++b) {
-                int64_t r = t * nb + b;
+                int64_t row = t * nb + b, ns = 0;
                 SG_T *vb = v + (b - b0) * n;
-                SG_FN(sg_sum_rows)(h, w, indices + indptr[r], indptr[r + 1] - indptr[r], n);
-                if (!SG_FN(sg_lif_step)(vb, h, fs, fa, dist, n, alpha, theta, b_th)) continue;
-                int64_t base = r * n;
+                if (r != NULL)
+                    for (int64_t k = 0; k < n; ++k)
+                        if (vb[k] > theta) spk[ns++] = (int32_t)k;
+                SG_FN(sg_sum_rows)(h, w, indices + indptr[row], indptr[row + 1] - indptr[row], r,
+                                   spk, ns, n);
+                if (!SG_FN(sg_lif_step)(vb, h, fs, fa, dist, n, a, theta, b_th)) continue;
+                int64_t base = row * n;
                 for (int64_t j = 0; j < n; j += 8) {
                     if (sg_word(fs + j) == 0 && sg_word(fa + j) == 0) continue;
                     for (int64_t q = j; q < j + 8 && q < n; ++q) {
@@ -148,6 +210,7 @@ sg_forward *SG_FN(lif_spike_forward)(const int64_t *indptr, const int32_t *indic
         }
         free(v);
         free(flags);
+        free(spk);
     }
     if (failed) {
         sg_forward_free(res);
@@ -161,89 +224,101 @@ sg_forward *SG_FN(lif_spike_forward)(const int64_t *indptr, const int32_t *indic
     return res;
 }
 
-/* The sparse mode's backward of one layer (ops/lif.py: lif_backward_sparse) in one reverse
- * sweep over time, never storing eps: the chunk of samples [b0, b1) holds eps[t + 1] of its
- * samples; at step t, for row r = t * nb + b,
- *   dW[i] += eps[t + 1, b]                for every input spike i of row r (x_indptr/x_indices),
- *   dx[k]  = eps[t + 1, b] . w[i]         for every previous-layer active key k of row r,
+/* The sparse mode's backward of one layer (ops/lif.py: lif_backward_sparse; with r,
+ * ops/rlif.py: rlif_backward_sparse) in one reverse sweep over time, never storing eps: the
+ * chunk of samples [b0, b1) holds eps[t + 1] of its samples; at step t, for row q = t * nb + b,
+ *   dW[i] += eps[t + 1, b]                for every input spike i of row q (x_indptr/x_indices),
+ *   dR[k] += eps[t + 1, b]                for every own spike k of row q (s_indptr/s_indices),
+ *   dx[p]  = eps[t + 1, b] . w[i]         for every previous-layer active key p of row q,
  *   eps[t, b] = delta[t, b] + alpha eps[t + 1, b], then the denormal flush of
  *                                         leaky_scan_reverse,
- * with delta = g * sp on the active keys (idx, sorted) and 0 elsewhere. The chunks follow
- * sg_backward_chunks(nb), fixed by nb alone: chunk 0 sums into dw, chunk c > 0 into
- * part + (c - 1) n_in n, and the partial sums are added in chunk order, so the result does not
- * depend on the number of threads. prev_idx NULL: no dx. Returns 0, or -1 when out of memory. */
+ * with, on the active keys (idx, sorted), delta = g sp (feed-forward: r NULL) or
+ * delta = (g + r[j] . eps[t + 1, b]) sp (recurrent: r (n, n), the recurrent term only at the
+ * active entries), and 0 elsewhere; alpha (n_alpha,) as in lif_spike_forward. The chunks
+ * follow sg_backward_chunks(nb), fixed by nb alone: chunk 0 sums into dw (and dr), chunk
+ * c > 0 into part + (c - 1) (n_in n + n n) (dW, then dR when r), and the partial sums are
+ * added in chunk order, so the result does not depend on the number of threads. prev_idx
+ * NULL: no dx. Returns 0, or -1 when out of memory. */
 int SG_FN(lif_spike_backward)(const SG_T *g, const SG_T *sp, const int64_t *idx, int64_t n_act,
                               const int64_t *x_indptr, const int32_t *x_indices, const SG_T *w,
+                              const SG_T *r, const int64_t *s_indptr, const int32_t *s_indices,
                               int64_t n_in, int64_t n, const int64_t *prev_idx, int64_t n_prev,
-                              int64_t nt, int64_t nb, SG_T alpha, SG_T *dw, SG_T *dx,
-                              SG_T *part) {
-    int64_t n_chunks = sg_backward_chunks(nb), wsize = n_in * n;
+                              int64_t nt, int64_t nb, const SG_T *alpha, int64_t n_alpha,
+                              SG_T *dw, SG_T *dr, SG_T *dx, SG_T *part) {
+    int64_t n_chunks = sg_backward_chunks(nb), wsize = n_in * n, rsize = r != NULL ? n * n : 0;
     int failed = 0;
 #pragma omp parallel for schedule(dynamic, 1) reduction(| : failed)
     for (int64_t c = 0; c < n_chunks; ++c) {
         int64_t b0 = c * nb / n_chunks, b1 = (c + 1) * nb / n_chunks;
-        SG_T *restrict acc = c == 0 ? dw : part + (c - 1) * wsize;
-        SG_T *e = (SG_T *)calloc((size_t)((b1 - b0 + 1) * n), sizeof(SG_T));
+        SG_T *restrict acc = c == 0 ? dw : part + (c - 1) * (wsize + rsize);
+        SG_T *restrict acc_r = c == 0 ? dr : acc + wsize;
+        SG_T *e = (SG_T *)calloc((size_t)((b1 - b0 + 2) * n), sizeof(SG_T));
         if (e == NULL) {
             failed = 1;
             continue;
         }
         SG_T *delta = e + (b1 - b0) * n; /* one row: the deltas of (t, b), 0 elsewhere */
+        SG_T *a = delta + n;
+        SG_FN(sg_alpha_fill)(a, alpha, n_alpha, 0, n);
         memset(acc, 0, (size_t)wsize * sizeof(SG_T));
+        if (r != NULL) memset(acc_r, 0, (size_t)rsize * sizeof(SG_T));
         for (int64_t t = nt - 1; t >= 0; --t) {
             int64_t ka = sg_lower_bound(idx, n_act, (t * nb + b0) * n);
             int64_t kp = prev_idx ? sg_lower_bound(prev_idx, n_prev, (t * nb + b0) * n_in) : 0;
             for (int64_t b = b0; b < b1; ++b) {
-                int64_t r = t * nb + b;
+                int64_t q = t * nb + b;
                 SG_T *restrict es = e + (b - b0) * n;
-                for (int64_t k = x_indptr[r]; k < x_indptr[r + 1]; ++k) {
-                    SG_T *restrict a = acc + (int64_t)x_indices[k] * n;
-                    for (int64_t j = 0; j < n; ++j) a[j] += es[j];
+                for (int64_t k = x_indptr[q]; k < x_indptr[q + 1]; ++k) {
+                    SG_T *restrict ai = acc + (int64_t)x_indices[k] * n;
+                    for (int64_t j = 0; j < n; ++j) ai[j] += es[j];
                 }
-                if (prev_idx)
-                    for (; kp < n_prev && prev_idx[kp] < (r + 1) * n_in; ++kp) {
-                        const SG_T *restrict wi = w + (prev_idx[kp] - r * n_in) * n;
-                        SG_T s = 0;
-#pragma omp simd reduction(+ : s)
-                        for (int64_t j = 0; j < n; ++j) s += es[j] * wi[j];
-                        dx[kp] = s;
+                if (r != NULL)
+                    for (int64_t k = s_indptr[q]; k < s_indptr[q + 1]; ++k) {
+                        SG_T *restrict ak = acc_r + (int64_t)s_indices[k] * n;
+                        for (int64_t j = 0; j < n; ++j) ak[j] += es[j];
                     }
+                if (prev_idx)
+                    for (; kp < n_prev && prev_idx[kp] < (q + 1) * n_in; ++kp)
+                        dx[kp] = SG_FN(sg_dot)(es, w + (prev_idx[kp] - q * n_in) * n, n);
                 int64_t k0 = ka;
-                for (; ka < n_act && idx[ka] < (r + 1) * n; ++ka) delta[idx[ka] - r * n] = g[ka] * sp[ka];
+                for (; ka < n_act && idx[ka] < (q + 1) * n; ++ka) {
+                    int64_t j = idx[ka] - q * n;
+                    SG_T u = g[ka];
+                    if (r != NULL) u += SG_FN(sg_dot)(es, r + j * n, n);
+                    delta[j] = u * sp[ka];
+                }
                 for (int64_t j = 0; j < n; ++j) {
-                    SG_T u = delta[j] + es[j] * alpha;
+                    SG_T u = delta[j] + es[j] * a[j];
                     es[j] = (u < SG_TINY && u > -SG_TINY) ? (SG_T)0 : u;
                 }
-                for (int64_t k = k0; k < ka; ++k) delta[idx[k] - r * n] = 0;
+                for (int64_t k = k0; k < ka; ++k) delta[idx[k] - q * n] = 0;
             }
         }
         free(e);
     }
     if (failed) return -1;
-#pragma omp parallel for schedule(static)
-    for (int64_t q = 0; q < wsize; q += 4096) {
-        int64_t hi = q + 4096 < wsize ? q + 4096 : wsize;
-        for (int64_t c = 1; c < n_chunks; ++c) {
-            const SG_T *restrict p = part + (c - 1) * wsize;
-            for (int64_t k = q; k < hi; ++k) dw[k] += p[k];
-        }
-    }
+    SG_FN(sg_add_parts)(dw, part, wsize + rsize, n_chunks - 1, wsize);
+    if (r != NULL) SG_FN(sg_add_parts)(dr, part + wsize, wsize + rsize, n_chunks - 1, rsize);
     return 0;
 }
 
 /* Reverse leaky scan in place (ops/lif.py: leaky_scan_reverse): e[t] += alpha e[t+1] for
- * t = nt-2 .. 0, over e (nt, m). Denormal policy (the twin's docstring; the same in CUDA):
- * after each step, a value of magnitude below the smallest normal number is set to +0. */
-void SG_FN(leaky_scan_reverse)(SG_T *e, int64_t nt, int64_t m, SG_T alpha) {
+ * t = nt-2 .. 0, over e (nt, m); alpha (n_alpha,) broadcast along the last axis as in
+ * lif_forward. Denormal policy (the twin's docstring; the same in CUDA): after each step, a
+ * value of magnitude below the smallest normal number is set to +0. */
+void SG_FN(leaky_scan_reverse)(SG_T *e, int64_t nt, int64_t m, const SG_T *alpha,
+                               int64_t n_alpha) {
     int64_t n_tiles = (m + SG_TILE - 1) / SG_TILE;
 #pragma omp parallel for schedule(static)
     for (int64_t tile = 0; tile < n_tiles; ++tile) {
         int64_t c0 = tile * SG_TILE, w = m - c0 < SG_TILE ? m - c0 : SG_TILE;
+        SG_T a[SG_TILE];
+        SG_FN(sg_alpha_fill)(a, alpha, n_alpha, c0, w);
         for (int64_t t = nt - 2; t >= 0; --t) {
             SG_T *et = e + t * m + c0;
             const SG_T *en = et + m;
             for (int64_t c = 0; c < w; ++c) {
-                SG_T v = et[c] + en[c] * alpha;
+                SG_T v = et[c] + en[c] * a[c];
                 et[c] = (v < SG_TINY && v > -SG_TINY) ? (SG_T)0 : v;
             }
         }
@@ -296,11 +371,7 @@ void SG_FN(gather_rowdot)(const SG_T *e, int64_t m, const int64_t *rows, const S
                           const int32_t *cols, int64_t n, SG_T *out) {
 #pragma omp parallel for schedule(static)
     for (int64_t k = 0; k < n; ++k) {
-        const SG_T *restrict a = e + rows[k] * m, *restrict b = w + (int64_t)cols[k] * m;
-        SG_T acc = 0;
-#pragma omp simd reduction(+ : acc)
-        for (int64_t j = 0; j < m; ++j) acc += a[j] * b[j];
-        out[k] = acc;
+        out[k] = SG_FN(sg_dot)(e + rows[k] * m, w + (int64_t)cols[k] * m, m);
     }
 }
 

@@ -17,7 +17,7 @@ from .. import native
 from ..backend import Array, register
 from ..errors import ShapeError
 from ..spikes import SpikeMatrix
-from . import adam, lif, spmm
+from . import adam, lif, rlif, spmm
 from .surrogate import ActiveSet, index_dtype
 
 _SUFFIX = {np.dtype(np.float32): "_f32", np.dtype(np.float64): "_f64"}
@@ -71,15 +71,66 @@ def _rows(a: np.ndarray) -> tuple[int, int]:
     return T, (a.size // T if T else 0)
 
 
+def _alpha(alpha: float | Array, dtype: np.dtype, n: int) -> np.ndarray:
+    """alpha for the kernels: contiguous ``dtype`` values, one (a float) or ``n`` (one per
+    neuron, the last axis)."""
+    a = np.ascontiguousarray(alpha, dtype=dtype)
+    if a.ndim > 1 or a.size not in (1, n):
+        raise ShapeError(f"alpha must be a float or have shape ({n},); got shape {a.shape}")
+    return a.reshape(-1)
+
+
+def _last(a: np.ndarray) -> int:
+    """The length of the neuron axis (the last) of a time-major array; 1 when 1-D."""
+    return a.shape[-1] if a.ndim > 1 else 1
+
+
 @register("lif_forward", "native")
-def lif_forward(h: Array, alpha: float, theta: float) -> Array:
+def lif_forward(h: Array, alpha: float | Array, theta: float) -> Array:
     """See :func:`spikegrad.ops.lif.lif_forward` (overwrites h with V, returns the spikes)."""
-    if not _in_place(h) or np.ndim(alpha):  # per-neuron alpha: the twin (for now)
+    if not _in_place(h):
         return lif.lif_forward(h, alpha, theta)
+    a = _alpha(alpha, h.dtype, _last(h))
     s = np.empty(h.shape, dtype=bool)
-    ft = h.dtype.type
-    _kernel("lif_forward", h.dtype)(_ptr(h), _ptr(s), *_rows(h), ft(alpha), ft(theta))
+    fn = _kernel("lif_forward", h.dtype)
+    fn(_ptr(h), _ptr(s), *_rows(h), _ptr(a), a.size, h.dtype.type(theta))
     return s
+
+
+def _spike_forward(
+    name: str,
+    indptr: Array,
+    indices: Array,
+    w: Array,
+    r: Array | None,
+    alpha: float | Array,
+    consts: tuple[float, float, float],
+    tb: tuple[int, int],
+) -> tuple[Array, ActiveSet]:
+    """The fused forward kernel of a feed-forward (r None) or recurrent layer; consts =
+    (theta, beta_s, b_th)."""
+    T, B = (int(v) for v in tb)
+    if tuple(indptr.shape) != (T * B + 1,):
+        raise ShapeError(f"indptr must have shape ({T * B + 1},); got {tuple(indptr.shape)}")
+    w = _c(w)
+    n_in, n = w.shape
+    if r is not None and tuple(r.shape) != (n, n):
+        raise ShapeError(f"r must have shape ({n}, {n}); got {tuple(r.shape)}")
+    r = None if r is None else _c(r)
+    ip, ind = _csr(indptr, indices, T * B, n_in)
+    a, ft, counts = _alpha(alpha, w.dtype, n), w.dtype.type, np.zeros(2, dtype=np.int64)
+    res = _kernel("lif_spike_forward", w.dtype)(
+        _ptr(ip), _ptr(ind), _ptr(w), None if r is None else _ptr(r), T, B, n,
+        _ptr(a), a.size, *map(ft, consts), _ptr(counts),
+    )  # fmt: skip
+    if not res:
+        raise MemoryError(f"{name}: out of memory for the spike and active lists")
+    keys = np.empty(int(counts[0]), dtype=np.int64)
+    idx = np.empty(int(counts[1]), dtype=index_dtype(T * B * n))
+    sp = np.empty(int(counts[1]), dtype=w.dtype)
+    if native.library().sg_forward_take(res, _ptr(keys), _ptr(idx), idx.itemsize == 8, _ptr(sp)):
+        raise MemoryError(f"{name}: out of memory laying out its result")
+    return keys, ActiveSet(idx, sp)
 
 
 @register("lif_forward_sparse_spikes", "native")
@@ -87,7 +138,7 @@ def lif_forward_sparse_spikes(
     indptr: Array,
     indices: Array,
     w: Array,
-    alpha: float,
+    alpha: float | Array,
     theta: float,
     beta_s: float,
     b_th: float,
@@ -96,27 +147,33 @@ def lif_forward_sparse_spikes(
     """See :func:`spikegrad.ops.lif.lif_forward_sparse_spikes`: one fused kernel computes the
     input current from the spike events inside the scan and emits the spikes and the active
     set; no (T, B, N) array is made."""
-    T, B = (int(v) for v in tb)
-    if not _supported(w) or np.ndim(alpha):
+    if not _supported(w):
         return lif.lif_forward_sparse_spikes(indptr, indices, w, alpha, theta, beta_s, b_th, tb)
-    if tuple(indptr.shape) != (T * B + 1,):
-        raise ShapeError(f"indptr must have shape ({T * B + 1},); got {tuple(indptr.shape)}")
-    w = _c(w)
-    n_in, n = w.shape
-    ip, ind = _csr(indptr, indices, T * B, n_in)
-    ft, counts = w.dtype.type, np.zeros(2, dtype=np.int64)
-    res = _kernel("lif_spike_forward", w.dtype)(
-        _ptr(ip), _ptr(ind), _ptr(w), T, B, n,
-        ft(alpha), ft(theta), ft(beta_s), ft(b_th), _ptr(counts),
-    )  # fmt: skip
-    if not res:
-        raise MemoryError("lif_spike_forward: out of memory for the spike and active lists")
-    keys = np.empty(int(counts[0]), dtype=np.int64)
-    idx = np.empty(int(counts[1]), dtype=index_dtype(T * B * n))
-    sp = np.empty(int(counts[1]), dtype=w.dtype)
-    if native.library().sg_forward_take(res, _ptr(keys), _ptr(idx), idx.itemsize == 8, _ptr(sp)):
-        raise MemoryError("lif_spike_forward: out of memory laying out its result")
-    return keys, ActiveSet(idx, sp)
+    consts = (theta, beta_s, b_th)
+    return _spike_forward("lif_forward_sparse_spikes", indptr, indices, w, None, alpha, consts, tb)
+
+
+@register("rlif_forward_sparse_spikes", "native")
+def rlif_forward_sparse_spikes(
+    indptr: Array,
+    indices: Array,
+    w: Array,
+    r: Array,
+    alpha: float | Array,
+    theta: float,
+    beta_s: float,
+    b_th: float,
+    tb: tuple[int, int],
+) -> tuple[Array, ActiveSet]:
+    """See :func:`spikegrad.ops.rlif.rlif_forward_sparse_spikes`: the fused kernel adds the
+    rows of R of each step's spikes to the input current inside the scan (the twin's order, so
+    the same bits); no (T, B, N) array is made."""
+    if not _supported(w) or r.dtype != w.dtype:
+        return rlif.rlif_forward_sparse_spikes(
+            indptr, indices, w, r, alpha, theta, beta_s, b_th, tb
+        )
+    consts = (theta, beta_s, b_th)
+    return _spike_forward("rlif_forward_sparse_spikes", indptr, indices, w, r, alpha, consts, tb)
 
 
 _workspace = threading.local()
@@ -139,50 +196,99 @@ def _sorted_keys(name: str, a: Array, limit: int) -> np.ndarray:
     return a
 
 
+def _spike_backward(
+    name: str,
+    g: Array,
+    act: ActiveSet,
+    x: SpikeMatrix,
+    s: SpikeMatrix | None,
+    w: Array,
+    r: Array | None,
+    alpha: float | Array,
+    prev: ActiveSet | None,
+    shape: tuple[int, int, int],
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """The fused backward kernel of a feed-forward (r, s None) or recurrent layer: dw, dr
+    (None when feed-forward) and dx."""
+    T, B, N = (int(v) for v in shape)
+    w = _c(w)
+    n_in = w.shape[0]
+    if w.shape[1] != N or g.shape != act.idx.shape or act.sp.shape != act.idx.shape:
+        raise ShapeError(f"{name}: g, act and w do not match the shape (T, B, N)")
+    if r is not None and tuple(r.shape) != (N, N):
+        raise ShapeError(f"r must have shape ({N}, {N}); got {tuple(r.shape)}")
+    idx = _sorted_keys("act.idx", act.idx, T * B * N)
+    pidx = None if prev is None else _sorted_keys("prev.idx", prev.idx, T * B * n_in)
+    ip, ind = _csr(x.indptr, x.indices, T * B, n_in)
+    sip, sind = (None, None) if s is None else _csr(s.indptr, s.indices, T * B, N)
+    g, sp, a = _c(g), _c(act.sp), _alpha(alpha, w.dtype, N)
+    r = None if r is None else _c(r)
+    dw = np.empty((n_in, N), dtype=w.dtype)
+    dr = None if r is None else np.empty((N, N), dtype=w.dtype)
+    dx = None if pidx is None else np.empty(pidx.size, dtype=w.dtype)
+    chunks = int(native.library().sg_backward_chunks(B))
+    part = _scratch((chunks - 1) * (n_in * N + (0 if r is None else N * N)), w.dtype)
+
+    def ptr(a: np.ndarray | None) -> int | None:
+        return None if a is None else _ptr(a)
+
+    status = _kernel("lif_spike_backward", w.dtype)(
+        _ptr(g), _ptr(sp), _ptr(idx), idx.size, _ptr(ip), _ptr(ind), _ptr(w), ptr(r),
+        ptr(sip), ptr(sind), n_in, N, ptr(pidx), 0 if pidx is None else pidx.size, T, B,
+        _ptr(a), a.size, _ptr(dw), ptr(dr), ptr(dx), _ptr(part),
+    )  # fmt: skip
+    if status != 0:
+        raise MemoryError(f"{name}: out of memory for its per-chunk state")
+    return dw, dr, dx
+
+
 @register("lif_backward_sparse", "native")
 def lif_backward_sparse(
     g: Array,
     act: ActiveSet,
     x: SpikeMatrix,
     w: Array,
-    alpha: float,
+    alpha: float | Array,
     prev: ActiveSet | None,
     shape: tuple[int, int, int],
 ):
     """See :func:`spikegrad.ops.lif.lif_backward_sparse`: one reverse sweep over time per
     chunk of samples holds eps only for the present step, so no (T, B, N) array is made;
     dW sums one partial per chunk (fixed by B, not by the thread count) in chunk order."""
-    T, B, N = (int(v) for v in shape)
-    if not (_supported(w) and g.dtype == w.dtype == act.sp.dtype) or np.ndim(alpha):
+    if not (_supported(w) and g.dtype == w.dtype == act.sp.dtype):
         return lif.lif_backward_sparse(g, act, x, w, alpha, prev, shape)
-    w = _c(w)
-    n_in = w.shape[0]
-    if w.shape[1] != N or g.shape != act.idx.shape or act.sp.shape != act.idx.shape:
-        raise ShapeError("lif_backward_sparse: g, act and w do not match the shape (T, B, N)")
-    idx = _sorted_keys("act.idx", act.idx, T * B * N)
-    pidx = None if prev is None else _sorted_keys("prev.idx", prev.idx, T * B * n_in)
-    ip, ind = _csr(x.indptr, x.indices, T * B, n_in)
-    g, sp = _c(g), _c(act.sp)
-    dw = np.empty((n_in, N), dtype=w.dtype)
-    dx = None if pidx is None else np.empty(pidx.size, dtype=w.dtype)
-    chunks = int(native.library().sg_backward_chunks(B))
-    part = _scratch((chunks - 1) * n_in * N, w.dtype)
-    status = _kernel("lif_spike_backward", w.dtype)(
-        _ptr(g), _ptr(sp), _ptr(idx), idx.size, _ptr(ip), _ptr(ind), _ptr(w), n_in, N,
-        None if pidx is None else _ptr(pidx), 0 if pidx is None else pidx.size,
-        T, B, w.dtype.type(alpha), _ptr(dw), None if dx is None else _ptr(dx), _ptr(part),
-    )  # fmt: skip
-    if status != 0:
-        raise MemoryError("lif_spike_backward: out of memory for its per-chunk state")
+    dw, _, dx = _spike_backward("lif_backward_sparse", g, act, x, None, w, None, alpha, prev, shape)
     return dw, dx
 
 
+@register("rlif_backward_sparse", "native")
+def rlif_backward_sparse(
+    g: Array,
+    act: ActiveSet,
+    x: SpikeMatrix,
+    s: SpikeMatrix,
+    w: Array,
+    r: Array,
+    alpha: float | Array,
+    prev: ActiveSet | None,
+    shape: tuple[int, int, int],
+) -> tuple[Array, Array, Array | None]:
+    """See :func:`spikegrad.ops.rlif.rlif_backward_sparse`: the reverse sweep of
+    ``lif_backward_sparse`` with the recurrent term R[j] . eps[t+1] evaluated only at the
+    active entries and dR summed from the layer's own spike events (one partial per chunk,
+    added in chunk order: independent of the thread count)."""
+    if not (_supported(w) and g.dtype == w.dtype == act.sp.dtype == r.dtype):
+        return rlif.rlif_backward_sparse(g, act, x, s, w, r, alpha, prev, shape)
+    return _spike_backward("rlif_backward_sparse", g, act, x, s, w, r, alpha, prev, shape)
+
+
 @register("leaky_scan_reverse", "native")
-def leaky_scan_reverse(e: Array, alpha: float) -> Array:
+def leaky_scan_reverse(e: Array, alpha: float | Array) -> Array:
     """See :func:`spikegrad.ops.lif.leaky_scan_reverse` (in place; its denormal policy)."""
-    if not _in_place(e) or np.ndim(alpha):
+    if not _in_place(e):
         return lif.leaky_scan_reverse(e, alpha)
-    _kernel("leaky_scan_reverse", e.dtype)(_ptr(e), *_rows(e), e.dtype.type(alpha))
+    a = _alpha(alpha, e.dtype, _last(e))
+    _kernel("leaky_scan_reverse", e.dtype)(_ptr(e), *_rows(e), _ptr(a), a.size)
     return e
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from spikegrad import bench
@@ -13,7 +15,13 @@ from spikegrad.bench import cases, cpu, gpu
 
 
 def test_one_case_table():
-    assert cases.default_cases("cpu") == ["shd", "fmnist"]
+    assert cases.default_cases("cpu") == ["shd", "fmnist", "shd-recurrent"]
+    rec = cases.CASES["shd-recurrent"]
+    assert (rec.sizes, rec.B, rec.T, rec.recurrent) == ((700, 200, 200, 20), 64, 500, (True, True))
+    assert rec.target_active == cases.CASES["shd"].target_active
+    assert [key for key, *_ in rec.cpu_targets] == [
+        "backward_speedup", "torch_step_vs_sparse_step", "retained_ratio"
+    ]  # fmt: skip
     assert cases.default_cases("gpu") == ["fmnist", "shd-large"]
     gpu_shapes = {cases.CASES[c].sizes for c in cases.default_cases("gpu")}
     assert gpu_shapes == {(700, 400, 400, 20), (784, 200, 200, 10)}
@@ -32,6 +40,35 @@ def test_run_case_validates_then_times(tiny_fmnist):
     table = cpu.format_table([r])
     assert table.startswith("machine: ") and "  dense " in table and "  sparse " in table
     assert "torch BPTT" not in table and "peak MB" in table and "peer step" not in table
+    (early, late), _ = r["spike_rate_halves"]
+    assert 0 <= early <= 1 and 0 <= late <= 1 and early + late > 0
+    assert f"first / second half of T: {early:.2%} / {late:.2%}, " in table
+
+
+def test_recurrent_case_against_torch(tiny_shd):
+    pytest.importorskip("torch")
+    case = dataclasses.replace(tiny_shd, recurrent=(True, True), cpu_targets=cases.ISSUE_13_TARGETS)
+    r = cpu.run_case(case, repeats=1, with_torch=True, compile_max_steps=0)
+    assert r["shape"] == "40-24r-24r-5"
+    assert r["sparse_vs_dense_rel_err"] < 1e-4 and r["torch_rel_err"] < 1e-4  # float32
+    assert r["torch_variant"] == "eager" and r["torch_step_s"] > 0
+    assert r["torch_step_vs_sparse_step"] == r["torch_step_s"] / r["sparse_step_s"]
+    assert min(r["active_fraction"]) > 0
+    table = cpu.format_table([r])
+    assert "tiny-shd  40-24r-24r-5  B=6 T=40" in table and "torch BPTT" in table
+    assert f"  targets: backward_speedup {r['backward_speedup']:.3g} (target >= 3): " in table
+
+
+def test_calibration_scales_r_by_r_gain_times_w(tiny_shd):
+    case = dataclasses.replace(tiny_shd, recurrent=(True, False))
+    x, y = cases.make_inputs(case)
+    net = cases.build_network(case)
+    w0, r0 = net.params["W1"].copy(), net.params["R1"].copy()
+    active = cases.calibrate(net, x, y, (0.05, 0.05), r_gain=0.25)
+    assert active[0] == pytest.approx(0.05, rel=0.2)
+    fw = np.abs(net.params["W1"]).max() / np.abs(w0).max()
+    fr = np.abs(net.params["R1"]).max() / np.abs(r0).max()
+    assert fw != pytest.approx(1.0, abs=0.05) and fr == pytest.approx(0.25 * fw, rel=1e-5)
 
 
 def test_main_json_and_out(tiny_fmnist, monkeypatch, capsys, tmp_path):

@@ -5,6 +5,8 @@ On a GPU machine scripts/gpu_check.sh runs the real thing (``python -m spikegrad
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from spikegrad.bench import gpu
@@ -52,3 +54,15 @@ def test_run_case_on_host(tiny_shd, with_torch):
         assert ", PyTorch " in text and "PyTorch input: dense (T, B, N) cpu tensor" in text
     else:
         assert "PyTorch baseline not run" in text and "torch BPTT" not in text
+
+
+def test_run_case_on_host_recurrent(tiny_shd):
+    case = dataclasses.replace(tiny_shd, recurrent=(False, True))
+    r = gpu.run_case(case, warmup=1, repeats=1, with_torch=False, backend="numpy")
+    assert r["shape"] == "40-24-24r-5" and r["sparse_vs_dense_rel_err"] < 1e-4
+    layers = r["sparse_backward_kernels"]
+    assert [k["recurrent"] for k in layers] == [False, True]
+    assert layers[1]["A"] > 0 and layers[1]["host_s"] > 0 and "gather_variant_s" in layers[1]
+    text = gpu.format_report({"gpu": "none (test)"}, [r])
+    assert "sparse backward layer 2 (recurrent): A=" in text
+    assert "sparse backward layer 1: A=" in text

@@ -83,3 +83,21 @@ def test_json_lines_and_file(tmp_path):
     report.write_json(str(path), [r], {"gpu": "x"})
     doc = json.loads(path.read_text())
     assert doc["device"] == {"gpu": "x"} and doc["results"][0]["case"] == "c1"
+
+
+def test_targets_line():
+    r = _result()  # backward 5x, torch step 25x, kept 20 %
+    r["targets"] = [
+        ["backward_speedup", ">=", 3.0],
+        ["torch_step_vs_sparse_step", ">=", 30.0],
+        ["retained_ratio", "<=", 0.1],
+    ]
+    assert [ok for *_, ok in report.targets_met(r)] == [True, False, False]
+    (line,) = [ln for ln in report.case_block(r) if ln.startswith("  targets: ")]
+    assert line == (
+        "  targets: backward_speedup 5 (target >= 3): met, torch_step_vs_sparse_step 25 "
+        "(target >= 30): NOT met, retained_ratio 0.2 (target <= 0.1): NOT met"
+    )
+    del r["torch_step_vs_sparse_step"]  # a row that did not run: its target is not shown
+    assert [key for key, *_ in report.targets_met(r)] == ["backward_speedup", "retained_ratio"]
+    assert not [ln for ln in report.case_block(_result()) if "targets" in ln]

@@ -3,6 +3,7 @@ fake peer (no torch needed), then the real ones where they are installed."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 
@@ -128,6 +129,22 @@ def test_cpu_report_peers_rows_or_not_installed_lines(tiny_fmnist):
     assert "peak MB" in table
 
 
+def test_peers_say_why_they_cannot_model_a_network():
+    by_name = {p.name: p for p in peers.PEERS}
+    ff, rec = spiking_net(), spiking_net(recurrent=[False, True])
+    hetero = spiking_net(alpha=[0.9, np.full(7, 0.8)])
+    for net in (ff, rec, hetero):
+        assert by_name["snntorch"].unsupported(net) is None
+    for name in ("spikingjelly", "norse"):
+        assert by_name[name].unsupported(ff) is None
+        assert by_name[name].unsupported(rec).startswith("not run (recurrent network): ")
+        assert "one time constant per layer" in by_name[name].unsupported(hetero)
+    x, y = dense_events(2, 5, 12)
+    fake = dataclasses.replace(FAKE, unsupported=by_name["norse"].unsupported)
+    res = peers.time_peers(rec, x, y, {}, peers=(fake,), timer=_fake_timer(0.06))
+    assert res["peers"] == [] and res["peers_missing"]["FakeSNN"].startswith("not run (rec")
+
+
 # --- the real libraries ------------------------------------------------------------------
 
 
@@ -139,10 +156,19 @@ def _model(name: str):
     return peer.model
 
 
-@pytest.mark.parametrize("readout", ["max", "sum", "last"])
-def test_snntorch_computes_spikegrads_gradients(readout):
+@pytest.mark.parametrize(
+    "readout, recurrent, alpha",
+    [
+        ("max", False, 0.9),
+        ("sum", False, 0.9),
+        ("last", False, 0.9),
+        ("sum", True, 0.9),  # RLeaky
+        ("max", [False, True], [0.8, np.linspace(0.6, 0.95, 7)]),  # per-neuron beta
+    ],
+)
+def test_snntorch_computes_spikegrads_gradients(readout, recurrent, alpha):
     model = _model("snntorch")
-    net = spiking_net(readout)
+    net = spiking_net(readout, recurrent=recurrent, alpha=alpha)
     x, y = dense_events(5, 15, 12, seed=1)
     loss, gd, st = net.loss_and_grad(x, y, mode="dense")
     assert min(st["spike_rate"]) > 0

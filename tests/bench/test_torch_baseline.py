@@ -6,12 +6,16 @@ from __future__ import annotations
 import ast
 import inspect
 from collections import Counter
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from helpers import dense_events, spiking_net
 
+from spikegrad.bench import peers
 from spikegrad.bench import torch_baseline as tb
+from spikegrad.ops.rlif import rlif_backward_dense, rlif_forward
+from spikegrad.ops.surrogate import sigma_prime_masked
 
 torch = pytest.importorskip("torch")
 
@@ -80,6 +84,34 @@ def test_gradients_equal_spikegrad_dense(readout, reg):
     assert np.array_equal(xd.numpy(), x.to_dense(np.float64).transpose(1, 0, 2))
     g = bl.grads(xd, bl.labels(y))
     for k in gd:
+        assert np.allclose(g[k], gd[k], rtol=1e-9, atol=1e-9 * np.abs(gd[k]).max()), k
+
+
+@pytest.mark.parametrize(
+    "recurrent, per_neuron, readout, reg",
+    [
+        (True, False, "sum", None),
+        ([True, False], True, "max", None),
+        ([False, True], False, "last", {"f_up": 0.05, "f_low": 0.5}),
+    ],
+)
+def test_recurrent_gradients_equal_spikegrad_dense(recurrent, per_neuron, readout, reg):
+    """Recurrent, mixed and per-neuron-alpha networks: the baseline's float64 gradients
+    (W, R, W_out) equal spikegrad's dense mode (which equals tests/reference.py) to 1e-9."""
+    rng = np.random.default_rng(2)
+    alpha = [rng.uniform(0.6, 0.95, 9), 0.85] if per_neuron else 0.9
+    net = spiking_net(readout, reg, recurrent=recurrent, alpha=alpha)
+    x, y = dense_events(5, 15, 12, seed=1)
+    _, gd, st = net.loss_and_grad(x, y, mode="dense")
+    assert min(st["spike_rate"]) > 0 and min(st["active_fraction"]) > 0.01
+    assert {k for k in gd if k.startswith("R")} == {
+        f"R{l}" for l, rec in enumerate(net.recurrent, start=1) if rec
+    }
+    bl = tb.TorchBPTT(net, "cpu")
+    g = bl.grads(bl.prepare(x), bl.labels(y))
+    assert set(g) == set(gd)
+    for k in gd:
+        assert np.abs(gd[k]).max() > 0, k
         assert np.allclose(g[k], gd[k], rtol=1e-9, atol=1e-9 * np.abs(gd[k]).max()), k
 
 
@@ -178,3 +210,34 @@ def test_no_compile_beyond_compile_max_steps(monkeypatch):
     r = tb.time_step(net, x, y, warmup=0, repeats=1, compile=True, compile_max_steps=9)
     assert r["variant"] == "eager" and r["compiled_step_s"] is None and r["compile_s"] == 0
     assert "not tried: T = 10 > 9" in r["variant_note"]
+
+
+@pytest.mark.parametrize("per_neuron", [False, True])
+@pytest.mark.parametrize("model", [tb.TorchBPTT, peers.SnnTorchBPTT])
+def test_recurrent_layer_equals_the_rlif_twin(model, per_neuron):
+    """One recurrent layer of the baseline (and of snnTorch's RLeaky) against the NumPy twins
+    in float64: the same spikes, and dW, dR of sum(S * G) to 1e-9 (plain BPTT)."""
+    if model is peers.SnnTorchBPTT:
+        pytest.importorskip("snntorch")
+    rng = np.random.default_rng(4)
+    T, B, N_in, N = 15, 5, 12, 9
+    x = (rng.random((T, B, N_in)) < 0.3).astype(np.float64)
+    w, r = rng.normal(0.15, 0.5, (N_in, N)), rng.normal(0.0, 0.6, (N, N))
+    alpha = rng.uniform(0.5, 0.95, N) if per_neuron else 0.9
+    net = SimpleNamespace(
+        dtype=np.dtype(np.float64), params={"W1": w, "R1": r}, threshold=1.0, beta_s=100.0,
+        b_th=0.4, alphas=[alpha], recurrent=[True], sizes=[N_in, N],
+    )  # fmt: skip
+    g = rng.normal(size=(T, B, N))
+    bl = model(net, "cpu")
+    s = bl._lif(torch.tensor(x) @ bl.params["W1"], 1)
+    (s * torch.tensor(g)).sum().backward()
+    v = (x.reshape(T * B, N_in) @ w).reshape(T, B, N)
+    s_ref = rlif_forward(v, r, alpha, 1.0)  # v now holds V
+    assert np.array_equal(s.detach().numpy(), s_ref) and 0.05 < s_ref.mean() < 0.5
+    sp = sigma_prime_masked(v, 1.0, 100.0, 0.4)
+    assert np.count_nonzero(sp) > 0.05 * sp.size
+    x2, s2 = x.reshape(T * B, N_in), s_ref.reshape(T * B, N).astype(np.float64)
+    dw, dr, _ = rlif_backward_dense(g, sp, x2, s2, w, r, alpha, False)
+    for got, ref in ((bl.params["W1"].grad, dw), (bl.params["R1"].grad, dr)):
+        assert np.allclose(got.numpy(), ref, rtol=1e-9, atol=1e-9 * np.abs(ref).max())

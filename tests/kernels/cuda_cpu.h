@@ -142,6 +142,7 @@ struct sg_lane_state {
     sg_where where = SG_RUNNING;
     int line = 0;
     const char* op = "";
+    unsigned long long gen = 0;  // at a barrier: its generation (released once bar_gen moves on)
 };
 
 struct sg_block_state {
@@ -232,7 +233,7 @@ inline void __syncthreads_at(int line) {
         sg_fail(st, sg_fmt("thread %u at __syncthreads line %d while others wait at line %d",
                            t, line, st.bar_line));
     st.bar_line = line;
-    st.lanes[t] = {SG_AT_BARRIER, line, "__syncthreads"};
+    st.lanes[t] = {SG_AT_BARRIER, line, "__syncthreads", st.bar_gen};
     const unsigned long long gen = st.bar_gen;
     if (++st.bar_arrived == st.n) {
         st.bar_arrived = 0;
@@ -330,10 +331,12 @@ T sg_warp_op(int kind, unsigned mask, T v, int param, int width, int line) {
         g->line = line;
         g->poison = sg_poison_bits<T>();
     }
-    for (unsigned q = 0; q < 32; ++q) {  // a lane that returned or waits at a barrier: deadlock
+    // a lane that returned or waits at a barrier not yet complete: deadlock (a lane released
+    // from a barrier may not have run yet: its generation is behind bar_gen)
+    for (unsigned q = 0; q < 32; ++q) {
         const sg_lane_state& l = st.lanes[(t & ~31u) + q];
         if ((mask >> q & 1u) && !(g->arrived >> q & 1u) &&
-            (l.where == SG_RETURNED || l.where == SG_AT_BARRIER))
+            (l.where == SG_RETURNED || (l.where == SG_AT_BARRIER && l.gen == st.bar_gen)))
             sg_fail(st, sg_fmt("lane %u (thread %u) calls %s (line %d, mask 0x%08x) but lane %u "
                                "%s: the collective can never complete",
                                lane, t, name, line, mask, q,
@@ -379,6 +382,7 @@ template <typename T>
 T __shfl_xor_sync(unsigned mask, T v, int m, int width = 32, int line = __builtin_LINE()) {
     return sg_warp_op(SG_SHFL_XOR, mask, v, m, width, line);
 }
+inline int __popc(unsigned x) { return __builtin_popcount(x); }
 inline unsigned __ballot_sync(unsigned mask, int pred, int line = __builtin_LINE()) {
     return unsigned(sg_warp_op(SG_BALLOT, mask, (unsigned long long)(pred != 0), 0, 32, line));
 }

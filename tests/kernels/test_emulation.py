@@ -240,7 +240,7 @@ def test_checks(emu):
     ptr, ind = np.array([0, 2, 3], np.int32), np.array([0, 2, 1], np.int32)
     assert np.array_equal(host.spike_matmul(emu, ptr, ind, w), [w[0] + w[2], w[1]])
     with pytest.raises(TypeError, match="wants"):  # the emulator checks the C signature
-        emu("readout", "leaky_scan_reverse_kernel", ("double",), 1, (p, 3, np.int64(1), 0.5))
+        emu("readout", "leaky_scan_reverse_kernel", ("double",), 1, (p, 3, np.int64(1), p, 1))
 
 
 # ------------------------------------------------------- the whole step through the kernels

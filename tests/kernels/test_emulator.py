@@ -240,7 +240,7 @@ def test_offsets_beyond_int32(emu_launcher, idx_dtype):
 # --------------------------------------------------------------------- mode coverage
 def test_modes_cover_every_kernel(request, emu_launcher):
     """Every kernel instance ran in every launch mode (int instances in plain, long long in
-    stress), when this session ran the kernel tests (test_emulation.py) in those modes."""
+    stress), when this session ran the kernel tests (test_emulation*.py) in those modes."""
     from .conftest import EMU_MODES
 
     ran = emu_launcher.ran

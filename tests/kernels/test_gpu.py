@@ -335,3 +335,137 @@ def test_reverse_scans_follow_the_denormal_policy_bit_for_bit(cp, L, monkeypatch
         g, sp, cp.eye(T, dtype=dtype), cp.ones((T, 6), dtype), alpha, False
     )
     assert np.array_equal(dw.get(), eps[1:])
+
+
+# ------------------------------------------- recurrent layer (rlif.cu), per-neuron alpha
+
+
+def _rlif_inputs(rng, T, B, N_in, N, dtype):
+    keep = rng.random((T * B, N_in)) < 0.2
+    keep[1::3] = False
+    x = spike_matrix_from_keys(np, np.flatnonzero(keep), T, B, N_in)
+    w = rng.normal(0.1, 0.4, (N_in, N)).astype(dtype)
+    r = rng.normal(0.0, 1.5 / np.sqrt(N), (N, N)).astype(dtype)
+    return x, w, r
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["shared", "global"])
+@pytest.mark.parametrize("per_neuron", [False, True], ids=["alpha", "alpha_j"])
+@pytest.mark.parametrize("shape", [(1, 1, 1, 1), (9, 3, 13, 97), (50, 16, 120, 300)], ids=str)
+def test_rlif_forward_and_backward(cp, L, monkeypatch, shape, per_neuron, shared, dtype):
+    """rlif.cu against the twins: spikes and active set equal (float32: up to 1 in 10**4
+    entries, a value at a threshold), the gradients within the tolerance; the backward is
+    fed the twin's active set, so both sides differentiate the same forward."""
+    from spikegrad.kernels import host
+    from spikegrad.ops import rlif as rlif_twin
+
+    if not shared:
+        monkeypatch.setattr(host, "RLIF_SHARED", 0)
+    T, B, N_in, N = shape
+    rng = np.random.default_rng(41)
+    x, w, r = _rlif_inputs(rng, T, B, N_in, N, dtype)
+    alpha = rng.uniform(0.6, 0.99, N) if per_neuron else 0.9
+    args = (1.0, 100.0, 0.2, (T, B))
+    keys_ref, act_ref = rlif_twin.rlif_forward_sparse_spikes(
+        x.indptr, x.indices, w, r, alpha, *args
+    )
+    dev = (cp.asarray(x.indptr), cp.asarray(x.indices), cp.asarray(w), cp.asarray(r))
+    keys, act = L.rlif_forward_sparse_spikes(*dev, alpha, *args)
+    _assert_same(keys.get(), keys_ref, dtype)
+    _assert_same(act.idx.get(), act_ref.idx, dtype)
+    if dtype == np.float64:
+        assert np.array_equal(act.sp.get(), act_ref.sp)
+    s = spike_matrix_from_keys(np, keys_ref, T, B, N)
+    g = rng.normal(size=act_ref.idx.size).astype(dtype)
+    pidx = np.flatnonzero(rng.random(T * B * N_in) < 0.05).astype(np.int32)
+    prev = ActiveSet(pidx, np.ones(pidx.size, dtype))
+    ref = rlif_twin.rlif_backward_sparse(g, act_ref, x, s, w, r, alpha, prev, (T, B, N))
+    got = L.rlif_backward_sparse(
+        cp.asarray(g),
+        ActiveSet(cp.asarray(act_ref.idx), cp.asarray(act_ref.sp)),
+        spike_matrix_from_keys(cp, cp.asarray(_keys(x)), T, B, N_in),
+        spike_matrix_from_keys(cp, cp.asarray(keys_ref), T, B, N),
+        dev[2],
+        dev[3],
+        alpha,
+        ActiveSet(cp.asarray(prev.idx), cp.asarray(prev.sp)),
+        (T, B, N),
+    )
+    for a, b in zip(got, ref, strict=True):
+        assert_close(a, b, dtype)
+
+
+def test_ff_kernels_per_neuron_alpha(cp, L, dtype):
+    rng = np.random.default_rng(42)
+    T, B, N = 40, 8, 130
+    alpha = rng.uniform(0.5, 0.99, N)
+    h = rng.normal(0.35, 0.6, (T, B, N)).astype(dtype)
+    v_ref = h.copy()
+    s_ref = lif_twin.lif_forward(v_ref, alpha, 1.0)
+    v = cp.asarray(h)
+    _assert_same(L.lif_forward(v, alpha, 1.0).get(), s_ref, dtype)
+    assert_close(v, v_ref, dtype)
+    e = cp.asarray(h)
+    L.leaky_scan_reverse(e, alpha)
+    assert_close(e, lif_twin.leaky_scan_reverse(h.copy(), alpha), dtype)
+    g = rng.normal(size=(T, B, N)).astype(dtype)
+    sp = (rng.random((T, B, N)) < 0.2).astype(dtype)
+    xd = (rng.random((T * B, 70)) < 0.1).astype(dtype)
+    wd = rng.normal(size=(70, N)).astype(dtype)
+    ref = lif_twin.lif_backward_dense(g, sp, xd, wd, alpha, True)
+    got = L.lif_backward_dense(
+        cp.asarray(g), cp.asarray(sp), cp.asarray(xd), cp.asarray(wd), alpha, True
+    )
+    assert_close(got[0], ref[0], dtype)
+    assert_close(got[1], ref[1], dtype)
+
+
+def test_rlif_dense_twins_run_on_cupy(cp, dtype):
+    """The dense mode's recurrent ops are xp-generic twins (cuBLAS per step) on CuPy."""
+    from spikegrad.ops import rlif as rlif_twin
+
+    rng = np.random.default_rng(43)
+    T, B, N_in, N = 30, 8, 50, 97
+    alpha = rng.uniform(0.6, 0.99, N)
+    h = rng.normal(0.3, 0.6, (T, B, N)).astype(dtype)
+    r = rng.normal(0.0, 0.15, (N, N)).astype(dtype)
+    v_ref = h.copy()
+    s_ref = rlif_twin.rlif_forward(v_ref, r, alpha, 1.0)
+    v = cp.asarray(h)
+    s = backend.call("rlif_forward", v, cp.asarray(r), alpha, 1.0)
+    _assert_same(s.get(), s_ref, dtype)
+    g = rng.normal(size=(T, B, N)).astype(dtype)
+    sp = (rng.random((T, B, N)) < 0.2).astype(dtype)
+    x = (rng.random((T * B, N_in)) < 0.1).astype(dtype)
+    sf = s_ref.reshape(T * B, N).astype(dtype)
+    w = rng.normal(size=(N_in, N)).astype(dtype)
+    ref = rlif_twin.rlif_backward_dense(g, sp, x, sf, w, r, alpha, True)
+    got = backend.call(
+        "rlif_backward_dense", *(cp.asarray(a) for a in (g, sp, x, sf, w, r)), alpha, True
+    )
+    for a, b in zip(got, ref, strict=True):
+        assert_close(a, b, dtype)
+
+
+@pytest.mark.parametrize("mode", ["dense", "sparse"])
+def test_recurrent_loss_and_grad_parity(cp, mode, dtype):
+    """As test_loss_and_grad_parity for a recurrent + feed-forward stack with per-neuron
+    alpha: rlif.cu (sparse) or the xp-generic twins (dense) on CuPy against NumPy."""
+    rng = np.random.default_rng(15)
+    x = (rng.random((16, 60, 50)) < 0.1).astype(np.uint8)
+    y = rng.integers(0, 5, 16)
+    alpha = [rng.uniform(0.8, 0.97, 120), 0.9]
+    kw = dict(sizes=[50, 120, 80, 5], alpha=alpha, recurrent=[True, False], reg={}, seed=4)
+    kw.update(dtype=dtype.name, b_th=0.2)
+    ref = sg.Network(**kw, backend="numpy")
+    ref.params = {k: np.round(v * 3 * 1024) / 1024 for k, v in ref.params.items()}
+    net = sg.Network(**kw, backend="cupy")
+    net.params = {k: cp.asarray(v) for k, v in ref.params.items()}
+    loss_ref, g_ref, st_ref = ref.loss_and_grad(x, y, mode=mode)
+    loss, g, st = net.loss_and_grad(x, y, mode=mode)
+    assert st["n_active"] == st_ref["n_active"] and min(st["n_active"]) > 0
+    assert abs(loss - loss_ref) <= TOL[dtype] * abs(loss_ref)
+    assert "R1" in g
+    for k in g_ref:
+        assert isinstance(g[k], cp.ndarray)
+        assert_close(g[k], g_ref[k], dtype)

@@ -23,6 +23,7 @@ import pytest
 from spikegrad import kernels as K
 
 from . import test_emulation as TE
+from . import test_emulation_rlif as TRL
 from . import test_emulator as TR
 from .conftest import HERE, emu_mode, load_emu
 
@@ -82,6 +83,14 @@ MUTATIONS = {
         _sub(r"\(sg_i64\)rows\[k\] \* m", "(int)(rows[k] * m)"),
     ),
     "oob-read": (["lif_backward.cu"], _sub(r"j < m; \+\+j\) acc \+=", "j <= m; ++j) acc +=", 1)),
+    # rlif.cu: spike list compacted with the warps in reverse order (not ascending)
+    "rlif-compaction-order": (["rlif.cu"], _sub(r"before \+= q < warp", "before += q > warp")),
+    # rlif.cu: the backward leaves delta in its scratch (it leaks into earlier steps)
+    "rlif-stale-delta": (["rlif.cu"], _sub(r"db\[j\] = T\(0\);", "", 1)),
+    # rlif.cu: the recurrent dot product skips every other chunk of 32 terms
+    "rlif-half-dot": (["rlif.cu"], _sub(r"k < n_n; k \+= 32\)", "k < n_n; k += 64)")),
+    # rlif.cu: per-neuron alpha read as neuron 0's
+    "rlif-alpha-neuron-0": (["rlif.cu"], _sub(r"alpha\[j % n_alpha\]", "alpha[0]")),
 }
 
 
@@ -187,3 +196,35 @@ def test_out_of_bounds_read_is_seen(tmp_path, emu_cache):
     args = [str(HERE / "test_emulation.py") + "::test_gather_rowdot[plain-f64-int32-300-37-1]"]
     log = _subprocess_fails(tmp_path, emu_cache, "oob-read", "address", args, "lif_backward")
     assert "AddressSanitizer" in log and "overflow" in log
+
+
+@pytest.mark.parametrize("mutant", ["rlif-compaction-order"], indirect=True)
+def test_rlif_spike_list_is_ascending(mutant, monkeypatch):
+    """The forward must add the R rows in the twin's order: bitwise equality sees it."""
+    shape = (9, 3, 13, 97)
+    with emu_mode(mutant, "plain"):
+        _fails(
+            lambda: TRL.test_rlif_forward_sparse_spikes(
+                mutant, monkeypatch, shape, 0.2, "scalar-shared", np.float64
+            )
+        )
+
+
+@pytest.mark.parametrize("mutant", ["rlif-stale-delta", "rlif-half-dot"], indirect=True)
+def test_rlif_backward_mutations_are_seen(mutant, monkeypatch):
+    with emu_mode(mutant, "plain"):
+        _fails(
+            lambda: TRL.test_rlif_backward_sparse(
+                mutant, monkeypatch, "wide", "scalar-shared", np.float64
+            )
+        )
+
+
+@pytest.mark.parametrize("mutant", ["rlif-alpha-neuron-0"], indirect=True)
+def test_rlif_per_neuron_alpha_is_read(mutant, monkeypatch):
+    fwd, bwd = TRL.test_rlif_forward_sparse_spikes, TRL.test_rlif_backward_sparse
+    shape = (9, 3, 13, 97)
+    with emu_mode(mutant, "plain"):
+        fwd(mutant, monkeypatch, shape, 0.2, "scalar-shared", np.float64)  # the bug hides
+        _fails(lambda: fwd(mutant, monkeypatch, shape, 0.2, "neuron-global", np.float64))
+        _fails(lambda: bwd(mutant, monkeypatch, "band", "neuron-global", np.float64))

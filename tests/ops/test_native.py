@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import subnormal_cases
+from helpers import alpha_values, layer_input, spike_csr, subnormal_cases
 
 import spikegrad as sg
 from spikegrad import native
@@ -23,6 +23,7 @@ from spikegrad.ops.surrogate import ActiveSet
 DTYPES = [np.float32, np.float64]
 # exact in float64 up to summation order; float32 sums of ~100 terms
 RTOL = {np.float32: 2e-5, np.float64: 1e-12}
+ALPHAS = ["scalar", "per-neuron"]
 
 
 def test_kernels_build_where_a_c_compiler_exists():
@@ -40,21 +41,15 @@ def _need_native(request):
         pytest.skip(f"native kernels unavailable: {native.status()['reason']}")
 
 
-def _spikes(rng, rows: int, cols: int, p: float):
-    dense = rng.random((rows, cols)) < p
-    dense[rows // 2] = False  # an empty row
-    r, c = np.nonzero(dense)
-    indptr = np.searchsorted(r, np.arange(rows + 1)).astype(np.int32)
-    return indptr, c.astype(np.int32), dense
-
-
+@pytest.mark.parametrize("alpha", ALPHAS)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", [(1, 1, 1), (30, 4, 7), (12, 3, 171), (5, 2, 1030)])
-def test_lif_forward_matches_twin_bit_for_bit(rng, dtype, shape):
+def test_lif_forward_matches_twin_bit_for_bit(rng, dtype, shape, alpha):
     h = rng.normal(0.35, 0.45, shape).astype(dtype)
+    a = alpha_values(rng, alpha, 0.9, shape[-1])
     v_twin, v_nat = h.copy(), h.copy()
-    s_twin = lif.lif_forward(v_twin, 0.9, 1.0)
-    s_nat = nat.lif_forward(v_nat, 0.9, 1.0)
+    s_twin = lif.lif_forward(v_twin, a, 1.0)
+    s_nat = nat.lif_forward(v_nat, a, 1.0)
     assert s_nat.dtype == bool and s_nat.any() == s_twin.any()
     np.testing.assert_array_equal(s_nat, s_twin)
     np.testing.assert_array_equal(v_nat, v_twin)  # no FMA contraction: same rounding
@@ -73,19 +68,15 @@ def test_lif_forward_non_contiguous_input_is_overwritten_too(rng):
 FUSED_SHAPES = [(1, 1, 1, 1), (30, 1, 9, 5), (25, 13, 40, 33), (12, 9, 20, 200), (8, 70, 15, 7)]
 
 
-def _layer_input(rng, T, B, n_in, p=0.12):
-    indptr, indices, _ = _spikes(rng, T * B, n_in, p)
-    return sg.SpikeMatrix(indptr, indices, T, B, n_in)
-
-
+@pytest.mark.parametrize("alpha", ALPHAS)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", FUSED_SHAPES)
 @pytest.mark.parametrize("b_th", [0.0, 0.2, np.inf])
-def test_fused_spike_forward_matches_twin_bit_for_bit(rng, dtype, shape, b_th):
+def test_fused_spike_forward_matches_twin_bit_for_bit(rng, dtype, shape, b_th, alpha):
     T, B, n_in, n = shape
-    x = _layer_input(rng, T, B, n_in)
+    x = layer_input(rng, T, B, n_in)
     w = rng.normal(0.35, 0.6, (n_in, n)).astype(dtype)
-    args = (x.indptr, x.indices, w, 0.9, 1.0, 100.0, b_th, (T, B))
+    args = (x.indptr, x.indices, w, alpha_values(rng, alpha, 0.9, n), 1.0, 100.0, b_th, (T, B))
     keys, act = nat.lif_forward_sparse_spikes(*args)
     with native.mode("0"):
         keys_twin, act_twin = lif.lif_forward_sparse_spikes(*args)
@@ -102,7 +93,7 @@ def test_fused_spike_forward_matches_twin_bit_for_bit(rng, dtype, shape, b_th):
 
 def _backward_case(rng, dtype, shape, with_prev=True):
     T, B, n_in, n = shape
-    x = _layer_input(rng, T, B, n_in)
+    x = layer_input(rng, T, B, n_in)
     w = rng.normal(0.35, 0.6, (n_in, n)).astype(dtype)
     _, act = nat.lif_forward_sparse_spikes(x.indptr, x.indices, w, 0.9, 1.0, 100.0, 0.3, (T, B))
     g = rng.normal(0, 1, act.idx.size).astype(dtype)
@@ -111,23 +102,25 @@ def _backward_case(rng, dtype, shape, with_prev=True):
     return g, act, x, w, prev, (T, B, n)
 
 
+@pytest.mark.parametrize("alpha", ALPHAS)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", FUSED_SHAPES)
-def test_fused_spike_backward_matches_twin(rng, dtype, shape):
+def test_fused_spike_backward_matches_twin(rng, dtype, shape, alpha):
     g, act, x, w, prev, tbn = _backward_case(rng, dtype, shape)
-    dw, dx = nat.lif_backward_sparse(g, act, x, w, 0.8, prev, tbn)
+    a = alpha_values(rng, alpha, 0.8, shape[-1])
+    dw, dx = nat.lif_backward_sparse(g, act, x, w, a, prev, tbn)
     with native.mode("0"):
-        dw_twin, dx_twin = lif.lif_backward_sparse(g, act, x, w, 0.8, prev, tbn)
+        dw_twin, dx_twin = lif.lif_backward_sparse(g, act, x, w, a, prev, tbn)
         # the same sums over |terms| bound the rounding of a different summation order
         bound_w, bound_x = lif.lif_backward_sparse(
-            np.abs(g), act._replace(sp=np.abs(act.sp)), x, np.abs(w), 0.8, prev, tbn
+            np.abs(g), act._replace(sp=np.abs(act.sp)), x, np.abs(w), a, prev, tbn
         )
     assert dw.dtype == dx.dtype == dtype and dw.shape == w.shape and dx.shape == prev.idx.shape
     assert np.all(np.abs(dw - dw_twin) <= RTOL[dtype] * bound_w)
     assert np.all(np.abs(dx - dx_twin) <= RTOL[dtype] * bound_x)
     if act.idx.size and x.nnz:
         assert np.any(dw != 0)
-    _, no_dx = nat.lif_backward_sparse(g, act, x, w, 0.8, None, tbn)
+    _, no_dx = nat.lif_backward_sparse(g, act, x, w, a, None, tbn)
     assert no_dx is None
 
 
@@ -193,15 +186,42 @@ def test_leaky_scan_matches_twin_bit_for_bit(rng, dtype, shape):
     np.testing.assert_array_equal(nat.leaky_scan(x, 0.9, 0.1), lif.leaky_scan(x, 0.9, 0.1))
 
 
+@pytest.mark.parametrize("alpha", ALPHAS)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", [(1, 5), (40, 3, 9), (17, 1030)])
-def test_leaky_scan_reverse_matches_twin(rng, dtype, shape):
+def test_leaky_scan_reverse_matches_twin(rng, dtype, shape, alpha):
     e = rng.normal(0, 1, shape).astype(dtype)
+    a = alpha_values(rng, alpha, 0.85, shape[-1])
     e_twin, e_nat = e.copy(), e.copy()
-    lif.leaky_scan_reverse(e_twin, 0.85)
-    out = nat.leaky_scan_reverse(e_nat, 0.85)
+    lif.leaky_scan_reverse(e_twin, a)
+    out = nat.leaky_scan_reverse(e_nat, a)
     assert out is e_nat  # in place, like the twin
     np.testing.assert_array_equal(e_nat, e_twin)
+
+
+def test_per_neuron_alpha_is_read_per_neuron(rng):
+    """Per-neuron alpha reaches each neuron (several tiles of columns): the kernels give the
+    twin's bits, and swapping two neurons' alphas changes those neurons' results."""
+    h = rng.normal(0.35, 0.45, (20, 3, 700))
+    a = rng.uniform(0.3, 1.0, 700)
+    swapped = a.copy()
+    swapped[[5, 600]] = a[[600, 5]]
+    v, v_twin, v_swap = h.copy(), h.copy(), h.copy()
+    np.testing.assert_array_equal(nat.lif_forward(v, a, 1.0), lif.lif_forward(v_twin, a, 1.0))
+    np.testing.assert_array_equal(v, v_twin)
+    nat.lif_forward(v_swap, swapped, 1.0)
+    changed = np.any(v_swap != v, axis=(0, 1))
+    assert changed[[5, 600]].all() and changed.sum() == 2
+    e, e_twin = h.copy(), h.copy()
+    nat.leaky_scan_reverse(e, a)
+    np.testing.assert_array_equal(e, lif.leaky_scan_reverse(e_twin, a))
+
+
+def test_alpha_of_the_wrong_length_is_one_clear_error(rng):
+    with pytest.raises(sg.ShapeError, match=r"alpha must be a float or have shape \(7,\)"):
+        nat.lif_forward(rng.normal(0, 1, (4, 2, 7)), np.full(6, 0.9), 1.0)
+    with pytest.raises(sg.ShapeError, match=r"alpha must be a float or have shape \(5,\)"):
+        nat.leaky_scan_reverse(rng.normal(0, 1, (4, 5)), np.full((5, 1), 0.9))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -246,7 +266,7 @@ def test_gather_rowdot_matches_twin(rng, dtype, m):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("m", [1, 17, 200])
 def test_spike_products_match_twins(rng, dtype, m):
-    indptr, indices, dense = _spikes(rng, 120, 70, 0.08)
+    indptr, indices, dense = spike_csr(rng, 120, 70, 0.08)
     w = rng.normal(0, 1, (70, m)).astype(dtype)
     e = rng.normal(0, 1, (120, m)).astype(dtype)
     tol = dict(rtol=RTOL[dtype], atol=1e-12 if dtype == np.float64 else 1e-5)
