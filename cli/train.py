@@ -53,6 +53,27 @@ class _Sizes(click.ParamType):
         return sizes
 
 
+class _Recurrent(click.ParamType):
+    """``all``, ``none``, or one 0/1 per hidden layer (``0,1``: the second one recurrent)."""
+
+    name = "all|none|0,1,..."
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> bool | tuple[bool, ...]:
+        if isinstance(value, (bool, tuple)):
+            return value
+        text = str(value).strip().lower()
+        if text in ("all", "none"):
+            return text == "all"
+        flags = text.replace(",", " ").split()
+        if not flags or any(f not in ("0", "1") for f in flags):
+            self.fail(
+                f"expected all, none or one 0/1 per hidden layer like 0,1; got {value!r}",
+                param,
+                ctx,
+            )
+        return tuple(f == "1" for f in flags)
+
+
 class _Bar:
     """An epoch progress bar on stderr showing the last loss and samples per second."""
 
@@ -94,6 +115,9 @@ Examples:
   spikegrad train --dataset nmnist --epochs 1 --limit 512 --grad dense
   spikegrad train --hidden 400 400 --b-th 0.1 --seed 3 --json -q
   spikegrad train --lr-schedule cosine --weight-decay 1e-4 --patience 5 --tau-mem 20e-3
+  spikegrad train --recurrent --tau-mem-spread 0.5        # recurrent, heterogeneous taus
+  spikegrad train --hidden 200 200 --recurrent 0,1        # only the second layer recurrent
+  spikegrad train --dataset shd --preset recurrent --data-dir ~/data/shd
   spikegrad train --dataset shd --print-config > shd.toml
   spikegrad train --config shd.toml --out runs/shd
   spikegrad train --resume runs/fm --epochs 10     # continue (and extend) a run
@@ -108,7 +132,9 @@ Examples:
     "--preset",
     type=click.Choice(PRESETS),
     help="tuned: the paper's settings with a recipe measured to do better where there is one "
-    "(Fashion-MNIST); paper: the paper's settings exactly.  [default: tuned]",
+    "(Fashion-MNIST); paper: the paper's settings exactly; recurrent (SHD only): one "
+    "recurrent layer with Gamma-distributed tau_mem (Perez-Nieves et al. 2021).  "
+    "[default: tuned]",
 )
 @click.option(
     "--data-dir",
@@ -116,6 +142,14 @@ Examples:
     help="Data root or the data set's folder (stored as an absolute path).",
 )
 @click.option("--hidden", type=_Sizes(), help="Hidden layer sizes, e.g. --hidden 200 200.")
+@click.option(
+    "--recurrent",
+    type=_Recurrent(),
+    is_flag=False,
+    flag_value="all",
+    help="Recurrent hidden layers (weights R_l): alone or 'all' for every one, 'none', or one "
+    "0/1 per hidden layer, e.g. --recurrent 0,1.",
+)
 @click.option("--epochs", type=int, help="Epochs to train (in total, also when resuming).")
 @click.option("--batch-size", type=int)
 @click.option("--lr", type=float, help="Adam learning rate.")
@@ -150,6 +184,12 @@ Examples:
     "--tau-mem",
     type=click.FloatRange(min=0, min_open=True),
     help="Membrane time constant in seconds, e.g. 10e-3.",
+)
+@click.option(
+    "--tau-mem-spread",
+    type=float,
+    help="Per-neuron tau_mem: Gamma with mean --tau-mem and this coefficient of variation, "
+    "drawn once from --seed and saved with the checkpoints (0: one tau_mem for all).",
 )
 @click.option(
     "--tau-out",

@@ -1,7 +1,9 @@
 """Checkpoints: one ``.npz`` file holding everything needed to continue a run bitwise.
 
 Contents: the parameters (``param.<name>``), Adam's moments (``adam_m.<name>``,
-``adam_v.<name>``) and a JSON ``meta`` record: format version, Adam step, the position in
+``adam_v.<name>``), the decay factor of every hidden layer l (``alpha.<l>``: 0-d for one alpha,
+(N_l,) for per-neuron alphas, e.g. drawn with ``tau_mem_spread``; from format version 2 on)
+and a JSON ``meta`` record: format version, Adam step, the position in
 training (``epoch`` in progress, 0-based, and ``batch``, the batches of it already done), the
 running sums of the unfinished epoch and the best score so far, and the run's config as TOML.
 
@@ -27,7 +29,7 @@ from .network import Network
 from .npzfile import read_npz, write_npz
 from .optim import Adam
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the hidden layers' alphas (version 1 files load; alphas None)
 SUFFIX = ".npz"
 
 
@@ -44,6 +46,7 @@ class Checkpoint:
     batch: int = 0
     state: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
+    alphas: list[float | np.ndarray] | None = None  # per hidden layer; None: not saved (v1)
 
 
 def capture(
@@ -60,6 +63,7 @@ def capture(
         epoch,
         batch,
         json.loads(json.dumps(state)),
+        alphas=[a if isinstance(a, float) else np.array(to_numpy(a)) for a in net.alphas],
     )
 
 
@@ -77,6 +81,8 @@ def save(ckpt: Checkpoint, path: str | Path) -> Path:
     arrays = {}
     for prefix, d in (("param", ckpt.params), ("adam_m", ckpt.adam_m), ("adam_v", ckpt.adam_v)):
         arrays.update({f"{prefix}.{k}": a for k, a in d.items()})
+    for l, a in enumerate(ckpt.alphas or [], start=1):
+        arrays[f"alpha.{l}"] = np.asarray(a, dtype=np.float64)
     return write_npz(path, meta, arrays)
 
 
@@ -95,6 +101,11 @@ def load(path: str | Path) -> Checkpoint:
     except SpikegradError as exc:
         raise DataError(f"{path}: bad config inside the checkpoint ({exc})") from None
     part = lambda p: {k.split(".", 1)[1]: a for k, a in arrays.items() if k.startswith(p + ".")}  # noqa: E731
+    alphas = part("alpha")
+    if sorted(alphas) != [str(l) for l in range(1, len(alphas) + 1)] or any(
+        a.ndim > 1 for a in alphas.values()
+    ):
+        raise DataError(f"{bad} (alpha arrays {sorted(alphas)}: not one per hidden layer)")
     return Checkpoint(
         config,
         part("param"),
@@ -105,6 +116,11 @@ def load(path: str | Path) -> Checkpoint:
         batch,
         meta.get("state", {}),
         path,
+        [
+            float(a) if a.ndim == 0 else a
+            for a in (alphas[str(l)] for l in range(1, len(alphas) + 1))
+        ]
+        or None,
     )
 
 
@@ -121,6 +137,16 @@ def resolve(path: str | Path, prefer: tuple[str, ...] = ("last",)) -> Path:
     return path
 
 
+def _same_alphas(a: list[float | np.ndarray], b: list[float | np.ndarray]) -> bool:
+    """Equal alphas, layer by layer (a float equals an array of that one value)."""
+
+    def same(x: Any, y: Any) -> bool:
+        x, y = np.asarray(x), np.asarray(y)
+        return (x.shape == y.shape or 0 in (x.ndim, y.ndim)) and bool(np.all(x == y))
+
+    return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+
+
 def restore(ckpt: Checkpoint, net: Network, opt: Adam | None = None) -> None:
     """Load ``ckpt`` into ``net`` (and ``opt``); a different architecture raises ConfigError."""
     want = net.param_shapes()
@@ -130,6 +156,11 @@ def restore(ckpt: Checkpoint, net: Network, opt: Adam | None = None) -> None:
         raise ConfigError(
             f"{ckpt.path or 'checkpoint'}: holds a different architecture ({fmt(have)}) "
             f"than this network ({fmt(want)})"
+        )
+    if ckpt.alphas is not None and not _same_alphas(ckpt.alphas, net.alphas):
+        raise ConfigError(
+            f"{ckpt.path or 'checkpoint'}: holds other neuron alphas than this network (build "
+            "it with the checkpoint's: workflow.network_from_checkpoint)"
         )
     net.params = ckpt.params
     if opt is not None:

@@ -13,7 +13,7 @@ import numpy as np
 
 from . import checkpoint as ckpt_io
 from .errors import BadValueError, ConfigError, DataError
-from .workflow import build_network, load_data, read_metrics
+from .workflow import load_data, network_from_checkpoint, read_metrics
 
 
 def plot_run(run_dir: str | Path, out: str | Path | None = None, sample: int = 0) -> Path:
@@ -50,8 +50,7 @@ def plot_run(run_dir: str | Path, out: str | Path | None = None, sample: int = 0
         what = "validation" if val is not None else "training"
         raise BadValueError("sample", sample, f"in 0..{len(data) - 1}, a {what} sample")
     x, y = data.batch(np.array([sample]))
-    net = build_network(ck.config, data.n_inputs, data.n_classes)
-    ckpt_io.restore(ck, net)
+    net = network_from_checkpoint(ck, data.n_inputs, data.n_classes)
     spikes = [ev.to_dense(bool)[0] for ev in net.hidden_spikes(x)]
 
     ep = [r["epoch"] for r in rows]

@@ -25,7 +25,7 @@ import numpy as np
 from . import checkpoint as ckpt_io
 from . import modelfile
 from .backend import cupy_available, to_numpy
-from .config import TrainConfig, preset
+from .config import TrainConfig, layer_sizes, preset
 from .datasets import load
 from .datasets.base import EventDataset
 from .datasets.batching import prefetch
@@ -40,6 +40,7 @@ from .distributed import (
 )
 from .errors import BadValueError, ConfigError, TrainingError
 from .network import Network
+from .neuron import heterogeneous_alpha
 from .npzfile import file_format
 from .optim import Adam, LRSchedule
 from .train import (
@@ -119,11 +120,32 @@ def load_data(
     return train, val
 
 
-def build_network(config: TrainConfig, n_inputs: int, n_classes: int) -> Network:
-    """The network of ``config`` for data with ``n_inputs`` units and ``n_classes`` classes."""
+def draw_alphas(config: TrainConfig) -> float | list[np.ndarray]:
+    """The hidden layers' decay: ``config.alpha``, or with ``tau_mem_spread`` > 0 one array of
+    per-neuron alphas per hidden layer, drawn from the run's seed (a stream of its own: the
+    weights' initial values do not change). Shapes: -> float or [(N_l,) float64]."""
+    if not config.tau_mem_spread:
+        return config.alpha
+    rng = np.random.default_rng(np.random.SeedSequence([config.seed, 2]))
+    return [
+        heterogeneous_alpha(config.tau_mem, config.tau_mem_spread, config.dt, n, rng)
+        for n in config.hidden
+    ]
+
+
+def build_network(
+    config: TrainConfig,
+    n_inputs: int,
+    n_classes: int,
+    alphas: list[float | np.ndarray] | None = None,
+) -> Network:
+    """The network of ``config`` for data with ``n_inputs`` units and ``n_classes`` classes;
+    ``alphas`` (one float or (N_l,) array per hidden layer, e.g. a checkpoint's) replaces
+    the alphas drawn from ``config`` (:func:`draw_alphas`)."""
     return Network(
         [n_inputs, *config.hidden, n_classes],
-        alpha=config.alpha,
+        alpha=draw_alphas(config) if alphas is None else alphas,
+        recurrent=list(config.recurrent_layers),
         alpha_out=config.alpha_out,
         threshold=config.threshold,
         b_th=config.b_th,
@@ -135,6 +157,13 @@ def build_network(config: TrainConfig, n_inputs: int, n_classes: int) -> Network
         backend=resolve_backend(config.backend),
         seed=config.seed,
     )
+
+
+def network_from_checkpoint(ck: ckpt_io.Checkpoint, n_inputs: int, n_classes: int) -> Network:
+    """The network of checkpoint ``ck`` (its config and saved alphas) holding its parameters."""
+    net = build_network(ck.config, n_inputs, n_classes, ck.alphas)
+    ckpt_io.restore(ck, net)
+    return net
 
 
 def make_optimizer(config: TrainConfig, net: Network, steps_per_epoch: int) -> Adam:
@@ -425,7 +454,9 @@ def _fit(
             )
         train, val = load_data(config)
         _check_updates(config, len(train))
-        net = build_network(config, train.n_inputs, train.n_classes)
+        net = build_network(
+            config, train.n_inputs, train.n_classes, saved.alphas if saved is not None else None
+        )
         total = n_batches(len(train), config.batch_size, config.drop_last)
         opt = make_optimizer(config, net, total)
         epoch, start, state = 0, 0, {"best": None, "stats": None}
@@ -441,7 +472,8 @@ def _fit(
     ranks = f" x {comm.size} ranks (data-parallel)" if comm is not None else ""
     log(
         f"{len(train)} training samples, {len(val) if val else 0} validation; network "
-        f"{'-'.join(map(str, net.sizes))} on {net.backend.name}{ranks}"
+        f"{net.sizes[0]}-{layer_sizes(config.hidden, config.recurrent_layers)}-{net.sizes[-1]} "
+        f"on {net.backend.name}{ranks}"
     )
     if saved is not None:
         log(f"resumed from {saved.path} at epoch {epoch + 1}, batch {start}")
@@ -598,8 +630,7 @@ def evaluate_run(
     if limit:
         data = data.subset(np.arange(min(limit, len(data))))
     if ck is not None:
-        net = build_network(cfg, data.n_inputs, data.n_classes)
-        ckpt_io.restore(ck, net)
+        net = network_from_checkpoint(ck, data.n_inputs, data.n_classes)
     else:
         net = modelfile.load(file, resolve_backend(cfg.backend if cfg else "auto"))
         if (net.sizes[0], net.sizes[-1]) != (data.n_inputs, data.n_classes):

@@ -33,7 +33,9 @@ def test_preset_precedence_and_toml(tmp_path):
     c = make_config(None, path)
     assert (c.preset, c.batch_size, c.epochs) == ("paper", 256, 3)
     assert from_dict({"dataset": "fmnist", "preset": "tuned"}).batch_size == 64
-    with pytest.raises(sg.ConfigError, match="preset must be one of tuned, paper; got 'best'"):
+    with pytest.raises(
+        sg.ConfigError, match="preset must be one of tuned, paper, recurrent; got 'best'"
+    ):
         preset("fmnist", "best")
 
 
