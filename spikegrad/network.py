@@ -169,7 +169,7 @@ class Network:
         self.params = self._init_params(np.random.default_rng(seed))
 
     _FIXED = frozenset(
-        "sizes alpha alphas alpha_out threshold b_th beta_s readout recurrent reg dtype "
+        "sizes alpha alphas alpha_out threshold b_th beta_s readout recurrent dtype "
         "backend init seed".split()
     )
 

@@ -16,3 +16,13 @@ def test_readme_api_example_runs():
     assert ns["scores"].shape == (8, 20)
     assert set(ns["grads"]) == {"W1", "W2", "W_out"}
     assert ns["stats"]["retained_bytes"] > 0
+
+
+def test_readme_recurrent_example_runs():
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+    (block,) = [b for b in blocks if "recurrent=True" in b]
+    ns: dict = {}
+    exec(compile(block, "README.md", "exec"), ns)
+    assert ns["net"].recurrent == [True, True]
+    assert ns["net"].alphas[0].shape == (200,) and ns["net"].alphas[1] == 0.95
+    assert ns["taus"].min() > 0 and ns["taus"].max() < 1
