@@ -2,9 +2,10 @@
 
 The math is ALGORITHM.md §1-4; each step calls a registered op, so the same code runs on the
 NumPy and CuPy backends. Internally everything is time-major (T, B, N). The network is a
-chain of layer records (:mod:`spikegrad.layers`: feed-forward or recurrent LIF layers, then
-the readout); each layer kind holds its own forward and backward per mode, so this module
-never branches on the mode or on the layer kind.
+chain of layer records (:mod:`spikegrad.layers`: hidden layers of a neuron kind
+(:mod:`spikegrad.neurons`), each feed-forward or recurrent, then the readout); each layer
+holds its own forward and backward per mode, so this module never branches on the mode, the
+neuron kind or the recurrence.
 
 Modes of :meth:`Network.loss_and_grad`:
 
@@ -22,7 +23,6 @@ Both compute the same gradients (band-truncated surrogate, detached reset) to fl
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -37,19 +37,21 @@ from .checks import (
     check_alphas,
     check_choice,
     check_float,
+    check_int,
     check_per_layer_bools,
     check_reg_values,
     check_seed,
     check_sizes,
 )
-from .errors import ConfigError, InputError, ShapeError
-from .layers import INITS, LIF, RLIF, HiddenLayer, Readout, Signal, Tape
+from .errors import BadValueError, ConfigError, InputError, ShapeError
+from .layers import INITS, Hidden, HiddenLayer, Readout, Signal, Tape
 from .layers.base import array_leaves, input_signal
 from .loss import RegParams, spike_count_reg
+from .neurons import LIF
+from .neurons.lif import ALPHA
 from .ops.readout import READOUTS, cross_entropy
 from .spikes import SpikeEvents, SpikeMatrix, as_spike_matrix
 
-ALPHA = math.exp(-0.1)  # dt = 1 ms, tau = 10 ms: the paper's F-MNIST / N-MNIST setting
 MODES = ("dense", "sparse")
 
 
@@ -77,18 +79,20 @@ class _Tape:
 
 
 class Network:
-    """LIF layers (feed-forward or recurrent) and a leaky readout (ALGORITHM.md §1-2).
+    """Hidden layers of spiking neurons and a leaky readout (ALGORITHM.md §1-2).
 
     A composition of layer records (:mod:`spikegrad.layers`): ``net.layers`` (one
-    :class:`~spikegrad.layers.LIF` or :class:`~spikegrad.layers.RLIF` per hidden layer) and
-    ``net.readout_layer``.
+    :class:`~spikegrad.layers.HiddenLayer` per hidden layer: a neuron kind, feed-forward or
+    recurrent) and ``net.readout_layer``. This constructor is the short form for LIF layers;
+    :meth:`from_layers` builds a network from :class:`~spikegrad.layers.Hidden` records (the
+    same network, the same initial parameters, for the same layers).
 
     Parameters
     ----------
     sizes: [N0, N1, ..., NL, K]: inputs, L >= 1 hidden layers, classes.
     alpha: membrane decay per step (exp(-dt/tau)): one number for every hidden layer, or a
     list with one entry per hidden layer, each a number or an array of N_l numbers (one per
-    neuron, e.g. from :func:`spikegrad.neuron.heterogeneous_alpha`); all in [0, 1].
+    neuron, e.g. from :func:`spikegrad.neurons.lif.heterogeneous_alpha`); all in [0, 1].
     alpha_out: readout decay per step.
     recurrent: False, True or a list of bools per hidden layer; a recurrent layer l adds the
     parameter "R{l}" (N_l, N_l).
@@ -103,7 +107,7 @@ class Network:
 
     Attributes: ``alphas`` (per hidden layer: a float or a host (N_l,) float64 array),
     ``alpha`` (the float when every layer shares one float, else None), ``recurrent``
-    (list of bools).
+    (list of bools), ``threshold`` (theta when every layer shares one, else None).
     """
 
     def __init__(
@@ -124,47 +128,102 @@ class Network:
     ) -> None:
         sizes = list(check_sizes("sizes", sizes, 3, "[784, 200, 10]"))
         hidden = sizes[1:-1]
-        self.alphas = check_alphas("alpha", alpha, hidden)
-        self.recurrent = check_per_layer_bools("recurrent", recurrent, len(hidden))
+        alphas = check_alphas("alpha", alpha, hidden)
+        rec = check_per_layer_bools("recurrent", recurrent, len(hidden))
+        theta = check_float("threshold", threshold, 0, lo_open=True)
+        layers = [
+            Hidden(n, LIF(alpha=a, theta=theta), recurrent=r)
+            for n, a, r in zip(hidden, alphas, rec, strict=True)
+        ]
+        self._build(
+            sizes[0], layers, sizes[-1], alpha_out, b_th, surrogate_scale, readout, reg, init,
+            dtype, backend, seed,
+        )  # fmt: skip
+
+    @classmethod
+    def from_layers(
+        cls,
+        n_in: int,
+        layers: list[Hidden],
+        n_out: int,
+        *,
+        alpha_out: float = ALPHA,
+        b_th: float = 0.2,
+        surrogate_scale: float = 100.0,
+        readout: str = "max",
+        reg: dict[str, float] | RegParams | None = None,
+        init: str = "uniform",
+        dtype: str = "float32",
+        backend: str = "numpy",
+        seed: int = 0,
+    ) -> Network:
+        """A network of ``n_in`` inputs, the hidden ``layers`` (:class:`~spikegrad.layers.Hidden`
+        records, at least one) and ``n_out`` classes; the other settings as for the short form.
+
+        ``Network.from_layers(784, [Hidden(200, LIF(alpha=0.9), recurrent=True)], 10)`` is
+        ``Network([784, 200, 10], alpha=0.9, recurrent=True)``, parameters bit for bit.
+        """
+        net = cls.__new__(cls)
+        net._build(
+            n_in, layers, n_out, alpha_out, b_th, surrogate_scale, readout, reg, init, dtype,
+            backend, seed,
+        )  # fmt: skip
+        return net
+
+    def _build(
+        self,
+        n_in: int,
+        layers: list[Hidden],
+        n_out: int,
+        alpha_out: float,
+        b_th: float,
+        surrogate_scale: float,
+        readout: str,
+        reg: dict[str, float] | RegParams | None,
+        init: str,
+        dtype: str,
+        backend: str,
+        seed: int,
+    ) -> None:
+        n_in, n_out = check_int("n_in", n_in, 1), check_int("n_out", n_out, 1)
+        if not isinstance(layers, (list, tuple)) or not layers:
+            raise BadValueError("layers", layers, "a list of >= 1 Hidden records")
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Hidden):
+                raise BadValueError(f"layers[{i}]", layer, "a spikegrad.layers.Hidden record")
         alpha_out = check_float("alpha_out", alpha_out, 0, 1, hi_open=True)
         b_th = check_float("b_th", b_th, 0, lo_open=True, inf_ok=True)
-        threshold = check_float("threshold", threshold, 0, lo_open=True)
         surrogate_scale = check_float("surrogate_scale", surrogate_scale, 0)
         check_choice("readout", readout, READOUTS)
         check_choice("init", init, INITS)
         check_choice("dtype", dtype, ("float32", "float64"))
         seed = check_seed("seed", seed)
-        self.sizes = sizes
+        self.sizes = [n_in, *(layer.n for layer in layers), n_out]
+        self.alphas = [layer.neuron.alpha for layer in layers]
+        self.recurrent = [layer.recurrent for layer in layers]
         one = all(isinstance(a, float) for a in self.alphas) and len(set(self.alphas)) == 1
         self.alpha: float | None = self.alphas[0] if one else None
+        thetas = {layer.neuron.theta for layer in layers}
+        self.threshold: float | None = thetas.pop() if len(thetas) == 1 else None
         self.alpha_out = float(alpha_out)
-        self.threshold, self.b_th, self.beta_s = (
-            float(threshold),
-            float(b_th),
-            float(surrogate_scale),
-        )
+        self.b_th, self.beta_s = float(b_th), float(surrogate_scale)
         self.readout, self.init, self.seed = readout, init, int(seed)
         self.reg = RegParams.from_dict(
             reg if not isinstance(reg, dict) else check_reg_values("reg", reg)
         )
         self.dtype = np.dtype(dtype)
         self.backend: Backend = get_backend(backend)
+
+        def asarray(a: np.ndarray) -> Array:
+            return self.backend.asarray(a, dtype=self.dtype)
+
         self.layers: list[HiddenLayer] = [
-            (RLIF if rec else LIF)(
-                index=l,
-                n_in=sizes[l - 1],
-                n=sizes[l],
-                alpha=a,
-                alpha_op=a if isinstance(a, float) else self.backend.asarray(a, dtype=self.dtype),
-                theta=self.threshold,
-                beta_s=self.beta_s,
-                b_th=self.b_th,
-            )
-            for l, (a, rec) in enumerate(zip(self.alphas, self.recurrent, strict=True), start=1)
+            HiddenLayer.place(spec, l, self.sizes[l - 1], asarray, self.beta_s, self.b_th)
+            for l, spec in enumerate(layers, start=1)
         ]
-        self.readout_layer = Readout(
-            sizes[-2], sizes[-1], self.alpha_out, readout, float(np.mean(self.alphas[-1]))
-        )
+        last = layers[-1]
+        init_alpha = float(np.mean(last.kind.init_decay(last.neuron)))
+        self.readout_layer = Readout(self.sizes[-2], n_out, self.alpha_out, readout, init_alpha)
         self._params: dict[str, Array] = {}
         self.params = self._init_params(np.random.default_rng(seed))
 
@@ -186,6 +245,11 @@ class Network:
     @property
     def n_hidden(self) -> int:
         return len(self.sizes) - 2
+
+    @property
+    def hidden(self) -> list[Hidden]:
+        """The hidden layers' records (what :meth:`from_layers` takes)."""
+        return [layer.spec for layer in self.layers]
 
     def _parts(self) -> list[HiddenLayer | Readout]:
         return [*self.layers, self.readout_layer]

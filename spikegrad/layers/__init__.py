@@ -1,18 +1,16 @@
-"""Layer kinds: one module each, holding a parameter record and its per-mode forward and
-backward functions (see :mod:`spikegrad.layers.base` for the protocol)."""
+"""Layers: hidden layers of any neuron kind, run feed-forward (:mod:`.feedforward`) or
+recurrent (:mod:`.recurrent`), and the readout; records and tapes in :mod:`.base`."""
 
 from __future__ import annotations
 
-from .base import INITS, DenseTape, HiddenLayer, Signal, SparseTape, Tape
-from .lif import LIF
+from .base import INITS, DenseTape, Signal, SparseTape, Tape
+from .hidden import Hidden, HiddenLayer
 from .readout import Readout
-from .rlif import RLIF
 
 __all__ = [
     "INITS",
-    "LIF",
-    "RLIF",
     "DenseTape",
+    "Hidden",
     "HiddenLayer",
     "Readout",
     "Signal",

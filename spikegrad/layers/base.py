@@ -1,9 +1,9 @@
-r"""The layer protocol shared by every hidden-layer kind (ALGORITHM.md §2-4).
+r"""The records every hidden layer shares (ALGORITHM.md §2-4): signals, tapes, init.
 
-A layer kind is one module (``lif.py``, ``rlif.py``) holding a frozen parameter record (a
-subclass of :class:`HiddenLayer`) and one forward function per mode and one backward
-function per gradient mode, over the records below. :class:`~spikegrad.network.Network` only
-chains them:
+A hidden layer (:class:`~spikegrad.layers.hidden.HiddenLayer`: a neuron kind, run
+feed-forward or recurrent) has one forward function per mode and one backward function per
+gradient mode (:mod:`.feedforward`, :mod:`.recurrent`), over the records below.
+:class:`~spikegrad.network.Network` only chains them:
 
 * ``layer.forward(params, x, mode, counts)`` -> (out :class:`Signal`, :class:`Tape` or None)
 * ``layer.backward(params, tape, g, prev)`` -> (grads of the layer's parameters, g for the
@@ -21,15 +21,18 @@ Write contract: every function returns fresh arrays (``=``, never ``+=`` into an
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..backend import Array, call, get_xp
-from ..ops.surrogate import ActiveSet, sigma_prime_masked
+from ..ops.surrogate import ActiveSet
 from ..spikes import SpikeMatrix, spike_matrix_from_keys
+
+if TYPE_CHECKING:
+    from .hidden import HiddenLayer
 
 INITS = ("uniform", "normal")
 
@@ -165,11 +168,20 @@ class SparseTape(Tape):
         return g + greg.reshape(-1)[(idx // N) % B * N + idx % N]
 
 
-def dense_tape(layer: HiddenLayer, x: Signal, v: Array, own: Signal | None) -> DenseTape:
-    """The dense mode's tape from the membrane record. Shapes: v (T, B, N) V."""
-    sp = sigma_prime_masked(v, layer.theta, layer.beta_s, layer.b_th)
+def masked_surrogate(d: Array, beta_s: float, b_th: float) -> Array:
+    """sigma' = 1 / (beta_s d + 1)^2 on the active band d < b_th, 0 elsewhere (ALGORITHM.md
+    §3), from the distance to threshold d. Shapes: any -> same."""
+    xp, one = get_xp(d), d.dtype.type(1)
+    sp = one / (d.dtype.type(beta_s) * d + one) ** 2
+    return xp.where(d < b_th, sp, d.dtype.type(0))
+
+
+def dense_tape(layer: HiddenLayer, x: Signal, rec: Array, own: Signal | None) -> DenseTape:
+    """The dense mode's tape from the kind's record (LIF: V). Shapes: rec (T, B, N)."""
+    d = layer.kind.record_distance(layer.kind.params(rec, *layer.fwd), rec)
+    sp = masked_surrogate(d, layer.beta_s, layer.b_th)
     s = own.rows if own is not None else None
-    return DenseTape(x.rows, v.shape, s=s, sp=sp, n_active=get_xp(sp).count_nonzero(sp))
+    return DenseTape(x.rows, rec.shape, s=s, sp=sp, n_active=get_xp(sp).count_nonzero(sp))
 
 
 def sparse_tape(
@@ -178,59 +190,3 @@ def sparse_tape(
     """The sparse mode's tape: the input spikes and the active set (and the own spikes)."""
     s = own.spikes if own is not None else None
     return SparseTape(x.spikes, shape, s=s, act=act, n_active=int(act.idx.size))
-
-
-Forward = Callable[["HiddenLayer", dict, Signal], tuple[Signal, Tape | None]]
-Backward = Callable[["HiddenLayer", dict, Any, Array, Tape | None], tuple[dict, Array | None]]
-
-
-@dataclass(frozen=True)
-class HiddenLayer:
-    """Parameter record of one hidden LIF layer l (1-based ``index``); a kind subclasses it
-    with its parameter shapes and its per-mode forward and backward functions.
-
-    alpha: the decay as given (float, or host (N,) float64 per neuron); alpha_op: the same as
-    the ops take it (float, or (N,) on the backend in the network's dtype).
-    """
-
-    index: int
-    n_in: int
-    n: int
-    alpha: float | np.ndarray
-    alpha_op: float | Array
-    theta: float
-    beta_s: float
-    b_th: float
-
-    FORWARD: ClassVar[dict[str | None, Forward]]
-    BACKWARD: ClassVar[dict[type, Backward]]
-
-    def param_shapes(self) -> dict[str, tuple[int, int]]:
-        """Names and shapes of the layer's parameters, in init and checkpoint order."""
-        raise NotImplementedError
-
-    def init(self, rng: np.random.Generator, scheme: str) -> dict[str, np.ndarray]:
-        """Default initialisation: every matrix by :func:`init_weight`, fan_in its rows."""
-        return {
-            k: init_weight(rng, scheme, fan_in, n, self.alpha)
-            for k, (fan_in, n) in self.param_shapes().items()
-        }
-
-    def forward(
-        self, params: dict[str, Array], x: Signal, mode: str | None, counts: bool
-    ) -> tuple[Signal, Tape | None]:
-        """The layer's output spikes and (unless mode is None) its tape; ``counts``: keep
-        the spike counts for the regulariser."""
-        out, tape = self.FORWARD[mode](self, params, x)
-        if tape is not None:
-            tape.n_spikes = out.spikes.nnz
-            if counts:
-                tape.counts = out.spikes.counts()
-        return out, tape
-
-    def backward(
-        self, params: dict[str, Array], tape: Tape, g: Array, prev: Tape | None
-    ) -> tuple[dict[str, Array], Array | None]:
-        """Gradients of the layer's parameters and dL/dS of the previous layer (in ``prev``'s
-        form; None for the first layer) from g = dL/dS of this layer (in ``tape``'s form)."""
-        return self.BACKWARD[type(tape)](self, params, tape, g, prev)

@@ -18,7 +18,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import Array, call, get_xp, register
-from ..errors import ShapeError
+from ..neurons import lif as kind
+from ..neurons import twin
 from ..spikes import SpikeMatrix
 from .surrogate import ActiveSet, active_from_distance
 from .threads import pool
@@ -39,19 +40,7 @@ def lif_forward(h: Array, alpha: float | Array, theta: float) -> Array:
     Shapes: h (T, B, N) float (in: input current, out: V); alpha float or (N,); returns s
     (T, B, N) bool.
     """
-    T = h.shape[0]
-    s = np.empty(h.shape, dtype=bool)
-    a, th = as_alpha(alpha, h), h.dtype.type(theta)
-    v = np.zeros(h.shape[1:], dtype=h.dtype)
-    nxt = np.empty_like(v)
-    for t in range(T):
-        np.greater(v, th, out=s[t])
-        np.multiply(v, a, out=nxt)
-        nxt += h[t]
-        np.subtract(nxt, th, out=nxt, where=s[t])
-        h[t] = v
-        v, nxt = nxt, v
-    return s
+    return twin.forward_dense(kind, h, None, (alpha, theta))
 
 
 @register("lif_forward_sparse", "numpy")
@@ -64,9 +53,7 @@ def lif_forward_sparse(
     + j`` sorted ascending; ActiveSet sorted ascending.
     """
     s = call("lif_forward", h, alpha, theta)
-    d = h.reshape(-1)  # |V - theta| in place: V is not needed after this
-    np.subtract(d, d.dtype.type(theta), out=d)
-    np.abs(d, out=d)
+    d = kind.record_distance(kind.params(h, alpha, theta), h.reshape(-1))
     return np.flatnonzero(s), active_from_distance(d, beta_s, b_th)
 
 
@@ -91,11 +78,9 @@ def lif_forward_sparse_spikes(
     w (N_in, N) float; tb = (T, B) -> keys (S,) int, sorted flat indices
     ``(t * B + b) * N + j``; ActiveSet sorted ascending.
     """
-    T, B = (int(v) for v in tb)
-    if tuple(indptr.shape) != (T * B + 1,):
-        raise ShapeError(f"indptr must have shape ({T * B + 1},); got {tuple(indptr.shape)}")
-    h = call("spike_matmul", indptr, indices, w).reshape(T, B, w.shape[1])
-    return call("lif_forward_sparse", h, alpha, theta, beta_s, b_th)
+    return twin.forward_sparse_spikes(
+        kind, indptr, indices, w, None, (alpha, theta), beta_s, b_th, tb
+    )
 
 
 @register("leaky_scan_reverse", "numpy")
@@ -166,13 +151,7 @@ def lif_backward_dense(
     Shapes: g, sp (T, B, N) float (sp: masked surrogate); x (T * B, N_in) float input spikes;
     w (N_in, N). Returns dw (N_in, N) and dx (T, B, N_in) or None.
     """
-    T, B, N = g.shape
-    e = np.zeros((T + 1, B, N), dtype=g.dtype)  # row T stays 0: eps[T] = 0
-    np.multiply(g, sp, out=e[:T])
-    call("leaky_scan_reverse", e, alpha)
-    e1 = e[1:].reshape(T * B, N)
-    dw = x.T @ e1
-    dx = (e1 @ w.T).reshape(T, B, w.shape[0]) if need_dx else None
+    dw, _, dx = twin.backward_dense(kind, g, sp, x, None, w, None, (alpha,), need_dx)
     return dw, dx
 
 
@@ -194,15 +173,5 @@ def lif_backward_sparse(
     Shapes: g (A,) = dL/dS on ``act``; x: input spikes (T * B, N_in); w (N_in, N);
     shape = (T, B, N). Returns dw (N_in, N) and dx (A_prev,) or None.
     """
-    T, B, N = shape
-    e = np.zeros((T + 1, B, N), dtype=g.dtype)  # scratch: delta scattered, then eps in place
-    delta = g * act.sp
-    e.reshape(-1)[act.idx] = delta
-    call("leaky_scan_reverse", e, alpha)
-    e1 = e[1:].reshape(T * B, N)
-    dw = x.tmatmul(e1)
-    dx = None
-    if prev is not None:
-        rows, cols = np.divmod(prev.idx, w.shape[0])
-        dx = call("gather_rowdot", e1, rows, w, cols)
+    dw, _, dx = twin.backward_sparse(kind, g, act, x, None, w, None, (alpha,), prev, shape)
     return dw, dx

@@ -18,19 +18,11 @@ alpha is one float or one value per neuron ((N,), broadcast along j), as for the
 
 from __future__ import annotations
 
-import numpy as np
-
-from ..backend import Array, call, get_xp, register
-from ..errors import ShapeError
+from ..backend import Array, register
+from ..neurons import lif as kind
+from ..neurons import twin
 from ..spikes import SpikeMatrix
-from .lif import as_alpha
-from .surrogate import ActiveSet, active_from_distance
-
-
-def _flush(e: Array) -> None:
-    """The denormal policy of every reverse scan (see ``leaky_scan_reverse``), in place."""
-    xp = get_xp(e)
-    e[xp.abs(e) < np.finfo(e.dtype).tiny] = 0
+from .surrogate import ActiveSet
 
 
 @register("rlif_forward", "numpy", xp_generic=True)
@@ -41,19 +33,7 @@ def rlif_forward(h: Array, r: Array, alpha: float | Array, theta: float) -> Arra
     Shapes: h (T, B, N) float (in: the feed-forward current, out: V); r (N, N); alpha float
     or (N,). Returns s (T, B, N) bool.
     """
-    xp = get_xp(h, r)
-    s = xp.empty(h.shape, dtype=bool)
-    a, th = as_alpha(alpha, h), h.dtype.type(theta)
-    v = xp.zeros(h.shape[1:], dtype=h.dtype)
-    for t in range(h.shape[0]):
-        st = v > th
-        s[t] = st
-        nxt = v * a
-        nxt += h[t] + st.astype(h.dtype) @ r
-        nxt -= th * st
-        h[t] = v
-        v = nxt
-    return s
+    return twin.forward_dense(kind, h, r, (alpha, theta))
 
 
 @register("rlif_forward_sparse_spikes", "numpy")
@@ -77,29 +57,7 @@ def rlif_forward_sparse_spikes(
     (N_in, N); r (N, N); alpha float or (N,); tb = (T, B) -> keys (S,) int64, sorted flat
     indices ``(t * B + b) * N + j``; ActiveSet sorted ascending.
     """
-    T, B = (int(v) for v in tb)
-    if tuple(indptr.shape) != (T * B + 1,):
-        raise ShapeError(f"indptr must have shape ({T * B + 1},); got {tuple(indptr.shape)}")
-    N = w.shape[1]
-    if tuple(r.shape) != (N, N):
-        raise ShapeError(f"r must have shape ({N}, {N}); got {tuple(r.shape)}")
-    h = call("spike_matmul", indptr, indices, w).reshape(T, B, N)
-    a, th = as_alpha(alpha, h), h.dtype.type(theta)
-    d = np.empty_like(h)
-    v = np.zeros((B, N), dtype=h.dtype)
-    keys = []
-    for t in range(T):
-        np.abs(v - th, out=d[t])
-        st = v > th
-        b, k = np.nonzero(st)  # b ascending, then k ascending
-        np.add.at(h[t], b, r[k])  # each h[t, b, j] += r[k, j] in that order, one at a time
-        keys.append(np.flatnonzero(st) + t * B * N)
-        nxt = v * a
-        nxt += h[t]
-        np.subtract(nxt, th, out=nxt, where=st)
-        v = nxt
-    keys_all = np.concatenate(keys) if keys else np.empty(0, dtype=np.int64)
-    return keys_all.astype(np.int64, copy=False), active_from_distance(d.reshape(-1), beta_s, b_th)
+    return twin.forward_sparse_spikes(kind, indptr, indices, w, r, (alpha, theta), beta_s, b_th, tb)
 
 
 @register("rlif_backward_dense", "numpy", xp_generic=True)
@@ -120,20 +78,7 @@ def rlif_backward_dense(
     spikes; s (T * B, N) float own spikes; w (N_in, N); r (N, N). Returns dw (N_in, N),
     dr (N, N) and dx (T, B, N_in) or None.
     """
-    xp = get_xp(g, sp, x, s, w, r)
-    T, B, N = g.shape
-    a = as_alpha(alpha, g)
-    e = xp.zeros((T + 1, B, N), dtype=g.dtype)  # row T stays 0: eps[T] = 0
-    rt = r.T
-    for t in range(T - 1, -1, -1):
-        nxt = e[t + 1]
-        cur = (g[t] + nxt @ rt) * sp[t]
-        cur += nxt * a
-        _flush(cur)
-        e[t] = cur
-    e1 = e[1:].reshape(T * B, N)
-    dx = (e1 @ w.T).reshape(T, B, w.shape[0]) if need_dx else None
-    return x.T @ e1, s.T @ e1, dx
+    return twin.backward_dense(kind, g, sp, x, s, w, r, (alpha,), need_dx)
 
 
 @register("rlif_backward_sparse", "numpy")
@@ -155,23 +100,4 @@ def rlif_backward_sparse(
     own spikes (T * B, N); w (N_in, N); r (N, N); shape = (T, B, N). Returns dw (N_in, N),
     dr (N, N) and dx (A_prev,) (at ``prev``'s entries) or None.
     """
-    T, B, N = shape
-    if g.shape != act.idx.shape:
-        raise ShapeError(f"g must have shape {act.idx.shape}; got {g.shape}")
-    a = as_alpha(alpha, g)
-    e = np.zeros((T + 1, B, N), dtype=g.dtype)
-    bounds = np.searchsorted(act.idx, np.arange(T + 1, dtype=np.int64) * (B * N))
-    for t in range(T - 1, -1, -1):
-        nxt, cur = e[t + 1], e[t]
-        lo, hi = int(bounds[t]), int(bounds[t + 1])
-        if hi > lo:
-            b, j = np.divmod(act.idx[lo:hi].astype(np.int64) - t * B * N, N)
-            cur[b, j] = (g[lo:hi] + np.vecdot(nxt[b], r[j])) * act.sp[lo:hi]
-        cur += nxt * a
-        _flush(cur)
-    e1 = e[1:].reshape(T * B, N)
-    dx = None
-    if prev is not None:
-        rows, cols = np.divmod(prev.idx, w.shape[0])
-        dx = call("gather_rowdot", e1, rows, w, cols)
-    return x.tmatmul(e1), s.tmatmul(e1), dx
+    return twin.backward_sparse(kind, g, act, x, s, w, r, (alpha,), prev, shape)

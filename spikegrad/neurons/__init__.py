@@ -1,0 +1,61 @@
+"""Neuron kinds: one module each, registered by name (docs/neuron-kinds.md).
+
+A kind module (today :mod:`.lif`) owns, as small records and pure functions:
+
+* its constants: ``CONSTANTS`` (:class:`~.base.Constant` records: ranges, defaults, help, the
+  config option that sets each) and the constants record class (e.g. :class:`~.lif.LIF`),
+* its state update (``initial_state``, ``fire``, ``distance``, ``update``, ``step``, ``record``,
+  ``record_distance``) and adjoint filter (``initial_adjoint``, ``adjoint``, ``current_grad``),
+  over ``params(like, *args)`` in the data's dtype,
+* the ops of its layers (``OPS[recurrent]``, ``FORWARD_ARGS``, ``ADJOINT_ARGS``, ``op_args``),
+  whose NumPy twins are the drivers of :mod:`.twin` over these functions,
+* its model-file fields (``model_fields``, ``from_model_fields``) and its NIR mapping
+  (``NIR_NODES``, ``to_nir``, ``from_nir``, ``NIR_EXPORT_WARNING``).
+
+Recurrence is not a kind: any kind is run feed-forward or recurrent by its layer
+(:class:`spikegrad.layers.Hidden`).
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from ..errors import ConfigError
+from . import lif
+from .base import Constant
+from .lif import LIF
+
+# What a kind module must define (checked when it is registered).
+REQUIRED = (
+    "NAME CONSTANTS FORWARD_ARGS ADJOINT_ARGS OPS op_args params initial_state fire distance "
+    "update step record record_distance initial_adjoint adjoint current_grad init_decay "
+    "model_fields from_model_fields NIR_NODES NIR_EXPORT_WARNING to_nir from_nir"
+).split()
+
+KINDS: dict[str, ModuleType] = {}
+
+
+def register(kind: ModuleType) -> ModuleType:
+    """Add a kind module to the registry under its ``NAME``."""
+    missing = [k for k in REQUIRED if not hasattr(kind, k)]
+    if missing:
+        raise ConfigError(f"neuron kind {kind.__name__} lacks {', '.join(missing)}")
+    KINDS[kind.NAME] = kind
+    return kind
+
+
+def get(name: str) -> ModuleType:
+    """The kind registered as ``name``; ConfigError naming it and the known kinds if none."""
+    if name not in KINDS:
+        raise ConfigError(f"unknown neuron kind {name!r}; known: {', '.join(sorted(KINDS))}")
+    return KINDS[name]
+
+
+def kind_of(constants: object) -> ModuleType:
+    """The kind of a constants record (its class's ``KIND``)."""
+    return get(getattr(type(constants), "KIND", type(constants).__name__))
+
+
+register(lif)
+
+__all__ = ["KINDS", "LIF", "Constant", "get", "kind_of", "lif", "register"]

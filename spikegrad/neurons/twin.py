@@ -1,0 +1,177 @@
+r"""The NumPy twins of every kind's layer ops, written once over the kind's step functions.
+
+These are the oracles the native C and CUDA kernels are checked against: plain loops over
+time, readable before fast. ``kind`` is a neuron-kind module (:mod:`spikegrad.neurons.lif`),
+``args`` the constants the op takes (the kind's FORWARD_ARGS or ADJOINT_ARGS), ``r`` the
+recurrent weights (N, N) of a recurrent layer or None. Time-major (T, B, N) arrays.
+
+Forward: S[t] = fire(V[t]); state[t+1] = update(state[t], S[t], h[t] + S[t] @ R). Backward
+(reset detached, ALGORITHM.md §4), t = T-1 down to 0 from the zero adjoint at T::
+
+    dh[t]   = current_grad(adjoint[t+1])                        (= dL/dh[t])
+    g_t     = g[t] + dh[t] @ R^T                                (recurrent; only where active)
+    adjoint[t] = flush(adjoint(adjoint[t+1], g_t, sigma'[t]))   (sigma' 0 off the active set)
+    dW = sum_t x[t]^T dh[t],   dR = sum_t S[t]^T dh[t],   dL/dx[t] = dh[t] @ W^T
+
+flush: the denormal policy of every reverse scan (``leaky_scan_reverse``): a value below the
+smallest normal number of the dtype is set to +0 after each step.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+import numpy as np
+
+from ..backend import Array, call, get_xp
+from ..errors import ShapeError
+from ..ops.surrogate import ActiveSet, active_from_distance
+from ..spikes import SpikeMatrix
+
+
+def _flush(adj: tuple) -> tuple:
+    """Every array of an adjoint record with |value| < tiny set to +0, in place."""
+    for a in adj:
+        a[get_xp(a).abs(a) < np.finfo(a.dtype).tiny] = 0
+    return adj
+
+
+def _check_r(r: Array | None, n: int) -> None:
+    if r is not None and tuple(r.shape) != (n, n):
+        raise ShapeError(f"r must have shape ({n}, {n}); got {tuple(r.shape)}")
+
+
+def forward_dense(kind: ModuleType, h: Array, r: Array | None, args: tuple) -> Array:
+    """The dense mode's scan (S[t] @ R as one product per step); **overwrites h with the
+    kind's record** (LIF: V), returns the spikes. xp-generic.
+
+    Shapes: h (T, B, N) float (in: the feed-forward current); r (N, N) or None -> s (T, B, N)
+    bool.
+    """
+    xp = get_xp(h) if r is None else get_xp(h, r)
+    _check_r(r, h.shape[2])
+    p = kind.params(h, *args)
+    s = xp.empty(h.shape, dtype=bool)
+    st = kind.initial_state(xp, h.shape[1:], h.dtype)
+    for t in range(h.shape[0]):
+        s[t] = kind.fire(p, st)
+        cur = h[t] if r is None else h[t] + s[t].astype(h.dtype) @ r
+        nxt = kind.update(p, st, s[t], cur)
+        h[t] = kind.record(st)
+        st = nxt
+    return s
+
+
+def forward_sparse_spikes(
+    kind: ModuleType,
+    indptr: Array,
+    indices: Array,
+    w: Array,
+    r: Array | None,
+    args: tuple,
+    beta_s: float,
+    b_th: float,
+    tb: tuple[int, int],
+) -> tuple[Array, ActiveSet]:
+    """The sparse mode's (and inference's) forward of one layer from its input spikes.
+
+    S[t] @ R is taken in event form: the rows R[k] of the neurons k that spike at t are added
+    to the current one at a time, b then k ascending (the order of the fused kernels, bit for
+    bit). The native kernels make h inside the scan; this twin holds one layer's dense h.
+
+    Shapes: indptr (T * B + 1,), indices (nnz,): input spikes, CSR over rows t * B + b; w
+    (N_in, N); r (N, N) or None; tb = (T, B) -> keys (S,) int64, sorted flat indices
+    ``(t * B + b) * N + j``; ActiveSet (of |distance| < b_th) sorted ascending.
+    """
+    T, B = (int(v) for v in tb)
+    if tuple(indptr.shape) != (T * B + 1,):
+        raise ShapeError(f"indptr must have shape ({T * B + 1},); got {tuple(indptr.shape)}")
+    N = w.shape[1]
+    _check_r(r, N)
+    h = call("spike_matmul", indptr, indices, w).reshape(T, B, N)
+    p = kind.params(h, *args)
+    s = np.empty(h.shape, dtype=bool)
+    d = np.empty_like(h)
+    st = kind.initial_state(np, (B, N), h.dtype)
+    for t in range(T):
+        s[t], d[t] = kind.fire(p, st), kind.distance(p, st)
+        if r is not None:
+            b, k = np.nonzero(s[t])  # b ascending, then k ascending
+            np.add.at(h[t], b, r[k])  # each h[t, b, j] += r[k, j] in that order
+        st = kind.update(p, st, s[t], h[t])
+    return np.flatnonzero(s), active_from_distance(d.reshape(-1), beta_s, b_th)
+
+
+def backward_dense(
+    kind: ModuleType,
+    g: Array,
+    sp: Array,
+    x: Array,
+    s: Array | None,
+    w: Array,
+    r: Array | None,
+    args: tuple,
+    need_dx: bool,
+) -> tuple[Array, Array | None, Array | None]:
+    """Plain BPTT through one layer (the reference and the baseline). xp-generic.
+
+    Shapes: g, sp (T, B, N) float (sp: the masked surrogate); x (T * B, N_in) float input
+    spikes; s (T * B, N) float own spikes (recurrent) or None; w (N_in, N); r (N, N) or None.
+    Returns dw (N_in, N), dr (N, N) or None, dx (T, B, N_in) or None.
+    """
+    xp = get_xp(g, sp, x, w) if r is None else get_xp(g, sp, x, s, w, r)
+    T, B, N = g.shape
+    p = kind.params(g, *args)
+    dh = xp.zeros((T + 1, B, N), dtype=g.dtype)  # dh[t + 1] = dL/dh[t]; row 0 unused
+    adj = kind.initial_adjoint(xp, (B, N), g.dtype)
+    for t in range(T - 1, -1, -1):
+        dh[t + 1] = kind.current_grad(adj)
+        gt = g[t] if r is None else g[t] + dh[t + 1] @ r.T
+        adj = _flush(kind.adjoint(p, adj, gt, sp[t]))
+    e1 = dh[1:].reshape(T * B, N)
+    dx = (e1 @ w.T).reshape(T, B, w.shape[0]) if need_dx else None
+    return x.T @ e1, (None if r is None else s.T @ e1), dx
+
+
+def backward_sparse(
+    kind: ModuleType,
+    g: Array,
+    act: ActiveSet,
+    x: SpikeMatrix,
+    s: SpikeMatrix | None,
+    w: Array,
+    r: Array | None,
+    args: tuple,
+    prev: ActiveSet | None,
+    shape: tuple[int, int, int],
+) -> tuple[Array, Array | None, Array | None]:
+    """Sparse backward through one layer (S3GD, ALGORITHM.md §4-5): g and sigma' exist only
+    on the active set; the recurrent term dh[t] . R[j] is evaluated only at active entries;
+    dL/dx only at the previous layer's active entries.
+
+    Shapes: g (A,) = dL/dS on ``act``; x: input spikes (T * B, N_in); s: own spikes
+    (T * B, N) or None; w (N_in, N); r (N, N) or None; shape = (T, B, N). Returns dw
+    (N_in, N), dr (N, N) or None, dx (A_prev,) (at ``prev``'s entries) or None.
+    """
+    T, B, N = shape
+    if g.shape != act.idx.shape:
+        raise ShapeError(f"g must have shape {act.idx.shape}; got {g.shape}")
+    p = kind.params(g, *args)
+    dh = np.zeros((T + 1, B, N), dtype=g.dtype)
+    adj = kind.initial_adjoint(np, (B, N), g.dtype)
+    bounds = np.searchsorted(act.idx, np.arange(T + 1, dtype=np.int64) * (B * N))
+    for t in range(T - 1, -1, -1):
+        dh[t + 1] = kind.current_grad(adj)
+        lo, hi = int(bounds[t]), int(bounds[t + 1])
+        gt, spt = np.zeros((B, N), g.dtype), np.zeros((B, N), g.dtype)
+        if hi > lo:
+            b, j = np.divmod(act.idx[lo:hi].astype(np.int64) - t * B * N, N)
+            gt[b, j] = g[lo:hi] if r is None else g[lo:hi] + np.vecdot(dh[t + 1][b], r[j])
+            spt[b, j] = act.sp[lo:hi]
+        adj = _flush(kind.adjoint(p, adj, gt, spt))
+    e1 = dh[1:].reshape(T * B, N)
+    dx = None
+    if prev is not None:
+        rows, cols = np.divmod(prev.idx, w.shape[0])
+        dx = call("gather_rowdot", e1, rows, w, cols)
+    return x.tmatmul(e1), (None if r is None else s.tmatmul(e1)), dx
