@@ -5,7 +5,7 @@ A :class:`TrainConfig` holds everything a run needs; ``config.toml`` in a run fo
 The presets are the paper's settings (PAPER.md §3); "synthetic" is the built-in quick job.
 Decay factors come from the time constants: alpha = exp(-dt / tau_mem),
 alpha_out = exp(-dt / tau_out); with ``tau_mem_spread`` > 0 every hidden neuron gets its own
-tau_mem, drawn once from the run's seed (``spikegrad.neuron.heterogeneous_alpha``).
+tau_mem, drawn once from the run's seed (``spikegrad.neurons.lif.heterogeneous_alpha``).
 """
 
 from __future__ import annotations

@@ -3,89 +3,81 @@
 One ``.npz`` file (written atomically, see :mod:`spikegrad.npzfile`) with a JSON ``meta``
 record and arrays::
 
-    meta   format "spikegrad-model", version, sizes, alpha (per hidden layer: a float, or
-           null when the layer has per-neuron alpha, stored as the array ``alpha.<l>``),
-           recurrent (per hidden layer), alpha_out, threshold, b_th, surrogate_scale,
-           readout, reg (dict or null), init, seed, dtype; config (optional: the TOML of the
-           training run the model comes from, so that it is evaluated on its own data encoding)
+    meta   format "spikegrad-model", version 2, sizes, layers (per hidden layer: kind,
+           recurrent and the kind's constants, spikegrad.neurons), alpha_out, b_th,
+           surrogate_scale, readout, reg (dict or null), init, seed, dtype; config
+           (optional: the TOML of the training run the model comes from, so that it is
+           evaluated on its own data encoding)
+    <constant>.<l> a per-neuron constant of hidden layer l (its meta entry null), e.g. alpha.1
     param.<name>   every parameter (W1, R1 if layer 1 is recurrent, ..., W_out) in ``dtype``
 
-Loading checks everything against the header (names, shapes, dtype) and refuses a missing,
-corrupt, foreign or newer file with one :class:`DataError` naming it.
+Version 1 (LIF layers only: per-layer "alpha" and "recurrent" lists and one "threshold")
+still loads. Loading checks everything against the header (names, shapes, dtype) and refuses
+a missing, corrupt, foreign or newer file with one :class:`DataError` naming it.
 """
 
 from __future__ import annotations
 
-import inspect
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from . import neurons
 from .backend import to_numpy
-from .config import TrainConfig, loads_toml
-from .config import from_dict as config_from_dict
 from .errors import DataError, SpikegradError
+from .layers import Hidden
 from .network import Network
 from .npzfile import read_npz, write_npz
 
+if TYPE_CHECKING:
+    from .config import TrainConfig
+
 FORMAT = "spikegrad-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 SUFFIX = ".npz"
+V1_KIND = "lif"  # version-1 files hold layers of this kind only
+
+SETTINGS = ("alpha_out", "b_th", "surrogate_scale", "readout", "reg", "init", "seed", "dtype")
 
 
-def layer_alphas(net: Network) -> list[float | np.ndarray]:
-    """Per hidden layer: its alpha as a float, or (N_l,) float64 per-neuron values."""
-    alphas = getattr(net, "alphas", None)
-    if alphas is None:  # networks without per-layer alpha share one float
-        return [float(net.alpha)] * net.n_hidden
-    return [a if np.isscalar(a) else np.asarray(to_numpy(a), np.float64) for a in alphas]
+def layer_fields(layers: list[Hidden]) -> tuple[list[dict], dict[str, np.ndarray]]:
+    """The meta entries and arrays of hidden ``layers`` (each kind writes its constants)."""
+    entries, arrays = [], {}
+    for l, spec in enumerate(layers, start=1):
+        meta, arr = spec.kind.model_fields(spec.neuron, l)
+        entries.append({"kind": spec.kind.NAME, "recurrent": spec.recurrent, **meta})
+        arrays.update(arr)
+    return entries, arrays
 
 
-def layer_recurrent(net: Network) -> list[bool]:
-    """Per hidden layer: whether it has recurrent weights R_l."""
-    return [bool(r) for r in getattr(net, "recurrent", [False] * net.n_hidden)]
-
-
-def supports_recurrence() -> bool:
-    """Whether this spikegrad's :class:`Network` takes ``recurrent`` (and per-layer alpha)."""
-    return "recurrent" in inspect.signature(Network).parameters
-
-
-def build_network(
-    sizes: list[int],
-    alphas: list[float | np.ndarray],
-    recurrent: list[bool],
-    **settings: Any,
-) -> Network:
-    """A :class:`Network` with per-layer ``alphas`` and ``recurrent`` flags; the feed-forward
-    one-alpha case is passed as today's ``alpha=float`` (so it builds on every version)."""
-    floats = [a for a in alphas if np.isscalar(a)]
-    if len(floats) == len(alphas) and len(set(floats)) == 1 and not any(recurrent):
-        return Network(sizes, alpha=floats[0], **settings)
-    if not supports_recurrence():
-        raise DataError(
-            "recurrent layers or per-layer alpha need a spikegrad whose Network takes "
-            "recurrent= and a list of alpha (issue 13)"
-        )
-    return Network(sizes, alpha=list(alphas), recurrent=list(recurrent), **settings)
+def read_layers(entries: list[dict], sizes: list[int], arrays: dict) -> list[Hidden]:
+    """The hidden layers of ``layer_fields``' entries. Raises KeyError, TypeError,
+    ValueError on a malformed entry, SpikegradError on a bad value (the caller names the
+    file)."""
+    if len(entries) != len(sizes) - 2:
+        raise DataError("layers must have one entry per hidden layer")
+    out = []
+    for l, entry in enumerate(entries, start=1):
+        kind = neurons.get(entry["kind"])
+        neuron = kind.from_model_fields(entry, arrays, l)
+        out.append(Hidden(sizes[l], neuron, recurrent=entry["recurrent"]))
+    return out
 
 
 def save(net: Network, path: str | Path, config: TrainConfig | None = None) -> Path:
     """Write ``net`` (architecture, neuron and readout settings, parameters) to ``path``;
     ``config``: the training run's settings, kept for evaluation (data set and encoding).
 
-    Shapes: every parameter as in ``net.param_shapes()``, in ``net.dtype``; per-neuron alpha
-    (N_l,) float64."""
-    alphas = layer_alphas(net)
+    Shapes: every parameter as in ``net.param_shapes()``, in ``net.dtype``; per-neuron
+    constants (N_l,) float64."""
+    entries, arrays = layer_fields(net.hidden)
     meta = {
         "format": FORMAT,
         "version": FORMAT_VERSION,
         "sizes": list(net.sizes),
-        "alpha": [float(a) if np.isscalar(a) else None for a in alphas],
-        "recurrent": layer_recurrent(net),
+        "layers": entries,
         "alpha_out": net.alpha_out,
-        "threshold": net.threshold,
         "b_th": net.b_th,
         "surrogate_scale": net.beta_s,
         "readout": net.readout,
@@ -96,22 +88,27 @@ def save(net: Network, path: str | Path, config: TrainConfig | None = None) -> P
     }
     if config is not None:
         meta["config"] = config.to_toml()
-    arrays = {f"param.{k}": np.asarray(to_numpy(a)) for k, a in net.params.items()}
-    for l, a in enumerate(alphas, start=1):
-        if not np.isscalar(a):
-            arrays[f"alpha.{l}"] = a
+    arrays.update({f"param.{k}": np.asarray(to_numpy(a)) for k, a in net.params.items()})
     return write_npz(path, meta, arrays)
 
 
 def run_config(path: str | Path) -> TrainConfig | None:
     """The training run's settings kept in model file ``path`` (None if it has none)."""
+    from .config import from_dict, loads_toml  # here: config imports the network
+
     meta, _ = read_npz(path, "model file", FORMAT, FORMAT_VERSION)
     if meta.get("config") is None:
         return None
     try:
-        return config_from_dict(loads_toml(str(meta["config"])))
+        return from_dict(loads_toml(str(meta["config"])))
     except SpikegradError as exc:
         raise DataError(f"{path}: bad config inside the model file ({exc})") from None
+
+
+def _layer_entries(meta: dict) -> list[dict]:
+    if int(meta["version"]) == 1:
+        return neurons.get(V1_KIND).v1_layers(meta)
+    return list(meta["layers"])
 
 
 def load(path: str | Path, backend: str = "numpy") -> Network:
@@ -123,24 +120,18 @@ def load(path: str | Path, backend: str = "numpy") -> Network:
     bad = f"{path}: corrupt spikegrad model file"
     try:
         sizes = [int(n) for n in meta["sizes"]]
-        recurrent = [bool(r) for r in meta["recurrent"]]
-        alphas = [
-            float(a) if a is not None else np.asarray(arrays[f"alpha.{l}"], np.float64)
-            for l, a in enumerate(meta["alpha"], start=1)
-        ]
-        settings = {
-            k: meta[k]
-            for k in ("alpha_out", "threshold", "b_th", "surrogate_scale", "readout", "reg")
-        }
-        settings.update(init=meta["init"], seed=int(meta["seed"]), dtype=str(meta["dtype"]))
+        settings: dict[str, Any] = {k: meta[k] for k in SETTINGS}
+        settings.update(seed=int(meta["seed"]), dtype=str(meta["dtype"]))
+        entries = _layer_entries(meta)
     except (KeyError, TypeError, ValueError) as exc:
         raise DataError(f"{bad} (meta record: bad or missing {exc})") from None
-    if not len(alphas) == len(recurrent) == len(sizes) - 2:
-        raise DataError(f"{bad} (alpha and recurrent must have one entry per hidden layer)")
     try:
-        net = build_network(sizes, alphas, recurrent, backend=backend, **settings)
-    except SpikegradError as exc:
-        raise DataError(f"{path}: {exc}") from None
+        layers = read_layers(entries, sizes, arrays)
+        net = Network.from_layers(sizes[0], layers, sizes[-1], backend=backend, **settings)
+    except (KeyError, TypeError, ValueError) as exc:
+        if isinstance(exc, SpikegradError):
+            raise DataError(f"{path}: {exc}") from None
+        raise DataError(f"{bad} (layers: bad or missing {exc})") from None
     params = {k.split(".", 1)[1]: a for k, a in arrays.items() if k.startswith("param.")}
     want = net.param_shapes()
     if set(params) != set(want):

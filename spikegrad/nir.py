@@ -7,7 +7,9 @@ neuron models as continuous-time ODEs. :func:`to_nir` writes a network as the gr
                    lif1 -> r1 -> lif1          (a loop edge for each recurrent layer)
 
 with ``w<l>``, ``r<l>``, ``w_out`` :class:`nir.Linear` nodes (NIR's weight is (out, in):
-``W_l.T``), ``lif<l>`` :class:`nir.LIF` and ``readout`` :class:`nir.LI`.
+``W_l.T``), ``<kind><l>`` the hidden neurons (``lif<l>`` :class:`nir.LIF`) and ``readout``
+:class:`nir.LI`. Each neuron kind maps its own nodes (``to_nir`` and ``from_nir`` of its
+module in :mod:`spikegrad.neurons`); this module walks the graph.
 
 The mapping, exact. One spikegrad step is the time ``dt`` (seconds; stored in the graph's
 metadata). Its input current (the weighted spikes of step t) is held constant over the step
@@ -34,7 +36,7 @@ What NIR cannot express, kept in node metadata:
 :func:`from_nir` reads such graphs, and others where they mean exactly a spikegrad network:
 weight nodes Linear, or Affine with a zero bias; hidden neurons LIF, or CubaLIF with
 ``tau_syn = 0`` (no synaptic filter); the readout LI; ``v_leak = 0``; one threshold for all
-hidden neurons. A neuron's input gain ``g = r (1 - alpha)`` (times ``w_in`` for CubaLIF) that
+neurons of a layer. A neuron's input gain ``g = r (1 - alpha)`` (times ``w_in`` for CubaLIF) that
 is not 1 is folded into the weights that feed it (exact but for rounding). Anything else is
 refused with one error naming the node and why; a LIF that resets to ``v_reset`` (not
 spikegrad's subtraction) is refused unless ``approximate=True``, which imports it with the
@@ -49,18 +51,19 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from . import neurons
 from .backend import to_numpy
 from .checks import check_float
 from .errors import ConfigError, DataError
-from .modelfile import build_network, layer_alphas, layer_recurrent
+from .layers import Hidden
 from .network import Network
+from .neurons.base import tau_of
 from .npzfile import atomic_write
 
 if TYPE_CHECKING:
     import nir as nir_types
 
 FORMAT_VERSION = 1
-RESET = "subtract"  # metadata["reset"] of spikegrad's LIF nodes
 GAIN_RTOL = 1e-9  # a gain within this of 1 is 1 (r (1 - alpha) rounds to 1 +- a few ulp)
 ALPHA_RTOL = 1e-12  # metadata alpha vs exp(-dt / tau)
 
@@ -71,16 +74,6 @@ def _nir() -> Any:
     except ImportError:
         raise ConfigError("NIR export and import need nir: pip install 'spikegrad[nir]'") from None
     return nir
-
-
-def _tau(alpha: float | np.ndarray, dt: float, what: str) -> np.ndarray:
-    a = np.asarray(alpha, np.float64)
-    if np.any((a <= 0) | (a >= 1)):
-        bad = a[(a <= 0) | (a >= 1)].flat[0]
-        raise ConfigError(
-            f"{what}: alpha {bad:g} has no NIR time constant (alpha must be in (0, 1))"
-        )
-    return -dt / np.log(a)
 
 
 # ---------------------------------------------------------------------------------- export
@@ -96,29 +89,19 @@ def to_nir(net: Network, dt: float = 1e-3) -> nir_types.NIRGraph:
     host = {k: np.asarray(to_numpy(a)) for k, a in net.params.items()}
     nodes: dict[str, Any] = {"input": nir.Input(input_type={"input": np.array([sizes[0]])})}
     edges: list[tuple[str, str]] = [("input", "w1")]
-    layers = zip(layer_alphas(net), layer_recurrent(net), strict=True)
-    for l, (alpha, rec) in enumerate(layers, start=1):
-        n = sizes[l]
-        a = np.broadcast_to(np.asarray(alpha, np.float64), (n,)).copy()
-        lif = f"lif{l}"
+    for l, spec in enumerate(net.hidden, start=1):
+        lif = f"{spec.kind.NAME}{l}"
         nodes[f"w{l}"] = nir.Linear(weight=np.ascontiguousarray(host[f"W{l}"].T))
-        nodes[lif] = nir.LIF(
-            tau=_tau(a, dt, f"layer {l}"),
-            r=1 / (1 - a),
-            v_leak=np.zeros(n),
-            v_threshold=np.full(n, net.threshold),
-            v_reset=np.zeros(n),
-            metadata={"reset": RESET, "alpha": a},
-        )
+        nodes[lif] = spec.kind.to_nir(nir, spec.neuron, spec.n, dt, f"layer {l}")
         edges.append((f"w{l}", lif))
-        if rec:
+        if spec.recurrent:
             nodes[f"r{l}"] = nir.Linear(weight=np.ascontiguousarray(host[f"R{l}"].T))
             edges += [(lif, f"r{l}"), (f"r{l}", lif)]
         edges.append((lif, f"w{l + 1}" if l < net.n_hidden else "w_out"))
     k = sizes[-1]
     nodes["w_out"] = nir.Linear(weight=np.ascontiguousarray(host["W_out"].T))
     nodes["readout"] = nir.LI(
-        tau=np.full(k, _tau(net.alpha_out, dt, "readout")),
+        tau=np.full(k, tau_of(net.alpha_out, dt, "readout")),
         r=np.ones(k),
         v_leak=np.zeros(k),
         metadata={"alpha": np.full(k, net.alpha_out)},
@@ -126,12 +109,8 @@ def to_nir(net: Network, dt: float = 1e-3) -> nir_types.NIRGraph:
     nodes["output"] = nir.Output(output_type={"output": np.array([k])})
     edges += [("w_out", "readout"), ("readout", "output")]
     meta = {"spikegrad_nir": FORMAT_VERSION, "dt": dt, "readout": net.readout}
-    warnings.warn(
-        "NIR's LIF resets to v_reset; spikegrad subtracts the threshold one step after the "
-        "spike: the LIF nodes say so in metadata['reset'], tools that ignore it reset to 0",
-        UserWarning,
-        stacklevel=2,
-    )
+    for why in dict.fromkeys(spec.kind.NIR_EXPORT_WARNING for spec in net.hidden):
+        warnings.warn(why, UserWarning, stacklevel=2)
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta)
 
 
@@ -171,13 +150,15 @@ class _Reader:
             self.succ[a].append(b)
             self.pred[b].append(a)
         nir = self.nir
-        ok = (nir.Input, nir.Output, nir.Linear, nir.Affine, nir.LIF, nir.CubaLIF, nir.LI)
+        ok = (nir.Input, nir.Output, nir.Linear, nir.Affine, nir.LI)
+        self.kinds = {t: kind for kind in neurons.KINDS.values() for t in kind.NIR_NODES}
         for name, node in self.nodes.items():
-            if not isinstance(node, ok):
+            if not isinstance(node, ok) and type(node).__name__ not in self.kinds:
+                known = ", ".join(["Linear", "Affine", *self.kinds, "LI"])
                 raise self.error(
                     name,
-                    f"{type(node).__name__} is not supported (spikegrad reads Linear, Affine, "
-                    "LIF, CubaLIF and LI nodes in a chain)",
+                    f"{type(node).__name__} is not supported (spikegrad reads {known} nodes "
+                    "in a chain)",
                 )
         self.seen: set[str] = set()
         self.reset_to_value: list[str] = []
@@ -228,42 +209,17 @@ class _Reader:
                 alpha = h.copy()
         return alpha
 
-    def neuron(self, name: str, n: int, dt: float) -> tuple[np.ndarray, np.ndarray, float]:
-        """(alpha (n,), input gain (n,), threshold) of a hidden LIF or CubaLIF node."""
-        nir, node = self.nir, self.nodes[name]
-        if isinstance(node, nir.CubaLIF):
-            if np.any(self.vec(name, node, "tau_syn", n) != 0):
-                raise self.error(
-                    name,
-                    "CubaLIF with tau_syn > 0 filters its input current; "
-                    "spikegrad's neurons have no synaptic filter",
-                )
-            tau = self.vec(name, node, "tau_mem", n)
-            gain_in = self.vec(name, node, "w_in", n)
-        elif isinstance(node, nir.LIF):
-            tau, gain_in = self.vec(name, node, "tau", n), np.ones(n)
-        else:
-            raise self.error(name, f"{type(node).__name__} where a hidden LIF or CubaLIF belongs")
-        if np.any(self.vec(name, node, "v_leak", n) != 0):
-            raise self.error(name, "v_leak != 0 (a constant drive spikegrad's neurons lack)")
-        theta = np.unique(self.vec(name, node, "v_threshold", n))
-        if theta.size != 1 or not theta[0] > 0:
-            raise self.error(
-                name, f"v_threshold must be one value > 0 for all neurons; got {theta}"
-            )
-        meta = node.metadata if isinstance(node.metadata, dict) else {}
-        if meta.get("reset") != RESET:
-            if not self.approximate:
-                raise self.error(
-                    name,
-                    "resets to v_reset; spikegrad subtracts the threshold one step after "
-                    "the spike (from_nir(..., approximate=True) imports it so, with a warning)",
-                )
-            self.reset_to_value.append(name)
-        alpha = self.alpha(name, node, tau, dt)
-        gain = self.vec(name, node, "r", n) * gain_in * (1 - alpha)
+    def neuron(self, name: str, n: int, dt: float) -> tuple[Hidden, np.ndarray]:
+        """(the layer's neuron constants, input gain (n,)) of a hidden neuron node, read by
+        the kind that reads its NIR type."""
+        node = self.nodes[name]
+        kind = self.kinds.get(type(node).__name__)
+        if kind is None:
+            want = " or ".join(self.kinds)
+            raise self.error(name, f"{type(node).__name__} where a hidden {want} belongs")
+        neuron, gain = kind.from_nir(self, name, n, dt)
         self.seen.add(name)
-        return alpha, gain, float(theta[0])
+        return neuron, gain
 
     def readout(self, name: str, k: int, dt: float) -> tuple[float, np.ndarray]:
         """(alpha_out, gain (k,)) of the LI readout node."""
@@ -334,7 +290,7 @@ def from_nir(
     size = np.asarray(next(iter(rd.nodes[cur].input_type.values()))).reshape(-1)
     if size.size != 1:
         raise rd.error(cur, f"input shape {tuple(size)}; spikegrad takes a flat vector of inputs")
-    sizes, ws, alphas, recurrent, thetas = [int(size[0])], [], [], [], []
+    sizes, ws, layers = [int(size[0])], [], []
     params: dict[str, np.ndarray] = {}
     while True:
         wname = rd.one(rd.succ[cur], cur, "weight node")
@@ -356,7 +312,7 @@ def from_nir(
             rd.seen.add(out)
             break
         l = len(sizes)
-        alpha, gain, theta = rd.neuron(nxt, n, dt)
+        neuron, gain = rd.neuron(nxt, n, dt)
         loops = [p for p in rd.pred[nxt] if p != wname]
         if len(loops) > 1 or any(p not in rd.succ[nxt] for p in loops):
             raise rd.error(
@@ -370,18 +326,12 @@ def from_nir(
                     loops[0], f"a recurrent weight node must map {nxt!r} ({n}) onto itself"
                 )
             ws.append((f"R{l}", _fold(r, gain)))
-        alphas.append(float(alpha[0]) if np.unique(alpha).size == 1 else alpha)
-        recurrent.append(bool(loops))
-        thetas.append(theta)
+        layers.append((n, neuron, bool(loops)))
         sizes.append(n)
         cur = nxt
         rd.succ[cur] = [s for s in rd.succ[cur] if s not in loops]
     if len(sizes) < 3:
         raise DataError(f"{src}: no hidden LIF layer between the input and the LI readout")
-    if len(set(thetas)) != 1:
-        raise DataError(
-            f"{src}: the hidden layers have different thresholds {thetas}; spikegrad has one"
-        )
     left = sorted(set(rd.nodes) - rd.seen)
     if left:
         raise rd.error(left[0], "is not on the chain from the Input to the Output")
@@ -395,19 +345,11 @@ def from_nir(
     params.update(ws)
     dtype = "float64" if any(a.dtype == np.float64 for a in params.values()) else "float32"
     readout = readout or str(meta.get("readout", "max"))
-    try:
-        net = build_network(
-            sizes,
-            alphas,
-            recurrent,
-            alpha_out=alpha_out,
-            threshold=thetas[0],
-            readout=readout,
-            dtype=dtype,
-            backend=backend,
-        )
-    except DataError as exc:
-        raise DataError(f"{src}: {exc}") from None
+    hidden = [Hidden(n, neuron, recurrent=rec) for n, neuron, rec in layers]
+    net = Network.from_layers(
+        sizes[0], hidden, sizes[-1], alpha_out=alpha_out, readout=readout, dtype=dtype,
+        backend=backend,
+    )  # fmt: skip
     net.params = params
     return net
 

@@ -40,7 +40,7 @@ from .distributed import (
 )
 from .errors import BadValueError, ConfigError, TrainingError
 from .network import Network
-from .neuron import heterogeneous_alpha
+from .neurons.lif import heterogeneous_alpha
 from .npzfile import file_format
 from .optim import Adam, LRSchedule
 from .train import (

@@ -4,6 +4,7 @@ per kind of bad file."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,17 +13,20 @@ from helpers import REG, active_net, spikes
 import spikegrad as sg
 from spikegrad import modelfile
 from spikegrad.errors import DataError
+from spikegrad.layers import Hidden
+from spikegrad.neurons import LIF
 
-needs_recurrence = pytest.mark.skipif(
-    not modelfile.supports_recurrence(), reason="Network has no recurrent= yet (issue 13)"
-)
+DATA = Path(__file__).parent / "data"
 
 
 def _same(a: sg.Network, b: sg.Network, x) -> None:
     assert b.sizes == a.sizes and b.dtype == a.dtype
-    assert modelfile.layer_recurrent(b) == modelfile.layer_recurrent(a)
-    for p, q in zip(modelfile.layer_alphas(a), modelfile.layer_alphas(b), strict=True):
-        assert np.array_equal(p, q) and np.isscalar(p) == np.isscalar(q)
+    assert b.recurrent == a.recurrent
+    for p, q in zip(a.hidden, b.hidden, strict=True):
+        assert type(p.neuron) is type(q.neuron)
+        for k in ("alpha", "theta"):
+            u, v = getattr(p.neuron, k), getattr(q.neuron, k)
+            assert np.array_equal(u, v) and np.isscalar(u) == np.isscalar(v), k
     for k in ("alpha_out", "threshold", "b_th", "beta_s", "readout", "init", "seed", "reg"):
         assert getattr(b, k) == getattr(a, k), k
     assert list(b.params) == list(a.params)
@@ -64,7 +68,6 @@ def test_trained_weights_round_trip(tmp_path):
     _same(net, sg.Network.load(net.save(tmp_path / "m.npz")), x)
 
 
-@needs_recurrence
 def test_recurrent_per_neuron_alpha_round_trip(tmp_path):
     rng = np.random.default_rng(0)
     net = sg.Network(
@@ -77,6 +80,34 @@ def test_recurrent_per_neuron_alpha_round_trip(tmp_path):
     assert list(net.param_shapes()) == ["W1", "R1", "W2", "W_out"]
     back = sg.Network.load(net.save(tmp_path / "r.npz"))
     _same(net, back, spikes(rng, 3, 30, 10, 0.4))
+
+
+def test_layers_with_their_own_thresholds_round_trip(tmp_path):
+    layers = [Hidden(7, LIF(alpha=0.8, theta=0.6), recurrent=True), Hidden(5, LIF(theta=1.4))]
+    net = sg.Network.from_layers(9, layers, 3, dtype="float64", seed=3)
+    assert net.threshold is None
+    back = sg.Network.load(net.save(tmp_path / "t.npz"))
+    _same(net, back, spikes(np.random.default_rng(2), 3, 30, 9, 0.4))
+
+
+def test_version_1_file_still_loads(tmp_path):
+    """tests/data/model_v1.npz was written by the code before neuron kinds (format version 1:
+    per-layer alpha and recurrent lists, one threshold): a recurrent layer with per-neuron
+    alpha, then a feed-forward one. Its scores on a fixed input were recorded then."""
+    net = sg.Network.load(DATA / "model_v1.npz")
+    assert net.sizes == [6, 5, 4, 3] and net.recurrent == [True, False]
+    assert net.threshold == 0.8 and net.alphas[1] == 0.85 and net.alphas[0].shape == (5,)
+    assert (net.alpha_out, net.readout, net.b_th, net.beta_s) == (0.7, "sum", 0.3, 50.0)
+    assert net.reg.f_up == 2.0 and net.dtype == np.float64
+    rng = np.random.default_rng(0)
+    rng.uniform(0.5, 0.95, 5)  # the draw of alpha[0] when the file was made
+    x = rng.random((2, 12, 6)) < 0.4
+    want = [
+        [1.2092819815369904, 5.0198627044524065, 8.143214969484044],
+        [0.26290471368620105, 1.5624161683372049, -7.4236608714940315],
+    ]
+    assert net.forward(x).tolist() == want
+    _same(net, sg.Network.load(net.save(tmp_path / "v2.npz")), x)  # written as version 2
 
 
 def _rewrite(src, dst, meta_changes=None, drop=(), **arrays):
@@ -103,6 +134,7 @@ def test_bad_files_one_error_naming_the_file(tmp_path):
         "absent": "no such model file",
     }
     v = modelfile.FORMAT_VERSION
+    lif = {"kind": "lif", "recurrent": False, "alpha": 0.9, "theta": 1.0}
     for name, meta, drop, arrays, why in (
         ("newer", {"version": v + 1}, (), {}, "newer than this spikegrad reads"),
         ("ckpt", {"format": "spikegrad-checkpoint"}, (), {}, "not a spikegrad model file"),
@@ -110,8 +142,11 @@ def test_bad_files_one_error_naming_the_file(tmp_path):
         ("noparam", {}, ("param.W1",), {}, "parameters"),
         ("shape", {}, (), {"param.W1": np.zeros((6, 4), np.float32)}, "param W1"),
         ("dtype", {}, (), {"param.W1": np.zeros((6, 5))}, "param W1: float64"),
-        ("alpha", {"alpha": [2.0]}, (), {}, "alpha must be"),
-        ("layers", {"recurrent": [False, False]}, (), {}, "one entry per hidden layer"),
+        ("alpha", {"layers": [{**lif, "alpha": 2.0}]}, (), {}, "alpha must be"),
+        ("layers", {"layers": [lif, lif]}, (), {}, "one entry per hidden layer"),
+        ("kind", {"layers": [{**lif, "kind": "izh"}]}, (), {}, "unknown neuron kind 'izh'"),
+        ("nokind", {"layers": [{"alpha": 0.9}]}, (), {}, "layers: bad or missing 'kind'"),
+        ("rec", {"layers": [{**lif, "recurrent": 1}]}, (), {}, "recurrent must be"),
     ):
         _rewrite(good, tmp_path / f"{name}.npz", meta, drop, **arrays)
         cases[name] = why

@@ -9,7 +9,7 @@ import pytest
 from scipy import stats
 
 from spikegrad.errors import BadValueError
-from spikegrad.neuron import heterogeneous_alpha
+from spikegrad.neurons.lif import heterogeneous_alpha
 
 DT, TAU = 1e-3, 20e-3
 

@@ -10,16 +10,14 @@ import pytest
 from helpers import TOL, active_net, rel_err, spikes
 
 import spikegrad as sg
-from spikegrad import modelfile
 from spikegrad.errors import ConfigError, DataError
+from spikegrad.layers import Hidden
+from spikegrad.neurons import LIF
 
 nir = pytest.importorskip("nir")
 from spikegrad.nir import from_nir, to_nir, write_nir  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore:NIR's LIF resets to v_reset")
-needs_recurrence = pytest.mark.skipif(
-    not modelfile.supports_recurrence(), reason="Network has no recurrent= yet (issue 13)"
-)
 
 
 def _dense(events) -> np.ndarray:
@@ -93,7 +91,6 @@ def test_independent_simulation_of_the_exported_graph(readout):
     assert rel_err(m_sim, np.asarray(net.forward(x))) < TOL["f64"]
 
 
-@needs_recurrence
 def test_independent_simulation_recurrent():
     dt, rng = 1e-3, np.random.default_rng(4)
     net = sg.Network(
@@ -118,8 +115,8 @@ def test_independent_simulation_recurrent():
 def _same(a: sg.Network, b: sg.Network, x) -> None:
     assert b.sizes == a.sizes and b.dtype == a.dtype and b.readout == a.readout
     assert (b.threshold, b.alpha_out) == (a.threshold, a.alpha_out)
-    assert modelfile.layer_recurrent(b) == modelfile.layer_recurrent(a)
-    for p, q in zip(modelfile.layer_alphas(a), modelfile.layer_alphas(b), strict=True):
+    assert b.recurrent == a.recurrent
+    for p, q in zip(a.alphas, b.alphas, strict=True):
         assert np.array_equal(p, q)
     assert list(b.params) == list(a.params)
     for k in a.params:
@@ -142,7 +139,6 @@ def test_round_trip_graph_and_file_is_exact(tmp_path, dtype, alpha):
     _same(net, from_nir(nir.read(path)), x)
 
 
-@needs_recurrence
 def test_recurrent_round_trip_is_exact(tmp_path):
     rng = np.random.default_rng(1)
     net = sg.Network(
@@ -329,3 +325,15 @@ def test_without_nir_one_clear_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "nir", None)  # import nir -> ImportError
     with pytest.raises(ConfigError, match=r"pip install 'spikegrad\[nir\]'"):
         to_nir(sg.Network([3, 2, 2]))
+
+
+def test_layers_with_their_own_thresholds_round_trip():
+    layers = [Hidden(6, LIF(alpha=0.8, theta=0.6), recurrent=True), Hidden(4, LIF(theta=1.3))]
+    net = sg.Network.from_layers(5, layers, 3, dtype="float64", seed=2)
+    with pytest.warns(UserWarning, match="subtracts the threshold"):
+        g = to_nir(net)
+    assert np.all(g.nodes["lif1"].v_threshold == 0.6) and np.all(g.nodes["lif2"].v_threshold == 1.3)
+    back = from_nir(g)
+    assert [s.neuron.theta for s in back.hidden] == [0.6, 1.3] and back.threshold is None
+    x = np.random.default_rng(3).random((3, 25, 5)) < 0.5
+    _same(net, back, x)

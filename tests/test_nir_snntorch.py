@@ -32,8 +32,6 @@ import numpy as np
 import pytest
 from helpers import active_net, spikes
 
-from spikegrad import modelfile
-
 nir = pytest.importorskip("nir")
 torch = pytest.importorskip("torch")
 snn = pytest.importorskip("snntorch")
@@ -140,7 +138,7 @@ def test_hidden_spikes_agree_once_the_conventions_match():
     as_imported = _agreement(_run(module, x), ours)
     print(f"\nsnnTorch as imported: spike agreement per layer {as_imported}")
     assert min(as_imported) < 1  # conventions 2 and 3 do change the spikes
-    _to_spikegrad_conventions(module, modelfile.layer_alphas(net), net.threshold)
+    _to_spikegrad_conventions(module, net.alphas, net.threshold)
     matched = _agreement(_run(module, x), ours)
     print(f"snnTorch with spikegrad's conventions: spike agreement per layer {matched}")
     assert matched == [1.0, 1.0]

@@ -11,7 +11,6 @@ import reference as ref
 from helpers import REG, TOL, active_net, ref_params, ref_rs, rel_err, spikes
 
 import spikegrad as sg
-from spikegrad.layers import LIF, RLIF
 
 pytestmark = pytest.mark.usefixtures("cpu_kernels")  # native C kernels and NumPy twins
 
@@ -218,10 +217,17 @@ def test_normal_init_per_neuron_alpha_per_column():
 def test_alpha_and_recurrent_forms():
     net = sg.Network([5, 4, 3, 2], alpha=[0.7, 0.7], recurrent=np.array([True, False]))
     assert net.alpha == 0.7 and net.recurrent == [True, False]
-    assert isinstance(net.layers[0], RLIF) and isinstance(net.layers[1], LIF)
+    assert [(layer.recurrent, layer.kind.NAME) for layer in net.layers] == [
+        (True, "lif"),
+        (False, "lif"),
+    ]
+    assert (
+        net.layers[0].ops.forward == "rlif_forward" and net.layers[1].ops.forward == "lif_forward"
+    )
     assert sg.Network([5, 4, 3, 2], alpha=[0.7, 0.8]).alpha is None
     per = sg.Network([5, 4, 3, 2], alpha=[np.full(4, 0.7), 0.8], dtype="float64")
-    assert per.layers[0].alpha_op.dtype == np.float64 and per.layers[1].alpha_op == 0.8
+    assert per.layers[0].fwd[0].dtype == np.float64 and per.layers[1].fwd == (0.8, 1.0)
+    assert per.layers[0].adj[0] is per.layers[0].fwd[0]  # one device copy of alpha
 
 
 @pytest.mark.parametrize(

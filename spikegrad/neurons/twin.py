@@ -49,7 +49,7 @@ def forward_dense(kind: ModuleType, h: Array, r: Array | None, args: tuple) -> A
     bool.
     """
     xp = get_xp(h) if r is None else get_xp(h, r)
-    _check_r(r, h.shape[2])
+    _check_r(r, h.shape[-1])
     p = kind.params(h, *args)
     s = xp.empty(h.shape, dtype=bool)
     st = kind.initial_state(xp, h.shape[1:], h.dtype)
