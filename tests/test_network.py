@@ -218,3 +218,57 @@ def test_max_readout_scores_are_argmax_with_ties_and_nan():
     np.testing.assert_array_equal(arg, want)
     np.testing.assert_array_equal(m, np.take_along_axis(u, want[None], axis=0)[0])
     assert arg[1, 2] == 7 and arg[2, 3] == 4 and np.isnan(m[2, 3])
+
+
+@pytest.mark.parametrize(
+    "short",
+    [
+        {"sizes": [12, 9, 4]},
+        {"sizes": [12, 9, 7, 4], "recurrent": [True, False], "alpha": 0.83, "threshold": 0.7},
+        {"sizes": [12, 9, 7, 4], "alpha": [np.linspace(0.6, 0.9, 9), 0.8], "recurrent": True},
+    ],
+)
+@pytest.mark.parametrize("init", ["uniform", "normal"])
+def test_from_layers_is_the_short_form(rng, short, init):
+    """Network.from_layers with the short form's layers: the same parameters, scores and
+    gradients, bit for bit."""
+    from spikegrad.layers import Hidden
+    from spikegrad.neurons import LIF
+
+    sizes = short["sizes"]
+    settings = dict(init=init, seed=4, readout="sum", reg=REG, b_th=0.3, dtype="float64")
+    a = sg.Network(**short, **settings)
+    alphas = short.get("alpha", LIF().alpha)
+    alphas = alphas if isinstance(alphas, list) else [alphas] * (len(sizes) - 2)
+    rec = short.get("recurrent", False)
+    rec = rec if isinstance(rec, list) else [rec] * (len(sizes) - 2)
+    theta = short.get("threshold", 1.0)
+    layers = [
+        Hidden(n, LIF(alpha=al, theta=theta), recurrent=r)
+        for n, al, r in zip(sizes[1:-1], alphas, rec, strict=True)
+    ]
+    b = sg.Network.from_layers(sizes[0], layers, sizes[-1], **settings)
+    assert b.sizes == a.sizes and b.recurrent == a.recurrent and b.threshold == a.threshold
+    for p, q in zip(a.hidden, b.hidden, strict=True):
+        assert (p.n, p.recurrent, p.neuron.theta) == (q.n, q.recurrent, q.neuron.theta)
+        assert np.array_equal(p.neuron.alpha, q.neuron.alpha)
+    assert list(b.params) == list(a.params)
+    for k in a.params:
+        assert np.array_equal(a.params[k], b.params[k]), k
+    x, y = spikes(rng, 5, 30, sizes[0], 0.3), rng.integers(0, sizes[-1], 5)
+    for mode in ("sparse", "dense"):
+        (la, ga, _), (lb, gb, _) = a.loss_and_grad(x, y, mode), b.loss_and_grad(x, y, mode)
+        assert la == lb and all(np.array_equal(ga[k], gb[k]) for k in ga), mode
+
+
+def test_from_layers_refuses_bad_layers():
+    from spikegrad.layers import Hidden
+
+    with pytest.raises(sg.ConfigError, match=r"^layers must be a list of >= 1 Hidden"):
+        sg.Network.from_layers(5, [], 2)
+    with pytest.raises(sg.ConfigError, match=r"^layers\[1\] must be a spikegrad\.layers\.Hidden"):
+        sg.Network.from_layers(5, [Hidden(3), 4], 2)
+    with pytest.raises(sg.ConfigError, match=r"^n_in must be an integer >= 1"):
+        sg.Network.from_layers(0, [Hidden(3)], 2)
+    with pytest.raises(sg.ConfigError, match=r"^readout must be one of"):
+        sg.Network.from_layers(5, [Hidden(3)], 2, readout="mean")
