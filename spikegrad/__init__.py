@@ -4,6 +4,7 @@ Public API::
 
     import spikegrad as sg
     net = sg.Network([N0, N1, ..., NL, K], b_th=0.2, readout="max")
+    net = sg.Network.from_layers(N0, [sg.Hidden(N1, sg.neurons.LIF(alpha=0.9), recurrent=True)], K)
     loss, grads, stats = net.loss_and_grad(x, y, mode="sparse")
     opt = sg.Adam(net.params, lr=1e-3); opt.step(grads)
 
@@ -12,7 +13,7 @@ This module never imports CuPy; ``backend="cupy"`` or ``"auto"`` loads it on dem
 
 from __future__ import annotations
 
-from . import datasets, kernels, ops  # noqa: F401  (registers the NumPy twins and CUDA ops)
+from . import datasets, kernels, neurons, ops  # noqa: F401  (registers the twins and CUDA ops)
 from .errors import (
     BackendUnavailableError,
     ConfigError,
@@ -24,6 +25,7 @@ from .errors import (
     SpikegradError,
     TrainingError,
 )
+from .layers import Hidden
 from .loss import RegParams
 from .network import Network
 from .optim import Adam
@@ -67,6 +69,7 @@ __all__ = [
     "ConfigError",
     "DTypeError",
     "DataError",
+    "Hidden",
     "InputError",
     "KernelError",
     "Network",
@@ -78,4 +81,5 @@ __all__ = [
     "TrainingError",
     "__version__",
     "datasets",
+    "neurons",
 ]
