@@ -22,7 +22,7 @@ from types import ModuleType
 
 from ..errors import ConfigError
 from . import lif
-from .base import Constant
+from .base import Constant, OpNames
 from .lif import LIF
 
 # What a kind module must define (checked when it is registered).
@@ -58,4 +58,4 @@ def kind_of(constants: object) -> ModuleType:
 
 register(lif)
 
-__all__ = ["KINDS", "LIF", "Constant", "get", "kind_of", "lif", "register"]
+__all__ = ["KINDS", "LIF", "Constant", "OpNames", "get", "kind_of", "lif", "register"]

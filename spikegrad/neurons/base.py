@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -68,6 +68,17 @@ class Constant:
     def from_option(self, value: float, dt: float) -> float:
         """The record value for the option's value (a decay from a time constant and ``dt``)."""
         return math.exp(-dt / value) if self.decay else float(value)
+
+
+class OpNames(NamedTuple):
+    """The registered ops of one layer form of a kind (feed-forward or recurrent), with the
+    signatures of the LIF ops (``lif_*``, ``rlif_*``): the arrays, then the kind's
+    FORWARD_ARGS or ADJOINT_ARGS, then the mode's settings."""
+
+    forward: str
+    forward_sparse_spikes: str
+    backward_dense: str
+    backward_sparse: str
 
 
 def check_constants(record: Any, constants: tuple[Constant, ...], n: int) -> Any:

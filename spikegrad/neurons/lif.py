@@ -25,7 +25,7 @@ import numpy as np
 from ..backend import Array, get_xp
 from ..checks import check_float, check_int
 from ..errors import BadValueError
-from .base import Constant, check_constants, from_model, tau_of, to_model
+from .base import Constant, OpNames, check_constants, from_model, tau_of, to_model
 
 NAME = "lif"
 ALPHA = math.exp(-0.1)  # dt = 1 ms, tau = 10 ms: the paper's F-MNIST / N-MNIST setting
@@ -77,15 +77,6 @@ class LIF:
 # orders, after their arrays; alpha on the backend in the network's dtype when per neuron.
 FORWARD_ARGS = ("alpha", "theta")
 ADJOINT_ARGS = ("alpha",)
-
-
-class OpNames(NamedTuple):
-    """The registered ops of one layer form (docs/adding-a-neuron-kind.md gives signatures)."""
-
-    forward: str
-    forward_sparse_spikes: str
-    backward_dense: str
-    backward_sparse: str
 
 
 OPS = {
