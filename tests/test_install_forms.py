@@ -1,17 +1,86 @@
-"""Install forms: the checkout's spikegrad finds spikegrad.cli in the top-level cli/ folder.
+"""Install forms: what a wheel ships, and the checkout's spikegrad finding the top-level cli/.
 
-After ``pip install .`` (not editable) the README's ``python -m pytest`` run in the checkout
-imports the checkout's spikegrad/ (the current folder comes first), which has no cli/ of its
-own. This imports it that way with no editable-install finder, as a non-editable install does.
+* The wheel, built from a copy of the project's files as ``pip install .`` builds it, holds
+  every package under ``spikegrad/`` (any folder with an ``__init__.py``) with all of its
+  modules, the top-level ``cli/`` as ``spikegrad.cli``, every kernel source (``*.cu``,
+  ``*.cuh``, ``*.h``, ``*.c``) and the console script; and nothing of tools/ or tests/.
+* After ``pip install .`` (not editable) a ``python -m pytest`` run in the checkout imports the
+  checkout's spikegrad/ (the current folder comes first), which has no cli/ of its own: it
+  must still find ``spikegrad.cli`` in the top-level ``cli/`` folder.
 """
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
+SOURCES = ("*.cu", "*.cuh", "*.h", "*.c")
+
+
+def _package_files(folder: Path, installed_as: str) -> set[str]:
+    """Wheel paths of every module and kernel source in the packages under ``folder``."""
+    out = set()
+    for init in folder.rglob("__init__.py"):
+        pkg = init.parent
+        if "__pycache__" in pkg.parts:
+            continue
+        rel = pkg.relative_to(folder)
+        for f in [*pkg.glob("*.py"), *(f for pat in SOURCES for f in pkg.glob(pat))]:
+            out.add("/".join([installed_as, *rel.parts, f.name]))
+    return out
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> zipfile.ZipFile:
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        pytest.skip("needs a git checkout (the wheel is built from its tracked files)")
+    src = tmp_path_factory.mktemp("src")
+    listed = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\n")
+    for rel in filter(None, listed):
+        if (ROOT / rel).is_file():
+            (src / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / rel, src / rel)
+    out = tmp_path_factory.mktemp("dist")
+    cmd = [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation"]
+    res = subprocess.run(
+        [*cmd, "--no-index", "-w", str(out), str(src)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert res.returncode == 0, res.stdout + res.stderr
+    (whl,) = out.glob("spikegrad-*.whl")
+    return zipfile.ZipFile(whl)
+
+
+def test_wheel_ships_every_package_and_kernel_source(wheel):
+    names = set(wheel.namelist())
+    expected = _package_files(ROOT / "spikegrad", "spikegrad") | _package_files(
+        ROOT / "cli", "spikegrad/cli"
+    )
+    assert "spikegrad/__init__.py" in expected and "spikegrad/cli/__init__.py" in expected
+    assert any(n.endswith(".cu") for n in expected) and any(n.endswith(".c") for n in expected)
+    missing = sorted(expected - names)
+    assert not missing, f"not in the wheel: {missing}"
+    assert not [n for n in names if n.startswith(("tools/", "tests/", "cli/"))]
+
+
+def test_wheel_has_the_console_script(wheel):
+    (ep,) = [n for n in wheel.namelist() if n.endswith(".dist-info/entry_points.txt")]
+    assert "spikegrad = spikegrad.cli:main" in wheel.read(ep).decode()
+
 
 PROBE = """
 import sys
