@@ -87,9 +87,7 @@ def test_gpu_flag_dispatches_to_the_gpu_report(monkeypatch):
     assert seen == [["--case", "fmnist", "--no-torch"]]
 
 
-@pytest.mark.parametrize(
-    "module", ["spikegrad.bench", "spikegrad.bench.gpu", "spikegrad.bench.train_speed"]
-)
+@pytest.mark.parametrize("module", ["spikegrad.bench", "spikegrad.bench.gpu"])
 def test_module_entry_points(module):
     res = subprocess.run(
         [sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=60
