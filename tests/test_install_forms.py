@@ -4,6 +4,8 @@
   every package under ``spikegrad/`` (any folder with an ``__init__.py``) with all of its
   modules, the top-level ``cli/`` as ``spikegrad.cli``, every kernel source (``*.cu``,
   ``*.cuh``, ``*.h``, ``*.c``) and the console script; and nothing of tools/ or tests/.
+* With ``SPIKEGRAD_TEST_INSTALLED=1`` (CI, after installing the wheel): the tests import the
+  installed spikegrad, not the checkout's ``spikegrad/`` or ``cli/``.
 * After ``pip install .`` (not editable) a ``python -m pytest`` run in the checkout imports the
   checkout's spikegrad/ (the current folder comes first), which has no cli/ of its own: it
   must still find ``spikegrad.cli`` in the top-level ``cli/`` folder.
@@ -11,6 +13,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -80,6 +83,20 @@ def test_wheel_ships_every_package_and_kernel_source(wheel):
 def test_wheel_has_the_console_script(wheel):
     (ep,) = [n for n in wheel.namelist() if n.endswith(".dist-info/entry_points.txt")]
     assert "spikegrad = spikegrad.cli:main" in wheel.read(ep).decode()
+
+
+@pytest.mark.skipif(
+    not os.environ.get("SPIKEGRAD_TEST_INSTALLED"),
+    reason="SPIKEGRAD_TEST_INSTALLED=1 checks that the installed package is under test",
+)
+def test_the_installed_package_is_under_test():
+    import spikegrad.cli
+
+    import spikegrad
+
+    for mod, src in ((spikegrad, ROOT / "spikegrad"), (spikegrad.cli, ROOT / "cli")):
+        path = Path(mod.__file__).resolve()
+        assert not path.is_relative_to(src), f"{mod.__name__} imported from the checkout: {path}"
 
 
 PROBE = """
