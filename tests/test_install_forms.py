@@ -27,16 +27,15 @@ SOURCES = ("*.cu", "*.cuh", "*.h", "*.c")
 
 
 def _package_files(folder: Path, installed_as: str) -> set[str]:
-    """Wheel paths of every module and kernel source in the packages under ``folder``."""
-    out = set()
-    for init in folder.rglob("__init__.py"):
-        pkg = init.parent
-        if "__pycache__" in pkg.parts:
-            continue
-        rel = pkg.relative_to(folder)
-        for f in [*pkg.glob("*.py"), *(f for pat in SOURCES for f in pkg.glob(pat))]:
-            out.add("/".join([installed_as, *rel.parts, f.name]))
-    return out
+    """Wheel paths of every module of the packages under ``folder`` (folders with an
+    ``__init__.py``) and of every kernel source anywhere under it."""
+    files = [f for init in folder.rglob("__init__.py") for f in init.parent.glob("*.py")]
+    files += [f for pattern in SOURCES for f in folder.rglob(pattern)]
+    return {
+        "/".join([installed_as, *f.relative_to(folder).parts])
+        for f in files
+        if "__pycache__" not in f.parts
+    }
 
 
 @pytest.fixture(scope="module")
