@@ -1,9 +1,10 @@
 """Install forms: what a wheel ships, and the checkout's spikegrad finding the top-level cli/.
 
 * The wheel, built from a copy of the project's files as ``pip install .`` builds it, holds
-  every package under ``spikegrad/`` (any folder with an ``__init__.py``) with all of its
-  modules, the top-level ``cli/`` as ``spikegrad.cli``, every kernel source (``*.cu``,
-  ``*.cuh``, ``*.h``, ``*.c``) and the console script; and nothing of tools/ or tests/.
+  every file of ``spikegrad/`` (every package, i.e. folder with an ``__init__.py``, with all
+  of its modules; every kernel source ``*.cu``, ``*.cuh``, ``*.h``, ``*.c``; in short every
+  file git tracks there), the top-level ``cli/`` as ``spikegrad.cli`` and the console script;
+  and nothing of tools/ or tests/.
 * With ``SPIKEGRAD_TEST_INSTALLED=1`` (CI, after installing the wheel): the tests import the
   installed spikegrad, not the checkout's ``spikegrad/`` or ``cli/``.
 * After ``pip install .`` (not editable) a ``python -m pytest`` run in the checkout imports the
@@ -23,23 +24,16 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCES = ("*.cu", "*.cuh", "*.h", "*.c")
 
 
-def _package_files(folder: Path, installed_as: str) -> set[str]:
-    """Wheel paths of every module of the packages under ``folder`` (folders with an
-    ``__init__.py``) and of every kernel source anywhere under it."""
-    files = [f for init in folder.rglob("__init__.py") for f in init.parent.glob("*.py")]
-    files += [f for pattern in SOURCES for f in folder.rglob(pattern)]
-    return {
-        "/".join([installed_as, *f.relative_to(folder).parts])
-        for f in files
-        if "__pycache__" not in f.parts
-    }
+def _installed_path(rel: str) -> str | None:
+    """Where a project file (path relative to the root) lands in the wheel, or None."""
+    top, _, rest = rel.partition("/")
+    return {"spikegrad": f"spikegrad/{rest}", "cli": f"spikegrad/cli/{rest}"}.get(top)
 
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory) -> zipfile.ZipFile:
+def wheel(tmp_path_factory) -> tuple[zipfile.ZipFile, list[str]]:
     if shutil.which("git") is None or not (ROOT / ".git").exists():
         pytest.skip("needs a git checkout (the wheel is built from its tracked files)")
     src = tmp_path_factory.mktemp("src")
@@ -64,24 +58,25 @@ def wheel(tmp_path_factory) -> zipfile.ZipFile:
     )
     assert res.returncode == 0, res.stdout + res.stderr
     (whl,) = out.glob("spikegrad-*.whl")
-    return zipfile.ZipFile(whl)
+    return zipfile.ZipFile(whl), [rel for rel in listed if (src / rel).is_file()]
 
 
 def test_wheel_ships_every_package_and_kernel_source(wheel):
-    names = set(wheel.namelist())
-    expected = _package_files(ROOT / "spikegrad", "spikegrad") | _package_files(
-        ROOT / "cli", "spikegrad/cli"
-    )
-    assert "spikegrad/__init__.py" in expected and "spikegrad/cli/__init__.py" in expected
-    assert any(n.endswith(".cu") for n in expected) and any(n.endswith(".c") for n in expected)
+    whl, project_files = wheel
+    names = set(whl.namelist())
+    expected = {p for rel in project_files if (p := _installed_path(rel))}
+    packages = {p.rsplit("/", 1)[0] for p in expected if p.endswith("/__init__.py")}
+    assert {"spikegrad", "spikegrad/cli", "spikegrad/layers"} <= packages
+    assert any(p.endswith(".cu") for p in expected) and any(p.endswith(".h") for p in expected)
     missing = sorted(expected - names)
     assert not missing, f"not in the wheel: {missing}"
     assert not [n for n in names if n.startswith(("tools/", "tests/", "cli/"))]
 
 
 def test_wheel_has_the_console_script(wheel):
-    (ep,) = [n for n in wheel.namelist() if n.endswith(".dist-info/entry_points.txt")]
-    assert "spikegrad = spikegrad.cli:main" in wheel.read(ep).decode()
+    whl, _ = wheel
+    (ep,) = [n for n in whl.namelist() if n.endswith(".dist-info/entry_points.txt")]
+    assert "spikegrad = spikegrad.cli:main" in whl.read(ep).decode()
 
 
 @pytest.mark.skipif(
