@@ -4,7 +4,9 @@ docs/algorithm.md / docs/paper.md."""
 
 from __future__ import annotations
 
+import os
 import re
+from fnmatch import fnmatch
 from pathlib import Path
 
 import pytest
@@ -41,11 +43,12 @@ def _sections(page: Path) -> set[str]:
 
 
 def _repository_files() -> list[Path]:
+    """The repository's source and documentation files (virtual environments, build output
+    and data folders are not walked)."""
     out = []
-    for pattern in SOURCES:
-        for p in ROOT.rglob(pattern):
-            if not SKIP.intersection(p.relative_to(ROOT).parts[:-1]) and p.is_file():
-                out.append(p)
+    for folder, dirs, files in os.walk(ROOT):
+        dirs[:] = [d for d in dirs if d not in SKIP and not d.endswith(".egg-info")]
+        out += [Path(folder) / f for f in files if any(fnmatch(f, p) for p in SOURCES)]
     return out
 
 
