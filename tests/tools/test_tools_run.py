@@ -23,7 +23,7 @@ def test_the_tools_are_found():
 @pytest.mark.parametrize("name", WITH_OPTIONS)
 def test_tool_answers_help(name):
     here = str(Path(spikegrad.__file__).resolve().parents[1])  # the spikegrad under test
-    env = {**os.environ, "PYTHONPATH": here, "SPIKEGRAD_DATA": os.devnull}
+    env = {**os.environ, "PYTHONPATH": here}
     res = subprocess.run(
         [sys.executable, str(TOOLS / name), "--help"],
         capture_output=True,
