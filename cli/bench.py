@@ -19,8 +19,9 @@ before it is timed; figures are medians of --repeats; peak MB is the host RSS gr
 step. The PyTorch row is the faster of eager and torch.compile, tried where T <=
 --compile-max-steps (its compile time grows with T: minutes at T = 100). --peers adds
 snnTorch, SpikingJelly and Norse rows (pip install 'spikegrad[peers]', then spikingjelly,
-norse and nirtorch with --no-deps). The GPU report (CUDA events, inputs already on the
-device, peak memory, kernel bandwidth): python -m spikegrad.bench --gpu.
+norse and nirtorch with --no-deps). --gpu runs the GPU report instead (CUDA events, inputs
+already on the device, peak memory, kernel bandwidth; default cases shd-large and fmnist at
+B = 256, 20 repeats).
 
 \b
 Examples:
@@ -28,6 +29,7 @@ Examples:
   spikegrad bench --case shd-recurrent
   spikegrad bench --peers --json
   spikegrad bench --backend cupy --case shd --case shd-large --json
+  spikegrad bench --gpu --json
 """
 
 
@@ -40,7 +42,9 @@ Examples:
     help=f"Repeatable.  [default: {', '.join(default_cases('cpu'))}]",
 )
 @click.option("--backend", type=click.Choice(BACKENDS), default="numpy", show_default=True)
-@click.option("--repeats", type=click.IntRange(1), default=5, show_default=True)
+@click.option(
+    "--repeats", type=click.IntRange(1), help="Timed calls per figure.  [default: 5; --gpu: 20]"
+)
 @click.option("--no-torch", is_flag=True, help="Skip the PyTorch dense-BPTT baseline.")
 @click.option(
     "--compile-max-steps",
@@ -53,26 +57,39 @@ Examples:
     "--peers", is_flag=True, help="Also time snnTorch, SpikingJelly and Norse (when installed)."
 )
 @click.option(
+    "--gpu", is_flag=True, help="The GPU report (needs CuPy and a GPU; --backend does not apply)."
+)
+@click.option(
     "--json", "as_json", is_flag=True, help="Print one JSON object per case (one per line)."
 )
 def bench(
     cases: tuple[str, ...],
     backend: str,
-    repeats: int,
+    repeats: int | None,
     no_torch: bool,
     compile_max_steps: int,
     peers: bool,
+    gpu: bool,
     as_json: bool,
 ) -> None:
     """Time dense vs sparse gradients on the paper's shapes."""
     from spikegrad import bench as sg_bench
     from spikegrad.bench import report
 
+    if gpu:
+        if peers:
+            raise click.UsageError("--peers runs in the CPU report only (drop --gpu)")
+        from spikegrad.bench import gpu as gpu_report
+
+        info, results = gpu_report.run(list(cases) or None, 3, repeats or 20, not no_torch)
+        out = gpu_report.format_report(info, results)
+        click.echo(report.json_lines(results) if as_json else out)
+        return
     if not no_torch and importlib.util.find_spec("torch") is None:
         raise click.UsageError(
             "the PyTorch baseline needs torch (pip install 'spikegrad[bench]'); or pass --no-torch"
         )
     results = sg_bench.run(
-        list(cases) or None, backend, repeats, not no_torch, peers, compile_max_steps
+        list(cases) or None, backend, repeats or 5, not no_torch, peers, compile_max_steps
     )
     click.echo(report.json_lines(results) if as_json else sg_bench.format_table(results))

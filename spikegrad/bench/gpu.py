@@ -333,6 +333,28 @@ def format_report(info: dict[str, Any], results: list[dict[str, Any]]) -> str:
     return "\n".join(lines + [ln for r in results for ln in _case_lines(r)])
 
 
+def run(
+    cases: list[str] | None = None,
+    warmup: int = 3,
+    repeats: int = 20,
+    with_torch: bool = True,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The GPU report: device information (with why the PyTorch baseline was skipped, if it
+    was) and one result per case (default: the GPU report's cases); see :func:`run_case`."""
+    get_backend("cupy")  # one clear BackendUnavailableError without CuPy or a GPU
+    info = device_info()
+    skip = None if with_torch else "--no-torch"
+    skip = skip or torch_baseline.unavailable(cuda=True)
+    if skip:
+        info["torch_baseline"] = f"skipped: {skip}"
+    copy_gbs = copy_bandwidth()
+    results = [
+        run_case(CASES[c], warmup, repeats, not skip, copy_gbs)
+        for c in cases or default_cases("gpu")
+    ]
+    return info, results
+
+
 def main(argv: list[str] | None = None) -> None:
     """``python -m spikegrad.bench.gpu [--case NAME ...] [--no-torch] [--json] [--out FILE]``."""
     ap = argparse.ArgumentParser(
@@ -347,16 +369,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--json", action="store_true", help="print one JSON object per case")
     ap.add_argument("--out", metavar="FILE", help="also write the results as one JSON file")
     a = ap.parse_args(argv)
-    get_backend("cupy")  # one clear BackendUnavailableError without CuPy or a GPU
-    info = device_info()
-    skip = "--no-torch" if a.no_torch else torch_baseline.unavailable(cuda=True)
-    if skip:
-        info["torch_baseline"] = f"skipped: {skip}"
-    copy_gbs = copy_bandwidth()
-    results = [
-        run_case(CASES[c], a.warmup, a.repeats, not skip, copy_gbs)
-        for c in a.case or default_cases("gpu")
-    ]
+    info, results = run(a.case, a.warmup, a.repeats, not a.no_torch)
     print(report.json_lines(results) if a.json else format_report(info, results))
     if a.out:
         report.write_json(a.out, results, info)

@@ -87,11 +87,42 @@ def test_gpu_flag_dispatches_to_the_gpu_report(monkeypatch):
     assert seen == [["--case", "fmnist", "--no-torch"]]
 
 
-@pytest.mark.parametrize(
-    "module", ["spikegrad.bench", "spikegrad.bench.gpu", "spikegrad.bench.train_speed"]
-)
+@pytest.mark.parametrize("module", ["spikegrad.bench", "spikegrad.bench.gpu"])
 def test_module_entry_points(module):
     res = subprocess.run(
         [sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=60
     )
     assert res.returncode == 0 and f"python -m {module}" in res.stdout, res.stderr
+
+
+def test_cli_gpu_flag_runs_the_gpu_report(monkeypatch):
+    from click.testing import CliRunner
+    from spikegrad.cli import cli
+
+    seen = []
+
+    def fake_run(cases, warmup, repeats, with_torch):
+        seen.append((cases, warmup, repeats, with_torch))
+        return {"gpu": "fake"}, []
+
+    monkeypatch.setattr(gpu, "run", fake_run)
+    runner = CliRunner()
+    res = runner.invoke(cli, ["bench", "--gpu", "--no-torch"])
+    assert res.exit_code == 0 and "spikegrad GPU benchmark" in res.output and "fake" in res.output
+    res = runner.invoke(cli, ["bench", "--gpu", "--case", "fmnist", "--repeats", "3"])
+    assert res.exit_code == 0, res.output
+    assert seen == [(None, 3, 20, False), (["fmnist"], 3, 3, True)]
+    res = runner.invoke(cli, ["bench", "--gpu", "--peers"])
+    assert res.exit_code == 2 and "--peers runs in the CPU report only" in res.output
+
+
+def test_cli_gpu_flag_without_a_gpu_is_one_line(monkeypatch):
+    from click.testing import CliRunner
+    from spikegrad.cli import cli
+
+    from spikegrad.backend import cupy_available
+
+    if cupy_available():
+        pytest.skip("a GPU is here")
+    res = CliRunner().invoke(cli, ["bench", "--gpu", "--no-torch"])
+    assert res.exit_code == 1 and res.output.startswith("Error: ") and "Traceback" not in res.output

@@ -1,6 +1,6 @@
 """The GPU report's logic, run on the host backend (wall clock; no pool or bandwidth figures).
 
-On a GPU machine scripts/gpu_check.sh runs the real thing (``python -m spikegrad.bench.gpu``).
+On a GPU machine tools/gpu_check.sh runs the real thing (``python -m spikegrad.bench.gpu``).
 """
 
 from __future__ import annotations

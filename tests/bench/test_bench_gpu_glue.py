@@ -1,6 +1,6 @@
 """The GPU-only glue of the GPU report (CUDA-event clock, copy bandwidth, pool peak), run
 against a minimal stand-in for the few ``cupy`` names it uses. Only the arithmetic and the
-calls are checked here; scripts/gpu_check.sh runs them on a GPU."""
+calls are checked here; tools/gpu_check.sh runs them on a GPU."""
 
 from __future__ import annotations
 

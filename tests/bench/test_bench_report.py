@@ -50,7 +50,7 @@ def test_case_block_cpu_layout():
     lines = report.case_block(_result())
     assert lines[1] == "c1  10-5-2  B=4 T=7  backend=numpy float32"
     assert lines[3].split() == ["forward", "ms", "backward", "ms", "step", "ms", "kept", "MB"]
-    # the README's CPU table: label 10 wide, then 12 + 13 + 10 + 10 columns
+    # the CPU table of docs/benchmarks.md: label 10 wide, then 12 + 13 + 10 + 10 columns
     assert lines[4] == "  dense" + " " * 5 + f"{10.0:12.1f}{20.0:13.1f}{35.0:10.1f}{10.0:10.2f}"
     assert lines[5].startswith("  sparse") and lines[5].endswith(f"{2.0:10.2f}")
     assert lines[6].startswith("  torch BPTT") and "(grad rel. err vs dense 4.0e-07)" in lines[6]

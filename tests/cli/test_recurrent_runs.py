@@ -144,7 +144,7 @@ def _script():
     import importlib.util
     from pathlib import Path
 
-    path = Path(__file__).resolve().parents[2] / "scripts" / "recurrent_vs_ff.py"
+    path = Path(__file__).resolve().parents[2] / "tools" / "recurrent_vs_ff.py"
     spec = importlib.util.spec_from_file_location("recurrent_vs_ff", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)

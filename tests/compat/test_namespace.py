@@ -20,7 +20,7 @@ from spikegrad import backend
 
 HERE = Path(__file__).resolve().parent
 SNAPSHOT = HERE / "cupy_13.3_namespace.json"
-SCRIPT = HERE.parents[1] / "scripts" / "cupy_namespace.py"
+SCRIPT = HERE.parents[1] / "tools" / "cupy_namespace.py"
 
 
 def test_snapshot_matches_the_floor_cupy(tmp_path):

@@ -1,7 +1,7 @@
 """GPU parity: each CuPy kernel op against its NumPy twin, and Network.loss_and_grad on CuPy
 against NumPy, dense and sparse (float64 <= 1e-9, float32 <= 1e-4; tolerance table in
 conftest.py). Inputs are made on the host and copied, so both sides see identical data.
-Skipped without CuPy or a CUDA device; scripts/gpu_check.sh runs them on a GPU machine.
+Skipped without CuPy or a CUDA device; tools/gpu_check.sh runs them on a GPU machine.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ Both: batch 256, max-over-time readout, regulariser with the paper's constants (
 Adam with the paper's lr 2e-4 and, for comparison, ``--lr`` values given; sparse and dense.
 Every epoch prints validation accuracy, train loss/accuracy, the active fractions and times.
 
-Usage: python scripts/real_data_accuracy.py [--data ../shared/data] [--which nmnist fmnist]
+Usage: python tools/real_data_accuracy.py --data DATA_ROOT [--which nmnist fmnist]
        [--epochs-nmnist 20] [--epochs-fmnist 5] [--lr 2e-4 1e-3] [--modes sparse dense]
 """
 
@@ -74,10 +74,15 @@ def run(name: str, train, val, mode: str, lr: float, epochs: int, seed: int) -> 
 
 
 def main() -> None:
-    here = Path(__file__).resolve().parents[1]
-    default = os.environ.get("SPIKEGRAD_SHARED_DATA", here.parent / "shared" / "data")
+    default = os.environ.get("SPIKEGRAD_DATA")
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--data", type=Path, default=Path(default), help="data root")
+    ap.add_argument(
+        "--data",
+        type=Path,
+        default=default,
+        required=default is None,
+        help="data root (default: $SPIKEGRAD_DATA)",
+    )
     ap.add_argument(
         "--which", nargs="+", default=["nmnist", "fmnist"], choices=["nmnist", "fmnist"]
     )

@@ -1,4 +1,4 @@
-"""``python -m spikegrad.bench.band_sweep`` on tiny cases: validated, the active set grows with
+"""``python tools/band_sweep.py`` on tiny cases: validated, the active set grows with
 the band, the table and the fit."""
 
 from __future__ import annotations
@@ -6,9 +6,8 @@ from __future__ import annotations
 import dataclasses
 import json
 
+import band_sweep
 import pytest
-
-from spikegrad.bench import band_sweep
 
 
 def test_fit_line_recovers_a_line():

@@ -10,9 +10,9 @@ Settings per task, over its preset: "synthetic" is the built-in task as preset; 
 incomplete batch, since the 1,000-recording subset makes only 3 full batches of the paper's
 256 per epoch.
 
-    python scripts/recurrent_vs_ff.py --task synthetic --epochs 10
-    python scripts/recurrent_vs_ff.py --task nmnist --data-dir PATH --epochs 5 --hidden 64
-    python scripts/recurrent_vs_ff.py --task synthetic --seeds 0 1 2 --json
+    python tools/recurrent_vs_ff.py --task synthetic --epochs 10
+    python tools/recurrent_vs_ff.py --task nmnist --data-dir PATH --epochs 5 --hidden 64
+    python tools/recurrent_vs_ff.py --task synthetic --seeds 0 1 2 --json
 """
 
 from __future__ import annotations

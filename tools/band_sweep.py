@@ -1,4 +1,4 @@
-"""Sparse backward cost against the band B_th: ``python -m spikegrad.bench.band_sweep``.
+"""Sparse backward cost against the band B_th: ``python tools/band_sweep.py``.
 
 The case's network (default ``shd-recurrent``: 700-200r-200r-20, B = 64, T = 500) is
 calibrated once at the default band, as in the CPU report; then for each B_th (the forward and
@@ -17,10 +17,18 @@ from typing import Any
 
 import numpy as np
 
-from ..spikes import as_spike_matrix
-from . import report
-from .cases import CASES, Case, build_network, calibrate, case_fields, grad_err, make_inputs
-from .timing import WallClock, device_sync, time_mode
+from spikegrad.bench import report
+from spikegrad.bench.cases import (
+    CASES,
+    Case,
+    build_network,
+    calibrate,
+    case_fields,
+    grad_err,
+    make_inputs,
+)
+from spikegrad.bench.timing import WallClock, device_sync, time_mode
+from spikegrad.spikes import as_spike_matrix
 
 BANDS = (0.05, 0.1, 0.2, 0.4, 0.8)
 
@@ -110,9 +118,9 @@ def format_sweep(r: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m spikegrad.bench.band_sweep [--case NAME] [--band B ...] [--json FILE]``."""
+    """``python tools/band_sweep.py [--case NAME] [--band B ...] [--json FILE]``."""
     ap = argparse.ArgumentParser(
-        prog="python -m spikegrad.bench.band_sweep", description=(__doc__ or "").split("\n")[0]
+        prog="python tools/band_sweep.py", description=(__doc__ or "").split("\n")[0]
     )
     ap.add_argument("--case", default="shd-recurrent", choices=sorted(CASES))
     ap.add_argument(

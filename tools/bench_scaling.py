@@ -8,7 +8,7 @@ previous layer's active entries) is input spikes x N and active entries x N: wit
 entries proportional to N the second hidden layer's part grows as N^2, the rest as N. The
 last column is the growth exponent between successive widths.
 
-Usage: python scripts/bench_scaling.py [--widths 100 200 400 800] [--repeats 9]
+Usage: python tools/bench_scaling.py [--widths 100 200 400 800] [--repeats 9]
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
-"""Time one recurrent layer on the GPU (run by scripts/gpu_check.sh): rlif.cu's fused sparse
+"""Time one recurrent layer on the GPU (run by tools/gpu_check.sh): rlif.cu's fused sparse
 forward and sparse backward against the dense mode's xp-generic twins (cuBLAS per step).
 
-    python scripts/gpu_rlif_timing.py [--T 500] [--B 64] [--n-in 700] [--n 200] [--rate 0.02]
+    python tools/gpu_rlif_timing.py [--T 500] [--B 64] [--n-in 700] [--n 200] [--rate 0.02]
 
 The SHD-like layer 700-200r, B = 64, T = 500 by default, float32. The sparse forward is first
 checked against the NumPy twin (same spikes and active set, up to 1 in 10**4 entries in
@@ -17,6 +17,12 @@ import numpy as np
 
 
 def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    for name, default in (("T", 500), ("B", 64), ("n-in", 700), ("n", 200)):
+        p.add_argument(f"--{name}", type=int, default=default)
+    p.add_argument("--rate", type=float, default=0.02, help="input spike probability")
+    a = p.parse_args()
+
     import cupy as cp
 
     import spikegrad  # noqa: F401  (registers the kernel ops)
@@ -25,11 +31,6 @@ def main() -> None:
     from spikegrad.ops.surrogate import ActiveSet
     from spikegrad.spikes import spike_matrix_from_keys
 
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    for name, default in (("T", 500), ("B", 64), ("n-in", 700), ("n", 200)):
-        p.add_argument(f"--{name}", type=int, default=default)
-    p.add_argument("--rate", type=float, default=0.02, help="input spike probability")
-    a = p.parse_args()
     T, B, N_in, N = a.T, a.B, a.n_in, a.n
     dt = np.float32
     rng = np.random.default_rng(0)

@@ -1,4 +1,4 @@
-"""``python -m spikegrad.bench.contention`` on a tiny case with a few steps per block."""
+"""``python tools/contention.py`` on a tiny case with a few steps per block."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ import json
 import statistics
 import subprocess
 
+import contention
 import pytest
 
-from spikegrad.bench import CASES, contention
+from spikegrad.bench import CASES
 
 TINY = dataclasses.replace(CASES["shd"], sizes=(40, 20, 20, 5), B=4, T=30)
 TINY_ARGS = ["--batch-size", "4", "--T", "30", "--sizes", "40", "20", "20", "5"]

@@ -1,4 +1,4 @@
-"""Training speed on SHD-shaped synthetic data: ``python -m spikegrad.bench.train_speed``.
+"""Training speed on SHD-shaped synthetic data: ``python tools/train_speed.py``.
 
 An :class:`~spikegrad.datasets.base.EventDataset` is built in memory from the ``shd-large``
 case (700 inputs, T = 500, 20 classes, Poisson spikes at SHD's 1.5 % input rate, random
@@ -21,12 +21,12 @@ from typing import Any
 
 import numpy as np
 
-from ..datasets.base import EventDataset
-from ..network import Network
-from ..optim import Adam
-from ..train import train_epoch
-from .cases import CASES, Case, build_network, calibrate, case_fields, make_inputs
-from .timing import device_sync
+from spikegrad.bench.cases import CASES, Case, build_network, calibrate, case_fields, make_inputs
+from spikegrad.bench.timing import device_sync
+from spikegrad.datasets.base import EventDataset
+from spikegrad.network import Network
+from spikegrad.optim import Adam
+from spikegrad.train import train_epoch
 
 SHD_TRAIN_SAMPLES = 8156
 PAPER_EPOCHS = 200
@@ -133,7 +133,7 @@ def format_result(r: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> None:
     """Command-line entry (``--help`` lists the options)."""
     ap = argparse.ArgumentParser(
-        prog="python -m spikegrad.bench.train_speed", description=(__doc__ or "").split("\n")[0]
+        prog="python tools/train_speed.py", description=(__doc__ or "").split("\n")[0]
     )
     ap.add_argument("--steps", type=int, default=50, help="timed updates (default 50)")
     ap.add_argument("--warmup", type=int, default=3, help="untimed updates first (default 3)")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # gpu_check.sh: everything that needs a GPU, in one command, offline, in under 5 minutes.
 #
-#   OUT=/some/dir scripts/gpu_check.sh        (OUT defaults to ./gpu_check_out)
+#   OUT=/some/dir tools/gpu_check.sh          (OUT defaults to ./gpu_check_out)
 #
 # Works offline where cupy-cuda13x (or 12x), numpy, scipy, h5py, click and pytest are already
 # installed; torch is optional (without torch with CUDA the PyTorch baseline is skipped and the
@@ -15,13 +15,13 @@
 #   4. the GPU benchmark: python -m spikegrad.bench.gpu (shd-large 700-400-400-20 and fmnist
 #      784-200-200-10 at B = 256; spikegrad and PyTorch both timed from inputs already on
 #      the device; CUDA events; peak memory; sparse backward bandwidth vs copy)            80 s
-#   5. recurrent layer timing: python scripts/gpu_rlif_timing.py (700-200r, B = 64, T = 500,
+#   5. recurrent layer timing: python tools/gpu_rlif_timing.py (700-200r, B = 64, T = 500,
 #      float32: rlif.cu sparse forward / backward vs the dense twins on cuBLAS)            20 s
-#   6. training speed: python -m spikegrad.bench.train_speed --steps 50 (SHD-shaped synthetic
+#   6. training speed: python tools/train_speed.py --steps 50 (SHD-shaped synthetic
 #      data, steps/s and the projected time of 6,200 updates)                              30 s
-#   7. NCCL (scripts/nccl_check.py, if mpi4py and cupy.cuda.nccl are there): allreduce on
+#   7. NCCL (tools/nccl_check.py, if mpi4py and cupy.cuda.nccl are there): allreduce on
 #      the device and one data-parallel epoch vs one process, one GPU                     25 s
-#      (with two GPUs, run `mpiexec -n 2 python scripts/nccl_check.py DIR` by hand)
+#      (with two GPUs, run `mpiexec -n 2 python tools/nccl_check.py DIR` by hand)
 # Output, all under $OUT: gpu_check_report.txt (everything), pytest_gpu.txt, bench_gpu.json,
 # train_speed.json. Exit status: 0 only if every step ran clean; 2 if there is no usable GPU.
 set -uo pipefail
@@ -86,14 +86,14 @@ say "pytest exit status: $rc$([ "$rc" -eq 124 ] && echo ' (timed out)')"
 
 # without torch (or without its CUDA build) the benchmark skips the baseline and says so
 step "GPU benchmark" 80 python -m spikegrad.bench.gpu --out "$OUT/bench_gpu.json"
-step "recurrent timing" 20 python scripts/gpu_rlif_timing.py
-step "training speed" 30 python -m spikegrad.bench.train_speed --backend cupy --steps 50 \
+step "recurrent timing" 20 python tools/gpu_rlif_timing.py
+step "training speed" 30 python tools/train_speed.py --backend cupy --steps 50 \
     --json "$OUT/train_speed.json"
 
 # data-parallel training on NCCL (needs the "mpi" extra: mpi4py and mpich): a one-rank NCCL
 # communicator on one GPU
 if python -c "import mpi4py, cupy.cuda.nccl" >/dev/null 2>&1; then
-    step "NCCL, one GPU" 25 python scripts/nccl_check.py "$OUT/nccl"
+    step "NCCL, one GPU" 25 python tools/nccl_check.py "$OUT/nccl"
 else
     say "## NCCL: skipped (no mpi4py or no cupy.cuda.nccl: pip install '.[mpi]')"
 fi

@@ -6,7 +6,7 @@ arrays must use only names that exist there; tests/compat checks that statically
 Regenerate the snapshot (no GPU needed; CuPy imports without a driver) with::
 
     pip install --no-deps --target DIR cupy-cuda12x==13.3.0 fastrlock
-    python scripts/cupy_namespace.py DIR > tests/compat/cupy_13.3_namespace.json
+    python tools/cupy_namespace.py DIR > tests/compat/cupy_13.3_namespace.json
 
 Recorded: the public module-level names of ``cupy`` and ``cupy.cuda``, the attributes of
 ``cupy.ndarray`` (operators included) and of ``cupy.cuda.Event`` / ``cupy.cuda.Stream``

@@ -1,4 +1,4 @@
-"""Step time beside a busy neighbour process: ``python -m spikegrad.bench.contention``.
+"""Step time beside a busy neighbour process: ``python tools/contention.py``.
 
 For each thread setting under test (``--threads``, ``--wait-policy``, ``--spincount``; comma
 lists give every combination), a **worker** process started with that setting in its
@@ -40,11 +40,12 @@ from typing import IO, Any
 
 import numpy as np
 
-from .. import native
-from ..native import threads
-from ..optim import Adam
-from .cases import CASES, Case, build_network, calibrate, case_fields, make_inputs
-from .report import machine_line
+import spikegrad
+from spikegrad import native
+from spikegrad.bench.cases import CASES, Case, build_network, calibrate, case_fields, make_inputs
+from spikegrad.bench.report import machine_line
+from spikegrad.native import threads
+from spikegrad.optim import Adam
 
 NEIGHBOURS = ("spin", "numpy", "train")
 WAIT_POLICIES = ("default", "active", "passive")
@@ -164,8 +165,7 @@ def _train_neighbour(case: Case, weights: Path) -> None:
 def _child_cmd(role: str, case: Case, weights: Path) -> list[str]:
     return [
         sys.executable,
-        "-m",
-        "spikegrad.bench.contention",
+        str(Path(__file__).resolve()),
         "--role",
         role,
         "--case-json",
@@ -173,6 +173,14 @@ def _child_cmd(role: str, case: Case, weights: Path) -> list[str]:
         "--weights",
         str(weights),
     ]
+
+
+def _child_env(extra: dict[str, str]) -> dict[str, str]:
+    """This environment plus ``extra``, with the folder of the spikegrad this process imported
+    first on PYTHONPATH (so a child imports the same one, installed or a checkout's)."""
+    here = str(Path(spikegrad.__file__).resolve().parents[1])
+    path = os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")]))
+    return {**os.environ, "PYTHONPATH": path, **extra}
 
 
 def _read_json(stream: IO[str], who: str) -> dict[str, Any]:
@@ -200,7 +208,9 @@ def _neighbour(kind: str, case: Case, weights: Path) -> Iterator[subprocess.Pope
         cmd = _child_cmd("train", case, weights)
     else:
         cmd = [sys.executable, "-c", _NEIGHBOUR_CODE[kind]]
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        cmd, env=_child_env({}), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True
+    )
     try:
         assert proc.stdout is not None
         for line in proc.stdout:
@@ -237,7 +247,7 @@ def run_setting(
     to this environment. Returns the worker's settings, the blocks and the ratios."""
     proc = subprocess.Popen(
         _child_cmd("worker", case, weights),
-        env={**os.environ, **env},
+        env=_child_env(env),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -366,7 +376,7 @@ def _policy_list(text: str) -> list[str]:
 def main(argv: list[str] | None = None) -> None:
     """Command-line entry (``--help`` lists the options)."""
     ap = argparse.ArgumentParser(
-        prog="python -m spikegrad.bench.contention", description=(__doc__ or "").split("\n")[0]
+        prog="python tools/contention.py", description=(__doc__ or "").split("\n")[0]
     )
     ap.add_argument("--case", default="shd", choices=sorted(CASES), help="default shd")
     ap.add_argument("--batch-size", type=int, help="default: the case's")

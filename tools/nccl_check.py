@@ -1,7 +1,7 @@
 """The NCCL path of data-parallel training on real GPUs (spikegrad/distributed.py).
 
-    python scripts/nccl_check.py OUT                  # one GPU: a one-rank NCCL communicator
-    mpiexec -n 2 python scripts/nccl_check.py OUT     # then, with 2 GPUs: two ranks
+    python tools/nccl_check.py OUT                  # one GPU: a one-rank NCCL communicator
+    mpiexec -n 2 python tools/nccl_check.py OUT     # then, with 2 GPUs: two ranks
 
 Needs CuPy with NCCL (cupy.cuda.nccl), mpi4py and an MPI (the "mpi" extra). Checks, one
 line each, exit status 1 if any fails: (1) NcclComm sums float32, float64 and int64 device

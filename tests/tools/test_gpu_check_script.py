@@ -1,4 +1,4 @@
-"""scripts/gpu_check.sh: valid bash, every step under a timeout, the timeouts within 5 minutes."""
+"""tools/gpu_check.sh: valid bash, every step under a timeout, the timeouts within 5 minutes."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "gpu_check.sh"
+SCRIPT = Path(__file__).resolve().parents[2] / "tools" / "gpu_check.sh"
 
 
 @pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
@@ -29,8 +29,10 @@ def test_steps_and_time_budget():
     assert len(limits) == 4  # benchmark, recurrent timing, training speed, NCCL
     budget += sum(limits) + 2 * len(limits)  # step() runs `timeout -k 2 LIMIT`
     assert 0 < budget < 300, budget
-    for needed in ("pytest -q -m gpu", "spikegrad.bench.gpu", "spikegrad.bench.train_speed"):
+    for needed in ("pytest -q -m gpu", "spikegrad.bench.gpu", "tools/train_speed.py"):
         assert needed in code
+    tools = set(re.findall(r"\btools/[\w.]+", code))
+    assert len(tools) == 3 and all((SCRIPT.parents[1] / t).is_file() for t in tools), tools
     for cmd in re.findall(r"^\s*(python .*|nvidia-smi.*)$", code, re.M):
         pytest.fail(f"a command without a timeout: {cmd}")
     assert "exit 2" in code and "$OUT" in code

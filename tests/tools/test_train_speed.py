@@ -1,4 +1,4 @@
-"""``python -m spikegrad.bench.train_speed`` on the CPU with tiny sizes."""
+"""``python tools/train_speed.py`` on the CPU with tiny sizes."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import dataclasses
 import json
 
 import numpy as np
+import train_speed
 
-from spikegrad.bench import CASES, make_inputs, train_speed
+from spikegrad.bench import CASES, make_inputs
 
 
 def test_paper_projection_counts_updates():

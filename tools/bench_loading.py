@@ -13,7 +13,7 @@ sample, the real layout) to a temporary folder, then times on this machine:
 5. one training step: loss_and_grad + Adam of a 700-200-200-20 network, B = 256, T = 500,
    sparse and dense.
 
-Usage: python scripts/bench_loading.py [--repeats 3] [--prep-repeats 15] [--seed 0]
+Usage: python tools/bench_loading.py [--repeats 3] [--prep-repeats 15] [--seed 0]
        [--init uniform|normal] [--no-step]
 """
 
