@@ -23,11 +23,12 @@ from typing import Any
 import numpy as np
 
 from .backend import to_numpy
-from .config import TrainConfig, loads_toml
-from .config import from_dict as config_from_dict
 from .errors import DataError, SpikegradError
 from .network import Network
 from .npzfile import read_npz, write_npz
+from .train.config import TrainConfig
+from .train.config import from_dict as config_from_dict
+from .train.toml import loads_toml
 
 FORMAT = "spikegrad-model"
 FORMAT_VERSION = 1

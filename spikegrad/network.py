@@ -34,12 +34,14 @@ import numpy as np
 
 from .backend import Array, Backend, Timer, get_backend, to_numpy
 from .checks import (
+    DTYPES,
+    MODES,
     check_alphas,
     check_choice,
-    check_float,
     check_per_layer_bools,
     check_reg_values,
     check_seed,
+    check_setting,
     check_sizes,
 )
 from .errors import ConfigError, InputError, ShapeError
@@ -50,7 +52,6 @@ from .ops.readout import READOUTS, cross_entropy
 from .spikes import SpikeEvents, SpikeMatrix, as_spike_matrix
 
 ALPHA = math.exp(-0.1)  # dt = 1 ms, tau = 10 ms: the paper's F-MNIST / N-MNIST setting
-MODES = ("dense", "sparse")
 
 
 @dataclass
@@ -126,13 +127,13 @@ class Network:
         hidden = sizes[1:-1]
         self.alphas = check_alphas("alpha", alpha, hidden)
         self.recurrent = check_per_layer_bools("recurrent", recurrent, len(hidden))
-        alpha_out = check_float("alpha_out", alpha_out, 0, 1, hi_open=True)
-        b_th = check_float("b_th", b_th, 0, lo_open=True, inf_ok=True)
-        threshold = check_float("threshold", threshold, 0, lo_open=True)
-        surrogate_scale = check_float("surrogate_scale", surrogate_scale, 0)
+        alpha_out = check_setting("alpha_out", alpha_out)
+        b_th = check_setting("b_th", b_th)
+        threshold = check_setting("threshold", threshold)
+        surrogate_scale = check_setting("surrogate_scale", surrogate_scale)
         check_choice("readout", readout, READOUTS)
         check_choice("init", init, INITS)
-        check_choice("dtype", dtype, ("float32", "float64"))
+        check_choice("dtype", dtype, DTYPES)
         seed = check_seed("seed", seed)
         self.sizes = sizes
         one = all(isinstance(a, float) for a in self.alphas) and len(set(self.alphas)) == 1

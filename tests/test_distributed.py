@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from spikegrad import checkpoint as ck
 from spikegrad.distributed import LAUNCH_ENV, shard
+from spikegrad.train import checkpoint as ck
 
 HERE = Path(__file__).resolve().parent
 MPIEXEC = shutil.which("mpiexec", path=str(Path(sys.executable).parent)) or shutil.which("mpiexec")
@@ -85,9 +85,10 @@ def test_shard_covers_every_item_once_in_order(n, size):
 
 def test_one_process_does_not_import_mpi4py():
     code = (
-        "import sys; from spikegrad import workflow; from spikegrad.config import make_config\n"
+        "import sys; from spikegrad.train.run import fit\n"
+        "from spikegrad.train.config import make_config\n"
         "cfg = make_config(None, None, limit=96, epochs=1, hidden=(16,))\n"
-        "workflow.fit(cfg, None, log=lambda s: None)\n"
+        "fit(cfg, None, log=lambda s: None)\n"
         "print('mpi4py' in sys.modules, 'spikegrad.distributed' in sys.modules)"
     )
     r = subprocess.run(

@@ -12,8 +12,6 @@ import numpy as np
 import pytest
 
 import spikegrad as sg
-from spikegrad import checkpoint as ckpt_io
-from spikegrad.config import TrainConfig, from_dict
 from spikegrad.errors import (
     BadValueError,
     ConfigError,
@@ -23,6 +21,8 @@ from spikegrad.errors import (
     ShapeError,
     TrainingError,
 )
+from spikegrad.train import checkpoint as ckpt_io
+from spikegrad.train.config import TrainConfig, from_dict
 
 NAN, INF = float("nan"), float("inf")
 

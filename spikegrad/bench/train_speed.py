@@ -4,7 +4,7 @@ An :class:`~spikegrad.datasets.base.EventDataset` is built in memory from the ``
 case (700 inputs, T = 500, 20 classes, Poisson spikes at SHD's 1.5 % input rate, random
 labels; ``--pool`` distinct batches, reshuffled every epoch), the 700-400-400-20 network's
 weights are scaled to the paper's activity on its first batch (as the benchmark does), then
-``spikegrad.train.train_epoch`` (the trainer's own batching, ``loss_and_grad`` and Adam) runs
+``spikegrad.train.loop.train_epoch`` (the trainer's own batching, ``loss_and_grad`` and Adam) runs
 ``--warmup`` updates untimed and ``--steps`` timed updates, wall clock until the device has
 finished. Reported: updates per second, and the projected time of a 200-epoch SHD run at
 B = 256 (200 x floor(8,156 / 256) = 6,200 updates; data loading from disk not included).
@@ -24,7 +24,7 @@ import numpy as np
 from ..datasets.base import EventDataset
 from ..network import Network
 from ..optim import Adam
-from ..train import train_epoch
+from ..train.loop import train_epoch
 from .cases import CASES, Case, build_network, calibrate, case_fields, make_inputs
 from .timing import device_sync
 

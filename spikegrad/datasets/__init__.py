@@ -7,7 +7,6 @@ Names: "shd", "nmnist", "fmnist" (real files under the data root, see :func:`dat
 from __future__ import annotations
 
 import contextlib
-import math
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ from .registry import DATASETS, SYNTHETIC_TASK, DatasetInfo
 from .shd import load_shd, shd_file
 from .synthetic import randman
 
-NAMES = ("shd", "nmnist", "fmnist", "synthetic")
+NAMES = tuple(DATASETS)  # the registry's names, in its order
 
 __all__ = [
     "NAMES",
@@ -37,12 +36,6 @@ __all__ = [
     "verify",
 ]
 
-_OPTIONS = {
-    "shd": ("dt", "T"),
-    "nmnist": ("dt", "T", "polarity"),
-    "fmnist": ("T", "tau_eff", "thr"),
-}
-
 
 def _info(name: str) -> DatasetInfo:
     if name not in DATASETS:
@@ -51,13 +44,16 @@ def _info(name: str) -> DatasetInfo:
 
 
 def _encoding(name: str, given: dict[str, Any]) -> dict[str, Any]:
-    bad = set(given) - set(_OPTIONS[name])
+    """The encoding options of ``name``: its registry defaults (which name every option it
+    takes) updated with ``given``, checked."""
+    known = _info(name).encoding
+    bad = set(given) - set(known)
     if bad:
         raise ConfigError(
             f"{name}: unknown option(s) {', '.join(sorted(bad))}; known: "
-            f"{', '.join(_OPTIONS[name])}, download, cache"
+            f"{', '.join(known)}, download, cache"
         )
-    enc = {**_info(name).encoding, **given}
+    enc = {**known, **given}
     try:
         if "dt" in enc:
             enc["dt"] = check_float("dt", enc["dt"], 0, lo_open=True)
@@ -193,7 +189,8 @@ def locate(name: str, root: Any = None) -> dict[str, Any]:
 
 
 def describe(name: str) -> dict[str, Any]:
-    """Static facts of ``name``: geometry, default encoding, files, URLs, paper settings."""
+    """Static facts of ``name``: geometry, default encoding, files, URLs, the paper's notes
+    on it (its training settings are the "paper" preset: ``spikegrad.train.config``)."""
     info = _info(name)
     return {
         "name": info.name,
@@ -208,26 +205,5 @@ def describe(name: str) -> dict[str, Any]:
         "urls": {f.name: list(f.urls) for f in info.files},
         "md5": {f.name: f.md5 for f in info.files},
         "md5_list": list(info.md5_list),
-        "paper": {**_paper_training(name), **info.paper},
-    }
-
-
-def _paper_training(name: str) -> dict[str, Any]:
-    """The paper's training settings of ``name``, from the one place that holds them."""
-    if name == "synthetic":
-        return {}
-    from ..config import preset  # late import: the config layer sits above the data layer
-
-    c = preset(name, "paper")
-    return {
-        "tau_mem": c.tau_mem,
-        "tau_readout": c.tau_out,
-        "alpha": math.exp(-c.dt / c.tau_mem),
-        "alpha_out": math.exp(-c.dt / c.tau_out),
-        "init": c.init,
-        "lr": c.lr,
-        "batch_size": c.batch_size,
-        "epochs": c.epochs,
-        "f_up": (c.reg or {}).get("f_up"),
-        "readout": c.readout,
+        "paper": dict(info.paper),
     }
