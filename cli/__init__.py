@@ -11,11 +11,13 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 import click
 
 from spikegrad import __version__
+from spikegrad.checks import RANGES
 from spikegrad.errors import BadValueError, SpikegradError
 
 
@@ -48,6 +50,37 @@ def option_values(given: Iterable[str]) -> Iterator[None]:
         raise click.BadParameter(
             f"must be {exc.need}; got {exc.value!r}", param_hint=hint
         ) from None
+
+
+class Setting(click.ParamType):
+    """The type of the option of numeric setting ``setting``: parsed as an integer or a
+    number and checked against the setting's one declared range (``spikegrad.checks.RANGES``),
+    so a bad value is a usage error ``must be <range>; got <value>``."""
+
+    def __init__(self, setting: str) -> None:
+        self.setting, self.range = setting, RANGES[setting]
+        self.name = "integer" if self.range.integer else "float"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> int | float:
+        if isinstance(value, str):
+            try:
+                value = int(value) if self.range.integer else float(value)
+            except ValueError:
+                self.fail(f"must be {self.range.describe()}; got {value!r}", param, ctx)
+        try:
+            return self.range.check(self.setting, value)
+        except BadValueError as exc:
+            self.fail(f"must be {exc.need}; got {exc.value!r}", param, ctx)
+
+
+def setting_option(setting: str, text: str = "", **kw: Any) -> Callable[[Any], Any]:
+    """``--<setting>`` (underscores as dashes) of type :class:`Setting`; its help ends with
+    the range."""
+    r = RANGES[setting]
+    help_text = f"{text}  [{r.describe()}]".strip()
+    return click.option(
+        "--" + setting.replace("_", "-"), type=Setting(setting), help=help_text, **kw
+    )
 
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}

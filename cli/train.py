@@ -6,7 +6,6 @@ import json
 import signal
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,26 +13,14 @@ import click
 
 from spikegrad import distributed
 from spikegrad.backend import BACKENDS
-from spikegrad.checks import DTYPES, MODES, RANGES
+from spikegrad.checks import DTYPES, MODES
 from spikegrad.ops.readout import READOUTS
 from spikegrad.optim import SCHEDULES
 from spikegrad.train.config import DATASETS, PRESETS, make_config
 from spikegrad.train.folder import default_out_dir
 from spikegrad.train.run import RESUMABLE, fit, resume_config
 
-from . import cli, option_values
-
-
-def _setting(name: str, text: str = "") -> Callable[[Any], Any]:
-    """The option of numeric setting ``name``: its type and the range in its help come from
-    the one declaration (``spikegrad.checks.RANGES``); the config checks the value, and a
-    bad one is a usage error naming the option (``option_values``)."""
-    r = RANGES[name]
-    return click.option(
-        "--" + name.replace("_", "-"),
-        type=int if r.integer else float,
-        help=f"{text}  [{r.describe()}]".strip(),
-    )
+from . import cli, option_values, setting_option
 
 
 class _GreedyCommand(click.Command):
@@ -165,31 +152,31 @@ Examples:
     help="Recurrent hidden layers (weights R_l): alone or 'all' for every one, 'none', or one "
     "0/1 per hidden layer, e.g. --recurrent 0,1.",
 )
-@_setting("epochs", "Epochs to train (in total, also when resuming).")
-@_setting("batch_size")
-@_setting("lr", "Adam learning rate.")
+@setting_option("epochs", "Epochs to train (in total, also when resuming).")
+@setting_option("batch_size")
+@setting_option("lr", "Adam learning rate.")
 @click.option(
     "--lr-schedule",
     type=click.Choice(SCHEDULES),
     help="cosine: down to --lr-min over the run; step: x --lr-gamma every --lr-step-epochs.",
 )
-@_setting("lr_min", "Final learning rate of cosine (below --lr).")
-@_setting("lr_step_epochs", "Epochs between step decays.")
-@_setting("lr_gamma", "Factor of each step decay.")
-@_setting("warmup_epochs", "Epochs of linear lr warm-up.")
-@_setting("weight_decay", "Decoupled weight decay (AdamW).")
-@_setting("clip_grad_norm", "Clip the global gradient norm (0: off).")
-@_setting("patience", "Stop after N epochs without a better validation accuracy (0: off).")
-@_setting("dt", "Time step in seconds (the encoding's dt follows it).")
-@_setting("tau_mem", "Membrane time constant in seconds, e.g. 10e-3.")
-@_setting(
+@setting_option("lr_min", "Final learning rate of cosine (below --lr).")
+@setting_option("lr_step_epochs", "Epochs between step decays.")
+@setting_option("lr_gamma", "Factor of each step decay.")
+@setting_option("warmup_epochs", "Epochs of linear lr warm-up.")
+@setting_option("weight_decay", "Decoupled weight decay (AdamW).")
+@setting_option("clip_grad_norm", "Clip the global gradient norm (0: off).")
+@setting_option("patience", "Stop after N epochs without a better validation accuracy (0: off).")
+@setting_option("dt", "Time step in seconds (the encoding's dt follows it).")
+@setting_option("tau_mem", "Membrane time constant in seconds, e.g. 10e-3.")
+@setting_option(
     "tau_mem_spread",
     "Per-neuron tau_mem: Gamma with mean --tau-mem and this coefficient of variation, "
     "drawn once from --seed and saved with the checkpoints (0: one tau_mem for all).",
 )
-@_setting("tau_out", "Readout time constant in seconds.")
-@_setting("threshold", "Firing threshold theta.")
-@_setting("b_th", "Half-width of the active band |V - theta| < b_th (inf: dense surrogate).")
+@setting_option("tau_out", "Readout time constant in seconds.")
+@setting_option("threshold", "Firing threshold theta.")
+@setting_option("b_th", "Half-width of the active band |V - theta| < b_th (inf: dense surrogate).")
 @click.option("--grad", type=click.Choice(MODES), help="Sparse (S3GD) or dense BPTT gradients.")
 @click.option("--readout", type=click.Choice(READOUTS), help="Class score from the readout trace.")
 @click.option(
@@ -199,8 +186,8 @@ Examples:
 @click.option(
     "--seed", type=int, help="Seed of the initial weights, shuffles and validation split."
 )
-@_setting("val_fraction", "Fraction of the training split held out for validation.")
-@_setting("limit", "Use a seeded random subset of N training samples (0: all).")
+@setting_option("val_fraction", "Fraction of the training split held out for validation.")
+@setting_option("limit", "Use a seeded random subset of N training samples (0: all).")
 @click.option(
     "--out", type=click.Path(file_okay=False, path_type=Path), help="Run folder to write."
 )

@@ -238,7 +238,8 @@ class Range:
         if self.integer:
             return "an integer" + _bound(self.lo, self.hi, False, False)
         what = "a number" if self.inf_ok else "a finite number"
-        return what + _bound(self.lo, self.hi, self.lo_open, self.hi_open)
+        bound = _bound(self.lo, self.hi, self.lo_open, self.hi_open)
+        return what + bound + (" (inf allowed)" if self.inf_ok else "")
 
 
 _POSITIVE = Range(0, lo_open=True)
@@ -247,11 +248,13 @@ _COUNT = Range(1, integer=True)
 _COUNT0 = Range(0, integer=True)
 
 # Every numeric setting's range, declared once (the config's fields, Network's and Adam's
-# arguments, the CLI's options). lr_min also stays below lr (a check across fields).
+# arguments, the data sets' encoding options, the CLI's options). lr_min also stays below lr
+# (a check across fields, in the config).
 RANGES: dict[str, Range] = {
     "limit": _COUNT0,
     "val_fraction": Range(0, 1, hi_open=True),
     "dt": _POSITIVE,
+    "T": _COUNT,  # time steps of an encoding
     "tau_mem": _POSITIVE,
     "tau_mem_spread": _NON_NEGATIVE,
     "tau_out": _POSITIVE,

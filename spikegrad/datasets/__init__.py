@@ -10,7 +10,7 @@ import contextlib
 from pathlib import Path
 from typing import Any
 
-from ..checks import check_float, check_int
+from ..checks import check_float, check_setting
 from ..errors import ConfigError, DataError
 from .base import EventDataset
 from .datafiles import MissingDataError, data_root, dataset_dir, download_files, verify_files
@@ -56,8 +56,8 @@ def _encoding(name: str, given: dict[str, Any]) -> dict[str, Any]:
     enc = {**known, **given}
     try:
         if "dt" in enc:
-            enc["dt"] = check_float("dt", enc["dt"], 0, lo_open=True)
-        enc["T"] = check_int("T", enc["T"], 1)
+            enc["dt"] = check_setting("dt", enc["dt"])
+        enc["T"] = check_setting("T", enc["T"])
         for key in ("tau_eff", "thr"):
             if key in enc:
                 enc[key] = check_float(key, enc[key])

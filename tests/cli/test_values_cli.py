@@ -162,3 +162,23 @@ def test_garbage_checkpoint_via_the_cli(runner, tmp_path):
     np.savez(path, meta=np.array([{"a": 1}], dtype=object))
     err = _one_line_error(runner.invoke(cli, ["evaluate", str(path)]))
     assert "corrupt or not a spikegrad checkpoint" in err and "allow_pickle" not in err
+
+
+def test_numeric_options_take_type_and_range_from_the_one_declaration():
+    from spikegrad.cli import Setting
+
+    from spikegrad.checks import RANGES
+
+    numeric = {
+        (cmd, p.name): p
+        for cmd in ("train", "evaluate", "export")
+        for p in cli.commands[cmd].params
+        if isinstance(p.type, Setting)
+    }
+    assert {("train", "lr"), ("train", "b_th"), ("evaluate", "limit"), ("export", "dt")} <= set(
+        numeric
+    )
+    for (_, name), p in numeric.items():
+        assert p.type.range is RANGES[name] and p.help.endswith(f"[{RANGES[name].describe()}]")
+    typed = {p.name for p in cli.commands["train"].params if p.type.name in ("integer", "float")}
+    assert typed - {n for c, n in numeric if c == "train"} == {"seed"}  # checked by check_seed
