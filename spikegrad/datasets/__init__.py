@@ -7,6 +7,7 @@ Names: "shd", "nmnist", "fmnist" (real files under the data root, see :func:`dat
 from __future__ import annotations
 
 import contextlib
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -103,9 +104,18 @@ def _synthetic(split: str, given: dict[str, Any]) -> EventDataset:
             f"synthetic: unknown option(s) {', '.join(sorted(bad))}; known: {', '.join(known)}"
         )
     enc = {**SYNTHETIC_TASK, **given}
-    n = int(enc.pop("n_samples"))
-    ds = randman(n_samples=2 * n, **enc)
+    n = int(enc["n_samples"])
+    ds = _generated(**enc)
     return ds.subset(range(n)) if split == "train" else ds.subset(range(n, 2 * n))
+
+
+@functools.lru_cache(maxsize=2)
+def _generated(**task: Any) -> EventDataset:
+    """Both splits of the built-in task (``2 n_samples`` draws), generated once per process
+    and settings: training, then evaluating or plotting, draws it once. Never handed out
+    itself: callers get subsets (copies)."""
+    n = int(task.pop("n_samples"))
+    return randman(n_samples=2 * n, **task)
 
 
 def _read(reader: Any, info: DatasetInfo, root: Any, split: str, **kw: Any) -> EventDataset:
