@@ -1,9 +1,10 @@
 """The spikegrad command line (installed as ``spikegrad`` and ``python -m spikegrad``).
 
 Thin over the library: each command (one module each) parses its options, calls one library
-function and prints. Errors: a SpikegradError (bad data, bad config, corrupt checkpoint...)
-or an OSError becomes a one-line message and exit code 1; ``--debug`` shows the traceback
-instead. Usage errors (bad options) exit with 2, as everywhere in Click.
+function and prints. Library warnings become one-line notes on stderr. Errors: a
+SpikegradError (bad data, bad config, corrupt checkpoint...) or an OSError becomes a one-line
+message and exit code 1; ``--debug`` shows the traceback instead. Usage errors (bad options)
+exit with 2, as everywhere in Click.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -21,6 +23,12 @@ from spikegrad.checks import RANGES
 from spikegrad.errors import BadValueError, SpikegradError
 
 
+def _note(message: Warning | str, *args: Any, **kw: Any) -> None:
+    """A library warning on the command line: one line ``note: <message>`` on stderr, never
+    the raw warning with its source line (``spikegrad train`` adds the epoch)."""
+    click.echo(f"note: {' '.join(str(message).split())}", err=True)
+
+
 class _Group(click.Group):
     """Keeps commands in definition order and turns library errors into one-line messages."""
 
@@ -29,7 +37,9 @@ class _Group(click.Group):
 
     def invoke(self, ctx: click.Context):
         try:
-            return super().invoke(ctx)
+            with warnings.catch_warnings():
+                warnings.showwarning = _note
+                return super().invoke(ctx)
         except (SpikegradError, OSError) as exc:
             if isinstance(exc, BrokenPipeError) or (ctx.obj and ctx.obj.get("debug")):
                 raise

@@ -86,3 +86,19 @@ def test_nan_stop_names_the_parameter_an_update_spoiled(monkeypatch, tmp_path):
     msg = str(info.value)
     assert msg.startswith("parameter W1 became non-finite in the update at epoch 2, batch 4 ("), msg
     assert "every gradient finite" in msg and f"kept {tmp_path / 'run' / 'last.npz'}" in msg
+
+
+def test_other_commands_show_library_warnings_as_notes(tmp_path):
+    """``backend = "auto"`` on a machine without a GPU says so once, as a note, also when a
+    run is evaluated in a fresh process; never a raw RuntimeWarning with its source line."""
+    path = tmp_path / "auto.toml"
+    path.write_text(TINY.replace(epochs=1, backend="auto").to_toml(), encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}
+    for args in (["train", "--config", str(path), "-q", "--out", "r"], ["evaluate", "r"]):
+        cmd = [sys.executable, "-m", "spikegrad", *args]
+        res = subprocess.run(
+            cmd, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300
+        )
+        assert res.returncode == 0, res.stderr
+        assert "Warning" not in res.stderr
+        assert all(line.startswith("note: ") for line in res.stderr.splitlines()), res.stderr
