@@ -1,7 +1,8 @@
 """The spikegrad command line (installed as ``spikegrad`` and ``python -m spikegrad``).
 
 Thin over the library: each command (one module each) parses its options, calls one library
-function and prints. Library warnings become one-line notes on stderr. Errors: a
+function and prints. Library warnings become one-line notes on stderr after the output
+(``train`` shows them as they come, with the epoch; an error is its one line alone). Errors: a
 SpikegradError (bad data, bad config, corrupt checkpoint...) or an OSError becomes a one-line
 message and exit code 1; ``--debug`` shows the traceback instead. Usage errors (bad options)
 exit with 2, as everywhere in Click.
@@ -23,12 +24,6 @@ from spikegrad.checks import RANGES
 from spikegrad.errors import BadValueError, SpikegradError
 
 
-def _note(message: Warning | str, *args: Any, **kw: Any) -> None:
-    """A library warning on the command line: one line ``note: <message>`` on stderr, never
-    the raw warning with its source line (``spikegrad train`` adds the epoch)."""
-    click.echo(f"note: {' '.join(str(message).split())}", err=True)
-
-
 class _Group(click.Group):
     """Keeps commands in definition order and turns library errors into one-line messages."""
 
@@ -36,15 +31,19 @@ class _Group(click.Group):
         return list(self.commands)
 
     def invoke(self, ctx: click.Context):
+        notes: list[str] = []
         try:
             with warnings.catch_warnings():
-                warnings.showwarning = _note
-                return super().invoke(ctx)
+                warnings.showwarning = lambda message, *a, **kw: notes.append(str(message))
+                result = super().invoke(ctx)
         except (SpikegradError, OSError) as exc:
             if isinstance(exc, BrokenPipeError) or (ctx.obj and ctx.obj.get("debug")):
                 raise
             msg = str(exc) if isinstance(exc, SpikegradError) else f"{type(exc).__name__}: {exc}"
             raise click.ClickException(" ".join(msg.split())) from None
+        for text in dict.fromkeys(notes):  # once each, after the command's output
+            click.echo(f"note: {' '.join(text.split())}", err=True)
+        return result
 
 
 @contextlib.contextmanager
