@@ -20,6 +20,7 @@ from ..errors import BadValueError, ConfigError, TrainingError
 from . import checkpoint as ckpt_io
 from .build import build_network, load_data, make_optimizer
 from .config import TrainConfig, layer_sizes
+from .diagnosis import first_nonfinite
 from .evaluate import evaluate
 from .folder import RunFolder, epoch_line, read_metrics
 from .loop import EpochStats, n_batches, train_epoch
@@ -176,13 +177,8 @@ class Run:
         progress: Progress,
         comm: Comm,
     ) -> None:
-        self.config, self.folder, self.log, self.progress, self.comm = (
-            config,
-            folder,
-            log,
-            progress,
-            comm,
-        )
+        self.config, self.folder, self.log = config, folder, log
+        self.progress, self.comm = progress, comm
         with together(comm):  # a failure on any rank here is a failure of every rank
             self._set_up(resume)
         # the same state everywhere: also a resume with another rank count
@@ -309,8 +305,6 @@ class Run:
 
     def _nonfinite(self, exc: TrainingError, snap: ckpt_io.Checkpoint) -> TrainingError:
         """The error to raise: the first non-finite quantity, named by replaying the epoch."""
-        from .diagnosis import first_nonfinite
-
         what = first_nonfinite(self.config, self.net, self.opt, self.train_data, snap, self.comm)
         err = TrainingError(f"{what or exc}; stopped, {self.folder.kept()}")
         err.all_ranks = True  # type: ignore[attr-defined]  # the same batch on every rank
