@@ -1,9 +1,11 @@
 """The spikegrad command line (installed as ``spikegrad`` and ``python -m spikegrad``).
 
 Thin over the library: each command (one module each) parses its options, calls one library
-function and prints. Errors: a SpikegradError (bad data, bad config, corrupt checkpoint...)
-or an OSError becomes a one-line message and exit code 1; ``--debug`` shows the traceback
-instead. Usage errors (bad options) exit with 2, as everywhere in Click.
+function and prints. Library warnings become one-line notes on stderr after the output
+(``train`` shows them as they come, with the epoch; an error is its one line alone). Errors: a
+SpikegradError (bad data, bad config, corrupt checkpoint...) or an OSError becomes a one-line
+message and exit code 1; ``--debug`` shows the traceback instead. Usage errors (bad options)
+exit with 2, as everywhere in Click.
 """
 
 from __future__ import annotations
@@ -11,11 +13,14 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Iterable, Iterator
+import warnings
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 import click
 
 from spikegrad import __version__
+from spikegrad.checks import RANGES
 from spikegrad.errors import BadValueError, SpikegradError
 
 
@@ -26,13 +31,19 @@ class _Group(click.Group):
         return list(self.commands)
 
     def invoke(self, ctx: click.Context):
+        notes: list[str] = []
         try:
-            return super().invoke(ctx)
+            with warnings.catch_warnings():
+                warnings.showwarning = lambda message, *a, **kw: notes.append(str(message))
+                result = super().invoke(ctx)
         except (SpikegradError, OSError) as exc:
             if isinstance(exc, BrokenPipeError) or (ctx.obj and ctx.obj.get("debug")):
                 raise
             msg = str(exc) if isinstance(exc, SpikegradError) else f"{type(exc).__name__}: {exc}"
             raise click.ClickException(" ".join(msg.split())) from None
+        for text in dict.fromkeys(notes):  # once each, after the command's output
+            click.echo(f"note: {' '.join(text.split())}", err=True)
+        return result
 
 
 @contextlib.contextmanager
@@ -48,6 +59,37 @@ def option_values(given: Iterable[str]) -> Iterator[None]:
         raise click.BadParameter(
             f"must be {exc.need}; got {exc.value!r}", param_hint=hint
         ) from None
+
+
+class Setting(click.ParamType):
+    """The type of the option of numeric setting ``setting``: parsed as an integer or a
+    number and checked against the setting's one declared range (``spikegrad.checks.RANGES``),
+    so a bad value is a usage error ``must be <range>; got <value>``."""
+
+    def __init__(self, setting: str) -> None:
+        self.setting, self.range = setting, RANGES[setting]
+        self.name = "integer" if self.range.integer else "float"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> int | float:
+        if isinstance(value, str):
+            try:
+                value = int(value) if self.range.integer else float(value)
+            except ValueError:
+                self.fail(f"must be {self.range.describe()}; got {value!r}", param, ctx)
+        try:
+            return self.range.check(self.setting, value)
+        except BadValueError as exc:
+            self.fail(f"must be {exc.need}; got {exc.value!r}", param, ctx)
+
+
+def setting_option(setting: str, text: str = "", **kw: Any) -> Callable[[Any], Any]:
+    """``--<setting>`` (underscores as dashes) of type :class:`Setting`; its help ends with
+    the range."""
+    r = RANGES[setting]
+    help_text = f"{text}  [{r.describe()}]".strip()
+    return click.option(
+        "--" + setting.replace("_", "-"), type=Setting(setting), help=help_text, **kw
+    )
 
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}

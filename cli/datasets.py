@@ -7,6 +7,7 @@ import json
 import click
 
 from spikegrad import datasets as sg_data
+from spikegrad.train.config import paper_training
 
 from . import cli
 
@@ -121,6 +122,7 @@ def _state(v: dict) -> str:
 def info(name: str, as_json: bool) -> None:
     """Geometry, default encoding, files, URLs and the paper's settings of a data set."""
     d = sg_data.describe(name)
+    d["paper"] = {**paper_training(name), **d["paper"]}
     if as_json:
         click.echo(json.dumps(d))
         return

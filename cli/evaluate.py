@@ -8,10 +8,10 @@ from pathlib import Path
 import click
 
 from spikegrad import distributed
-from spikegrad.config import DATASETS
-from spikegrad.workflow import evaluate_run
+from spikegrad.train.config import DATASETS
+from spikegrad.train.evaluate import SPLITS, evaluate_run
 
-from . import cli
+from . import cli, setting_option
 
 EXAMPLES = """
 \b
@@ -43,13 +43,9 @@ Examples:
     type=click.Path(file_okay=False),
     help="Where the data lies now.  [default: the run's]",
 )
-@click.option(
-    "--split", type=click.Choice(["test", "train", "val"]), default="test", show_default=True
-)
-@click.option(
-    "--limit", type=click.IntRange(0), default=0, help="Only the first N samples (0: all)."
-)
-@click.option("--batch-size", type=click.IntRange(1), default=256, show_default=True)
+@click.option("--split", type=click.Choice(SPLITS), default="test", show_default=True)
+@setting_option("limit", "Only the first N samples (0: all).", default=0)
+@setting_option("batch_size", default=256, show_default=True)
 @click.option(
     "--json",
     "as_json",

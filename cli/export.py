@@ -10,7 +10,7 @@ import click
 
 from spikegrad.export import export_run
 
-from . import cli
+from . import cli, setting_option
 
 EXAMPLES = """
 \b
@@ -34,11 +34,7 @@ Examples:
     "--model", type=click.Path(dir_okay=False, path_type=Path), help="Model file to write."
 )
 @click.option("--nir", type=click.Path(dir_okay=False, path_type=Path), help="NIR file to write.")
-@click.option(
-    "--dt",
-    type=click.FloatRange(0, min_open=True),
-    help="Seconds per step in the NIR graph.  [default: the run's dt]",
-)
+@setting_option("dt", "Seconds per step in the NIR graph (default: the run's dt).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def export(
     checkpoint: Path, model: Path | None, nir: Path | None, dt: float | None, as_json: bool

@@ -1,4 +1,4 @@
-"""``spikegrad train``: options -> TrainConfig -> ``spikegrad.workflow.fit``."""
+"""``spikegrad train``: options -> TrainConfig -> ``spikegrad.train.run.fit``."""
 
 from __future__ import annotations
 
@@ -11,14 +11,16 @@ from typing import Any
 
 import click
 
-from spikegrad import distributed, workflow
+from spikegrad import distributed
 from spikegrad.backend import BACKENDS
-from spikegrad.config import DATASETS, DTYPES, PRESETS, make_config
-from spikegrad.network import MODES
+from spikegrad.checks import DTYPES, MODES
 from spikegrad.ops.readout import READOUTS
 from spikegrad.optim import SCHEDULES
+from spikegrad.train.config import DATASETS, PRESETS, make_config
+from spikegrad.train.folder import default_out_dir
+from spikegrad.train.run import RESUMABLE, fit, resume_config
 
-from . import cli, option_values
+from . import cli, option_values, setting_option
 
 
 class _GreedyCommand(click.Command):
@@ -150,60 +152,31 @@ Examples:
     help="Recurrent hidden layers (weights R_l): alone or 'all' for every one, 'none', or one "
     "0/1 per hidden layer, e.g. --recurrent 0,1.",
 )
-@click.option("--epochs", type=int, help="Epochs to train (in total, also when resuming).")
-@click.option("--batch-size", type=int)
-@click.option("--lr", type=float, help="Adam learning rate.")
+@setting_option("epochs", "Epochs to train (in total, also when resuming).")
+@setting_option("batch_size")
+@setting_option("lr", "Adam learning rate.")
 @click.option(
     "--lr-schedule",
     type=click.Choice(SCHEDULES),
     help="cosine: down to --lr-min over the run; step: x --lr-gamma every --lr-step-epochs.",
 )
-@click.option("--lr-min", type=click.FloatRange(min=0), help="Final learning rate of cosine.")
-@click.option("--lr-step-epochs", type=click.IntRange(1), help="Epochs between step decays.")
-@click.option(
-    "--lr-gamma", type=click.FloatRange(0, 1, min_open=True), help="Factor of each step decay."
-)
-@click.option("--warmup-epochs", type=click.IntRange(0), help="Epochs of linear lr warm-up.")
-@click.option(
-    "--weight-decay", type=click.FloatRange(min=0), help="Decoupled weight decay (AdamW)."
-)
-@click.option(
-    "--clip-grad-norm", type=click.FloatRange(min=0), help="Clip the global gradient norm (0: off)."
-)
-@click.option(
-    "--patience",
-    type=click.IntRange(0),
-    help="Stop after N epochs without a better validation accuracy (0: off).",
-)
-@click.option(
-    "--dt",
-    type=click.FloatRange(min=0, min_open=True),
-    help="Time step in seconds (the encoding's dt follows it).",
-)
-@click.option(
-    "--tau-mem",
-    type=click.FloatRange(min=0, min_open=True),
-    help="Membrane time constant in seconds, e.g. 10e-3.",
-)
-@click.option(
-    "--tau-mem-spread",
-    type=float,
-    help="Per-neuron tau_mem: Gamma with mean --tau-mem and this coefficient of variation, "
+@setting_option("lr_min", "Final learning rate of cosine (below --lr).")
+@setting_option("lr_step_epochs", "Epochs between step decays.")
+@setting_option("lr_gamma", "Factor of each step decay.")
+@setting_option("warmup_epochs", "Epochs of linear lr warm-up.")
+@setting_option("weight_decay", "Decoupled weight decay (AdamW).")
+@setting_option("clip_grad_norm", "Clip the global gradient norm (0: off).")
+@setting_option("patience", "Stop after N epochs without a better validation accuracy (0: off).")
+@setting_option("dt", "Time step in seconds (the encoding's dt follows it).")
+@setting_option("tau_mem", "Membrane time constant in seconds, e.g. 10e-3.")
+@setting_option(
+    "tau_mem_spread",
+    "Per-neuron tau_mem: Gamma with mean --tau-mem and this coefficient of variation, "
     "drawn once from --seed and saved with the checkpoints (0: one tau_mem for all).",
 )
-@click.option(
-    "--tau-out",
-    type=click.FloatRange(min=0, min_open=True),
-    help="Readout time constant in seconds.",
-)
-@click.option(
-    "--threshold", type=click.FloatRange(min=0, min_open=True), help="Firing threshold theta."
-)
-@click.option(
-    "--b-th",
-    type=float,
-    help="Half-width of the active band |V - theta| < b_th (inf: dense surrogate).",
-)
+@setting_option("tau_out", "Readout time constant in seconds.")
+@setting_option("threshold", "Firing threshold theta.")
+@setting_option("b_th", "Half-width of the active band |V - theta| < b_th (inf: dense surrogate).")
 @click.option("--grad", type=click.Choice(MODES), help="Sparse (S3GD) or dense BPTT gradients.")
 @click.option("--readout", type=click.Choice(READOUTS), help="Class score from the readout trace.")
 @click.option(
@@ -213,12 +186,8 @@ Examples:
 @click.option(
     "--seed", type=int, help="Seed of the initial weights, shuffles and validation split."
 )
-@click.option(
-    "--val-fraction",
-    type=float,
-    help="Fraction of the training split held out for validation.",
-)
-@click.option("--limit", type=int, help="Use a seeded random subset of N training samples.")
+@setting_option("val_fraction", "Fraction of the training split held out for validation.")
+@setting_option("limit", "Use a seeded random subset of N training samples (0: all).")
 @click.option(
     "--out", type=click.Path(file_okay=False, path_type=Path), help="Run folder to write."
 )
@@ -255,20 +224,20 @@ def train(
     distributed.silence_followers()
     given = {k: v for k, v in options.items() if v is not None}
     if resume is not None:
-        extra = sorted(set(given) - set(workflow.RESUMABLE)) + (["config"] if config_file else [])
+        extra = sorted(set(given) - set(RESUMABLE)) + (["config"] if config_file else [])
         if extra:
             raise click.UsageError(
                 f"--resume continues with the run's saved config; only "
-                f"{', '.join('--' + k.replace('_', '-') for k in workflow.RESUMABLE)} may be given "
+                f"{', '.join('--' + k.replace('_', '-') for k in RESUMABLE)} may be given "
                 f"(got {', '.join('--' + k.replace('_', '-') for k in extra)})"
             )
         with option_values(given):
-            config, run_dir = workflow.resume_config(resume, **given)
+            config, run_dir = resume_config(resume, **given)
         out = out or run_dir
     else:
         with option_values(given):
             config = make_config(given.pop("dataset", None), config_file, **given)
-        out = out or workflow.default_out_dir(config.dataset)
+        out = out or default_out_dir(config.dataset)
     if print_config:
         click.echo(config.to_toml(), nl=False)
         return
@@ -278,7 +247,7 @@ def train(
     try:
         # library warnings: one short note per kind on stderr, also with -q (never raw)
         note = lambda s: click.echo(s, err=True)  # noqa: E731
-        result = workflow.fit(config, out, resume, log=log, progress=bar, note=note)
+        result = fit(config, out, resume, log=log, progress=bar, note=note)
     except KeyboardInterrupt:
         click.echo("interrupted: checkpoints left as they were", err=True)
         ctx.exit(130)

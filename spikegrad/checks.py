@@ -1,6 +1,10 @@
 """Typed, range-checked settings: the one set of value checks behind the config record,
 the CLI options and the library's constructors (``Network``, ``Adam``).
 
+The ranges of the numeric settings are declared once, in :data:`RANGES`; the config checks
+its fields with :func:`check_setting`, the constructors call it with their argument names,
+and the CLI builds its option types and help from the same records.
+
 Each checker returns the value in its canonical type or raises :class:`BadValueError`
 naming the setting, what it must be and the value given. Booleans are not numbers here
 (``epochs = true`` is refused) and integers must be integers (``epochs = 2.5`` is refused,
@@ -12,6 +16,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -19,6 +24,8 @@ import numpy as np
 from .errors import BadValueError
 
 SEED_MAX = 2**63 - 1  # seeds are written to TOML, whose integers are signed 64-bit
+MODES = ("dense", "sparse")  # the gradient modes of Network.loss_and_grad
+DTYPES = ("float32", "float64")  # the training dtypes
 
 
 def _is_list(value: Any) -> bool:
@@ -205,3 +212,71 @@ def check_reg_values(key: str, value: Any) -> dict[str, float]:
     """The regulariser's constants: a table of finite numbers >= 0 (keys checked by
     ``RegParams.from_dict``)."""
     return {k: check_float(f"{key}.{k}", v, 0) for k, v in check_table(key, value).items()}
+
+
+@dataclass(frozen=True)
+class Range:
+    """The range of one numeric setting: bounds (None: open-ended), whether each bound is
+    excluded, whether infinity is allowed (floats) and whether it is an integer."""
+
+    lo: float | None = None
+    hi: float | None = None
+    lo_open: bool = False
+    hi_open: bool = False
+    inf_ok: bool = False
+    integer: bool = False
+
+    def check(self, key: str, value: Any) -> float | int:
+        """``value`` in its canonical type, or :class:`BadValueError` naming ``key``."""
+        if self.integer:
+            return check_int(key, value, self.lo, self.hi)  # type: ignore[arg-type]
+        kw = {"lo_open": self.lo_open, "hi_open": self.hi_open, "inf_ok": self.inf_ok}
+        return check_float(key, value, self.lo, self.hi, **kw)
+
+    def describe(self) -> str:
+        """The range in words, e.g. "a finite number > 0" or "an integer >= 1"."""
+        if self.integer:
+            return "an integer" + _bound(self.lo, self.hi, False, False)
+        what = "a number" if self.inf_ok else "a finite number"
+        bound = _bound(self.lo, self.hi, self.lo_open, self.hi_open)
+        return what + bound + (" (inf allowed)" if self.inf_ok else "")
+
+
+_POSITIVE = Range(0, lo_open=True)
+_NON_NEGATIVE = Range(0)
+_COUNT = Range(1, integer=True)
+_COUNT0 = Range(0, integer=True)
+
+# Every numeric setting's range, declared once (the config's fields, Network's and Adam's
+# arguments, the data sets' encoding options, the CLI's options). lr_min also stays below lr
+# (a check across fields, in the config).
+RANGES: dict[str, Range] = {
+    "limit": _COUNT0,
+    "val_fraction": Range(0, 1, hi_open=True),
+    "dt": _POSITIVE,
+    "T": _COUNT,  # time steps of an encoding
+    "tau_mem": _POSITIVE,
+    "tau_mem_spread": _NON_NEGATIVE,
+    "tau_out": _POSITIVE,
+    "alpha_out": Range(0, 1, hi_open=True),
+    "threshold": _POSITIVE,
+    "b_th": Range(0, lo_open=True, inf_ok=True),
+    "surrogate_scale": _NON_NEGATIVE,
+    "epochs": _COUNT,
+    "batch_size": _COUNT,
+    "lr": _POSITIVE,
+    "eps": _POSITIVE,
+    "lr_min": _NON_NEGATIVE,
+    "lr_step_epochs": _COUNT,
+    "lr_gamma": Range(0, 1, lo_open=True),
+    "warmup_epochs": _COUNT0,
+    "weight_decay": _NON_NEGATIVE,
+    "clip_grad_norm": _NON_NEGATIVE,
+    "patience": _COUNT0,
+}
+
+
+def check_setting(key: str, value: Any, setting: str | None = None) -> float | int:
+    """``value`` checked against the declared range of ``setting`` (default ``key``); the
+    error names ``key`` (e.g. Adam's ``max_grad_norm`` is the setting clip_grad_norm)."""
+    return RANGES[setting or key].check(key, value)

@@ -12,9 +12,11 @@ step to the mean gradient over the GLOBAL batch:
 equals one process up to the order of the additions.
 
 A launch is recognised from the launcher's environment (MPICH/Hydra, Open MPI, MVAPICH,
-srun), so one process never imports mpi4py. :class:`MPIComm` reduces host (NumPy) arrays with
-MPI; :class:`NcclComm` reduces device (CuPy) arrays with ``cupy.cuda.nccl`` on the current
-stream (the NCCL unique id travels over MPI) and keeps MPI for host values and objects.
+srun), so one process never imports mpi4py: it gets a :class:`SingleComm` (rank 0 of 1, every
+collective the identity), so the training code has one path for one process and many.
+:class:`MPIComm` reduces host (NumPy) arrays with MPI; :class:`NcclComm` reduces device
+(CuPy) arrays with ``cupy.cuda.nccl`` on the current stream (the NCCL unique id travels over
+MPI) and keeps MPI for host values and objects.
 
 Per update, a rank makes four collectives: the gradients as one flat buffer (the parameter
 count in the training dtype: 4 bytes a parameter in float32), the batch's sums (loss,
@@ -34,6 +36,7 @@ import contextlib
 import functools
 import os
 import sys
+import time
 import traceback
 from collections.abc import Iterator
 from types import ModuleType
@@ -69,10 +72,51 @@ class PeerError(SpikegradError, RuntimeError):
     """Another rank failed (raised on the ranks that did not); the message names the rank."""
 
 
+class SingleComm:
+    """The communicator of one process: rank 0 of 1; every collective is the identity.
+
+    Same interface as :class:`MPIComm` (no mpi4py needed); ``busy_s`` stays 0.
+    """
+
+    rank, size = 0, 1
+
+    def __init__(self) -> None:
+        self.busy_s = 0.0
+
+    def allreduce_host(self, buf: np.ndarray) -> np.ndarray:
+        """The sum over one rank: ``buf`` itself."""
+        return buf
+
+    def allreduce(self, buf: Array) -> Array:
+        """The sum over one rank: ``buf`` itself."""
+        return buf
+
+    def reduce_grads(self, grads: dict[str, Array], weight: float) -> dict[str, Array]:
+        """One rank holds the whole batch (``weight`` 1): ``grads`` themselves."""
+        return grads
+
+    def allgather(self, obj: Any) -> list[Any]:
+        """``[obj]``."""
+        return [obj]
+
+    def bcast(self, obj: Any) -> Any:
+        """``obj``."""
+        return obj
+
+    def abort(self, code: int = 1) -> NoReturn:
+        """End the process."""
+        raise SystemExit(code)
+
+    def flagged(self, value: int) -> dict[int, int]:
+        """{0: value} if ``value`` is non-zero, else {}."""
+        return {0: int(value)} if value else {}
+
+
 class MPIComm:
     """Collectives of a data-parallel job over an mpi4py communicator, on host arrays.
 
     Shapes: every buffer is 1-D and C-contiguous; reductions are sums, in place.
+    ``busy_s``: seconds spent in :meth:`allreduce` and :meth:`allreduce_host` so far.
     """
 
     def __init__(self, comm: Any) -> None:
@@ -80,15 +124,22 @@ class MPIComm:
 
         self.comm, self._mpi = comm, MPI
         self.rank, self.size = comm.Get_rank(), comm.Get_size()
+        self.busy_s = 0.0
 
     def allreduce_host(self, buf: np.ndarray) -> np.ndarray:
         """Sum ``buf`` over the ranks, in place; returns it."""
+        t0 = time.perf_counter()
         self.comm.Allreduce(self._mpi.IN_PLACE, buf, op=self._mpi.SUM)
+        self.busy_s += time.perf_counter() - t0
         return buf
 
     def allreduce(self, buf: Array) -> Array:
         """Sum a backend buffer over the ranks, in place (NumPy here); returns it."""
         return self.allreduce_host(buf)
+
+    def reduce_grads(self, grads: dict[str, Array], weight: float) -> dict[str, Array]:
+        """``sum_r weight_r grads_r`` over the ranks (:func:`reduce_grads`)."""
+        return reduce_grads(self, grads, weight)
 
     def allgather(self, obj: Any) -> list[Any]:
         """Every rank's ``obj``, in rank order (pickled; for small values)."""
@@ -139,7 +190,9 @@ class NcclComm(MPIComm):
             )
         stream = self._cp.cuda.get_current_stream()
         ptr = buf.data.ptr
+        t0 = time.perf_counter()
         self.nccl_comm.allReduce(ptr, ptr, buf.size, kind, self._nccl.NCCL_SUM, stream.ptr)
+        self.busy_s += time.perf_counter() - t0
         return buf
 
 
@@ -177,19 +230,23 @@ def _world_nccl() -> NcclComm:
     return NcclComm(mpi, nccl, cp)
 
 
-def world(backend: str) -> MPIComm | None:
-    """The job's communicator, or None for one process (then mpi4py is never imported).
+Comm = SingleComm | MPIComm
+SINGLE = SingleComm()  # the communicator of one process (a default argument; busy_s stays 0)
+
+
+def world(backend: str) -> Comm:
+    """The job's communicator; a :class:`SingleComm` for one process (mpi4py never imported).
 
     ``backend`` "cupy": an :class:`NcclComm`, each rank on GPU (local rank mod GPUs).
     Call :func:`check_same` with the MPI communicator first (``world("numpy")``): ranks that
     disagree on the backend would wait forever in NCCL's set-up.
     """
     if launched()[1] <= 1:
-        return None
+        return SingleComm()
     return _world_nccl() if backend == "cupy" else _world_mpi()
 
 
-def check_same(comm: MPIComm, settings: dict[str, Any]) -> None:
+def check_same(comm: Comm, settings: dict[str, Any]) -> None:
     """Refuse settings that differ across ranks: ConfigError on every rank, naming the
     first rank that differs from rank 0 and the keys. One allgather (pickled)."""
     every = comm.allgather(settings)
@@ -236,13 +293,10 @@ def _all_ranks(exc: BaseException) -> BaseException:
 
 
 @contextlib.contextmanager
-def together(comm: MPIComm | None) -> Iterator[None]:
+def together(comm: Comm) -> Iterator[None]:
     """Run a block on every rank; if it raised on any, raise on every rank: a rank's own
     exception where it has one, else :class:`PeerError` with the first failing rank's message.
-    One allgather at the end of the block. Nothing happens without ``comm``."""
-    if comm is None:
-        yield
-        return
+    One allgather at the end of the block."""
     failure: Exception | None = None
     try:
         yield
@@ -257,11 +311,12 @@ def together(comm: MPIComm | None) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def abort_on_error(comm: MPIComm | None, debug: bool = False) -> Iterator[None]:
+def abort_on_error(comm: Comm, debug: bool = False) -> Iterator[None]:
     """An exception on one rank alone (not from :func:`together`) prints one line naming the
     rank on the process's stderr (with ``debug``, the traceback too) and aborts the whole job
-    (``MPI_Abort``): the other ranks would otherwise wait in their next collective forever."""
-    if comm is None:
+    (``MPI_Abort``): the other ranks would otherwise wait in their next collective forever.
+    One process has no one waiting: its exceptions pass unchanged."""
+    if comm.size == 1:
         yield
         return
     try:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from . import checkpoint as ckpt_io
 from . import modelfile
-from .config import TrainConfig
 from .errors import ConfigError, DataError
 from .network import Network
-from .workflow import build_network
+from .train import checkpoint as ckpt_io
+from .train.build import build_network
+from .train.config import TrainConfig
 
 
 def trained_network(path: str | Path) -> tuple[Network, TrainConfig, Path]:

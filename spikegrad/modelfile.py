@@ -31,7 +31,7 @@ from .network import Network
 from .npzfile import read_npz, write_npz
 
 if TYPE_CHECKING:
-    from .config import TrainConfig
+    from .train.config import TrainConfig
 
 FORMAT = "spikegrad-model"
 FORMAT_VERSION = 2
@@ -94,7 +94,8 @@ def save(net: Network, path: str | Path, config: TrainConfig | None = None) -> P
 
 def run_config(path: str | Path) -> TrainConfig | None:
     """The training run's settings kept in model file ``path`` (None if it has none)."""
-    from .config import from_dict, loads_toml  # here: config imports the network
+    from .train.config import from_dict  # here: the run layer sits above model files
+    from .train.toml import loads_toml
 
     meta, _ = read_npz(path, "model file", FORMAT, FORMAT_VERSION)
     if meta.get("config") is None:

@@ -34,13 +34,15 @@ import numpy as np
 
 from .backend import Array, Backend, Timer, get_backend, to_numpy
 from .checks import (
+    DTYPES,
+    MODES,
     check_alphas,
     check_choice,
-    check_float,
     check_int,
     check_per_layer_bools,
     check_reg_values,
     check_seed,
+    check_setting,
     check_sizes,
 )
 from .errors import BadValueError, ConfigError, InputError, ShapeError
@@ -51,8 +53,6 @@ from .neurons import LIF
 from .neurons.lif import ALPHA
 from .ops.readout import READOUTS, cross_entropy
 from .spikes import SpikeEvents, SpikeMatrix, as_spike_matrix
-
-MODES = ("dense", "sparse")
 
 
 @dataclass
@@ -130,7 +130,7 @@ class Network:
         hidden = sizes[1:-1]
         alphas = check_alphas("alpha", alpha, hidden)
         rec = check_per_layer_bools("recurrent", recurrent, len(hidden))
-        theta = check_float("threshold", threshold, 0, lo_open=True)
+        theta = check_setting("threshold", threshold)
         layers = [
             Hidden(n, LIF(alpha=a, theta=theta), recurrent=r)
             for n, a, r in zip(hidden, alphas, rec, strict=True)
@@ -191,12 +191,12 @@ class Network:
         for i, layer in enumerate(layers):
             if not isinstance(layer, Hidden):
                 raise BadValueError(f"layers[{i}]", layer, "a spikegrad.layers.Hidden record")
-        alpha_out = check_float("alpha_out", alpha_out, 0, 1, hi_open=True)
-        b_th = check_float("b_th", b_th, 0, lo_open=True, inf_ok=True)
-        surrogate_scale = check_float("surrogate_scale", surrogate_scale, 0)
+        alpha_out = check_setting("alpha_out", alpha_out)
+        b_th = check_setting("b_th", b_th)
+        surrogate_scale = check_setting("surrogate_scale", surrogate_scale)
         check_choice("readout", readout, READOUTS)
         check_choice("init", init, INITS)
-        check_choice("dtype", dtype, ("float32", "float64"))
+        check_choice("dtype", dtype, DTYPES)
         seed = check_seed("seed", seed)
         self.sizes = [n_in, *(layer.n for layer in layers), n_out]
         self.alphas = [layer.neuron.alpha for layer in layers]

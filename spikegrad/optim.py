@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .backend import Array, call, get_xp, to_numpy
-from .checks import check_betas, check_float
+from .checks import check_betas, check_setting
 from .errors import ConfigError, DTypeError, InputError, ShapeError, TrainingError
 
 SCHEDULES = ("constant", "cosine", "step")
@@ -103,11 +103,11 @@ class Adam:
         schedule: Callable[[int], float] | None = None,
         max_grad_norm: float = 0.0,
     ) -> None:
-        lr = check_float("lr", lr, 0, lo_open=True)
+        lr = check_setting("lr", lr)
         betas = check_betas("betas", betas)
-        eps = check_float("eps", eps, 0, lo_open=True)
-        weight_decay = check_float("weight_decay", weight_decay, 0)
-        max_grad_norm = check_float("max_grad_norm", max_grad_norm, 0)
+        eps = check_setting("eps", eps)
+        weight_decay = check_setting("weight_decay", weight_decay)
+        max_grad_norm = check_setting("max_grad_norm", max_grad_norm, "clip_grad_norm")
         self.weight_decay, self.max_grad_norm = float(weight_decay), float(max_grad_norm)
         self.schedule = schedule
         self.params = params

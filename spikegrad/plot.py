@@ -11,9 +11,10 @@ from typing import Any
 
 import numpy as np
 
-from . import checkpoint as ckpt_io
 from .errors import BadValueError, ConfigError, DataError
-from .workflow import load_data, network_from_checkpoint, read_metrics
+from .train import checkpoint as ckpt_io
+from .train.build import load_data, network_from_checkpoint
+from .train.folder import read_metrics
 
 
 def plot_run(run_dir: str | Path, out: str | Path | None = None, sample: int = 0) -> Path:

@@ -97,14 +97,14 @@ def _fake_nccl() -> None:
 def _one_rank() -> None:
     from mpi4py import MPI
 
-    from spikegrad import workflow
-    from spikegrad.config import make_config
     from spikegrad.distributed import MPIComm
+    from spikegrad.train import run as runs
+    from spikegrad.train.config import make_config
 
     cfg = make_config(None, None, dtype="float64", limit=200, epochs=1, hidden=(32,))
     out = Path(sys.argv[2])
-    workflow.fit(cfg, out / "plain", log=lambda s: None)
-    workflow.fit(cfg, out / "comm", log=lambda s: None, comm=MPIComm(MPI.COMM_WORLD))
+    runs.fit(cfg, out / "plain", log=lambda s: None)
+    runs.fit(cfg, out / "comm", log=lambda s: None, comm=MPIComm(MPI.COMM_WORLD))
     with np.load(out / "plain/last.npz") as a, np.load(out / "comm/last.npz") as b:
         assert [k for k in a.files if k != "meta"] and all(
             (a[k] == b[k]).all() for k in a.files if k != "meta"
@@ -115,21 +115,21 @@ def _one_rank() -> None:
 def _stepwise() -> None:
     """A whole epoch of the built-in task (float64), step by step: at the parameters of the
     one-process run, the 2-rank gradients and loss equal the whole batch's to 1e-12."""
-    from spikegrad import workflow
-    from spikegrad.config import make_config
     from spikegrad.distributed import world
-    from spikegrad.train import data_parallel_step, epoch_seed
+    from spikegrad.train import build
+    from spikegrad.train.config import make_config
+    from spikegrad.train.loop import epoch_seed, step
 
     cfg = make_config(None, None, dtype="float64")
-    data, _ = workflow.load_data(cfg)
-    net = workflow.build_network(cfg, data.n_inputs, data.n_classes)
-    opt = workflow.make_optimizer(cfg, net, 1)
+    data, _ = build.load_data(cfg)
+    net = build.build_network(cfg, data.n_inputs, data.n_classes)
+    opt = build.make_optimizer(cfg, net, 1)
     comm, worst = world("numpy"), 0.0
     order = data.batch_order(cfg.batch_size, seed=epoch_seed(cfg.seed, 0))
     for idx in order:
         loss, grads, _ = net.loss_and_grad(*data.batch_matrix(idx), mode=cfg.grad)
         part = data.batch_matrix(idx[shard(idx.size, comm.rank, comm.size)])
-        got = data_parallel_step(net, *part, cfg.grad, {}, comm, idx.size)
+        got = step(net, *part, cfg.grad, comm, idx.size)
         worst = max(worst, abs(got[0] - loss) / abs(loss))
         for k, g in grads.items():
             worst = max(worst, float(np.abs(got[1][k] - g).max() / np.abs(g).max()))

@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from spikegrad import checkpoint as ck
-from spikegrad.distributed import LAUNCH_ENV, shard
+from spikegrad.distributed import LAUNCH_ENV, MPIComm, SingleComm, shard, world
+from spikegrad.train import checkpoint as ck
 
 HERE = Path(__file__).resolve().parent
 MPIEXEC = shutil.which("mpiexec", path=str(Path(sys.executable).parent)) or shutil.which("mpiexec")
@@ -83,11 +83,25 @@ def test_shard_covers_every_item_once_in_order(n, size):
     assert max(lens) - min(lens) <= 1 and lens == sorted(lens, reverse=True)
 
 
+def test_one_process_gets_the_single_process_communicator():
+    """Same interface as MPIComm, every collective the identity: one code path for all."""
+    public = {n for n in vars(MPIComm) if not n.startswith("_")}
+    assert public <= set(dir(SingleComm)), public - set(dir(SingleComm))
+    comm = world("numpy")  # a plain process (pytest is not launched by mpiexec)
+    assert isinstance(comm, SingleComm) and (comm.rank, comm.size, comm.busy_s) == (0, 1, 0.0)
+    buf, grads = np.arange(3.0), {"w": np.ones((2, 2))}
+    assert comm.allreduce(buf) is buf and comm.allreduce_host(buf) is buf
+    assert comm.reduce_grads(grads, 1.0) is grads
+    assert comm.allgather("x") == ["x"] and comm.bcast({"a": 1}) == {"a": 1}
+    assert comm.flagged(0) == {} and comm.flagged(15) == {0: 15}
+
+
 def test_one_process_does_not_import_mpi4py():
     code = (
-        "import sys; from spikegrad import workflow; from spikegrad.config import make_config\n"
+        "import sys; from spikegrad.train.run import fit\n"
+        "from spikegrad.train.config import make_config\n"
         "cfg = make_config(None, None, limit=96, epochs=1, hidden=(16,))\n"
-        "workflow.fit(cfg, None, log=lambda s: None)\n"
+        "fit(cfg, None, log=lambda s: None)\n"
         "print('mpi4py' in sys.modules, 'spikegrad.distributed' in sys.modules)"
     )
     r = subprocess.run(

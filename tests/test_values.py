@@ -6,14 +6,13 @@ Every check raises a spikegrad error naming the setting and the value, and a ref
 
 from __future__ import annotations
 
+import re
 import zipfile
 
 import numpy as np
 import pytest
 
 import spikegrad as sg
-from spikegrad import checkpoint as ckpt_io
-from spikegrad.config import TrainConfig, from_dict
 from spikegrad.errors import (
     BadValueError,
     ConfigError,
@@ -23,6 +22,8 @@ from spikegrad.errors import (
     ShapeError,
     TrainingError,
 )
+from spikegrad.train import checkpoint as ckpt_io
+from spikegrad.train.config import TrainConfig, from_dict
 
 NAN, INF = float("nan"), float("inf")
 
@@ -92,6 +93,31 @@ def test_config_normalises_good_values():
     assert c.hidden == (200,) and type(c.seed) is int and c.seed == 3
     assert c.b_th == INF and c.betas == (0.0, 0.5)
     assert from_dict(c.to_dict()) == c
+
+
+def test_each_range_is_declared_once_and_checked_as_described():
+    """checks.RANGES is the one declaration: its words are the error's, and the config,
+    Network and Adam refuse a value just outside it naming the setting."""
+    from dataclasses import fields
+
+    from spikegrad.checks import RANGES
+
+    for key, r in RANGES.items():
+        with pytest.raises(BadValueError) as e:
+            r.check(key, "x")
+        assert e.value.need == r.describe(), key
+    config_keys = {f.name for f in fields(TrainConfig)} & set(RANGES)
+    assert {"dt", "b_th", "epochs", "val_fraction", "lr_gamma"} <= config_keys
+    for key in config_keys:
+        r = RANGES[key]
+        if r.lo is not None and r.lo_open:
+            with pytest.raises(BadValueError, match=f"^{key} must be {re.escape(r.describe())}"):
+                TrainConfig(**{key: r.lo})
+    b_th = "^b_th must be " + re.escape(RANGES["b_th"].describe())
+    with pytest.raises(BadValueError, match=b_th):
+        sg.Network([3, 4, 2], b_th=0.0)
+    with pytest.raises(BadValueError, match=r"^max_grad_norm must be "):
+        sg.Adam({"w": np.zeros(2, np.float32)}, max_grad_norm=-1.0)
 
 
 @pytest.mark.parametrize(

@@ -29,9 +29,9 @@ def main(out: Path) -> int:
     import cupy as cp
     from mpi4py import MPI
 
-    from spikegrad import workflow
-    from spikegrad.config import make_config
     from spikegrad.distributed import launched, world
+    from spikegrad.train import run as runs
+    from spikegrad.train.config import make_config
 
     rank, size = launched()
     comm = world("cupy") if size > 1 else None  # picks the GPU of the local rank
@@ -52,9 +52,9 @@ def main(out: Path) -> int:
     quiet = lambda s: None  # noqa: E731
     ref = out / "reference"
     if size == 1 and not (ref / "last.npz").exists():
-        workflow.fit(cfg, ref, log=quiet)
+        runs.fit(cfg, ref, log=quiet)
     run = out / f"nccl-{size}"
-    workflow.fit(cfg, run, log=quiet, comm=comm if size == 1 else None)
+    runs.fit(cfg, run, log=quiet, comm=comm if size == 1 else None)
     if rank == 0:
         err = _max_rel_diff(ref / "last.npz", run / "last.npz")
         good = err <= 1e-9

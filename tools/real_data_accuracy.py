@@ -26,7 +26,8 @@ import numpy as np
 
 import spikegrad as sg
 from spikegrad import datasets
-from spikegrad.train import evaluate, train_epoch
+from spikegrad.train.evaluate import evaluate
+from spikegrad.train.loop import train_epoch
 
 REG = {"lambda_up": 0.06, "f_up": 1.0, "p_up": 1.0, "lambda_low": 100.0, "f_low": 1e-3}
 

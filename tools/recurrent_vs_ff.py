@@ -22,8 +22,9 @@ import json
 import time
 from typing import Any
 
-from spikegrad.config import TrainConfig, layer_sizes, preset
-from spikegrad.workflow import fit, load_data
+from spikegrad.train.build import load_data
+from spikegrad.train.config import TrainConfig, layer_sizes, preset
+from spikegrad.train.run import fit
 
 # over the task's preset (see the module docstring)
 TASK_SETTINGS: dict[str, dict[str, Any]] = {

@@ -26,7 +26,7 @@ from spikegrad.bench.timing import device_sync
 from spikegrad.datasets.base import EventDataset
 from spikegrad.network import Network
 from spikegrad.optim import Adam
-from spikegrad.train import train_epoch
+from spikegrad.train.loop import train_epoch
 
 SHD_TRAIN_SAMPLES = 8156
 PAPER_EPOCHS = 200

@@ -7,11 +7,11 @@ Names: "shd", "nmnist", "fmnist" (real files under the data root, see :func:`dat
 from __future__ import annotations
 
 import contextlib
-import math
+import functools
 from pathlib import Path
 from typing import Any
 
-from ..checks import check_float, check_int
+from ..checks import check_float, check_setting
 from ..errors import ConfigError, DataError
 from .base import EventDataset
 from .datafiles import MissingDataError, data_root, dataset_dir, download_files, verify_files
@@ -21,7 +21,7 @@ from .registry import DATASETS, SYNTHETIC_TASK, DatasetInfo
 from .shd import load_shd, shd_file
 from .synthetic import randman
 
-NAMES = ("shd", "nmnist", "fmnist", "synthetic")
+NAMES = tuple(DATASETS)  # the registry's names, in its order
 
 __all__ = [
     "NAMES",
@@ -37,12 +37,6 @@ __all__ = [
     "verify",
 ]
 
-_OPTIONS = {
-    "shd": ("dt", "T"),
-    "nmnist": ("dt", "T", "polarity"),
-    "fmnist": ("T", "tau_eff", "thr"),
-}
-
 
 def _info(name: str) -> DatasetInfo:
     if name not in DATASETS:
@@ -51,17 +45,20 @@ def _info(name: str) -> DatasetInfo:
 
 
 def _encoding(name: str, given: dict[str, Any]) -> dict[str, Any]:
-    bad = set(given) - set(_OPTIONS[name])
+    """The encoding options of ``name``: its registry defaults (which name every option it
+    takes) updated with ``given``, checked."""
+    known = _info(name).encoding
+    bad = set(given) - set(known)
     if bad:
         raise ConfigError(
             f"{name}: unknown option(s) {', '.join(sorted(bad))}; known: "
-            f"{', '.join(_OPTIONS[name])}, download, cache"
+            f"{', '.join(known)}, download, cache"
         )
-    enc = {**_info(name).encoding, **given}
+    enc = {**known, **given}
     try:
         if "dt" in enc:
-            enc["dt"] = check_float("dt", enc["dt"], 0, lo_open=True)
-        enc["T"] = check_int("T", enc["T"], 1)
+            enc["dt"] = check_setting("dt", enc["dt"])
+        enc["T"] = check_setting("T", enc["T"])
         for key in ("tau_eff", "thr"):
             if key in enc:
                 enc[key] = check_float(key, enc[key])
@@ -107,9 +104,18 @@ def _synthetic(split: str, given: dict[str, Any]) -> EventDataset:
             f"synthetic: unknown option(s) {', '.join(sorted(bad))}; known: {', '.join(known)}"
         )
     enc = {**SYNTHETIC_TASK, **given}
-    n = int(enc.pop("n_samples"))
-    ds = randman(n_samples=2 * n, **enc)
+    n = int(enc["n_samples"])
+    ds = _generated(**enc)
     return ds.subset(range(n)) if split == "train" else ds.subset(range(n, 2 * n))
+
+
+@functools.lru_cache(maxsize=2)
+def _generated(**task: Any) -> EventDataset:
+    """Both splits of the built-in task (``2 n_samples`` draws), generated once per process
+    and settings: training, then evaluating or plotting, draws it once. Never handed out
+    itself: callers get subsets (copies)."""
+    n = int(task.pop("n_samples"))
+    return randman(n_samples=2 * n, **task)
 
 
 def _read(reader: Any, info: DatasetInfo, root: Any, split: str, **kw: Any) -> EventDataset:
@@ -193,7 +199,8 @@ def locate(name: str, root: Any = None) -> dict[str, Any]:
 
 
 def describe(name: str) -> dict[str, Any]:
-    """Static facts of ``name``: geometry, default encoding, files, URLs, paper settings."""
+    """Static facts of ``name``: geometry, default encoding, files, URLs, the paper's notes
+    on it (its training settings are the "paper" preset: ``spikegrad.train.config``)."""
     info = _info(name)
     return {
         "name": info.name,
@@ -208,26 +215,5 @@ def describe(name: str) -> dict[str, Any]:
         "urls": {f.name: list(f.urls) for f in info.files},
         "md5": {f.name: f.md5 for f in info.files},
         "md5_list": list(info.md5_list),
-        "paper": {**_paper_training(name), **info.paper},
-    }
-
-
-def _paper_training(name: str) -> dict[str, Any]:
-    """The paper's training settings of ``name``, from the one place that holds them."""
-    if name == "synthetic":
-        return {}
-    from ..config import preset  # late import: the config layer sits above the data layer
-
-    c = preset(name, "paper")
-    return {
-        "tau_mem": c.tau_mem,
-        "tau_readout": c.tau_out,
-        "alpha": math.exp(-c.dt / c.tau_mem),
-        "alpha_out": math.exp(-c.dt / c.tau_out),
-        "init": c.init,
-        "lr": c.lr,
-        "batch_size": c.batch_size,
-        "epochs": c.epochs,
-        "f_up": (c.reg or {}).get("f_up"),
-        "readout": c.readout,
+        "paper": dict(info.paper),
     }

@@ -1,4 +1,4 @@
-"""Fixtures of the CLI and workflow tests: a runner, a tiny synthetic config, the real data."""
+"""Fixtures of the CLI and training-run tests: a runner, a tiny synthetic config, the real data."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from spikegrad.config import preset
+from spikegrad.train.config import preset
 
 # a small synthetic job (about 0.2 s per epoch) for the resume and error-path tests
 TINY = preset("synthetic").replace(

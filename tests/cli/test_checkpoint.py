@@ -8,10 +8,10 @@ import zipfile
 import numpy as np
 import pytest
 
-from spikegrad import checkpoint as ck
 from spikegrad.errors import ConfigError, DataError
 from spikegrad.optim import Adam
-from spikegrad.workflow import build_network
+from spikegrad.train import checkpoint as ck
+from spikegrad.train.build import build_network
 
 from .conftest import TINY
 

@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 from spikegrad.cli import cli
 
-from spikegrad import checkpoint as ck
-from spikegrad import workflow
-from spikegrad.config import preset
+from spikegrad.train import checkpoint as ck
+from spikegrad.train import folder
+from spikegrad.train import run as runs
+from spikegrad.train.config import preset
 
 COMMANDS = [
     "train",
@@ -57,7 +58,7 @@ def test_train_evaluate_plot_end_to_end(runner):
         "done: best val",
     ):
         assert text in res.output
-    rows = workflow.read_metrics("run")
+    rows = folder.read_metrics("run")
     assert len(rows) == 2
 
     res = runner.invoke(cli, ["evaluate", "run", "--split", "val", "--json"])
@@ -139,7 +140,7 @@ def test_resume_through_the_cli_is_bitwise(runner, tiny_toml):
 
 
 def test_ctrl_c_saves_last_and_exits_130(runner, tiny_toml, monkeypatch):
-    real = workflow.train_epoch
+    real = runs.train_epoch
 
     def pressing_ctrl_c(*args, **kw):
         hook = args[7]
@@ -152,7 +153,7 @@ def test_ctrl_c_saves_last_and_exits_130(runner, tiny_toml, monkeypatch):
 
         return real(*args[:7], on_batch, **kw)
 
-    monkeypatch.setattr(workflow, "train_epoch", pressing_ctrl_c)
+    monkeypatch.setattr(runs, "train_epoch", pressing_ctrl_c)
     res = runner.invoke(cli, ["train", "--config", str(tiny_toml), "--out", "run"])
     assert res.exit_code == 130, res.output
     assert "interrupted at epoch 1, batch 3" in res.output and "--resume run" in res.output
@@ -172,7 +173,7 @@ def test_interrupt_inside_an_update_keeps_checkpoints(runner, tiny_toml, monkeyp
     def second_ctrl_c(*args, **kw):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(workflow, "train_epoch", second_ctrl_c)
+    monkeypatch.setattr(runs, "train_epoch", second_ctrl_c)
     res = runner.invoke(cli, ["train", "--resume", "run", "--epochs", "2"])
     assert res.exit_code == 130 and "checkpoints left as they were" in res.output
     assert open("run/last.npz", "rb").read() == before

@@ -6,7 +6,8 @@ import math
 
 import pytest
 
-from spikegrad.config import (
+from spikegrad.errors import ConfigError
+from spikegrad.train.config import (
     DATASETS,
     dumps_toml,
     from_dict,
@@ -15,7 +16,6 @@ from spikegrad.config import (
     make_config,
     preset,
 )
-from spikegrad.errors import ConfigError
 
 
 @pytest.mark.parametrize("name", DATASETS)

@@ -9,8 +9,8 @@ import pytest
 from spikegrad.cli import cli
 
 import spikegrad as sg
-from spikegrad import checkpoint as ck
 from spikegrad.export import trained_network
+from spikegrad.train import checkpoint as ck
 
 from .conftest import TINY
 

@@ -9,10 +9,10 @@ import sys
 import numpy as np
 import pytest
 
-from spikegrad import workflow
 from spikegrad.errors import TrainingError
 from spikegrad.network import Network
 from spikegrad.optim import Adam
+from spikegrad.train import run as runs
 
 from .conftest import TINY
 
@@ -21,7 +21,7 @@ DEAD = TINY.replace(b_th=1e-12, epochs=2)  # an empty active band: every layer w
 
 def test_warnings_are_notes_once_per_kind_with_the_epoch():
     seen = []
-    result = workflow.fit(DEAD, log=lambda s: None, note=seen.append)
+    result = runs.fit(DEAD, log=lambda s: None, note=seen.append)
     assert seen == result.notes and len(seen) == 2  # hidden layers 1 and 2, over two epochs
     for l, text in enumerate(seen, start=1):
         assert text.startswith(f"note: epoch 1: layer {l} has no active neuron"), text
@@ -67,7 +67,7 @@ def _partial_batch_spoils(monkeypatch, what):
 def test_nan_stop_names_the_loss_or_the_gradient(monkeypatch, what, named):
     _partial_batch_spoils(monkeypatch, what)
     with pytest.raises(TrainingError) as info:
-        workflow.fit(TINY, log=lambda s: None)
+        runs.fit(TINY, log=lambda s: None)
     assert str(info.value).startswith(named), info.value
     assert "no checkpoint yet" in str(info.value)
 
@@ -82,7 +82,23 @@ def test_nan_stop_names_the_parameter_an_update_spoiled(monkeypatch, tmp_path):
 
     monkeypatch.setattr(Adam, "step", spoiling)
     with pytest.raises(TrainingError) as info:
-        workflow.fit(TINY, tmp_path / "run", log=lambda s: None)
+        runs.fit(TINY, tmp_path / "run", log=lambda s: None)
     msg = str(info.value)
     assert msg.startswith("parameter W1 became non-finite in the update at epoch 2, batch 4 ("), msg
     assert "every gradient finite" in msg and f"kept {tmp_path / 'run' / 'last.npz'}" in msg
+
+
+def test_other_commands_show_library_warnings_as_notes(tmp_path):
+    """``backend = "auto"`` on a machine without a GPU says so once, as a note, also when a
+    run is evaluated in a fresh process; never a raw RuntimeWarning with its source line."""
+    path = tmp_path / "auto.toml"
+    path.write_text(TINY.replace(epochs=1, backend="auto").to_toml(), encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}
+    for args in (["train", "--config", str(path), "-q", "--out", "r"], ["evaluate", "r"]):
+        cmd = [sys.executable, "-m", "spikegrad", *args]
+        res = subprocess.run(
+            cmd, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300
+        )
+        assert res.returncode == 0, res.stderr
+        assert "Warning" not in res.stderr
+        assert all(line.startswith("note: ") for line in res.stderr.splitlines()), res.stderr

@@ -7,7 +7,7 @@ from click.testing import CliRunner
 from spikegrad.cli import cli
 
 import spikegrad as sg
-from spikegrad.config import from_dict, make_config, preset
+from spikegrad.train.config import from_dict, make_config, preset
 
 
 def test_paper_preset_is_the_papers_fmnist_setting():

@@ -7,8 +7,8 @@ import math
 import pytest
 from spikegrad.cli import cli
 
-from spikegrad.config import TrainConfig, from_dict, load_config, make_config, preset
 from spikegrad.errors import BadValueError
+from spikegrad.train.config import TrainConfig, from_dict, load_config, make_config, preset
 
 from .test_values_cli import _one_line_error, _usage_error
 
@@ -22,7 +22,7 @@ def _config(runner, *args: str) -> TrainConfig:
 
 
 def _toml(text: str) -> dict:
-    from spikegrad.config import loads_toml
+    from spikegrad.train.config import loads_toml
 
     return loads_toml(text)
 

@@ -9,9 +9,11 @@ import numpy as np
 import pytest
 from spikegrad.cli import cli
 
-from spikegrad import checkpoint as ck
-from spikegrad import workflow
 from spikegrad.errors import ConfigError, DataError
+from spikegrad.train import build
+from spikegrad.train import checkpoint as ck
+from spikegrad.train import evaluate as evaluation
+from spikegrad.train import run as runs
 
 from .conftest import TINY, CtrlCAt, quiet
 
@@ -26,31 +28,31 @@ def _same(a, b):
 def rref(tmp_path_factory):
     """An uninterrupted 3-epoch run of a recurrent network with heterogeneous taus."""
     out = tmp_path_factory.mktemp("rref") / "run"
-    assert workflow.fit(RTINY, out, log=quiet).status == "finished"
+    assert runs.fit(RTINY, out, log=quiet).status == "finished"
     return out
 
 
 def test_alphas_drawn_from_the_seed_and_kept_apart_from_the_weights():
-    a, b = workflow.draw_alphas(RTINY), workflow.draw_alphas(RTINY)
+    a, b = build.draw_alphas(RTINY), build.draw_alphas(RTINY)
     assert [x.shape for x in a] == [(24,), (16,)] and all(map(np.array_equal, a, b))
-    assert not np.array_equal(a[0], workflow.draw_alphas(RTINY.replace(seed=1))[0])
-    assert workflow.draw_alphas(TINY) == TINY.alpha  # spread 0: the one float, as before
-    net = workflow.build_network(RTINY, 40, 10)
+    assert not np.array_equal(a[0], build.draw_alphas(RTINY.replace(seed=1))[0])
+    assert build.draw_alphas(TINY) == TINY.alpha  # spread 0: the one float, as before
+    net = build.build_network(RTINY, 40, 10)
     assert net.recurrent == [True, False] and all(map(np.array_equal, net.alphas, a))
     assert set(net.param_shapes()) == {"W1", "R1", "W2", "W_out"}
     assert net.param_shapes()["R1"] == (24, 24)
-    ff = workflow.build_network(TINY, 40, 10)
+    ff = build.build_network(TINY, 40, 10)
     assert ff.alpha == TINY.alpha and ff.recurrent == [False, False]
     # the alphas come from a stream of their own: uniform initial weights do not move
     uni = TINY.replace(init="uniform")
-    w = workflow.build_network(uni, 40, 10).params
-    w_het = workflow.build_network(uni.replace(tau_mem_spread=0.5), 40, 10).params
+    w = build.build_network(uni, 40, 10).params
+    w_het = build.build_network(uni.replace(tau_mem_spread=0.5), 40, 10).params
     assert all(np.array_equal(w[k], w_het[k]) for k in w)
 
 
 def test_checkpoint_holds_the_alphas(rref):
     saved = ck.load(rref / "last.npz")
-    assert all(map(np.array_equal, saved.alphas, workflow.draw_alphas(RTINY)))
+    assert all(map(np.array_equal, saved.alphas, build.draw_alphas(RTINY)))
     assert "R1" in saved.params and saved.config == RTINY
     with np.load(rref / "last.npz") as z:
         assert json.loads(str(z["meta"]))["version"] == ck.FORMAT_VERSION == 2
@@ -59,9 +61,9 @@ def test_checkpoint_holds_the_alphas(rref):
 
 def test_ctrl_c_then_resume_is_bitwise_with_the_alphas(rref, tmp_path):
     out = tmp_path / "run"
-    res = workflow.fit(RTINY, out, log=quiet, progress=CtrlCAt(epoch=2, batch=3))
+    res = runs.fit(RTINY, out, log=quiet, progress=CtrlCAt(epoch=2, batch=3))
     assert res.status == "interrupted"
-    res = workflow.fit(RTINY, out, resume=out, log=quiet)
+    res = runs.fit(RTINY, out, resume=out, log=quiet)
     assert res.status == "finished"
     assert _same(ck.load(out / "last.npz").params, ck.load(rref / "last.npz").params)
 
@@ -69,16 +71,16 @@ def test_ctrl_c_then_resume_is_bitwise_with_the_alphas(rref, tmp_path):
 def test_resume_and_evaluate_use_the_saved_alphas_not_a_new_draw(rref, tmp_path, monkeypatch):
     """A resumed or evaluated run must not depend on drawing the alphas again (another NumPy
     could draw other values): with the draw disabled, both still give the same numbers."""
-    before = workflow.evaluate_run(rref, "val")
+    before = evaluation.evaluate_run(rref, "val")
     out = tmp_path / "run"
-    workflow.fit(RTINY.replace(epochs=2), out, log=quiet)
+    runs.fit(RTINY.replace(epochs=2), out, log=quiet)
 
     def no_draw(config):
         raise AssertionError("alphas drawn again")
 
-    monkeypatch.setattr(workflow, "draw_alphas", no_draw)
-    assert workflow.evaluate_run(rref, "val") == before
-    workflow.fit(RTINY, out, resume=out, log=quiet)
+    monkeypatch.setattr(build, "draw_alphas", no_draw)
+    assert evaluation.evaluate_run(rref, "val") == before
+    runs.fit(RTINY, out, resume=out, log=quiet)
     assert _same(ck.load(out / "last.npz").params, ck.load(rref / "last.npz").params)
 
 
@@ -117,20 +119,20 @@ def _as_version_1(src, dst):
 
 def test_a_format_1_checkpoint_still_loads_evaluates_and_resumes(tmp_path):
     out = tmp_path / "old"
-    workflow.fit(TINY.replace(epochs=1), out, log=quiet)
-    ev = workflow.evaluate_run(out / "last.npz", "val")
+    runs.fit(TINY.replace(epochs=1), out, log=quiet)
+    ev = evaluation.evaluate_run(out / "last.npz", "val")
     _as_version_1(out / "last.npz", out / "last.npz")
     (out / "best.npz").unlink()
     old = ck.load(out / "last.npz")
     assert old.alphas is None and old.config == TINY.replace(epochs=1)
-    assert workflow.evaluate_run(out, "val") == ev
-    res = workflow.fit(TINY.replace(epochs=2), out, resume=out, log=quiet)
+    assert evaluation.evaluate_run(out, "val") == ev
+    res = runs.fit(TINY.replace(epochs=2), out, resume=out, log=quiet)
     assert res.status == "finished" and ck.load(out / "last.npz").alphas == [TINY.alpha] * 2
 
 
 def test_foreign_alphas_and_bad_alpha_arrays_are_refused(rref, tmp_path):
     saved = ck.load(rref / "last.npz")
-    other = workflow.build_network(RTINY.replace(seed=7), 40, 10)
+    other = build.build_network(RTINY.replace(seed=7), 40, 10)
     with pytest.raises(ConfigError, match="other neuron alphas"):
         ck.restore(saved, other)
     with np.load(rref / "last.npz") as z:

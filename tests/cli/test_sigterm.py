@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from spikegrad.cli import cli
 
-from spikegrad import checkpoint as ck
+from spikegrad.train import checkpoint as ck
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGTERM") or os.name != "posix", reason="POSIX signals")

@@ -6,11 +6,12 @@ import numpy as np
 from spikegrad.cli import cli
 
 import spikegrad as sg
-from spikegrad import checkpoint as ck
-from spikegrad import workflow
-from spikegrad.config import preset
 from spikegrad.datasets.registry import SYNTHETIC_TASK
-from spikegrad.train import evaluate
+from spikegrad.train import build
+from spikegrad.train import checkpoint as ck
+from spikegrad.train import evaluate as evaluation
+from spikegrad.train.config import preset
+from spikegrad.train.evaluate import evaluate
 
 
 def _same(a: sg.datasets.EventDataset, b: sg.datasets.EventDataset) -> bool:
@@ -28,16 +29,16 @@ def test_preset_encoding_is_the_library_task():
     assert sg.datasets.describe("synthetic")["encoding"] == SYNTHETIC_TASK
     for split in ("train", "test"):
         lib = sg.datasets.load("synthetic", split=split)
-        cli_data, _ = workflow.load_data(preset("synthetic").replace(val_fraction=0), split)
+        cli_data, _ = build.load_data(preset("synthetic").replace(val_fraction=0), split)
         assert len(lib) == SYNTHETIC_TASK["n_samples"] and _same(lib, cli_data)
 
 
 def test_cli_trained_model_scores_the_same_on_the_library_task(runner):
     res = runner.invoke(cli, ["train", "--epochs", "3", "-q", "--out", "run"])
     assert res.exit_code == 0, res.output
-    want = workflow.evaluate_run("run", split="test")
+    want = evaluation.evaluate_run("run", split="test")
     saved = ck.load("run/best.npz")
-    net = workflow.build_network(saved.config, 100, 10)
+    net = build.build_network(saved.config, 100, 10)
     ck.restore(saved, net)
     got = evaluate(net, sg.datasets.load("synthetic", split="test"))
     assert got["accuracy"] == want["accuracy"] and got["loss"] == want["loss"]

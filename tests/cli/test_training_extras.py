@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 from spikegrad.cli import cli
 
-from spikegrad import checkpoint as ck
-from spikegrad import workflow
-from spikegrad.config import load_config, make_config
 from spikegrad.errors import ConfigError
+from spikegrad.train import build
+from spikegrad.train import checkpoint as ck
+from spikegrad.train import run as runs
+from spikegrad.train.config import load_config, make_config
 
 from .conftest import TINY, CtrlCAt, quiet
 
@@ -28,11 +29,11 @@ def _rows(out):
 def test_schedule_and_extras_resume_bit_for_bit(tmp_path):
     """Ctrl-C mid-epoch, then --resume: the schedule continues at the saved Adam step."""
     ref = tmp_path / "ref"
-    assert workflow.fit(EXTRAS, ref, log=quiet).status == "finished"
+    assert runs.fit(EXTRAS, ref, log=quiet).status == "finished"
     out = tmp_path / "run"
-    res = workflow.fit(EXTRAS, out, log=quiet, progress=CtrlCAt(epoch=2, batch=3))
+    res = runs.fit(EXTRAS, out, log=quiet, progress=CtrlCAt(epoch=2, batch=3))
     assert res.status == "interrupted"
-    res = workflow.fit(EXTRAS, out, resume=out, log=quiet)
+    res = runs.fit(EXTRAS, out, resume=out, log=quiet)
     assert res.status == "finished"
     a, b = ck.load(out / "last.npz").params, ck.load(ref / "last.npz").params
     assert all(np.array_equal(a[k], b[k]) for k in a)
@@ -45,41 +46,41 @@ def test_schedule_and_extras_resume_bit_for_bit(tmp_path):
         frac = (s - 1 - warm) / (total - warm)
         assert lr == pytest.approx(1e-3 + (TINY.lr - 1e-3) * 0.5 * (1 + math.cos(math.pi * frac)))
     plain = tmp_path / "plain"  # the extras change the result
-    workflow.fit(TINY, plain, log=quiet)
+    runs.fit(TINY, plain, log=quiet)
     c = ck.load(plain / "last.npz").params
     assert not np.array_equal(a["W1"], c["W1"])
 
 
 def test_step_schedule_in_metrics(tmp_path):
     cfg = TINY.replace(lr_schedule="step", lr_step_epochs=1, lr_gamma=0.5)
-    res = workflow.fit(cfg, None, log=quiet)
+    res = runs.fit(cfg, None, log=quiet)
     assert [r["lr"] for r in res.history] == [TINY.lr * 0.5**e for e in range(3)]
 
 
 def test_early_stopping_and_its_resume(tmp_path, monkeypatch):
     scores = iter([0.5, 0.6, 0.55, 0.58, 0.9, 0.9, 0.9, 0.9])
 
-    def fake_evaluate(net, data, batch_size=256):
+    def fake_evaluate(net, data, batch_size=256, comm=None):
         return {"accuracy": next(scores), "loss": 1.0}
 
-    monkeypatch.setattr(workflow, "evaluate", fake_evaluate)
+    monkeypatch.setattr(runs, "evaluate", fake_evaluate)
     lines: list[str] = []
     out = tmp_path / "run"
-    res = workflow.fit(TINY.replace(epochs=6, patience=2), out, log=lines.append)
+    res = runs.fit(TINY.replace(epochs=6, patience=2), out, log=lines.append)
     assert (res.status, res.epoch, len(res.history)) == ("stopped early", 4, 4)
     assert res.best == {"epoch": 2, "score": 0.6}
     assert any(line.startswith("early stop: no better val accuracy in 2 epochs") for line in lines)
     assert ck.load(out / "last.npz").epoch == 4 and ck.load(out / "best.npz").epoch == 2
-    res = workflow.fit(TINY.replace(epochs=8, patience=2), out, resume=out, log=quiet)
+    res = runs.fit(TINY.replace(epochs=8, patience=2), out, resume=out, log=quiet)
     assert (res.status, res.epoch, len(res.history)) == ("stopped early", 4, 4)  # no new epoch
     assert len(_rows(out)) == 4
 
 
 def test_cosine_run_refuses_new_epochs_on_resume(tmp_path):
     out = tmp_path / "run"
-    workflow.fit(EXTRAS.replace(epochs=1), out, log=quiet)
+    runs.fit(EXTRAS.replace(epochs=1), out, log=quiet)
     with pytest.raises(ConfigError, match="cosine schedule's length"):
-        workflow.fit(EXTRAS.replace(epochs=2), out, resume=out, log=quiet)
+        runs.fit(EXTRAS.replace(epochs=2), out, resume=out, log=quiet)
 
 
 @pytest.mark.parametrize(
@@ -121,7 +122,7 @@ def test_cli_options_reach_the_config_and_toml_round_trips(runner):
     assert (cfg.tau_mem, cfg.tau_out, cfg.threshold) == (20e-3, 5e-3, 0.8)
     assert cfg.alpha == pytest.approx(math.exp(-1e-3 / 20e-3))
     assert cfg == make_config(None, "cfg.toml")
-    net = workflow.build_network(cfg, 10, 3)
+    net = build.build_network(cfg, 10, 3)
     assert net.alpha == pytest.approx(cfg.alpha) and net.threshold == 0.8
 
 

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 from spikegrad.cli import cli
 
-from spikegrad import workflow
-from spikegrad.config import load_config
 from spikegrad.errors import BadValueError, ConfigError
+from spikegrad.train import folder
+from spikegrad.train import run as runs
+from spikegrad.train.config import load_config
 
 from .conftest import TINY
 
@@ -127,7 +128,7 @@ def test_plot_refuses_bad_out_and_sample_before_writing(runner, tiny_run, args, 
 def test_an_epoch_without_updates_is_refused_before_writing(runner, tmp_path):
     cfg = TINY.replace(limit=40, batch_size=64, drop_last=True)  # 30 training samples
     with pytest.raises(ConfigError, match=r"30 training samples .* fill no batch of 64"):
-        workflow.fit(cfg, tmp_path / "lib")
+        runs.fit(cfg, tmp_path / "lib")
     assert not (tmp_path / "lib").exists()
     path = tmp_path / "drop.toml"
     path.write_text(cfg.replace(limit=0).to_toml(), encoding="utf-8")
@@ -136,12 +137,12 @@ def test_an_epoch_without_updates_is_refused_before_writing(runner, tmp_path):
     assert "would make no update" in err and "limit 40" in err
     assert not (tmp_path / "cli").exists()
     # without drop_last the incomplete batch is trained: one update per epoch
-    res = workflow.fit(cfg.replace(drop_last=False, epochs=1), None, log=lambda s: None)
+    res = runs.fit(cfg.replace(drop_last=False, epochs=1), None, log=lambda s: None)
     assert res.history[0]["step"] == 1
 
 
 def test_resuming_a_finished_run_is_refused(runner, tiny_run):
-    metrics = (workflow.read_metrics(tiny_run), open(f"{tiny_run}/last.npz", "rb").read())
+    metrics = (folder.read_metrics(tiny_run), open(f"{tiny_run}/last.npz", "rb").read())
     err = _usage_error(
         runner.invoke(cli, ["train", "--resume", tiny_run, "--epochs", "1"]), "--epochs", "1"
     )
@@ -149,11 +150,11 @@ def test_resuming_a_finished_run_is_refused(runner, tiny_run):
     err = _one_line_error(runner.invoke(cli, ["train", "--resume", tiny_run]))
     assert "epochs must be > 1 to train on" in err
     with pytest.raises(BadValueError, match="already trained 1 epochs"):
-        workflow.fit(TINY.replace(epochs=1), tiny_run, resume=tiny_run)
-    assert (workflow.read_metrics(tiny_run), open(f"{tiny_run}/last.npz", "rb").read()) == metrics
+        runs.fit(TINY.replace(epochs=1), tiny_run, resume=tiny_run)
+    assert (folder.read_metrics(tiny_run), open(f"{tiny_run}/last.npz", "rb").read()) == metrics
     res = runner.invoke(cli, ["train", "-q", "--resume", tiny_run, "--epochs", "2"])
     assert res.exit_code == 0, res.output
-    assert [r["epoch"] for r in workflow.read_metrics(tiny_run)] == [1, 2]
+    assert [r["epoch"] for r in folder.read_metrics(tiny_run)] == [1, 2]
 
 
 def test_garbage_checkpoint_via_the_cli(runner, tmp_path):
@@ -161,3 +162,23 @@ def test_garbage_checkpoint_via_the_cli(runner, tmp_path):
     np.savez(path, meta=np.array([{"a": 1}], dtype=object))
     err = _one_line_error(runner.invoke(cli, ["evaluate", str(path)]))
     assert "corrupt or not a spikegrad checkpoint" in err and "allow_pickle" not in err
+
+
+def test_numeric_options_take_type_and_range_from_the_one_declaration():
+    from spikegrad.cli import Setting
+
+    from spikegrad.checks import RANGES
+
+    numeric = {
+        (cmd, p.name): p
+        for cmd in ("train", "evaluate", "export")
+        for p in cli.commands[cmd].params
+        if isinstance(p.type, Setting)
+    }
+    assert {("train", "lr"), ("train", "b_th"), ("evaluate", "limit"), ("export", "dt")} <= set(
+        numeric
+    )
+    for (_, name), p in numeric.items():
+        assert p.type.range is RANGES[name] and p.help.endswith(f"[{RANGES[name].describe()}]")
+    typed = {p.name for p in cli.commands["train"].params if p.type.name in ("integer", "float")}
+    assert typed - {n for c, n in numeric if c == "train"} == {"seed"}  # checked by check_seed

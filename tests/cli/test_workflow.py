@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from spikegrad import checkpoint as ck
-from spikegrad import workflow
 from spikegrad.errors import ConfigError, TrainingError
 from spikegrad.network import Network
+from spikegrad.train import checkpoint as ck
+from spikegrad.train import run as runs
 
 from .conftest import TINY, CtrlCAt, quiet
 
@@ -27,7 +27,7 @@ def _same(a, b):
 def reference(tmp_path_factory):
     """An uninterrupted 3-epoch run."""
     out = tmp_path_factory.mktemp("ref") / "run"
-    res = workflow.fit(TINY, out, log=quiet)
+    res = runs.fit(TINY, out, log=quiet)
     assert res.status == "finished" and res.epoch == 3
     return out
 
@@ -57,8 +57,8 @@ def test_run_folder(reference):
 
 def test_resume_after_an_epoch_is_bitwise(reference, tmp_path):
     out = tmp_path / "run"
-    workflow.fit(TINY.replace(epochs=2), out, log=quiet)
-    res = workflow.fit(TINY, out, resume=out, log=quiet)
+    runs.fit(TINY.replace(epochs=2), out, log=quiet)
+    res = runs.fit(TINY, out, resume=out, log=quiet)
     assert res.status == "finished"
     assert _same(_params(out / "last.npz"), _params(reference / "last.npz"))
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
@@ -70,12 +70,12 @@ def test_resume_after_an_epoch_is_bitwise(reference, tmp_path):
 
 def test_ctrl_c_mid_epoch_then_resume_is_bitwise(reference, tmp_path):
     out = tmp_path / "run"
-    res = workflow.fit(TINY, out, log=quiet, progress=CtrlCAt(epoch=2, batch=4))
+    res = runs.fit(TINY, out, log=quiet, progress=CtrlCAt(epoch=2, batch=4))
     assert (res.status, res.epoch, res.batch) == ("interrupted", 1, 4)
     saved = ck.load(out / "last.npz")
     assert (saved.epoch, saved.batch, saved.adam_step) == (1, 4, 10 + 4)
     assert saved.state["stats"]["batches"] == 4
-    res = workflow.fit(TINY, out, resume=out / "last.npz", log=quiet)
+    res = runs.fit(TINY, out, resume=out / "last.npz", log=quiet)
     assert res.status == "finished" and len(res.history) == 3
     assert _same(_params(out / "last.npz"), _params(reference / "last.npz"))
     ref = [
@@ -86,7 +86,7 @@ def test_ctrl_c_mid_epoch_then_resume_is_bitwise(reference, tmp_path):
 
 def test_non_finite_loss_stops_and_keeps_last_good(tmp_path, monkeypatch):
     out = tmp_path / "run"
-    workflow.fit(TINY.replace(epochs=1), out, log=quiet)
+    runs.fit(TINY.replace(epochs=1), out, log=quiet)
     good = _params(out / "last.npz")
     real, calls = Network.loss_and_grad, {"n": 0}
 
@@ -97,12 +97,12 @@ def test_non_finite_loss_stops_and_keeps_last_good(tmp_path, monkeypatch):
 
     monkeypatch.setattr(Network, "loss_and_grad", poisoned)
     with pytest.raises(TrainingError, match=r"non-finite loss .* epoch 2, batch 5"):
-        workflow.fit(TINY, out, resume=out, log=quiet)
+        runs.fit(TINY, out, resume=out, log=quiet)
     assert _same(_params(out / "last.npz"), good)
 
 
 def test_resume_refuses_changed_settings_and_fresh_run_refuses_used_folder(reference):
     with pytest.raises(ConfigError, match="differs from the checkpoint's in lr"):
-        workflow.fit(TINY.replace(lr=1e-2), reference, resume=reference, log=quiet)
+        runs.fit(TINY.replace(lr=1e-2), reference, resume=reference, log=quiet)
     with pytest.raises(ConfigError, match="already holds a run"):
-        workflow.fit(TINY, reference, log=quiet)
+        runs.fit(TINY, reference, log=quiet)

@@ -9,7 +9,7 @@ from fake_cupy import SYNCS
 import spikegrad as sg
 from spikegrad.datasets.synthetic import randman
 from spikegrad.optim import LRSchedule
-from spikegrad.train import train_epoch
+from spikegrad.train.loop import train_epoch
 
 DATA = dict(n_samples=50, n_classes=4, n_inputs=10, T=12, seed=1)  # 7 batches of <= 8
 CLIP = 1e-5  # below this small network's gradient norms (~3e-4)

@@ -11,7 +11,8 @@ import spikegrad as sg
 from spikegrad.datasets.synthetic import randman
 from spikegrad.errors import TrainingError
 from spikegrad.network import Network
-from spikegrad.train import EpochStats, evaluate, train_epoch
+from spikegrad.train.evaluate import evaluate
+from spikegrad.train.loop import EpochStats, train_epoch
 
 DATA = dict(n_samples=50, n_classes=4, n_inputs=10, T=12, seed=1)  # 7 batches of <= 8
 

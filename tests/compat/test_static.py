@@ -27,8 +27,10 @@ GENERIC = (
     "ops/surrogate.py",
     "loss.py",
     "optim.py",
-    "train.py",
-    "workflow.py",
+    "train/loop.py",
+    "train/run.py",
+    "train/evaluate.py",
+    "train/diagnosis.py",
     "kernels/host.py",
 )
 _MODULE_NAMES = {"xp", "cupy", "cp"}

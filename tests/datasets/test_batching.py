@@ -14,7 +14,7 @@ from spikegrad.backend import Backend
 from spikegrad.datasets.base import EventDataset
 from spikegrad.datasets.batching import Prefetcher, device_copier, prefetch
 from spikegrad.spikes import SpikeMatrix, spike_matrix_from_keys
-from spikegrad.train import epoch_seed, train_epoch
+from spikegrad.train.loop import epoch_seed, train_epoch
 
 
 def random_dataset(rng, n=40, T=12, N=9, p=0.15, empty=(3, 7)) -> EventDataset:

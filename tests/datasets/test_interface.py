@@ -10,6 +10,7 @@ from spikegrad import datasets
 from spikegrad.datasets import cache as event_cache
 from spikegrad.datasets.binning import bin_events
 from spikegrad.datasets.datafiles import user_cache_dir
+from spikegrad.train.config import paper_training
 
 
 def test_names_and_describe():
@@ -20,7 +21,8 @@ def test_names_and_describe():
     assert d["md5_list"][0] == "https://zenkelab.org/datasets/md5sums.txt"
     assert datasets.describe("nmnist")["md5"]["Train.zip"] == "20959b8e626244a1b502305a9e6e2031"
     f = datasets.describe("fmnist")
-    assert f["paper"]["lr"] == 2e-4 and f["paper"]["init"] == "normal" and f["n_inputs"] == 784
+    paper = paper_training("fmnist")  # the run layer's "paper" preset, shown by datasets info
+    assert paper["lr"] == 2e-4 and paper["init"] == "normal" and f["n_inputs"] == 784
     assert datasets.describe("synthetic")["files"] == []
     with pytest.raises(sg.ConfigError, match="unknown data set 'mnist'"):
         datasets.describe("mnist")

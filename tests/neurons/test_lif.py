@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from spikegrad.config import TrainConfig
+from spikegrad.train.config import TrainConfig
 from spikegrad.errors import BadValueError
 from spikegrad.neurons import LIF, lif
 

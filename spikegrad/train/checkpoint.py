@@ -21,13 +21,14 @@ from typing import Any
 
 import numpy as np
 
-from .backend import to_numpy
-from .config import TrainConfig, loads_toml
+from ..backend import to_numpy
+from ..errors import ConfigError, DataError, SpikegradError
+from ..network import Network
+from ..npzfile import read_npz, write_npz
+from ..optim import Adam
+from .config import TrainConfig
 from .config import from_dict as config_from_dict
-from .errors import ConfigError, DataError, SpikegradError
-from .network import Network
-from .npzfile import read_npz, write_npz
-from .optim import Adam
+from .toml import loads_toml
 
 FORMAT_VERSION = 2  # 2: the hidden layers' alphas (version 1 files load; alphas None)
 SUFFIX = ".npz"
@@ -160,7 +161,7 @@ def restore(ckpt: Checkpoint, net: Network, opt: Adam | None = None) -> None:
     if ckpt.alphas is not None and not _same_alphas(ckpt.alphas, net.alphas):
         raise ConfigError(
             f"{ckpt.path or 'checkpoint'}: holds other neuron alphas than this network (build "
-            "it with the checkpoint's: workflow.network_from_checkpoint)"
+            "it with the checkpoint's: train.build.network_from_checkpoint)"
         )
     net.params = ckpt.params
     if opt is not None:

@@ -1,18 +1,18 @@
-"""Training settings: one frozen record, the paper's presets per data set, TOML in and out.
+"""The training settings: one frozen record, checked field by field, and where it comes from.
 
 A :class:`TrainConfig` holds everything a run needs; ``config.toml`` in a run folder is its
 :meth:`TrainConfig.to_toml`, so ``spikegrad train --config run/config.toml`` reruns it.
-The presets are the paper's settings (PAPER.md §3); "synthetic" is the built-in quick job.
-Decay factors come from the time constants: alpha = exp(-dt / tau_mem),
-alpha_out = exp(-dt / tau_out); with ``tau_mem_spread`` > 0 every hidden neuron gets its own
-tau_mem, drawn once from the run's seed (``spikegrad.neurons.lif.heterogeneous_alpha``).
+Precedence of ``spikegrad train``: options > ``--config`` file > preset
+(:mod:`spikegrad.train.presets`, the paper's settings, PAPER.md §3). Numeric fields are
+checked against their one declared range (``spikegrad.checks.RANGES``). Decay factors come
+from the time constants: alpha = exp(-dt / tau_mem), alpha_out = exp(-dt / tau_out); with
+``tau_mem_spread`` > 0 every hidden neuron gets its own tau_mem, drawn once from the run's
+seed (``spikegrad.neurons.lif.heterogeneous_alpha``).
 """
 
 from __future__ import annotations
 
-import json
 import math
-import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -20,8 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from .backend import BACKENDS
-from .checks import (
+from ..backend import BACKENDS
+from ..checks import (
+    DTYPES,
+    MODES,
+    RANGES,
     check_betas,
     check_bool,
     check_choice,
@@ -30,22 +33,21 @@ from .checks import (
     check_per_layer_bools,
     check_reg_values,
     check_seed,
+    check_setting,
     check_sizes,
     check_str,
     check_table,
 )
-from .datasets.registry import SYNTHETIC_TASK
-from .errors import BadValueError, ConfigError
-from .loss import RegParams
-from .network import INITS, MODES
-from .ops.readout import READOUTS
-from .optim import SCHEDULES
+from ..datasets.registry import DATASETS as _REGISTRY
+from ..errors import BadValueError, ConfigError
+from ..layers import INITS
+from ..loss import RegParams
+from ..ops.readout import READOUTS
+from ..optim import SCHEDULES
+from .presets import PRESETS, REG, preset_note, preset_settings
+from .toml import dumps_toml, loads_toml
 
-DATASETS = ("synthetic", "fmnist", "nmnist", "shd")
-# "tuned" is what the README recommends, the default; "recurrent" exists for SHD only
-PRESETS = ("tuned", "paper", "recurrent")
-DTYPES = ("float32", "float64")
-_REG = RegParams().as_dict()
+DATASETS = tuple(_REGISTRY)  # the data set names, in the registry's order
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,7 @@ class TrainConfig:
     surrogate_scale: float = 100.0
     readout: str = "max"
     init: str = "normal"
-    reg: dict[str, float] | None = field(default_factory=lambda: dict(_REG))
+    reg: dict[str, float] | None = field(default_factory=lambda: dict(REG))
     grad: str = "sparse"
     epochs: int = 12
     batch_size: int = 64
@@ -105,17 +107,18 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         for f in fields(self):
-            check = _CHECKS.get(f.name) or _BY_TYPE.get(str(f.type))
+            check = check_setting if f.name in RANGES else _CHECKS.get(f.name)
+            check = check or _BY_TYPE.get(str(f.type))
             if check is not None:
                 object.__setattr__(self, f.name, check(f.name, getattr(self, f.name)))
-        checks = ((self.encoding.get("dt", self.dt) == self.dt, "encoding.dt must equal dt"),)
-        for ok, msg in checks:
-            if not ok:
-                raise ConfigError(f"config: {msg}")
+        if self.encoding.get("dt", self.dt) != self.dt:
+            raise ConfigError("config: encoding.dt must equal dt")
+        if self.lr_min >= self.lr:
+            need = f"a finite number in [0, lr) (lr {self.lr:g})"
+            raise BadValueError("lr_min", self.lr_min, need)
         rec = check_per_layer_bools("recurrent", self.recurrent, len(self.hidden))
         one = isinstance(self.recurrent, (bool, np.bool_))  # kept as given: one, or per layer
         object.__setattr__(self, "recurrent", bool(self.recurrent) if one else tuple(rec))
-        _check_training_extras(self)
 
     @property
     def alpha(self) -> float:
@@ -194,42 +197,20 @@ def _choice(choices: tuple[str, ...]) -> Callable[[str, Any], str]:
     return lambda key, value: check_choice(key, value, choices)
 
 
-def _num(
-    lo: float | None = None, hi: float | None = None, **kw: bool
-) -> Callable[[str, Any], float]:
-    return lambda key, value: check_float(key, value, lo, hi, **kw)
-
-
-def _pos(key: str, value: Any) -> float:
-    return check_float(key, value, 0, lo_open=True)
-
-
-# The value checks of every field, in one place (options and TOML keys alike); a field not
-# listed is checked by its annotated type alone.
+# The checks of the fields that are not numbers with a declared range (those are checked
+# against ``checks.RANGES``); a field in neither is checked by its annotated type alone.
 _CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "dataset": _choice(DATASETS),
     "encoding": check_table,
-    "limit": lambda k, v: check_int(k, v, 0),
-    "val_fraction": _num(0, 1, hi_open=True),
     "hidden": check_sizes,
     # "recurrent": checked in __post_init__ against the number of hidden layers
-    "dt": _pos,
-    "tau_mem": _pos,
-    "tau_mem_spread": _num(0),
-    "tau_out": _pos,
-    "threshold": _pos,
-    "b_th": _num(0, lo_open=True, inf_ok=True),
-    "surrogate_scale": _num(0),
     "readout": _choice(READOUTS),
     "preset": _choice(PRESETS),
     "init": _choice(INITS),
     "reg": _reg,
     "grad": _choice(MODES),
-    "epochs": lambda k, v: check_int(k, v, 1),
-    "batch_size": lambda k, v: check_int(k, v, 1),
-    "lr": _pos,
     "betas": check_betas,
-    "eps": _pos,
+    "lr_schedule": _choice(SCHEDULES),
     "dtype": _choice(DTYPES),
     "backend": _choice(BACKENDS),
     "seed": check_seed,
@@ -242,113 +223,37 @@ _BY_TYPE: dict[str, Callable[[str, Any], Any]] = {
 }
 
 
-_FMNIST_ENC = {"T": 100, "tau_eff": 20.0, "thr": 0.2}
-_PRESETS: dict[str, dict[str, Any]] = {
-    # the built-in quick job: 3000 training and 1000 validation samples, about 10 s on 2 cores
-    "synthetic": {
-        "encoding": dict(SYNTHETIC_TASK),  # the one definition (datasets/registry.py)
-    },
-    # PAPER.md §3, one column each; the paper had no validation slice (we keep 10%)
-    "fmnist": {
-        "encoding": _FMNIST_ENC,
-        "val_fraction": 0.1,
-        "hidden": (200, 200),
-        "init": "normal",
-        "reg": {**_REG, "f_up": 1.0},
-        "epochs": 100,
-        "batch_size": 256,
-        "drop_last": True,
-        "lr": 2e-4,
-    },
-    "nmnist": {
-        "encoding": {"dt": 1e-3, "T": 300, "polarity": "merge"},
-        "val_fraction": 0.1,
-        "hidden": (200, 200),
-        "init": "uniform",
-        "reg": {**_REG, "f_up": 1.0},
-        "epochs": 100,
-        "batch_size": 256,
-        "drop_last": True,
-        "lr": 2e-4,
-    },
-    # SHD: readout "sum" is the code's HEAD / v2 setting (its README: needed for 75+ %)
-    "shd": {
-        "encoding": {"dt": 2e-3, "T": 500},
-        "val_fraction": 0.1,
-        "hidden": (200, 200),
-        "dt": 2e-3,
-        "tau_out": 20e-3,
-        "init": "uniform",
-        "readout": "sum",
-        "reg": {**_REG, "f_up": 10.0},
-        "epochs": 200,
-        "batch_size": 256,
-        "drop_last": True,
-        "lr": 1e-3,
-    },
-}
-
-
-# Recipes measured to beat the paper's settings, over the paper preset (README, "Accuracy on
-# real data"): Fashion-MNIST reaches >= 86 % validation accuracy within 30 epochs.
-_TUNED: dict[str, dict[str, Any]] = {
-    "fmnist": {"batch_size": 64, "lr": 2e-3, "lr_schedule": "cosine", "epochs": 30},
-}
-# The recurrent SHD recipe, over the paper preset: one recurrent hidden layer of 128 LIF
-# neurons with heterogeneous membrane time constants, Gamma distributed with mean 20 ms and
-# shape k = 3 (coefficient of variation 1/sqrt(3)), batch 64, Adam lr 1e-3, 150 epochs,
-# max-over-time readout: the SHD defaults of the code of Perez-Nieves, Leung, Dayan &
-# Goodman, "Neural heterogeneity promotes robust learning", Nat. Commun. 12, 5791 (2021),
-# GitHub npvoid/neural_heterogeneity (main.py: --nb_recurrent 128, --tau_mem 20e-3,
-# --dist gamma --dist_prms 3, --het_ab 1 for the heterogeneous initialisation, --batch_size
-# 64, --lr 1e-3, --nb_epochs 150). Kept from the paper preset: dt 2 ms and T 500 (their code
-# steps 0.5 ms x 2000, the same 1 s), uniform init, tau_out and the regulariser. Their
-# neuron also has a synaptic current (tau_syn 10 ms) that spikegrad's LIF has not, and they
-# train the time constants, which spikegrad keeps fixed. Not run here: SHD is not on this
-# machine.
-_RECURRENT: dict[str, dict[str, Any]] = {
-    "shd": {
-        "hidden": (128,),
-        "recurrent": True,
-        "tau_mem": 20e-3,
-        "tau_mem_spread": 1 / math.sqrt(3),
-        "batch_size": 64,
-        "lr": 1e-3,
-        "epochs": 150,
-        "readout": "max",
-    },
-}
-
-
-def preset_note(dataset: str, name: str) -> str:
-    """One line on what preset ``name`` of ``dataset`` is (printed at the start of a run)."""
-    if name == "paper" or dataset == "synthetic":
-        return "the paper's settings" if dataset != "synthetic" else "the built-in quick job"
-    if name == "recurrent":
-        return (
-            "the recurrent recipe of Perez-Nieves et al. 2021 (neural heterogeneity): one "
-            "recurrent layer, Gamma-distributed tau_mem"
-        )
-    if dataset in _TUNED:
-        changes = ", ".join(f"{k} {v}" for k, v in _TUNED[dataset].items())
-        return f"the paper's settings with {changes} (--preset paper: the paper's exactly)"
-    return f"no tuned recipe for {dataset} yet: the paper's settings"
-
-
 def preset(dataset: str = "synthetic", name: str = "tuned") -> TrainConfig:
     """The settings of preset ``name`` for ``dataset``: "paper" (PAPER.md §3), "tuned" (the
     paper's with a recipe measured to do better, where there is one) or "recurrent" (SHD
     only: the recurrent, heterogeneous-tau recipe of Perez-Nieves et al. 2021, see
-    ``_RECURRENT``); "synthetic" is the quick job under "tuned" and "paper"."""
-    if dataset not in _PRESETS:
+    ``presets.RECURRENT``); "synthetic" is the quick job under "tuned" and "paper". The
+    encoding is the data set's default (its registry entry)."""
+    if dataset not in _REGISTRY:
         raise ConfigError(f"dataset must be one of {', '.join(DATASETS)}; got {dataset!r}")
-    if name not in PRESETS:
-        raise ConfigError(f"preset must be one of {', '.join(PRESETS)}; got {name!r}")
-    if name == "recurrent" and dataset not in _RECURRENT:
-        need = f"tuned or paper for {dataset} (recurrent exists for {', '.join(_RECURRENT)})"
-        raise BadValueError("preset", name, need)
-    recipe = {"tuned": _TUNED, "recurrent": _RECURRENT}.get(name, {}).get(dataset, {})
-    return TrainConfig(dataset=dataset, preset=name, **{**_PRESETS[dataset], **recipe})
+    settings = preset_settings(dataset, name)
+    encoding = dict(_REGISTRY[dataset].encoding)
+    return TrainConfig(dataset=dataset, preset=name, encoding=encoding, **settings)
+
+
+def paper_training(dataset: str) -> dict[str, Any]:
+    """The paper's training settings of ``dataset`` (its "paper" preset), as ``spikegrad
+    datasets info`` shows them; empty for the built-in task."""
+    if dataset == "synthetic":
+        return {}
+    c = preset(dataset, "paper")
+    return {
+        "tau_mem": c.tau_mem,
+        "tau_readout": c.tau_out,
+        "alpha": c.alpha,
+        "alpha_out": c.alpha_out,
+        "init": c.init,
+        "lr": c.lr,
+        "batch_size": c.batch_size,
+        "epochs": c.epochs,
+        "f_up": (c.reg or {}).get("f_up"),
+        "readout": c.readout,
+    }
 
 
 def from_dict(d: dict[str, Any], base: TrainConfig | None = None) -> TrainConfig:
@@ -413,79 +318,8 @@ def make_config(
     return from_dict(changes, cfg)
 
 
-def _check_training_extras(c: TrainConfig) -> None:
-    """The schedule, weight decay, clipping and early-stopping keys: one line per bad value."""
-    finite = lambda v: isinstance(v, (int, float)) and math.isfinite(v)  # noqa: E731
-    whole = lambda v: isinstance(v, int) and not isinstance(v, bool)  # noqa: E731
-    checks = (
-        ("lr_schedule", c.lr_schedule in SCHEDULES, f"one of {', '.join(SCHEDULES)}"),
-        ("lr_min", finite(c.lr_min) and 0 <= c.lr_min < c.lr, "a number in [0, lr)"),
-        ("lr_step_epochs", whole(c.lr_step_epochs) and c.lr_step_epochs >= 1, "an integer >= 1"),
-        ("lr_gamma", finite(c.lr_gamma) and 0 < c.lr_gamma <= 1, "a number in (0, 1]"),
-        ("warmup_epochs", whole(c.warmup_epochs) and c.warmup_epochs >= 0, "an integer >= 0"),
-        ("weight_decay", finite(c.weight_decay) and c.weight_decay >= 0, "a number >= 0"),
-        ("clip_grad_norm", finite(c.clip_grad_norm) and c.clip_grad_norm >= 0, "a number >= 0"),
-        ("patience", whole(c.patience) and c.patience >= 0, "an integer >= 0 (0: off)"),
-    )
-    for name, ok, want in checks:
-        if not ok:
-            raise ConfigError(f"config: {name} must be {want}; got {getattr(c, name)!r}")
-
-
 def _check_keys(d: dict[str, Any]) -> None:
     known = {f.name for f in fields(TrainConfig)}
     bad = sorted(set(d) - known)
     if bad:
         raise ConfigError(f"unknown config keys {bad}; known: {', '.join(sorted(known))}")
-
-
-# ------------------------------------------------------------------------------ TOML
-def loads_toml(text: str) -> dict[str, Any]:
-    """Parse TOML with ``tomllib`` (Python >= 3.11) or the ``tomli`` backport."""
-    try:
-        import tomllib
-    except ImportError:  # Python 3.10
-        try:
-            import tomli as tomllib
-        except ImportError:
-            raise ConfigError(
-                "reading TOML on Python 3.10 needs 'tomli' (pip install tomli)"
-            ) from None
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"invalid TOML: {exc}") from None
-
-
-_BARE = re.compile(r"^[A-Za-z0-9_-]+$")
-
-
-def _key(k: str) -> str:
-    return k if _BARE.match(k) else json.dumps(k)
-
-
-def _value(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, float):
-        if math.isnan(v):
-            return "nan"
-        return ("inf" if v > 0 else "-inf") if math.isinf(v) else repr(v)
-    if isinstance(v, str):
-        return json.dumps(v)  # a valid TOML basic string
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_value(x) for x in v) + "]"
-    raise ConfigError(f"cannot write {type(v).__name__} value {v!r} as TOML")
-
-
-def dumps_toml(d: dict[str, Any]) -> str:
-    """Write a flat mapping plus one level of tables (dict values) as TOML."""
-    top = [f"{_key(k)} = {_value(v)}" for k, v in d.items() if not isinstance(v, dict)]
-    tables = [
-        "\n".join([f"[{_key(k)}]", *(f"{_key(a)} = {_value(b)}" for a, b in v.items())])
-        for k, v in d.items()
-        if isinstance(v, dict)
-    ]
-    return "\n\n".join(["\n".join(top), *tables]) + "\n"

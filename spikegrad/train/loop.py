@@ -1,21 +1,23 @@
-"""Training and evaluation loops over an EventDataset; no I/O beyond a callback."""
+"""The training loop over an EventDataset: one step function, one epoch; no I/O beyond a
+callback. One process and a data-parallel job run the same code (the communicator of one
+process makes every collective the identity)."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from .backend import Array, to_numpy
-from .datasets.base import EventDataset
-from .datasets.batching import prefetch
-from .distributed import MPIComm, reduce_grads, shard
-from .errors import ConfigError, TrainingError
-from .network import Network, StepStats
-from .optim import Adam
+from ..backend import Array
+from ..datasets.base import EventDataset
+from ..datasets.batching import prefetch
+from ..distributed import SINGLE, Comm, shard
+from ..errors import ConfigError, TrainingError
+from ..network import Network, StepStats
+from ..optim import Adam
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
@@ -74,6 +76,21 @@ class EpochStats:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def add(self, r: Step, n: int, step_s: float, batch_s: float, timing: bool) -> None:
+        """Account the host values of one step of ``n`` samples (the device sums are
+        :class:`_DeviceSums`'): spike rates, counts, seconds (forward and backward with
+        ``timing``)."""
+        self.rate = [a + b for a, b in zip(self.rate or [0.0] * len(r.rate), r.rate, strict=True)]
+        self.n += n
+        self.batches += 1
+        self.step_s += step_s
+        self.epoch_s += batch_s
+        self.comm_s += r.comm_s
+        if timing and r.stats is not None:
+            self.forward_s += r.stats["forward_s"]
+            self.backward_s += r.stats["backward_s"]
+            self.timed = True
+
 
 class _DeviceSums:
     """The sums of an epoch that come from device values (loss, correct predictions, active
@@ -127,19 +144,35 @@ class _DeviceSums:
         return vals[2]
 
 
-def data_parallel_step(
-    net: Network, x: Any, y: np.ndarray, mode: str, timed: dict, comm: MPIComm, n: int
-) -> tuple[Any, dict[str, Array], Any, Array, list[float], StepStats | None, float]:
-    """One global batch of ``n`` samples of which this rank holds (x, y), possibly none.
+class Step(NamedTuple):
+    """One update's worth of a global batch, reduced over the ranks (so the same on each).
 
-    Returns the batch's mean loss, gradients (mean over the global batch), correct
-    predictions, active fractions and spike rates, all reduced over the ranks; this rank's
-    StepStats (None for an empty share); and the seconds spent in the collectives.
-    Shapes: x (b, T, N0) with b = len(y) <= n; active fractions (L,), rates [L].
+    Shapes: loss () float64 (mean over the global batch), grads {name: param shape},
+    correct () int64, frac (L,) float64 active fractions, rate [L] spike rates; stats: this
+    rank's StepStats (None for an empty share); comm_s: seconds in the collectives.
     """
-    xp, w = net.backend.xp, len(y) / n
+
+    loss: Any
+    grads: dict[str, Array]
+    correct: Any
+    frac: Array
+    rate: list[float]
+    stats: StepStats | None
+    comm_s: float
+
+
+def step(
+    net: Network, x: Any, y: np.ndarray, mode: str, comm: Comm, n: int, timing: bool = False
+) -> Step:
+    """Loss, gradients and sums of one global batch of ``n`` samples of which this rank holds
+    (x, y), possibly none; each rank's terms are weighted by its share ``len(y) / n`` and
+    summed over the ranks. ``timing``: time forward and backward (StepStats).
+
+    Shapes: x (b, T, N0) with b = len(y) <= n.
+    """
+    xp, w, busy = net.backend.xp, len(y) / n, comm.busy_s
     if len(y):
-        loss, grads, st = net.loss_and_grad(x, y, mode=mode, **timed)
+        loss, grads, st = net.loss_and_grad(x, y, mode=mode, **({"timing": True} if timing else {}))
         correct = (st["scores"].argmax(axis=1) == xp.asarray(y)).sum()
         head = xp.stack([xp.asarray(loss, dtype=xp.float64) * w, correct.astype(xp.float64)])
         terms = xp.concatenate([head, st.active_fraction_on_device() * w])
@@ -148,12 +181,20 @@ def data_parallel_step(
         st = None
         grads = {k: xp.zeros(shape, dtype=net.dtype) for k, shape in net.param_shapes().items()}
         terms, rate = xp.zeros(2 + net.n_hidden), np.zeros(net.n_hidden)
-    t0 = time.perf_counter()
-    grads = reduce_grads(comm, grads, w)
+    grads = comm.reduce_grads(grads, w)
     comm.allreduce(terms)
     comm.allreduce_host(rate)
-    spent = time.perf_counter() - t0
-    return terms[0], grads, terms[1].astype(xp.int64), terms[2:], rate.tolist(), st, spent
+    correct = terms[1].astype(xp.int64)
+    return Step(terms[0], grads, correct, terms[2:], rate.tolist(), st, comm.busy_s - busy)
+
+
+def batches(
+    data: EventDataset, batch_size: int, seed: int, epoch: int, comm: Comm, **kw: Any
+) -> Any:
+    """The batches of epoch ``epoch`` (order from :func:`epoch_seed`), this rank's share of
+    each, prefetched (``kw``: ``drop_last``, ``start``, ``backend``); a context manager."""
+    part = lambda m: shard(m, comm.rank, comm.size)  # noqa: E731
+    return prefetch(data, batch_size, epoch_seed(seed, epoch), part=part, **kw)
 
 
 def train_epoch(
@@ -171,7 +212,7 @@ def train_epoch(
     drop_last: bool = False,
     read_every: int = 10,
     timing: bool = False,
-    comm: MPIComm | None = None,
+    comm: Comm = SINGLE,
 ) -> dict[str, Any]:
     """One pass over ``data`` with Adam; returns ``stats.summary()``.
 
@@ -190,41 +231,19 @@ def train_epoch(
     if read_every < 1:
         raise ConfigError(f"read_every must be >= 1; got {read_every}")
     stats = EpochStats() if stats is None else stats
-    xp = net.backend.xp
-    sums = _DeviceSums(xp, stats)
-    timed = {"timing": True} if timing else {}
+    sums = _DeviceSums(net.backend.xp, stats)
     last = float("nan")
     t_prev = time.perf_counter()
-    seed_e, backend = epoch_seed(seed, epoch), net.backend
-    part = None if comm is None else lambda n: shard(n, comm.rank, comm.size)
-    kw = {"drop_last": drop_last, "start": start, "backend": backend, "part": part}
-    with prefetch(data, batch_size, seed_e, **kw) as b:
-        for done, (x, y) in enumerate(b, start=start + 1):
-            if comm is None:
-                loss, grads, st = net.loss_and_grad(x, y, mode=mode, **timed)
-                n, correct = len(y), (st["scores"].argmax(axis=1) == xp.asarray(y)).sum()
-                frac, rate = st.active_fraction_on_device(), st["spike_rate"]
-            else:
-                n = batch_len(len(data), batch_size, done)
-                loss, grads, correct, frac, rate, st, spent = data_parallel_step(
-                    net, x, y, mode, timed, comm, n
-                )
-                stats.comm_s += spent
+    kw = {"drop_last": drop_last, "start": start, "backend": net.backend}
+    with batches(data, batch_size, seed, epoch, comm, **kw) as each:
+        for done, (x, y) in enumerate(each, start=start + 1):
+            n = batch_len(len(data), batch_size, done)
+            r = step(net, x, y, mode, comm, n, timing)
             t0 = time.perf_counter()
-            opt.step(grads, check_finite=False)  # checked below with the loss, no device read
+            opt.step(r.grads, check_finite=False)  # checked below with the loss, no device read
             t1 = time.perf_counter()
-            sums.add(loss, n, correct, frac, done, net.params)
-            if not stats.rate:
-                stats.rate = [0.0] * len(rate)
-            stats.rate = [a + b for a, b in zip(stats.rate, rate, strict=True)]
-            stats.n += n
-            stats.batches += 1
-            stats.step_s += t1 - t0
-            stats.epoch_s += t1 - t_prev
-            if timing and st is not None:
-                stats.forward_s += st["forward_s"]
-                stats.backward_s += st["backward_s"]
-                stats.timed = True
+            sums.add(r.loss, n, r.correct, r.frac, done, net.params)
+            stats.add(r, n, t1 - t0, t1 - t_prev, timing)
             if done == start + 1 or done % read_every == 0:
                 last = sums.read(epoch)
             if on_batch is not None:
@@ -236,37 +255,3 @@ def train_epoch(
             t_prev = time.perf_counter()
     sums.read(epoch)
     return stats.summary()
-
-
-def evaluate(
-    net: Network, data: EventDataset, batch_size: int = 256, comm: MPIComm | None = None
-) -> dict[str, Any]:
-    """Accuracy, mean cross-entropy and confusion matrix (rows: true class) on ``data``.
-
-    ``comm``: every rank evaluates its contiguous share of ``data`` and the sums are reduced,
-    so every rank returns the result over all of ``data``.
-    """
-    from .ops.readout import cross_entropy
-
-    K = net.sizes[-1]
-    xp = net.backend.xp
-    n = max(len(data), 1)
-    if comm is not None:
-        data = data.subset(np.arange(len(data))[shard(len(data), comm.rank, comm.size)])
-    conf = np.zeros((K, K), dtype=np.int64)
-    loss = xp.zeros((), dtype=xp.float64)  # summed on the device; predictions come to the host
-    for x, y in data.batches(batch_size, shuffle=False, prepare=True):
-        m = net.forward(x)
-        ce, _ = cross_entropy(m, net.backend.asarray(y))
-        loss = loss + xp.asarray(ce, dtype=xp.float64) * len(y)
-        np.add.at(conf, (y, to_numpy(m.argmax(axis=1))), 1)
-    if comm is not None:
-        sums = comm.allreduce_host(np.concatenate([[float(loss)], conf.ravel()]))
-        loss, conf = sums[0], sums[1:].astype(np.int64).reshape(K, K)
-    per_class = conf.diagonal() / np.maximum(conf.sum(axis=1), 1)
-    return {
-        "accuracy": float(conf.trace() / n),
-        "loss": float(loss) / n,
-        "per_class_accuracy": per_class.tolist(),
-        "confusion": conf.tolist(),
-    }

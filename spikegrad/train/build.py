@@ -1,0 +1,104 @@
+"""What a config makes: the data (train, validation), the network and the optimiser."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..datasets import load
+from ..datasets.base import EventDataset
+from ..network import Network
+from ..neurons.lif import heterogeneous_alpha
+from ..optim import Adam, LRSchedule
+from . import checkpoint as ckpt_io
+from .config import TrainConfig
+
+
+def load_data(
+    config: TrainConfig, split: str = "train"
+) -> tuple[EventDataset, EventDataset | None]:
+    """(train, validation) for split "train"; (test, None) for "test".
+
+    Training data: the data set's training split, a seeded random ``limit`` of it, then a
+    seeded validation slice. Every split is encoded with the same ``config.encoding``.
+    """
+    root = config.data_dir or None
+    if split == "test":
+        return load(config.dataset, root=root, split="test", **config.encoding), None
+    data = load(config.dataset, root=root, split="train", **config.encoding)
+    if config.limit and config.limit < len(data):
+        rng = np.random.default_rng(np.random.SeedSequence([config.seed, 1]))
+        data = data.subset(np.sort(rng.permutation(len(data))[: config.limit]))
+    if config.val_fraction == 0:
+        return data, None
+    train, val = data.split(config.val_fraction, seed=config.seed)
+    return train, val
+
+
+def draw_alphas(config: TrainConfig) -> float | list[np.ndarray]:
+    """The hidden layers' decay: ``config.alpha``, or with ``tau_mem_spread`` > 0 one array of
+    per-neuron alphas per hidden layer, drawn from the run's seed (a stream of its own: the
+    weights' initial values do not change). Shapes: -> float or [(N_l,) float64]."""
+    if not config.tau_mem_spread:
+        return config.alpha
+    rng = np.random.default_rng(np.random.SeedSequence([config.seed, 2]))
+    return [
+        heterogeneous_alpha(config.tau_mem, config.tau_mem_spread, config.dt, n, rng)
+        for n in config.hidden
+    ]
+
+
+def build_network(
+    config: TrainConfig,
+    n_inputs: int,
+    n_classes: int,
+    alphas: list[float | np.ndarray] | None = None,
+) -> Network:
+    """The network of ``config`` for data with ``n_inputs`` units and ``n_classes`` classes;
+    ``alphas`` (one float or (N_l,) array per hidden layer, e.g. a checkpoint's) replaces
+    the alphas drawn from ``config`` (:func:`draw_alphas`)."""
+    return Network(
+        [n_inputs, *config.hidden, n_classes],
+        alpha=draw_alphas(config) if alphas is None else alphas,
+        recurrent=list(config.recurrent_layers),
+        alpha_out=config.alpha_out,
+        threshold=config.threshold,
+        b_th=config.b_th,
+        surrogate_scale=config.surrogate_scale,
+        readout=config.readout,
+        reg=config.reg,
+        init=config.init,
+        dtype=config.dtype,
+        backend=config.backend,
+        seed=config.seed,
+    )
+
+
+def network_from_checkpoint(ck: ckpt_io.Checkpoint, n_inputs: int, n_classes: int) -> Network:
+    """The network of checkpoint ``ck`` (its config and saved alphas) holding its parameters."""
+    net = build_network(ck.config, n_inputs, n_classes, ck.alphas)
+    ckpt_io.restore(ck, net)
+    return net
+
+
+def make_optimizer(config: TrainConfig, net: Network, steps_per_epoch: int) -> Adam:
+    """Adam over ``net.params`` with the config's schedule, weight decay and clipping; the
+    schedule is a function of Adam's step count, so it resumes with the checkpoint."""
+    schedule = LRSchedule(
+        config.lr,
+        config.lr_schedule,
+        steps_per_epoch,
+        config.epochs * steps_per_epoch,
+        config.lr_step_epochs,
+        config.lr_gamma,
+        config.lr_min,
+        config.warmup_epochs * steps_per_epoch,
+    )
+    return Adam(
+        net.params,
+        lr=config.lr,
+        betas=config.betas,
+        eps=config.eps,
+        weight_decay=config.weight_decay,
+        schedule=schedule,
+        max_grad_norm=config.clip_grad_norm,
+    )
