@@ -8,9 +8,9 @@ import math
 import numpy as np
 import pytest
 
-from spikegrad.train.config import TrainConfig
 from spikegrad.errors import BadValueError
 from spikegrad.neurons import LIF, lif
+from spikegrad.train.config import TrainConfig
 
 
 def _run(alpha, theta, h):
