@@ -39,7 +39,7 @@ def test_step_by_hand():
 
 def test_zero_synaptic_decay_is_lif_delayed_by_one_step():
     h = np.random.default_rng(0).normal(0.5, 0.6, (12, 3))
-    v, s, _ = _run(h, 0.8, 0.0, 1.0)
+    v, _, _ = _run(h, 0.8, 0.0, 1.0)
     p, st, vl = lif.params(h, 0.8, 1.0), lif.initial_state(np, (1, 3), h.dtype), [np.zeros(3)]
     for t in range(11):
         st, _, _ = lif.step(p, st, h[t][None])
