@@ -107,8 +107,8 @@ class Network:
     alpha_out: readout decay per step.
     recurrent: False, True or a list of bools per hidden layer; a recurrent layer l adds the
     parameter "R{l}" (N_l, N_l).
-    threshold: theta. b_th: half-width of the active band |V - theta| < b_th (inf: dense
-    surrogate). surrogate_scale: beta_s. readout: "max" | "sum" | "last".
+    threshold: theta. b_th: half-width of the active band |V - theta| < b_th (ALIF: |V - A|;
+    inf: dense surrogate). surrogate_scale: beta_s. readout: "max" | "sum" | "last".
     reg: None or dict of RegParams keys (lambda_up, f_up, p_up, lambda_low, f_low).
     init: "uniform" (U(+-1/sqrt(fan_in))) or "normal" (N(0, (20 (1 - alpha_j)/sqrt(fan_in))^2)
     for column j, alpha_j the receiving neuron's decay). R{l} uses the same scheme with
