@@ -23,7 +23,7 @@ from types import ModuleType
 
 import numpy as np
 
-from ..backend import Array, call, get_xp, register
+from ..backend import Array, call, get_xp, lookup, register
 from ..errors import KernelError, ShapeError
 from ..ops.surrogate import ActiveSet, active_from_distance
 from ..spikes import SpikeMatrix
@@ -182,7 +182,7 @@ def register_ops(kind: ModuleType) -> None:
     of the LIF ops (the arrays, then the kind's FORWARD_ARGS or ADJOINT_ARGS, then the mode's
     settings). The dense forward and backward are xp-generic (they also run on CuPy); the
     sparse ones, whose CUDA kernels a kind brings with its kernels, are registered for CuPy
-    as a refusal naming the kind until then."""
+    as a refusal naming the kind unless a CUDA kernel is registered already."""
     nf, na = len(kind.FORWARD_ARGS), len(kind.ADJOINT_ARGS)
     ff, rc = kind.OPS[False], kind.OPS[True]
 
@@ -224,5 +224,13 @@ def register_ops(kind: ModuleType) -> None:
     ):
         for name, fn, generic in zip(names, fns, (True, False, True, False), strict=True):
             register(name, "numpy", xp_generic=generic)(fn)
-            if not generic:
+            if not generic and not _has(name, "cupy"):  # never hide a CUDA kernel
                 register(name, "cupy")(refuse)
+
+
+def _has(op: str, backend: str) -> bool:
+    try:
+        lookup(op, backend)
+    except KernelError:
+        return False
+    return True
