@@ -216,6 +216,8 @@ def test_short_form_is_from_layers():
     assert all(np.array_equal(short.params[k], long.params[k]) for k in long.params)
     assert [layer.ops.forward for layer in short.layers] == ["ralif_forward", "cuba_forward"]
     assert short.hidden[1].neuron.alpha_syn.tolist() == alpha_syn.tolist()
+    with pytest.raises(sg.ConfigError, match=r"^Network\.neurons is fixed at construction"):
+        short.neurons = ["lif", "lif"]
 
 
 def test_defaults_are_the_stated_ones():
