@@ -32,10 +32,12 @@ from typing import Any
 
 import numpy as np
 
+from . import neurons
 from .backend import Array, Backend, Timer, get_backend, to_numpy
 from .checks import (
     DTYPES,
     MODES,
+    _is_list,
     check_alphas,
     check_choice,
     check_int,
@@ -49,7 +51,6 @@ from .errors import BadValueError, ConfigError, InputError, ShapeError
 from .layers import INITS, Hidden, HiddenLayer, Readout, Signal, Tape
 from .layers.base import array_leaves, input_signal
 from .loss import RegParams, spike_count_reg
-from .neurons import LIF
 from .neurons.lif import ALPHA
 from .ops.readout import READOUTS, cross_entropy
 from .spikes import SpikeEvents, SpikeMatrix, as_spike_matrix
@@ -83,21 +84,31 @@ class Network:
 
     A composition of layer records (:mod:`spikegrad.layers`): ``net.layers`` (one
     :class:`~spikegrad.layers.HiddenLayer` per hidden layer: a neuron kind, feed-forward or
-    recurrent) and ``net.readout_layer``. This constructor is the short form for LIF layers;
-    :meth:`from_layers` builds a network from :class:`~spikegrad.layers.Hidden` records (the
-    same network, the same initial parameters, for the same layers).
+    recurrent) and ``net.readout_layer``. This constructor is the short form (one threshold
+    for all layers); :meth:`from_layers` builds a network from
+    :class:`~spikegrad.layers.Hidden` records (the same network, the same initial parameters,
+    for the same layers).
 
     Parameters
     ----------
     sizes: [N0, N1, ..., NL, K]: inputs, L >= 1 hidden layers, classes.
+    neuron: the neuron kind of every hidden layer, or a list with one per hidden layer:
+    "lif", "cuba" (a synaptic current) or "alif" (an adaptive threshold), ALGORITHM.md §8
+    (:mod:`spikegrad.neurons`).
     alpha: membrane decay per step (exp(-dt/tau)): one number for every hidden layer, or a
     list with one entry per hidden layer, each a number or an array of N_l numbers (one per
     neuron, e.g. from :func:`spikegrad.neurons.lif.heterogeneous_alpha`); all in [0, 1].
+    alpha_syn: the synaptic current's decay of the "cuba" layers (default exp(-1/5): tau_syn
+    5 ms at dt 1 ms, the SHD paper's model). alpha_adapt: the adaptation's decay rho of the
+    "alif" layers (default exp(-1/200): tau_adapt 200 ms, LSNN's); beta_adapt: its strength
+    (default 1.8, LSNN's; 0 is LIF). Each None (the default), one number for every layer of
+    the kinds that have it, or a list with one entry per hidden layer (a number or an (N_l,)
+    array; None for the layers of kinds without it).
     alpha_out: readout decay per step.
     recurrent: False, True or a list of bools per hidden layer; a recurrent layer l adds the
     parameter "R{l}" (N_l, N_l).
-    threshold: theta. b_th: half-width of the active band |V - theta| < b_th (inf: dense
-    surrogate). surrogate_scale: beta_s. readout: "max" | "sum" | "last".
+    threshold: theta. b_th: half-width of the active band |V - theta| < b_th (ALIF: |V - A|;
+    inf: dense surrogate). surrogate_scale: beta_s. readout: "max" | "sum" | "last".
     reg: None or dict of RegParams keys (lambda_up, f_up, p_up, lambda_low, f_low).
     init: "uniform" (U(+-1/sqrt(fan_in))) or "normal" (N(0, (20 (1 - alpha_j)/sqrt(fan_in))^2)
     for column j, alpha_j the receiving neuron's decay). R{l} uses the same scheme with
@@ -105,9 +116,10 @@ class Network:
     Parameter order (init draws, checkpoints): W1, R1 (if recurrent), W2, ..., W_out.
     dtype: "float32" or "float64". backend: "numpy", "cupy" or "auto". seed: init seed.
 
-    Attributes: ``alphas`` (per hidden layer: a float or a host (N_l,) float64 array),
-    ``alpha`` (the float when every layer shares one float, else None), ``recurrent``
-    (list of bools), ``threshold`` (theta when every layer shares one, else None).
+    Attributes: ``neurons`` (the kind's name per hidden layer), ``alphas`` (per hidden layer:
+    a float or a host (N_l,) float64 array), ``alpha`` (the float when every layer shares one
+    float, else None), ``recurrent`` (list of bools), ``threshold`` (theta when every layer
+    shares one, else None).
     """
 
     def __init__(
@@ -125,15 +137,26 @@ class Network:
         backend: str = "numpy",
         seed: int = 0,
         recurrent: bool | list[bool] = False,
+        neuron: str | list[str] = "lif",
+        alpha_syn: float | list | None = None,
+        alpha_adapt: float | list | None = None,
+        beta_adapt: float | list | None = None,
     ) -> None:
         sizes = list(check_sizes("sizes", sizes, 3, "[784, 200, 10]"))
         hidden = sizes[1:-1]
         alphas = check_alphas("alpha", alpha, hidden)
         rec = check_per_layer_bools("recurrent", recurrent, len(hidden))
         theta = check_setting("threshold", threshold)
+        kinds = _kinds(neuron, len(hidden))
+        values = [{"alpha": a, "theta": theta} for a in alphas]
+        extra = {"alpha_syn": alpha_syn, "alpha_adapt": alpha_adapt, "beta_adapt": beta_adapt}
+        for key, value in extra.items():
+            for v, entry in zip(_per_layer(key, value, kinds), values, strict=True):
+                if v is not None:
+                    entry[key] = v
         layers = [
-            Hidden(n, LIF(alpha=a, theta=theta), recurrent=r)
-            for n, a, r in zip(hidden, alphas, rec, strict=True)
+            Hidden(n, kind.RECORD(**v), recurrent=r)
+            for n, kind, v, r in zip(hidden, kinds, values, rec, strict=True)
         ]
         self._build(
             sizes[0], layers, sizes[-1], alpha_out, b_th, surrogate_scale, readout, reg, init,
@@ -199,6 +222,7 @@ class Network:
         check_choice("dtype", dtype, DTYPES)
         seed = check_seed("seed", seed)
         self.sizes = [n_in, *(layer.n for layer in layers), n_out]
+        self.neurons = [layer.kind.NAME for layer in layers]
         self.alphas = [layer.neuron.alpha for layer in layers]
         self.recurrent = [layer.recurrent for layer in layers]
         one = all(isinstance(a, float) for a in self.alphas) and len(set(self.alphas)) == 1
@@ -228,7 +252,7 @@ class Network:
         self.params = self._init_params(np.random.default_rng(seed))
 
     _FIXED = frozenset(
-        "sizes alpha alphas alpha_out threshold b_th beta_s readout recurrent dtype "
+        "sizes alpha alphas alpha_out threshold b_th beta_s readout recurrent neurons dtype "
         "backend init seed".split()
     )
 
@@ -412,6 +436,48 @@ class Network:
             gl, g = self.layers[l].backward(self._params, lt, g, prev)
             grads.update(gl)
         return {k: grads[k] for k in self.param_shapes()}
+
+
+def _kinds(neuron: Any, n_layers: int) -> list[ModuleType]:
+    """The kind modules of ``neuron`` (one name for all hidden layers, or a list of one per
+    layer); ConfigError naming an unknown kind, BadValueError for a list of the wrong length."""
+    names = [neuron] * n_layers if isinstance(neuron, str) else neuron
+    if not isinstance(names, (list, tuple)) or len(names) != n_layers:
+        need = f"a kind name ({', '.join(sorted(neurons.KINDS))}) or a list of {n_layers}"
+        raise BadValueError("neuron", neuron, need)
+    for name in names:
+        if not isinstance(name, str):
+            raise BadValueError("neuron", neuron, "kind names (strings)")
+    return [neurons.get(name) for name in names]
+
+
+def _per_layer(key: str, value: Any, kinds: list[ModuleType]) -> list[Any]:
+    """The value of constant ``key`` per hidden layer (None: the kind's default, or a kind
+    without it). One value goes to every layer whose kind has the constant; a list has one
+    entry per layer, None where the kind lacks it. ConfigError if it fits no layer."""
+    has = [key in {c.name for c in kind.CONSTANTS} for kind in kinds]
+    if value is None:
+        return [None] * len(kinds)
+    owners = sorted(
+        {k.NAME for k in neurons.KINDS.values() if key in {c.name for c in k.CONSTANTS}}
+    )
+    if not _is_list(value):
+        if not any(has):
+            raise ConfigError(
+                f"{key} is a constant of {' and '.join(owners)} layers; there is none"
+            )
+        return [value if h else None for h in has]
+    if len(value) != len(kinds):
+        raise BadValueError(
+            key, value, f"a number or a list of {len(kinds)} (one per hidden layer)"
+        )
+    for l, (v, h) in enumerate(zip(value, has, strict=True), start=1):
+        if v is not None and not h:
+            raise ConfigError(
+                f"{key}[{l}] is set, but hidden layer {l} is {kinds[l - 1].NAME} "
+                f"({key} is a constant of {' and '.join(owners)} layers); use None there"
+            )
+    return list(value)
 
 
 class StepStats(Mapping):

@@ -7,9 +7,10 @@ neuron models as continuous-time ODEs. :func:`to_nir` writes a network as the gr
                    lif1 -> r1 -> lif1          (a loop edge for each recurrent layer)
 
 with ``w<l>``, ``r<l>``, ``w_out`` :class:`nir.Linear` nodes (NIR's weight is (out, in):
-``W_l.T``), ``<kind><l>`` the hidden neurons (``lif<l>`` :class:`nir.LIF`) and ``readout``
-:class:`nir.LI`. Each neuron kind maps its own nodes (``to_nir`` and ``from_nir`` of its
-module in :mod:`spikegrad.neurons`); this module walks the graph.
+``W_l.T``), ``<kind><l>`` the hidden neurons (``lif<l>`` :class:`nir.LIF`, ``cuba<l>``
+:class:`nir.CubaLIF`) and ``readout`` :class:`nir.LI`. Each neuron kind maps its own nodes
+(``to_nir`` and ``from_nir`` of its module in :mod:`spikegrad.neurons`); this module walks
+the graph.
 
 The mapping, exact. One spikegrad step is the time ``dt`` (seconds; stored in the graph's
 metadata). Its input current (the weighted spikes of step t) is held constant over the step
@@ -18,7 +19,13 @@ metadata). Its input current (the weighted spikes of step t) is held constant ov
 Hence, per neuron j (alpha may differ per neuron)::
 
     LIF  tau = -dt / ln(alpha_j), r = 1 / (1 - alpha_j), v_leak = 0, v_threshold = theta
+    CuBa CubaLIF: tau_mem and r as LIF's, tau_syn = -dt / ln(alpha_syn_j),
+         w_in = 1 / (1 - alpha_syn_j)    (I[t+1] = a_s I + (1 - a_s) w_in h; V sees I[t])
     LI   tau = -dt / ln(alpha_out), r = 1, v_leak = 0       (u[t+1] = a u + (1 - a) S W_out)
+
+ALIF has no NIR node (NIR has no adaptive threshold): :func:`to_nir` refuses it with one
+error naming the layer, unless ``approximate=True``, which writes it as a LIF with the base
+threshold (its adaptation dropped, kept in the node's metadata) and warns.
 
 alpha must lie in (0, 1) (0 and 1 have no finite positive tau). NIR's spike condition
 ``v > v_threshold`` is spikegrad's (strict), and V starts at 0 as NIR's state does.
@@ -30,14 +37,16 @@ What NIR cannot express, kept in node metadata:
   ``v_reset = 0`` and ``metadata["reset"] = "subtract"``; another tool that ignores the
   metadata resets to zero instead (:func:`to_nir` warns once per export).
 * The score of the readout (max / sum / last over time) and ``dt``: graph metadata.
-* The exact float alpha (``metadata["alpha"]``): used on import when it agrees with
+* The exact float alpha (``metadata["alpha"]``, and CuBa's ``metadata["alpha_syn"]``): used
+  on import when it agrees with
   exp(-dt/tau) to 1e-12, so that a round trip restores the parameters bit for bit.
 
 :func:`from_nir` reads such graphs, and others where they mean exactly a spikegrad network:
-weight nodes Linear, or Affine with a zero bias; hidden neurons LIF, or CubaLIF with
-``tau_syn = 0`` (no synaptic filter); the readout LI; ``v_leak = 0``; one threshold for all
-neurons of a layer. A neuron's input gain ``g = r (1 - alpha)`` (times ``w_in`` for CubaLIF) that
-is not 1 is folded into the weights that feed it (exact but for rounding). Anything else is
+weight nodes Linear, or Affine with a zero bias; hidden neurons LIF, CubaLIF with
+``tau_syn = 0`` (no synaptic filter: a LIF layer) or CubaLIF with ``tau_syn > 0`` (a CuBa
+layer); the readout LI; ``v_leak = 0``; one threshold for all neurons of a layer. A neuron's
+input gain ``g = r (1 - alpha)`` (times ``w_in (1 - alpha_syn)`` for CubaLIF) that is not 1
+is folded into the weights that feed it (exact but for rounding). Anything else is
 refused with one error naming the node and why; a LIF that resets to ``v_reset`` (not
 spikegrad's subtraction) is refused unless ``approximate=True``, which imports it with the
 subtraction reset and a warning naming the nodes.
@@ -77,8 +86,10 @@ def _nir() -> Any:
 
 
 # ---------------------------------------------------------------------------------- export
-def to_nir(net: Network, dt: float = 1e-3) -> nir_types.NIRGraph:
+def to_nir(net: Network, dt: float = 1e-3, approximate: bool = False) -> nir_types.NIRGraph:
     """The NIR graph of ``net`` with one step = ``dt`` seconds (mapping: module docstring).
+    A layer without an exact NIR node (ALIF) is refused with a ConfigError naming it, unless
+    ``approximate`` (then written approximately, with a warning).
 
     Shapes: weight nodes (N_l, N_{l-1}) = W_l.T in the network's dtype; neuron parameters
     (N_l,) float64.
@@ -92,7 +103,7 @@ def to_nir(net: Network, dt: float = 1e-3) -> nir_types.NIRGraph:
     for l, spec in enumerate(net.hidden, start=1):
         lif = f"{spec.kind.NAME}{l}"
         nodes[f"w{l}"] = nir.Linear(weight=np.ascontiguousarray(host[f"W{l}"].T))
-        nodes[lif] = spec.kind.to_nir(nir, spec.neuron, spec.n, dt, f"layer {l}")
+        nodes[lif] = spec.kind.to_nir(nir, spec.neuron, spec.n, dt, f"layer {l}", approximate)
         edges.append((f"w{l}", lif))
         if spec.recurrent:
             nodes[f"r{l}"] = nir.Linear(weight=np.ascontiguousarray(host[f"R{l}"].T))
@@ -114,10 +125,11 @@ def to_nir(net: Network, dt: float = 1e-3) -> nir_types.NIRGraph:
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta)
 
 
-def write_nir(net: Network, path: str | Path, dt: float = 1e-3) -> Path:
-    """Write :func:`to_nir` ``(net, dt)`` to the NIR (HDF5) file ``path``, atomically."""
+def write_nir(net: Network, path: str | Path, dt: float = 1e-3, approximate: bool = False) -> Path:
+    """Write :func:`to_nir` ``(net, dt, approximate)`` to the NIR (HDF5) file ``path``,
+    atomically."""
     nir = _nir()
-    graph = to_nir(net, dt)
+    graph = to_nir(net, dt, approximate)
     return atomic_write(path, lambda f: nir.write(f, graph))
 
 

@@ -1,4 +1,5 @@
-"""A deliberately plain reference of ALGORITHM.md §1-4: batch-major, one loop step per time step.
+"""A deliberately plain reference of ALGORITHM.md §1-4 and §8: batch-major, one loop step per
+time step.
 
 Independent of the engine's code (no registry, no sparse matrices, no time-major layout). The
 spike nonlinearity is a parameter: ``f``/``fprime`` = Heaviside and the band-masked surrogate
@@ -9,6 +10,14 @@ Heaviside spike, whose derivative is 0 almost everywhere: that is the detached r
 Recurrence: ``Rs`` is a list with an (N, N) matrix or None per hidden layer; the recurrent
 input at step t is ``f(V[t-1]) @ R``. ``p["alpha"]`` is one float or a list per hidden layer
 of a float or an (N,) array (per-neuron decay).
+
+Neuron kinds (§8): ``p["kind"]`` (absent: every layer "lif") is a list with "lif", "cuba" or
+"alif" per hidden layer; "cuba" layers read ``p["alpha_syn"][l]``, "alif" layers
+``p["alpha_adapt"][l]`` (rho) and ``p["beta_adapt"][l]`` (each a float or an (N,) array).
+ALIF's spike is f(V - A + theta) (f's threshold theta then means A) and its adaptation trace
+follows that spike; its reset subtracts A H(V - A). ``resets`` (a list of (B, T, N) arrays per
+hidden layer, e.g. kept by an earlier call through ``kept``) fixes the reset amounts: a
+finite-difference check of the smooth stand-in then sees exactly the detached reset.
 """
 
 from __future__ import annotations
@@ -42,25 +51,45 @@ def layer_alpha(p, l):
     return a[l] if isinstance(a, list) else a
 
 
-def forward(x, Ws, W_out, p, f, Rs=None):
-    """Returns loss and the records the backward needs. x: (B, T, N0) float."""
+def layer_kind(p, l):
+    """The neuron kind of hidden layer l (0-based)."""
+    return p["kind"][l] if "kind" in p else "lif"
+
+
+def forward(x, Ws, W_out, p, f, Rs=None, resets=None, kept=None):
+    """Returns the scores, the readout's trace, per hidden layer (input, Z, output) with Z the
+    spike function's argument (V; V - A + theta for ALIF), and the last layer's output.
+    ``kept``: a list that receives each layer's reset amounts (B, T, N). x: (B, T, N0) float.
+    """
     B, T, _ = x.shape
     Rs = Rs or [None] * len(Ws)
     inp, rec = x, []
     for l, (W, R) in enumerate(zip(Ws, Rs, strict=True)):
         N = W.shape[1]
-        alpha = layer_alpha(p, l)
-        V = np.zeros((B, T, N))
-        out = np.zeros((B, T, N))
-        reset = np.zeros((B, N))
+        alpha, kind, theta = layer_alpha(p, l), layer_kind(p, l), p["theta"]
+        V, Z, out = np.zeros((B, T, N)), np.zeros((B, T, N)), np.zeros((B, T, N))
+        I, a = np.zeros((B, T, N)), np.zeros((B, T, N))  # CuBa's current, ALIF's trace
+        reset = np.zeros((B, T, N)) if resets is None else resets[l]
         for t in range(T):
             if t > 0:
-                V[:, t] = alpha * V[:, t - 1] + inp[:, t - 1] @ W - p["theta"] * reset
+                h = inp[:, t - 1] @ W
                 if R is not None:
-                    V[:, t] += out[:, t - 1] @ R
-            reset = (V[:, t] > p["theta"]).astype(float)
-            out[:, t] = f(V[:, t])
-        rec.append((inp, V, out))
+                    h = h + out[:, t - 1] @ R
+                if kind == "cuba":
+                    I[:, t] = p["alpha_syn"][l] * I[:, t - 1] + h
+                    h = I[:, t - 1]
+                if kind == "alif":
+                    rho = p["alpha_adapt"][l]
+                    a[:, t] = rho * a[:, t - 1] + (1 - rho) * out[:, t - 1]
+                V[:, t] = alpha * V[:, t - 1] + h - reset[:, t - 1]
+            A = theta + p["beta_adapt"][l] * a[:, t] if kind == "alif" else theta
+            if resets is None:
+                reset[:, t] = A * (V[:, t] > A)
+            Z[:, t] = V[:, t] - A + theta if kind == "alif" else V[:, t]
+            out[:, t] = f(Z[:, t])
+        if kept is not None:
+            kept.append(reset)
+        rec.append((inp, Z, out))
         inp = out
     K = W_out.shape[1]
     u = np.zeros((B, T, K))
@@ -93,12 +122,12 @@ def reg_terms(out, reg):
     return loss / B, grad / B
 
 
-def loss_and_grad(x, y, Ws, W_out, p, f, fprime, reg=None, Rs=None):
+def loss_and_grad(x, y, Ws, W_out, p, f, fprime, reg=None, Rs=None, resets=None):
     """Loss and gradients {W1.., R{l} of recurrent layers, W_out} by plain BPTT with explicit
-    time loops."""
+    time loops (the reset detached; ALIF's adaptation path not)."""
     B, T, _ = x.shape
     Rs = Rs or [None] * len(Ws)
-    m, u, rec, s_last = forward(x, Ws, W_out, p, f, Rs)
+    m, u, rec, s_last = forward(x, Ws, W_out, p, f, Rs, resets)
     z = m - m.max(axis=1, keepdims=True)
     prob = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
     loss = -np.log(prob[np.arange(B), y]).mean()
@@ -127,19 +156,31 @@ def loss_and_grad(x, y, Ws, W_out, p, f, fprime, reg=None, Rs=None):
     regs = [reg_terms(out, reg) if reg else (0.0, 0.0) for (_, _, out) in rec]
     loss += sum(r[0] for r in regs)
     for l in range(len(Ws), 0, -1):
-        inp, V, out = rec[l - 1]
+        inp, Z, out = rec[l - 1]
         W, R, alpha = Ws[l - 1], Rs[l - 1], layer_alpha(p, l - 1)
+        kind = layer_kind(p, l - 1)
         g = gS + (regs[l - 1][1][:, None, :] if reg else 0.0)
-        eps = np.zeros((B, T + 1, W.shape[1]))
+        eps = np.zeros((B, T + 1, W.shape[1]))  # dL/dV[t]
+        eps_x = np.zeros((B, T + 1, W.shape[1]))  # CuBa: dL/dI[t]; ALIF: dL/da[t]
+        dh = np.zeros((B, T + 1, W.shape[1]))  # dh[:, t + 1] = dL/dh[t]
         for t in range(T - 1, -1, -1):
-            g_t = g[:, t] + (eps[:, t + 1] @ R.T if R is not None else 0.0)  # out[t] -> V[t+1]
-            eps[:, t] = g_t * fprime(V[:, t]) + alpha * eps[:, t + 1]
+            dh[:, t + 1] = eps_x[:, t + 1] if kind == "cuba" else eps[:, t + 1]
+            g_t = g[:, t] + (dh[:, t + 1] @ R.T if R is not None else 0.0)  # out[t] -> h[t]
+            if kind == "alif":
+                rho, beta = p["alpha_adapt"][l - 1], p["beta_adapt"][l - 1]
+                delta = fprime(Z[:, t]) * (g_t + (1 - rho) * eps_x[:, t + 1])
+                eps_x[:, t] = rho * eps_x[:, t + 1] - beta * delta
+            else:
+                delta = fprime(Z[:, t]) * g_t
+            eps[:, t] = delta + alpha * eps[:, t + 1]
+            if kind == "cuba":
+                eps_x[:, t] = p["alpha_syn"][l - 1] * eps_x[:, t + 1] + eps[:, t + 1]
         dW = np.zeros_like(W)
         gS = np.zeros_like(inp)
         for t in range(T):
-            dW += inp[:, t].T @ eps[:, t + 1]
-            gS[:, t] = eps[:, t + 1] @ W.T
+            dW += inp[:, t].T @ dh[:, t + 1]
+            gS[:, t] = dh[:, t + 1] @ W.T
         grads[f"W{l}"] = dW
         if R is not None:
-            grads[f"R{l}"] = sum(out[:, t].T @ eps[:, t + 1] for t in range(T))
+            grads[f"R{l}"] = sum(out[:, t].T @ dh[:, t + 1] for t in range(T))
     return loss, grads

@@ -12,7 +12,7 @@ from helpers import TOL, active_net, rel_err, spikes
 import spikegrad as sg
 from spikegrad.errors import ConfigError, DataError
 from spikegrad.layers import Hidden
-from spikegrad.neurons import LIF
+from spikegrad.neurons import ALIF, LIF, CuBa
 
 nir = pytest.importorskip("nir")
 from spikegrad.nir import from_nir, to_nir, write_nir  # noqa: E402
@@ -232,14 +232,14 @@ def _refusals():
         "syn": (
             {
                 "neu": nir.CubaLIF(
-                    tau_syn=np.full(3, 0.005),
+                    tau_syn=np.array([0.0, 0.005, 0.005]),
                     tau_mem=np.full(3, 0.01),
                     r=np.ones(3),
                     v_leak=np.zeros(3),
                     v_threshold=np.ones(3),
                 )
             },
-            "node 'neu': CubaLIF with tau_syn > 0",
+            r"node 'neu': tau_syn is 0 for some neurons only \(one kind per layer\)",
         ),
         "type": (
             {"neu": nir.Threshold(threshold=np.ones(3))},
@@ -337,3 +337,105 @@ def test_layers_with_their_own_thresholds_round_trip():
     assert [s.neuron.theta for s in back.hidden] == [0.6, 1.3] and back.threshold is None
     x = np.random.default_rng(3).random((3, 25, 5)) < 0.5
     _same(net, back, x)
+
+
+# ------------------------------------------------------------------------- CuBa and ALIF
+def _kinds_equal(a: sg.Network, b: sg.Network) -> None:
+    assert b.neurons == a.neurons
+    for sa, sb in zip(a.hidden, b.hidden, strict=True):
+        for k, v in vars(sa.neuron).items():
+            assert np.array_equal(v, getattr(sb.neuron, k)), k
+
+
+def _cuba_net(rng, recurrent=(True, False), dtype="float64") -> sg.Network:
+    layers = [
+        Hidden(9, CuBa(alpha=rng.uniform(0.6, 0.95, 9), alpha_syn=0.7), recurrent=recurrent[0]),
+        Hidden(7, CuBa(alpha=0.85, alpha_syn=rng.uniform(0.3, 0.9, 7)), recurrent=recurrent[1]),
+    ]
+    net = sg.Network.from_layers(12, layers, 4, dtype=dtype, seed=3, readout="sum")
+    net.params = {
+        k: rng.normal(0.15, 0.6, s) / np.sqrt(s[0]) for k, s in net.param_shapes().items()
+    }
+    return net
+
+
+def test_cuba_mapping_and_independent_simulation():
+    """CuBa layers export as CubaLIF nodes whose ODEs, integrated per node with the input
+    held over the step (no spikegrad code), give the network's spikes and scores."""
+    dt, rng = 1e-3, np.random.default_rng(5)
+    net = _cuba_net(rng)
+    with pytest.warns(UserWarning, match="subtracts the threshold one step after the spike"):
+        g = to_nir(net, dt)
+    node = g.nodes["cuba1"]
+    assert isinstance(node, nir.CubaLIF) and ("cuba1", "r1") in g.edges
+    a_s = np.exp(-dt / node.tau_syn)
+    assert np.allclose(a_s, 0.7, rtol=1e-15) and np.allclose(node.w_in * (1 - a_s), 1, rtol=1e-14)
+    assert node.metadata["reset"] == "subtract" and np.all(node.metadata["alpha_syn"] == 0.7)
+    x = spikes(rng, 4, 40, 12, 0.3)
+    B, T, _ = x.shape
+    inp, out = x.astype(np.float64), []
+    for l in (1, 2):
+        w, c = g.nodes[f"w{l}"].weight, g.nodes[f"cuba{l}"]
+        rec = g.nodes[f"r{l}"].weight if f"r{l}" in g.nodes else None
+        a, a_s = np.exp(-dt / c.tau_mem), np.exp(-dt / c.tau_syn)
+        v, i = np.zeros((B, w.shape[0])), np.zeros((B, w.shape[0]))
+        s = np.zeros((B, T, w.shape[0]), bool)
+        for t in range(T):
+            s[:, t] = v > c.v_threshold
+            cur = inp[:, t] @ w.T + (s[:, t] @ rec.T if rec is not None else 0)
+            v, i = (
+                a * v + (1 - a) * c.r * i - c.v_threshold * s[:, t],
+                a_s * i + (1 - a_s) * c.w_in * cur,
+            )
+        out.append(s)
+        inp = s.astype(np.float64)
+    s_net = [_dense(e) for e in net.hidden_spikes(x)]
+    assert all(s.sum() > 20 for s in s_net)
+    for sim, got in zip(out, s_net, strict=True):
+        assert np.array_equal(sim, got)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_cuba_round_trip_graph_and_file_is_exact(tmp_path, dtype):
+    rng = np.random.default_rng(6)
+    net = _cuba_net(rng, dtype=dtype)
+    x = spikes(rng, 3, 30, 12, 0.4)
+    with pytest.warns(UserWarning):
+        back = from_nir(write_nir(net, tmp_path / "c.nir", dt=5e-4))
+    _same(net, back, x)
+    _kinds_equal(net, back)
+
+
+def test_cubalif_without_synaptic_filter_still_reads_as_lif():
+    g = _graph()
+    cuba = nir.CubaLIF(
+        tau_syn=np.zeros(3), tau_mem=np.full(3, 0.01), r=g.nodes["neu"].r, v_leak=np.zeros(3),
+        v_threshold=np.ones(3), metadata={"reset": "subtract"},
+    )  # fmt: skip
+    assert from_nir(_graph(neu=cuba), dt=1e-3).neurons == ["lif"]
+    cuba.tau_syn = np.full(3, 0.005)
+    net = from_nir(_graph(neu=cuba), dt=1e-3)
+    assert net.neurons == ["cuba"] and net.hidden[0].neuron.alpha_syn == pytest.approx(np.exp(-0.2))
+    # the gain w_in (1 - alpha_syn) r (1 - alpha) = 1 - alpha_syn is folded into W1
+    w = np.asarray(g.nodes["fc"].weight.T)
+    assert np.allclose(net.params["W1"], w * (1 - np.exp(-0.2)), rtol=1e-14)
+
+
+def test_alif_export_refused_unless_approximate(tmp_path):
+    layers = [Hidden(6, LIF(alpha=0.8)), Hidden(4, ALIF(alpha=0.9, beta_adapt=[0, 1, 2, 3.0]))]
+    net = sg.Network.from_layers(5, layers, 3, dtype="float64", seed=2)
+    with pytest.raises(ConfigError, match=r"^layer 2: ALIF has no NIR node") as info:
+        to_nir(net)
+    assert "\n" not in str(info.value)
+    with pytest.raises(ConfigError, match=r"^layer 2: ALIF"):
+        write_nir(net, tmp_path / "a.nir")
+    assert not (tmp_path / "a.nir").exists()
+    with pytest.warns(UserWarning, match="without their threshold adaptation"):
+        g = to_nir(net, approximate=True)
+    node = g.nodes["alif2"]
+    assert isinstance(node, nir.LIF) and np.all(node.v_threshold == 1.0)
+    assert node.metadata["beta_adapt"].tolist() == [0, 1, 2, 3]
+    with pytest.warns(UserWarning):
+        back = from_nir(write_nir(net, tmp_path / "a.nir", approximate=True))
+    assert back.neurons == ["lif", "lif"]  # what NIR states: the adaptation is gone
+    assert np.array_equal(back.params["W2"], net.params["W2"])

@@ -1,6 +1,6 @@
 """Neuron kinds: one module each, registered by name (docs/neuron-kinds.md).
 
-A kind module (today :mod:`.lif`) owns, as small records and pure functions:
+A kind module (:mod:`.lif`, :mod:`.cuba`, :mod:`.alif`) owns, as small records and pure functions:
 
 * its constants: ``CONSTANTS`` (:class:`~.base.Constant` records: ranges, defaults, help, the
   config option that sets each) and the constants record class (e.g. :class:`~.lif.LIF`),
@@ -10,7 +10,11 @@ A kind module (today :mod:`.lif`) owns, as small records and pure functions:
 * the ops of its layers (``OPS[recurrent]``, ``FORWARD_ARGS``, ``ADJOINT_ARGS``, ``op_args``),
   whose NumPy twins are the drivers of :mod:`.twin` over these functions,
 * its model-file fields (``model_fields``, ``from_model_fields``) and its NIR mapping
-  (``NIR_NODES``, ``to_nir``, ``from_nir``, ``NIR_EXPORT_WARNING``).
+  (``NIR_NODES``, ``to_nir``, ``NIR_EXPORT_WARNING``, and ``from_nir`` when it reads a node).
+
+A kind without native kernels (CuBa, ALIF today) has its ops registered as the twin drivers
+(:func:`.twin.register_ops`): it trains on NumPy; on CuPy its dense mode runs, its sparse mode
+and inference are refused with a KernelError naming it.
 
 Recurrence is not a kind: any kind is run feed-forward or recurrent by its layer
 (:class:`spikegrad.layers.Hidden`).
@@ -21,23 +25,26 @@ from __future__ import annotations
 from types import ModuleType
 
 from ..errors import ConfigError
-from . import lif
+from . import alif, cuba, lif, twin
+from .alif import ALIF
 from .base import Constant, OpNames
+from .cuba import CuBa
 from .lif import LIF
 
 # What a kind module must define (checked when it is registered).
 REQUIRED = (
     "NAME CONSTANTS FORWARD_ARGS ADJOINT_ARGS OPS op_args params initial_state fire distance "
     "update step record record_distance initial_adjoint adjoint current_grad init_decay "
-    "model_fields from_model_fields NIR_NODES NIR_EXPORT_WARNING to_nir from_nir"
-).split()
+    "model_fields from_model_fields NIR_NODES NIR_EXPORT_WARNING to_nir"
+).split()  # and from_nir when NIR_NODES is not empty
 
 KINDS: dict[str, ModuleType] = {}
 
 
 def register(kind: ModuleType) -> ModuleType:
     """Add a kind module to the registry under its ``NAME``."""
-    missing = [k for k in REQUIRED if not hasattr(kind, k)]
+    need = [*REQUIRED, "from_nir"] if getattr(kind, "NIR_NODES", ()) else REQUIRED
+    missing = [k for k in need if not hasattr(kind, k)]
     if missing:
         raise ConfigError(f"neuron kind {kind.__name__} lacks {', '.join(missing)}")
     KINDS[kind.NAME] = kind
@@ -57,5 +64,21 @@ def kind_of(constants: object) -> ModuleType:
 
 
 register(lif)
+for _kind in (cuba, alif):
+    register(_kind)
+    twin.register_ops(_kind)
 
-__all__ = ["KINDS", "LIF", "Constant", "OpNames", "get", "kind_of", "lif", "register"]
+__all__ = [
+    "ALIF",
+    "KINDS",
+    "LIF",
+    "Constant",
+    "CuBa",
+    "OpNames",
+    "alif",
+    "cuba",
+    "get",
+    "kind_of",
+    "lif",
+    "register",
+]

@@ -72,6 +72,8 @@ class LIF:
         return check_constants(self, CONSTANTS, n)
 
 
+RECORD = LIF  # the constants record of this kind
+
 # --------------------------------------------------------------------------- the ops' side
 # The layer ops take the forward constants (alpha, theta) and the adjoint's (alpha) in these
 # orders, after their arrays; alpha on the backend in the network's dtype when per neuron.
@@ -149,7 +151,7 @@ def step(p: Params, st: State, h: Array) -> tuple[State, Array, Array]:
     return update(p, st, s, h), s, distance(p, st)
 
 
-def record(st: State) -> Array:
+def record(p: Params, st: State) -> Array:
     """What the dense mode keeps of step t for the surrogate: V[t]."""
     return st.v
 
@@ -232,14 +234,15 @@ def v1_layers(meta: dict) -> list[dict]:
 # ------------------------------------------------------------------------------------- NIR
 # NIR states neurons as ODEs; one step is dt seconds, the input held over it (zero-order
 # hold): tau dv/dt = (v_leak - v) + r I gives v[t+1] = a v[t] + (1 - a) r I[t], a = exp(-dt/tau).
-NIR_NODES = ("LIF", "CubaLIF")  # the NIR node types this kind reads
+NIR_NODES = ("LIF",)  # the NIR node types this kind reads (a CubaLIF via the CuBa kind)
 RESET = "subtract"  # metadata["reset"] of spikegrad's LIF nodes
 
 
-def to_nir(nir: Any, c: LIF, n: int, dt: float, what: str) -> Any:
+def to_nir(nir: Any, c: LIF, n: int, dt: float, what: str, approximate: bool = False) -> Any:
     """The nir.LIF node of a layer: tau = -dt / ln(alpha_j), r = 1 / (1 - alpha_j),
     v_leak = 0, v_threshold = theta; the reset (subtract theta one step after the spike,
-    which NIR cannot state) and the exact alpha in its metadata. Shapes: parameters (n,)."""
+    which NIR cannot state) and the exact alpha in its metadata. Exact, so ``approximate``
+    changes nothing. Shapes: parameters (n,)."""
     a = np.broadcast_to(np.asarray(c.alpha, np.float64), (n,)).copy()
     return nir.LIF(
         tau=tau_of(a, dt, what),
@@ -259,9 +262,10 @@ NIR_EXPORT_WARNING = (
 
 def from_nir(rd: Any, name: str, n: int, dt: float) -> tuple[LIF, np.ndarray]:
     """(constants, input gain (n,)) of NIR node ``name``: a LIF, or a CubaLIF without a
-    synaptic filter (tau_syn = 0); v_leak = 0 and one threshold for all neurons. A node that
-    resets to v_reset is refused unless ``rd.approximate`` (then noted in
-    ``rd.reset_to_value``). ``rd``: the graph reader of :mod:`spikegrad.nir`."""
+    synaptic filter (tau_syn = 0; the CuBa kind hands those over); v_leak = 0 and one
+    threshold for all neurons. A node that resets to v_reset is refused unless
+    ``rd.approximate`` (then noted in ``rd.reset_to_value``). ``rd``: the graph reader of
+    :mod:`spikegrad.nir`."""
     node = rd.nodes[name]
     if type(node).__name__ == "CubaLIF":
         if np.any(rd.vec(name, node, "tau_syn", n) != 0):
@@ -270,10 +274,19 @@ def from_nir(rd: Any, name: str, n: int, dt: float) -> tuple[LIF, np.ndarray]:
                 "CubaLIF with tau_syn > 0 filters its input current; "
                 "spikegrad's LIF neurons have no synaptic filter",
             )
-        tau = rd.vec(name, node, "tau_mem", n)
-        gain_in = rd.vec(name, node, "w_in", n)
+        tau, gain_in = rd.vec(name, node, "tau_mem", n), rd.vec(name, node, "w_in", n)
     else:
         tau, gain_in = rd.vec(name, node, "tau", n), np.ones(n)
+    c, gain = membrane_from_nir(rd, name, node, tau, n, dt)
+    return c, gain * gain_in
+
+
+def membrane_from_nir(
+    rd: Any, name: str, node: Any, tau: np.ndarray, n: int, dt: float
+) -> tuple[LIF, np.ndarray]:
+    """(constants, membrane gain r (1 - alpha) (n,)) of a NIR neuron node with membrane time
+    constants ``tau`` (n,): the checks of :func:`from_nir` on v_leak, v_threshold and the
+    reset (shared with the CuBa kind's CubaLIF)."""
     if np.any(rd.vec(name, node, "v_leak", n) != 0):
         raise rd.error(name, "v_leak != 0 (a constant drive spikegrad's neurons lack)")
     theta = np.unique(rd.vec(name, node, "v_threshold", n))
@@ -289,6 +302,6 @@ def from_nir(rd: Any, name: str, n: int, dt: float) -> tuple[LIF, np.ndarray]:
             )
         rd.reset_to_value.append(name)
     alpha = rd.alpha(name, node, tau, dt)
-    gain = rd.vec(name, node, "r", n) * gain_in * (1 - alpha)
+    gain = rd.vec(name, node, "r", n) * (1 - alpha)
     one = float(alpha[0]) if np.unique(alpha).size == 1 else alpha
     return LIF(alpha=one, theta=float(theta[0])), gain

@@ -23,8 +23,8 @@ from types import ModuleType
 
 import numpy as np
 
-from ..backend import Array, call, get_xp
-from ..errors import ShapeError
+from ..backend import Array, call, get_xp, lookup, register
+from ..errors import KernelError, ShapeError
 from ..ops.surrogate import ActiveSet, active_from_distance
 from ..spikes import SpikeMatrix
 
@@ -57,7 +57,7 @@ def forward_dense(kind: ModuleType, h: Array, r: Array | None, args: tuple) -> A
         s[t] = kind.fire(p, st)
         cur = h[t] if r is None else h[t] + s[t].astype(h.dtype) @ r
         nxt = kind.update(p, st, s[t], cur)
-        h[t] = kind.record(st)
+        h[t] = kind.record(p, st)
         st = nxt
     return s
 
@@ -175,3 +175,62 @@ def backward_sparse(
         rows, cols = np.divmod(prev.idx, w.shape[0])
         dx = call("gather_rowdot", e1, rows, w, cols)
     return x.tmatmul(e1), (None if r is None else s.tmatmul(e1)), dx
+
+
+def register_ops(kind: ModuleType) -> None:
+    """Register the eight ops of ``kind`` (``kind.OPS``) as these drivers, with the signatures
+    of the LIF ops (the arrays, then the kind's FORWARD_ARGS or ADJOINT_ARGS, then the mode's
+    settings). The dense forward and backward are xp-generic (they also run on CuPy); the
+    sparse ones, whose CUDA kernels a kind brings with its kernels, are registered for CuPy
+    as a refusal naming the kind unless a CUDA kernel is registered already."""
+    nf, na = len(kind.FORWARD_ARGS), len(kind.ADJOINT_ARGS)
+    ff, rc = kind.OPS[False], kind.OPS[True]
+
+    def forward(h: Array, *a: object) -> Array:
+        return forward_dense(kind, h, None, a)
+
+    def rforward(h: Array, r: Array, *a: object) -> Array:
+        return forward_dense(kind, h, r, a)
+
+    def sparse_spikes(indptr: Array, indices: Array, w: Array, *a: object):
+        return forward_sparse_spikes(kind, indptr, indices, w, None, a[:nf], *a[nf:])
+
+    def rsparse_spikes(indptr: Array, indices: Array, w: Array, r: Array, *a: object):
+        return forward_sparse_spikes(kind, indptr, indices, w, r, a[:nf], *a[nf:])
+
+    def bdense(g: Array, sp: Array, x: Array, w: Array, *a: object):
+        dw, _, dx = backward_dense(kind, g, sp, x, None, w, None, a[:na], *a[na:])
+        return dw, dx
+
+    def rbdense(g: Array, sp: Array, x: Array, s: Array, w: Array, r: Array, *a: object):
+        return backward_dense(kind, g, sp, x, s, w, r, a[:na], *a[na:])
+
+    def bsparse(g: Array, act: ActiveSet, x: SpikeMatrix, w: Array, *a: object):
+        dw, _, dx = backward_sparse(kind, g, act, x, None, w, None, a[:na], *a[na:])
+        return dw, dx
+
+    def rbsparse(g: Array, act: ActiveSet, x: SpikeMatrix, s: SpikeMatrix, w: Array, r, *a):
+        return backward_sparse(kind, g, act, x, s, w, r, a[:na], *a[na:])
+
+    def refuse(*_: object) -> None:
+        raise KernelError(
+            f"neuron kind {kind.NAME!r} has no CUDA kernels yet: its sparse mode and inference "
+            "run on backend 'numpy' (its dense mode runs on CuPy)"
+        )
+
+    for names, fns in (
+        (ff, (forward, sparse_spikes, bdense, bsparse)),
+        (rc, (rforward, rsparse_spikes, rbdense, rbsparse)),
+    ):
+        for name, fn, generic in zip(names, fns, (True, False, True, False), strict=True):
+            register(name, "numpy", xp_generic=generic)(fn)
+            if not generic and not _has(name, "cupy"):  # never hide a CUDA kernel
+                register(name, "cupy")(refuse)
+
+
+def _has(op: str, backend: str) -> bool:
+    try:
+        lookup(op, backend)
+    except KernelError:
+        return False
+    return True

@@ -69,7 +69,7 @@ def test_record_distance_is_the_steps_distance():
     p = lif.params(h, 0.8, 0.7)
     st, rec, d = lif.initial_state(np, (1, 3), h.dtype), [], []
     for t in range(9):
-        rec.append(lif.record(st))
+        rec.append(lif.record(p, st))
         st, _, dt = lif.step(p, st, h[t])
         d.append(dt)
     assert np.array_equal(lif.record_distance(p, np.array(rec)), np.array(d))

@@ -12,17 +12,19 @@ import pytest
 from spikegrad import neurons
 from spikegrad.errors import ConfigError
 from spikegrad.layers import Hidden
-from spikegrad.neurons import LIF, lif
+from spikegrad.neurons import ALIF, LIF, CuBa, alif, cuba, lif
 
 
 def test_lookup_by_name():
     assert neurons.get("lif") is lif and neurons.KINDS["lif"] is lif
     assert neurons.kind_of(LIF()) is lif
+    assert neurons.kind_of(CuBa()) is cuba and neurons.kind_of(ALIF()) is alif
+    assert sorted(neurons.KINDS) == ["alif", "cuba", "lif"]
 
 
 def test_unknown_kind_is_one_config_error_naming_it():
-    with pytest.raises(ConfigError, match=r"^unknown neuron kind 'alif'; known: lif$"):
-        neurons.get("alif")
+    with pytest.raises(ConfigError, match=r"^unknown neuron kind 'izh'; known: alif, cuba, lif$"):
+        neurons.get("izh")
 
 
 def test_a_kind_must_define_every_piece():
@@ -33,6 +35,7 @@ def test_a_kind_must_define_every_piece():
     assert "bare" not in neurons.KINDS
     for kind in neurons.KINDS.values():
         assert all(hasattr(kind, k) for k in neurons.REQUIRED)
+        assert hasattr(kind, "from_nir") == bool(kind.NIR_NODES)  # ALIF reads no NIR node
 
 
 def test_hidden_record_checks_its_values():
