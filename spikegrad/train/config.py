@@ -157,7 +157,8 @@ class TrainConfig:
             raise AttributeError(name)
         if name in options:
             return options[name]
-        return kinds.record_value(self, name)
+        later = kinds.options().get(name)  # a kind registered after this config was made
+        return later.default if later is not None else kinds.record_value(self, name)
 
     @property
     def alpha_out(self) -> float:
