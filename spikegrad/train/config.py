@@ -111,7 +111,7 @@ class TrainConfig:
     kind_options: dict[str, Any] = field(default_factory=dict)
 
     def __init__(self, **settings: Any) -> None:
-        _check_keys(settings)
+        _check_keys(settings, internal=True)
         options = dict(settings.pop("kind_options", None) or {})
         for f in fields(self):
             if f.name == "kind_options":
@@ -143,10 +143,13 @@ class TrainConfig:
         object.__setattr__(self, "recurrent", bool(self.recurrent) if one else tuple(rec))
         n = len(self.hidden)
         object.__setattr__(self, "neuron", kinds.check_kinds("neuron", self.neuron, n))
-        _check_keys(self.kind_options)
+        options = kinds.options()
+        bad = sorted(set(self.kind_options) - set(options))
+        if bad:
+            raise ConfigError(f"unknown neuron options {bad}; known: {', '.join(options)}")
         values = {
             k: kinds.check_value(o, self.kind_options.get(k, o.default), n)
-            for k, o in kinds.options().items()
+            for k, o in options.items()
         }
         object.__setattr__(self, "kind_options", values)
 
@@ -364,8 +367,13 @@ def make_config(
     return from_dict(changes, cfg)
 
 
-def _check_keys(d: dict[str, Any]) -> None:
-    known = {f.name for f in fields(TrainConfig)} | set(kinds.options())
+def _check_keys(d: dict[str, Any], internal: bool = False) -> None:
+    """ConfigError for a key that is neither a setting nor a neuron option (``internal``:
+    ``kind_options``, the record's own field, is allowed too)."""
+    known = {f.name for f in fields(TrainConfig) if f.name != "kind_options"}
+    known |= set(kinds.options())
+    if internal:
+        known.add("kind_options")
     bad = sorted(set(d) - known)
     if bad:
         raise ConfigError(f"unknown config keys {bad}; known: {', '.join(sorted(known))}")
