@@ -111,6 +111,7 @@ class TrainConfig:
     kind_options: dict[str, Any] = field(default_factory=dict)
 
     def __init__(self, **settings: Any) -> None:
+        """Every field and neuron option by keyword (the others keep their defaults)."""
         _check_keys(settings, internal=True)
         options = dict(settings.pop("kind_options", None) or {})
         for f in fields(self):

@@ -278,6 +278,12 @@ def test_presets_and_the_spread_come_through_the_kind():
         20e-3, 1 / math.sqrt(3), 2e-3, 128, np.random.default_rng(np.random.SeedSequence([0, 2]))
     )
     assert np.array_equal(layers[0].neuron.alpha, want)
+    # two layers draw in turn from one stream, as before the kinds came from the registry
+    two = TINY.replace(tau_mem_spread=0.5, seed=3)
+    rng = np.random.default_rng(np.random.SeedSequence([3, 2]))
+    want = [lif.heterogeneous_alpha(10e-3, 0.5, 1e-3, n, rng) for n in TINY.hidden]
+    got = [s.neuron.alpha for s in neuron.hidden_layers(two)]
+    assert all(map(np.array_equal, got, want))
     assert neuron.summary(preset("fmnist", "paper")) == {
         "neuron": "lif",
         "tau_mem": 10e-3,
