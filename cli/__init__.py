@@ -20,7 +20,7 @@ from typing import Any
 import click
 
 from spikegrad import __version__
-from spikegrad.checks import RANGES
+from spikegrad.checks import RANGES, Range
 from spikegrad.errors import BadValueError, SpikegradError
 
 
@@ -90,6 +90,29 @@ def setting_option(setting: str, text: str = "", **kw: Any) -> Callable[[Any], A
     return click.option(
         "--" + setting.replace("_", "-"), type=Setting(setting), help=help_text, **kw
     )
+
+
+class PerLayer(click.ParamType):
+    """The type of a neuron option (:func:`spikegrad.train.neuron.options`): one number, or
+    one per hidden layer separated by commas (``20e-3,10e-3``), each checked against the
+    option's range."""
+
+    name = "float[,float...]"
+
+    def __init__(self, setting: str, range_: Range) -> None:
+        self.setting, self.range = setting, range_
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> float | tuple[float, ...]:
+        if not isinstance(value, str):
+            return value
+        try:
+            values = [self.range.check(self.setting, float(v)) for v in value.split(",")]
+        except BadValueError as exc:
+            self.fail(f"must be {exc.need}; got {exc.value!r}", param, ctx)
+        except ValueError:
+            need = f"{self.range.describe()}, or one per hidden layer like 0.1,0.2"
+            self.fail(f"must be {need}; got {value!r}", param, ctx)
+        return values[0] if len(values) == 1 else tuple(values)
 
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}

@@ -11,16 +11,17 @@ from typing import Any
 
 import click
 
-from spikegrad import distributed
+from spikegrad import distributed, neurons
 from spikegrad.backend import BACKENDS
 from spikegrad.checks import DTYPES, MODES
 from spikegrad.ops.readout import READOUTS
 from spikegrad.optim import SCHEDULES
 from spikegrad.train.config import DATASETS, PRESETS, make_config
 from spikegrad.train.folder import default_out_dir
+from spikegrad.train.neuron import Option, options
 from spikegrad.train.run import RESUMABLE, fit, resume_config
 
-from . import cli, option_values, setting_option
+from . import PerLayer, cli, option_values, setting_option
 
 
 class _GreedyCommand(click.Command):
@@ -40,6 +41,52 @@ class _GreedyCommand(click.Command):
                 out.append(" ".join(args[i:j]))
                 i = j
         return super().parse_args(ctx, out)
+
+
+class _TrainCommand(_GreedyCommand):
+    """Adds, after ``--neuron``, an option per neuron option of the kinds registered when the
+    command runs (:func:`spikegrad.train.neuron.options`): ``--<key>`` with the kind's help
+    and range, one value or one per hidden layer."""
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self._made: dict[str, tuple[Option, click.Option]] = {}
+
+    def get_params(self, ctx: click.Context) -> list[click.Parameter]:
+        params = super().get_params(ctx)
+        i = next(i for i, p in enumerate(params) if p.name == "neuron") + 1
+        return [*params[:i], *(self._option(o) for o in options().values()), *params[i:]]
+
+    def _option(self, o: Option) -> click.Option:
+        """The Click option of ``o`` (the same object on every call while ``o`` is unchanged:
+        Click matches parsed values to options by identity)."""
+        made = self._made.get(o.key)
+        if made is None or made[0] != o:
+            text = f"{o.help} One value, or one per hidden layer (a,b)."
+            note = f"{', '.join(o.kinds)}; {o.range.describe()}; default {o.default:g}"
+            flag = "--" + o.key.replace("_", "-")
+            made = o, click.Option([flag], type=PerLayer(o.key, o.range), help=f"{text}  [{note}]")
+            self._made[o.key] = made
+        return made[1]
+
+
+class _Kinds(click.ParamType):
+    """A registered neuron kind for every hidden layer, or one per layer (``lif,alif``)."""
+
+    name = "kind"
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context) -> str:
+        return f"[{'|'.join(neurons.KINDS)}][,...]"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> str | tuple[str, ...]:
+        if not isinstance(value, str):
+            return value
+        names = [v.strip() for v in value.split(",")]
+        known = tuple(neurons.KINDS)
+        if not all(n in known for n in names):
+            need = f"one of {', '.join(known)}, or one per hidden layer like lif,lif"
+            self.fail(f"must be {need}; got {value!r}", param, ctx)
+        return names[0] if len(names) == 1 else tuple(names)
 
 
 class _Sizes(click.ParamType):
@@ -119,6 +166,7 @@ Examples:
   spikegrad train --lr-schedule cosine --weight-decay 1e-4 --patience 5 --tau-mem 20e-3
   spikegrad train --recurrent --tau-mem-spread 0.5        # recurrent, heterogeneous taus
   spikegrad train --hidden 200 200 --recurrent 0,1        # only the second layer recurrent
+  spikegrad train --hidden 200 200 --neuron lif --tau-mem 20e-3,10e-3  # a tau_mem per layer
   spikegrad train --dataset shd --preset recurrent --data-dir ~/data/shd
   spikegrad train --dataset shd --print-config > shd.toml
   spikegrad train --config shd.toml --out runs/shd
@@ -126,7 +174,7 @@ Examples:
 """
 
 
-@cli.command(cls=_GreedyCommand, epilog=EXAMPLES)
+@cli.command(cls=_TrainCommand, epilog=EXAMPLES)
 @click.option(
     "--dataset", type=click.Choice(DATASETS), help="Data set and preset.  [default: synthetic]"
 )
@@ -152,6 +200,12 @@ Examples:
     help="Recurrent hidden layers (weights R_l): alone or 'all' for every one, 'none', or one "
     "0/1 per hidden layer, e.g. --recurrent 0,1.",
 )
+@click.option(
+    "--neuron",
+    type=_Kinds(),
+    help="Neuron kind of every hidden layer, or one per layer (e.g. lif,lif); each kind's "
+    "options follow (every option takes one value, or one per hidden layer).  [default: lif]",
+)
 @setting_option("epochs", "Epochs to train (in total, also when resuming).")
 @setting_option("batch_size")
 @setting_option("lr", "Adam learning rate.")
@@ -168,14 +222,7 @@ Examples:
 @setting_option("clip_grad_norm", "Clip the global gradient norm (0: off).")
 @setting_option("patience", "Stop after N epochs without a better validation accuracy (0: off).")
 @setting_option("dt", "Time step in seconds (the encoding's dt follows it).")
-@setting_option("tau_mem", "Membrane time constant in seconds, e.g. 10e-3.")
-@setting_option(
-    "tau_mem_spread",
-    "Per-neuron tau_mem: Gamma with mean --tau-mem and this coefficient of variation, "
-    "drawn once from --seed and saved with the checkpoints (0: one tau_mem for all).",
-)
 @setting_option("tau_out", "Readout time constant in seconds.")
-@setting_option("threshold", "Firing threshold theta.")
 @setting_option("b_th", "Half-width of the active band |V - theta| < b_th (inf: dense surrogate).")
 @click.option("--grad", type=click.Choice(MODES), help="Sparse (S3GD) or dense BPTT gradients.")
 @click.option("--readout", type=click.Choice(READOUTS), help="Class score from the readout trace.")

@@ -248,15 +248,15 @@ _COUNT = Range(1, integer=True)
 _COUNT0 = Range(0, integer=True)
 
 # Every numeric setting's range, declared once (the config's fields, Network's and Adam's
-# arguments, the data sets' encoding options, the CLI's options). lr_min also stays below lr
+# arguments, the data sets' encoding options, the CLI's options). The neuron kinds' options
+# (tau_mem, ...) are declared by their kinds (spikegrad.neurons, Constant); "threshold" here
+# is the short form Network(threshold=...). lr_min also stays below lr
 # (a check across fields, in the config).
 RANGES: dict[str, Range] = {
     "limit": _COUNT0,
     "val_fraction": Range(0, 1, hi_open=True),
     "dt": _POSITIVE,
     "T": _COUNT,  # time steps of an encoding
-    "tau_mem": _POSITIVE,
-    "tau_mem_spread": _NON_NEGATIVE,
     "tau_out": _POSITIVE,
     "alpha_out": Range(0, 1, hi_open=True),
     "threshold": _POSITIVE,

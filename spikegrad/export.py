@@ -20,7 +20,7 @@ def trained_network(path: str | Path) -> tuple[Network, TrainConfig, Path]:
     if "W1" not in ck.params or "W_out" not in ck.params:
         raise DataError(f"{ck.path}: the checkpoint holds no W1 or W_out parameter")
     cfg = ck.config.replace(backend="numpy")
-    net = build_network(cfg, ck.params["W1"].shape[0], ck.params["W_out"].shape[1])
+    net = build_network(cfg, ck.params["W1"].shape[0], ck.params["W_out"].shape[1], ck.layers)
     ckpt_io.restore(ck, net)
     return net, ck.config, Path(ck.path)
 

@@ -4,6 +4,7 @@ their model-file form, and the decay <-> time constant conversion (docs/neuron-k
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 
@@ -68,6 +69,19 @@ class Constant:
     def from_option(self, value: float, dt: float) -> float:
         """The record value for the option's value (a decay from a time constant and ``dt``)."""
         return math.exp(-dt / value) if self.decay else float(value)
+
+
+@dataclass(frozen=True)
+class Spread:
+    """A per-neuron draw of a kind's constant that a run may ask for (a kind's optional
+    ``SPREADS``): config key and CLI option ``option`` (a number >= 0, default 0: no draw)
+    gives constant ``name`` one value per neuron, ``draw(value, spread, dt, n, rng)`` from
+    the constant's option value; it returns the (n,) record values. help: one line."""
+
+    name: str
+    option: str
+    help: str
+    draw: Callable[..., np.ndarray]
 
 
 class OpNames(NamedTuple):

@@ -25,7 +25,7 @@ import numpy as np
 from ..backend import Array, get_xp
 from ..checks import check_float, check_int
 from ..errors import BadValueError
-from .base import Constant, OpNames, check_constants, from_model, tau_of, to_model
+from .base import Constant, OpNames, Spread, check_constants, from_model, tau_of, to_model
 
 NAME = "lif"
 ALPHA = math.exp(-0.1)  # dt = 1 ms, tau = 10 ms: the paper's F-MNIST / N-MNIST setting
@@ -206,6 +206,17 @@ def heterogeneous_alpha(
     tau = rng.gamma(k, tau_mem / k, size=n)
     with np.errstate(divide="ignore"):
         return np.exp(-dt / tau)
+
+
+SPREADS = (
+    Spread(
+        "alpha",
+        option="tau_mem_spread",
+        draw=heterogeneous_alpha,
+        help="Per-neuron tau_mem: Gamma with mean --tau-mem and this coefficient of variation, "
+        "drawn once from --seed and saved with the checkpoints (0: one tau_mem for all).",
+    ),
+)
 
 
 # ------------------------------------------------------------------------------- model files

@@ -3,6 +3,8 @@
 * :mod:`.config`: the :class:`~.config.TrainConfig` record, its checks and its sources
   (presets, TOML files, changes), in that precedence.
 * :mod:`.presets`: the paper's settings per data set and the recipes over them.
+* :mod:`.neuron`: the neuron settings from the kind registry (options, checks, the hidden
+  layer records of a config).
 * :mod:`.toml`: TOML in and out.
 * :mod:`.build`: data, network and optimiser of a config.
 * :mod:`.loop`: the epoch loop over batches, with one step function.

@@ -6,11 +6,12 @@ import numpy as np
 
 from ..datasets import load
 from ..datasets.base import EventDataset
+from ..layers import Hidden
 from ..network import Network
-from ..neurons.lif import heterogeneous_alpha
 from ..optim import Adam, LRSchedule
 from . import checkpoint as ckpt_io
 from .config import TrainConfig
+from .neuron import hidden_layers
 
 
 def load_data(
@@ -34,34 +35,17 @@ def load_data(
     return train, val
 
 
-def draw_alphas(config: TrainConfig) -> float | list[np.ndarray]:
-    """The hidden layers' decay: ``config.alpha``, or with ``tau_mem_spread`` > 0 one array of
-    per-neuron alphas per hidden layer, drawn from the run's seed (a stream of its own: the
-    weights' initial values do not change). Shapes: -> float or [(N_l,) float64]."""
-    if not config.tau_mem_spread:
-        return config.alpha
-    rng = np.random.default_rng(np.random.SeedSequence([config.seed, 2]))
-    return [
-        heterogeneous_alpha(config.tau_mem, config.tau_mem_spread, config.dt, n, rng)
-        for n in config.hidden
-    ]
-
-
 def build_network(
-    config: TrainConfig,
-    n_inputs: int,
-    n_classes: int,
-    alphas: list[float | np.ndarray] | None = None,
+    config: TrainConfig, n_inputs: int, n_classes: int, layers: list[Hidden] | None = None
 ) -> Network:
-    """The network of ``config`` for data with ``n_inputs`` units and ``n_classes`` classes;
-    ``alphas`` (one float or (N_l,) array per hidden layer, e.g. a checkpoint's) replaces
-    the alphas drawn from ``config`` (:func:`draw_alphas`)."""
-    return Network(
-        [n_inputs, *config.hidden, n_classes],
-        alpha=draw_alphas(config) if alphas is None else alphas,
-        recurrent=list(config.recurrent_layers),
+    """The network of ``config`` for data with ``n_inputs`` units and ``n_classes`` classes:
+    its hidden layers (:func:`spikegrad.train.neuron.hidden_layers`, per-neuron values drawn
+    from the seed where asked), or ``layers`` (e.g. a checkpoint's) instead."""
+    return Network.from_layers(
+        n_inputs,
+        hidden_layers(config) if layers is None else layers,
+        n_classes,
         alpha_out=config.alpha_out,
-        threshold=config.threshold,
         b_th=config.b_th,
         surrogate_scale=config.surrogate_scale,
         readout=config.readout,
@@ -74,8 +58,8 @@ def build_network(
 
 
 def network_from_checkpoint(ck: ckpt_io.Checkpoint, n_inputs: int, n_classes: int) -> Network:
-    """The network of checkpoint ``ck`` (its config and saved alphas) holding its parameters."""
-    net = build_network(ck.config, n_inputs, n_classes, ck.alphas)
+    """The network of checkpoint ``ck`` (its config and saved layers) holding its parameters."""
+    net = build_network(ck.config, n_inputs, n_classes, ck.layers)
     ckpt_io.restore(ck, net)
     return net
 

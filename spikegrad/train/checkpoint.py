@@ -1,11 +1,14 @@
 """Checkpoints: one ``.npz`` file holding everything needed to continue a run bitwise.
 
 Contents: the parameters (``param.<name>``), Adam's moments (``adam_m.<name>``,
-``adam_v.<name>``), the decay factor of every hidden layer l (``alpha.<l>``: 0-d for one alpha,
-(N_l,) for per-neuron alphas, e.g. drawn with ``tau_mem_spread``; from format version 2 on)
-and a JSON ``meta`` record: format version, Adam step, the position in
+``adam_v.<name>``), and a JSON ``meta`` record: format version, Adam step, the position in
 training (``epoch`` in progress, 0-based, and ``batch``, the batches of it already done), the
-running sums of the unfinished epoch and the best score so far, and the run's config as TOML.
+running sums of the unfinished epoch and the best score so far, the run's config as TOML and
+(from format version 3 on) the hidden layers as in a model file (``layers``: each layer's
+kind, recurrence and constants; a per-neuron constant, e.g. drawn with ``tau_mem_spread``, as
+the array ``<constant>.<l>``). Version 2 files held every layer's ``alpha.<l>`` (0-d or
+(N_l,)) and version 1 files no layer values; both still load, their other constants from
+the config.
 
 The only randomness in training is the per-epoch shuffle, drawn from
 ``epoch_seed(config.seed, epoch)``, so (seed, epoch, batch) is the complete RNG state.
@@ -21,17 +24,21 @@ from typing import Any
 
 import numpy as np
 
+from .. import modelfile
 from ..backend import to_numpy
 from ..errors import ConfigError, DataError, SpikegradError
+from ..layers import Hidden
 from ..network import Network
 from ..npzfile import read_npz, write_npz
 from ..optim import Adam
 from .config import TrainConfig
 from .config import from_dict as config_from_dict
+from .neuron import hidden_layers, layer_kinds, same_layers
 from .toml import loads_toml
 
-FORMAT_VERSION = 2  # 2: the hidden layers' alphas (version 1 files load; alphas None)
+FORMAT_VERSION = 3  # 3: the hidden layers; 2: their alphas; 1: neither (all still load)
 SUFFIX = ".npz"
+_PARTS = ("param", "adam_m", "adam_v")  # the array prefixes that are not layer constants
 
 
 @dataclass
@@ -47,7 +54,7 @@ class Checkpoint:
     batch: int = 0
     state: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
-    alphas: list[float | np.ndarray] | None = None  # per hidden layer; None: not saved (v1)
+    layers: list[Hidden] | None = None  # the hidden layers; None: not saved (version 1)
 
 
 def capture(
@@ -64,7 +71,7 @@ def capture(
         epoch,
         batch,
         json.loads(json.dumps(state)),
-        alphas=[a if isinstance(a, float) else np.array(to_numpy(a)) for a in net.alphas],
+        layers=net.hidden,
     )
 
 
@@ -82,8 +89,9 @@ def save(ckpt: Checkpoint, path: str | Path) -> Path:
     arrays = {}
     for prefix, d in (("param", ckpt.params), ("adam_m", ckpt.adam_m), ("adam_v", ckpt.adam_v)):
         arrays.update({f"{prefix}.{k}": a for k, a in d.items()})
-    for l, a in enumerate(ckpt.alphas or [], start=1):
-        arrays[f"alpha.{l}"] = np.asarray(a, dtype=np.float64)
+    if ckpt.layers is not None:
+        meta["layers"], layer_arrays = modelfile.layer_fields(ckpt.layers)
+        arrays.update(layer_arrays)
     return write_npz(path, meta, arrays)
 
 
@@ -102,11 +110,6 @@ def load(path: str | Path) -> Checkpoint:
     except SpikegradError as exc:
         raise DataError(f"{path}: bad config inside the checkpoint ({exc})") from None
     part = lambda p: {k.split(".", 1)[1]: a for k, a in arrays.items() if k.startswith(p + ".")}  # noqa: E731
-    alphas = part("alpha")
-    if sorted(alphas) != [str(l) for l in range(1, len(alphas) + 1)] or any(
-        a.ndim > 1 for a in alphas.values()
-    ):
-        raise DataError(f"{bad} (alpha arrays {sorted(alphas)}: not one per hidden layer)")
     return Checkpoint(
         config,
         part("param"),
@@ -117,12 +120,50 @@ def load(path: str | Path) -> Checkpoint:
         batch,
         meta.get("state", {}),
         path,
-        [
-            float(a) if a.ndim == 0 else a
-            for a in (alphas[str(l)] for l in range(1, len(alphas) + 1))
-        ]
-        or None,
+        _layers(meta, arrays, config, bad),
     )
+
+
+def _layers(meta: dict, arrays: dict, config: TrainConfig, bad: str) -> list[Hidden] | None:
+    """The hidden layers saved in a checkpoint (version 3: its ``layers``; version 2: the
+    config's layers with the saved ``<constant>.<l>`` values), None if none are saved."""
+    own = {k: a for k, a in arrays.items() if k.split(".", 1)[0] not in _PARTS}
+    try:
+        if "layers" in meta:
+            sizes = [0, *config.hidden, 0]
+            layers = modelfile.read_layers(list(meta["layers"]), sizes, own)
+        elif own:
+            layers = hidden_layers(config, _saved_values(own, len(config.hidden), bad))
+        else:
+            return None
+    except (KeyError, TypeError, ValueError, SpikegradError) as exc:
+        if isinstance(exc, DataError) and str(exc).startswith(bad):
+            raise
+        raise DataError(f"{bad} (layers: bad or missing {exc})") from None
+    kinds, rec = [s.kind for s in layers], [s.recurrent for s in layers]
+    if kinds != layer_kinds(config) or rec != list(config.recurrent_layers):
+        raise DataError(f"{bad} (its layers are not those of its config)")
+    return layers
+
+
+def _saved_values(arrays: dict, n_layers: int, bad: str) -> list[dict]:
+    """A version-2 checkpoint's layer values: ``<constant>.<l>`` arrays, 0-d or (N_l,),
+    one per hidden layer l of each constant saved."""
+    values: list[dict] = [{} for _ in range(n_layers)]
+    names: dict[str, list[str]] = {}
+    for k in arrays:
+        name, _, l = k.rpartition(".")
+        names.setdefault(name, []).append(l)
+    for name, ls in names.items():
+        if sorted(ls) != sorted(str(l) for l in range(1, n_layers + 1)) or any(
+            arrays[f"{name}.{l}"].ndim > 1 for l in ls
+        ):
+            got = sorted(f"{name}.{l}" for l in ls)
+            raise DataError(f"{bad} ({name} arrays {got}: not one per hidden layer)")
+        for l in ls:
+            a = arrays[f"{name}.{l}"]
+            values[int(l) - 1][name] = float(a) if a.ndim == 0 else a
+    return values
 
 
 def resolve(path: str | Path, prefer: tuple[str, ...] = ("last",)) -> Path:
@@ -138,16 +179,6 @@ def resolve(path: str | Path, prefer: tuple[str, ...] = ("last",)) -> Path:
     return path
 
 
-def _same_alphas(a: list[float | np.ndarray], b: list[float | np.ndarray]) -> bool:
-    """Equal alphas, layer by layer (a float equals an array of that one value)."""
-
-    def same(x: Any, y: Any) -> bool:
-        x, y = np.asarray(x), np.asarray(y)
-        return (x.shape == y.shape or 0 in (x.ndim, y.ndim)) and bool(np.all(x == y))
-
-    return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
-
-
 def restore(ckpt: Checkpoint, net: Network, opt: Adam | None = None) -> None:
     """Load ``ckpt`` into ``net`` (and ``opt``); a different architecture raises ConfigError."""
     want = net.param_shapes()
@@ -158,10 +189,11 @@ def restore(ckpt: Checkpoint, net: Network, opt: Adam | None = None) -> None:
             f"{ckpt.path or 'checkpoint'}: holds a different architecture ({fmt(have)}) "
             f"than this network ({fmt(want)})"
         )
-    if ckpt.alphas is not None and not _same_alphas(ckpt.alphas, net.alphas):
+    if ckpt.layers is not None and not same_layers(ckpt.layers, net.hidden):
         raise ConfigError(
-            f"{ckpt.path or 'checkpoint'}: holds other neuron alphas than this network (build "
-            "it with the checkpoint's: train.build.network_from_checkpoint)"
+            f"{ckpt.path or 'checkpoint'}: holds other neuron layers (kinds or constants) "
+            "than this network (build it with the checkpoint's layers: "
+            "train.build.network_from_checkpoint)"
         )
     net.params = ckpt.params
     if opt is not None:

@@ -4,17 +4,19 @@ A :class:`TrainConfig` holds everything a run needs; ``config.toml`` in a run fo
 :meth:`TrainConfig.to_toml`, so ``spikegrad train --config run/config.toml`` reruns it.
 Precedence of ``spikegrad train``: options > ``--config`` file > preset
 (:mod:`spikegrad.train.presets`, the paper's settings, PAPER.md §3). Numeric fields are
-checked against their one declared range (``spikegrad.checks.RANGES``). Decay factors come
-from the time constants: alpha = exp(-dt / tau_mem), alpha_out = exp(-dt / tau_out); with
-``tau_mem_spread`` > 0 every hidden neuron gets its own tau_mem, drawn once from the run's
-seed (``spikegrad.neurons.lif.heterogeneous_alpha``).
+checked against their one declared range (``spikegrad.checks.RANGES``). The neuron settings
+come from the kind registry (:mod:`spikegrad.train.neuron`): ``neuron`` names each hidden
+layer's kind, and every option of the registered kinds (``tau_mem``, ``threshold``,
+``tau_mem_spread``, ...) is a config key with its kind's default and range, one value or one
+per hidden layer. The readout's decay is alpha_out = exp(-dt / tau_out).
 """
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -44,21 +46,25 @@ from ..layers import INITS
 from ..loss import RegParams
 from ..ops.readout import READOUTS
 from ..optim import SCHEDULES
+from . import neuron as kinds
 from .presets import PRESETS, REG, preset_note, preset_settings
 from .toml import dumps_toml, loads_toml
 
 DATASETS = tuple(_REGISTRY)  # the data set names, in the registry's order
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class TrainConfig:
-    """Every setting of a training run (times in seconds).
+    """Every setting of a training run (times in seconds), all given by keyword.
 
     ``data_dir`` "" means the default data root; ``limit`` 0 means every training sample
     (else a seeded random subset of that many, taken before the validation split);
     ``reg`` None switches the spike-count regulariser off; ``recurrent`` is true (every
-    hidden layer recurrent), false, or one bool per hidden layer; ``tau_mem_spread`` is the
-    coefficient of variation of the per-neuron tau_mem (0: one tau_mem for all); ``encoding``
+    hidden layer recurrent), false, or one bool per hidden layer; ``neuron`` a registered
+    neuron kind for every hidden layer, or one per layer. The neuron kinds' options
+    (:func:`spikegrad.train.neuron.options`) are keys and attributes like the fields (held in
+    ``kind_options``), e.g. ``tau_mem``, ``threshold``, ``tau_mem_spread``; a constant's
+    record value is an attribute too (``alpha``: exp(-dt / tau_mem)). ``encoding``
     is passed to ``spikegrad.datasets.load`` unchanged, for training and evaluation alike
     (its ``dt``, where it has one, follows ``dt``: one time step). Training extras:
     ``lr_schedule``
@@ -76,11 +82,9 @@ class TrainConfig:
     val_fraction: float = 0.25
     hidden: tuple[int, ...] = (128, 128)
     recurrent: bool | tuple[bool, ...] = False
+    neuron: str | tuple[str, ...] = "lif"
     dt: float = 1e-3
-    tau_mem: float = 10e-3
-    tau_mem_spread: float = 0.0
     tau_out: float = 10e-3
-    threshold: float = 1.0
     b_th: float = 0.2
     surrogate_scale: float = 100.0
     readout: str = "max"
@@ -104,9 +108,28 @@ class TrainConfig:
     dtype: str = "float32"
     backend: str = "auto"
     seed: int = 0
+    kind_options: dict[str, Any] = field(default_factory=dict)
+
+    def __init__(self, **settings: Any) -> None:
+        """Every field and neuron option by keyword (the others keep their defaults)."""
+        _check_keys(settings, internal=True)
+        options = dict(settings.pop("kind_options", None) or {})
+        for f in fields(self):
+            if f.name == "kind_options":
+                continue
+            if f.name in settings:
+                value = settings.pop(f.name)
+            else:
+                value = f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
+            object.__setattr__(self, f.name, value)
+        options.update(settings)  # what is left: the neuron kinds' options
+        object.__setattr__(self, "kind_options", options)
+        self.__post_init__()
 
     def __post_init__(self) -> None:
         for f in fields(self):
+            if f.name in ("neuron", "kind_options"):
+                continue  # checked below, against the number of hidden layers
             check = check_setting if f.name in RANGES else _CHECKS.get(f.name)
             check = check or _BY_TYPE.get(str(f.type))
             if check is not None:
@@ -119,10 +142,27 @@ class TrainConfig:
         rec = check_per_layer_bools("recurrent", self.recurrent, len(self.hidden))
         one = isinstance(self.recurrent, (bool, np.bool_))  # kept as given: one, or per layer
         object.__setattr__(self, "recurrent", bool(self.recurrent) if one else tuple(rec))
+        n = len(self.hidden)
+        object.__setattr__(self, "neuron", kinds.check_kinds("neuron", self.neuron, n))
+        options = kinds.options()
+        bad = sorted(set(self.kind_options) - set(options))
+        if bad:
+            raise ConfigError(f"unknown neuron options {bad}; known: {', '.join(options)}")
+        values = {
+            k: kinds.check_value(o, self.kind_options.get(k, o.default), n)
+            for k, o in options.items()
+        }
+        object.__setattr__(self, "kind_options", values)
 
-    @property
-    def alpha(self) -> float:
-        return math.exp(-self.dt / self.tau_mem)
+    def __getattr__(self, name: str) -> Any:
+        """A neuron option's value (``tau_mem``), or a constant's record value (``alpha``)."""
+        options = self.__dict__.get("kind_options")
+        if options is None or name.startswith("_"):
+            raise AttributeError(name)
+        if name in options:
+            return options[name]
+        later = kinds.options().get(name)  # a kind registered after this config was made
+        return later.default if later is not None else kinds.record_value(self, name)
 
     @property
     def alpha_out(self) -> float:
@@ -135,13 +175,25 @@ class TrainConfig:
             return (self.recurrent,) * len(self.hidden)
         return self.recurrent
 
+    @property
+    def neuron_layers(self) -> tuple[str, ...]:
+        """The neuron kind of each hidden layer."""
+        return kinds.per_layer(self.neuron, len(self.hidden))
+
     def replace(self, **changes: Any) -> TrainConfig:
         """A copy with ``changes`` applied (unknown names raise ConfigError)."""
         _check_keys(changes)
         return replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """Every setting by key, the neuron options flat after ``dt`` (copies)."""
+        d: dict[str, Any] = {}
+        for f in fields(self):
+            if f.name != "kind_options":
+                d[f.name] = copy.deepcopy(getattr(self, f.name))
+            if f.name == "dt":
+                d.update(copy.deepcopy(self.kind_options))
+        return d
 
     def to_toml(self) -> str:
         """The whole record as TOML (``reg = false`` when the regulariser is off)."""
@@ -155,17 +207,16 @@ class TrainConfig:
         reg = "off" if self.reg is None else ", ".join(f"{k} {v:g}" for k, v in self.reg.items())
         enc = ", ".join(f"{k} {v}" for k, v in self.encoding.items()) or "loader defaults"
         limit = f", limit {self.limit}" if self.limit else ""
-        spread = f", per-neuron spread {self.tau_mem_spread:g}" if self.tau_mem_spread else ""
         return "\n".join(
             (
                 f"preset   {self.preset}: {preset_note(self.dataset, self.preset)}",
                 f"data     {self.dataset} ({enc}{limit}), "
                 f"validation {self.val_fraction:g} of train",
                 f"network  hidden {layer_sizes(self.hidden, self.recurrent_layers)}, "
-                f"dt {self.dt * 1e3:g} ms, tau_mem {self.tau_mem * 1e3:g} ms (alpha "
-                f"{self.alpha:.6f}{spread}), tau_out "
+                f"dt {self.dt * 1e3:g} ms, tau_out "
                 f"{self.tau_out * 1e3:g} ms (alpha_out {self.alpha_out:.6f}), init {self.init}, "
                 f"readout {self.readout}",
+                f"neuron   {kinds.describe(self)}",
                 f"gradient {self.grad}, b_th {self.b_th:g}, "
                 f"surrogate scale {self.surrogate_scale:g}; regulariser {reg}",
                 f"optimiser Adam lr {self.lr:g}, betas {self.betas[0]:g}/{self.betas[1]:g}, "
@@ -243,9 +294,8 @@ def paper_training(dataset: str) -> dict[str, Any]:
         return {}
     c = preset(dataset, "paper")
     return {
-        "tau_mem": c.tau_mem,
+        **kinds.summary(c),
         "tau_readout": c.tau_out,
-        "alpha": c.alpha,
         "alpha_out": c.alpha_out,
         "init": c.init,
         "lr": c.lr,
@@ -318,8 +368,13 @@ def make_config(
     return from_dict(changes, cfg)
 
 
-def _check_keys(d: dict[str, Any]) -> None:
-    known = {f.name for f in fields(TrainConfig)}
+def _check_keys(d: dict[str, Any], internal: bool = False) -> None:
+    """ConfigError for a key that is neither a setting nor a neuron option (``internal``:
+    ``kind_options``, the record's own field, is allowed too)."""
+    known = {f.name for f in fields(TrainConfig) if f.name != "kind_options"}
+    known |= set(kinds.options())
+    if internal:
+        known.add("kind_options")
     bad = sorted(set(d) - known)
     if bad:
         raise ConfigError(f"unknown config keys {bad}; known: {', '.join(sorted(known))}")

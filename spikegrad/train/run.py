@@ -24,6 +24,7 @@ from .diagnosis import first_nonfinite
 from .evaluate import evaluate
 from .folder import RunFolder, epoch_line, read_metrics
 from .loop import EpochStats, n_batches, train_epoch
+from .neuron import unused
 from .signals import deferred_signals
 
 # settings that may change when a run is resumed (they do not change the arithmetic on one device)
@@ -196,9 +197,9 @@ class Run:
             self.folder.refuse_overwrite()
         self.train_data, self.val_data = load_data(config)
         _check_updates(config, len(self.train_data))
-        alphas = self.saved.alphas if self.saved is not None else None
+        layers = self.saved.layers if self.saved is not None else None
         d = self.train_data
-        self.net = build_network(config, d.n_inputs, d.n_classes, alphas)
+        self.net = build_network(config, d.n_inputs, d.n_classes, layers)
         self.total = n_batches(len(d), config.batch_size, config.drop_last)
         self.opt = make_optimizer(config, self.net, self.total)
         self.epoch, self.start, self.state = 0, 0, {"best": None, "stats": None}
@@ -218,6 +219,8 @@ class Run:
         c, net, val = self.config, self.net, self.val_data
         ranks = f" x {self.comm.size} ranks (data-parallel)" if self.comm.size > 1 else ""
         self.log(c.describe())
+        for text in unused(c):
+            warnings.warn(text, stacklevel=1)
         where = (
             f"run folder {self.folder}" if self.folder.path else "no run folder: nothing is saved"
         )

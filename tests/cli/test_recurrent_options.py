@@ -134,5 +134,7 @@ def test_recurrent_preset_is_for_shd_only(runner):
 
 def test_describe_marks_recurrent_layers_and_the_spread():
     c = preset("synthetic").replace(recurrent=(False, True), tau_mem_spread=0.5)
-    line = next(s for s in c.describe().splitlines() if s.startswith("network"))
-    assert "hidden 128-128r," in line and "per-neuron spread 0.5" in line
+    lines = c.describe().splitlines()
+    line = next(s for s in lines if s.startswith("network"))
+    neuron = next(s for s in lines if s.startswith("neuron"))
+    assert "hidden 128-128r," in line and "tau_mem_spread 0.5" in neuron

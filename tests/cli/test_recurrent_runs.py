@@ -1,8 +1,10 @@
-"""Recurrent runs with per-neuron alphas: drawn once from the seed, saved with the checkpoints,
-used again by --resume, evaluate and plot; older (format 1) checkpoints still load."""
+"""Recurrent runs with per-neuron alphas: drawn once from the seed, saved with the checkpoints
+(their layers), used again by --resume, evaluate and plot; older (format 1 and 2) checkpoints
+still load."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -10,7 +12,8 @@ import pytest
 from spikegrad.cli import cli
 
 from spikegrad.errors import ConfigError, DataError
-from spikegrad.train import build
+from spikegrad.neurons import lif
+from spikegrad.train import build, neuron
 from spikegrad.train import checkpoint as ck
 from spikegrad.train import evaluate as evaluation
 from spikegrad.train import run as runs
@@ -18,6 +21,19 @@ from spikegrad.train import run as runs
 from .conftest import TINY, CtrlCAt, quiet
 
 RTINY = TINY.replace(recurrent=(True, False), tau_mem_spread=0.5)
+
+
+def draw_alphas(config):
+    """The hidden layers' alphas of ``config`` (drawn per neuron where tau_mem_spread > 0)."""
+    return [layer.neuron.alpha for layer in neuron.hidden_layers(config)]
+
+
+def alphas(saved):
+    return [layer.neuron.alpha for layer in saved.layers]
+
+
+def no_draw(*args):
+    raise AssertionError("alphas drawn again")
 
 
 def _same(a, b):
@@ -33,10 +49,10 @@ def rref(tmp_path_factory):
 
 
 def test_alphas_drawn_from_the_seed_and_kept_apart_from_the_weights():
-    a, b = build.draw_alphas(RTINY), build.draw_alphas(RTINY)
+    a, b = draw_alphas(RTINY), draw_alphas(RTINY)
     assert [x.shape for x in a] == [(24,), (16,)] and all(map(np.array_equal, a, b))
-    assert not np.array_equal(a[0], build.draw_alphas(RTINY.replace(seed=1))[0])
-    assert build.draw_alphas(TINY) == TINY.alpha  # spread 0: the one float, as before
+    assert not np.array_equal(a[0], draw_alphas(RTINY.replace(seed=1))[0])
+    assert draw_alphas(TINY) == [TINY.alpha] * 2  # spread 0: the one float, as before
     net = build.build_network(RTINY, 40, 10)
     assert net.recurrent == [True, False] and all(map(np.array_equal, net.alphas, a))
     assert set(net.param_shapes()) == {"W1", "R1", "W2", "W_out"}
@@ -52,10 +68,15 @@ def test_alphas_drawn_from_the_seed_and_kept_apart_from_the_weights():
 
 def test_checkpoint_holds_the_alphas(rref):
     saved = ck.load(rref / "last.npz")
-    assert all(map(np.array_equal, saved.alphas, build.draw_alphas(RTINY)))
+    assert all(map(np.array_equal, alphas(saved), draw_alphas(RTINY)))
     assert "R1" in saved.params and saved.config == RTINY
     with np.load(rref / "last.npz") as z:
-        assert json.loads(str(z["meta"]))["version"] == ck.FORMAT_VERSION == 2
+        meta = json.loads(str(z["meta"]))
+        assert meta["version"] == ck.FORMAT_VERSION == 3
+        assert [(e["kind"], e["recurrent"], e["alpha"], e["theta"]) for e in meta["layers"]] == [
+            ("lif", True, None, 1.0),
+            ("lif", False, None, 1.0),
+        ]
         assert z["alpha.1"].shape == (24,) and z["alpha.2"].shape == (16,)
 
 
@@ -75,10 +96,9 @@ def test_resume_and_evaluate_use_the_saved_alphas_not_a_new_draw(rref, tmp_path,
     out = tmp_path / "run"
     runs.fit(RTINY.replace(epochs=2), out, log=quiet)
 
-    def no_draw(config):
-        raise AssertionError("alphas drawn again")
-
-    monkeypatch.setattr(build, "draw_alphas", no_draw)
+    monkeypatch.setattr(lif, "SPREADS", (dataclasses.replace(lif.SPREADS[0], draw=no_draw),))
+    with pytest.raises(AssertionError, match="drawn again"):
+        draw_alphas(RTINY)
     assert evaluation.evaluate_run(rref, "val") == before
     runs.fit(RTINY, out, resume=out, log=quiet)
     assert _same(ck.load(out / "last.npz").params, ck.load(rref / "last.npz").params)
@@ -90,7 +110,7 @@ def test_cli_train_evaluate_resume_with_the_new_options(runner, tiny_toml):
     assert res.exit_code == 0, res.output
     saved = ck.load("r/last.npz")
     assert saved.config.recurrent_layers == (False, True) and "R2" in saved.params
-    assert saved.config.tau_mem_spread == 0.3 and saved.alphas[0].shape == (24,)
+    assert saved.config.tau_mem_spread == 0.3 and alphas(saved)[0].shape == (24,)
     res = runner.invoke(cli, ["train", "-q", "--resume", "r", "--epochs", "2"])
     assert res.exit_code == 0, res.output
     assert ck.load("r/last.npz").epoch == 2
@@ -102,16 +122,17 @@ def test_cli_train_evaluate_resume_with_the_new_options(runner, tiny_toml):
 
 
 def _as_version_1(src, dst):
-    """``src`` rewritten as spikegrad wrote it before format 2: no alpha arrays, and a
-    config without the keys ``recurrent`` and ``tau_mem_spread``."""
+    """``src`` rewritten as spikegrad wrote it before format 2: no layers, no alpha arrays,
+    and a config without the keys ``recurrent``, ``tau_mem_spread`` and ``neuron``."""
     with np.load(src) as z:
         arrays = {k: z[k] for k in z.files if not k.startswith("alpha.")}
     meta = json.loads(str(arrays["meta"]))
     meta["version"] = 1
+    del meta["layers"]
     meta["config"] = "\n".join(
         line
         for line in meta["config"].splitlines()
-        if not line.startswith(("recurrent =", "tau_mem_spread ="))
+        if not line.startswith(("recurrent =", "tau_mem_spread =", "neuron ="))
     )
     arrays["meta"] = np.array(json.dumps(meta))
     np.savez(dst, **arrays)
@@ -124,22 +145,61 @@ def test_a_format_1_checkpoint_still_loads_evaluates_and_resumes(tmp_path):
     _as_version_1(out / "last.npz", out / "last.npz")
     (out / "best.npz").unlink()
     old = ck.load(out / "last.npz")
-    assert old.alphas is None and old.config == TINY.replace(epochs=1)
+    assert old.layers is None and old.config == TINY.replace(epochs=1)
     assert evaluation.evaluate_run(out, "val") == ev
     res = runs.fit(TINY.replace(epochs=2), out, resume=out, log=quiet)
-    assert res.status == "finished" and ck.load(out / "last.npz").alphas == [TINY.alpha] * 2
+    assert res.status == "finished" and alphas(ck.load(out / "last.npz")) == [TINY.alpha] * 2
+
+
+def _as_version_2(src, dst, seen=None):
+    """``src`` rewritten as spikegrad wrote it in format 2: no layer records, every hidden
+    layer's alpha as the array ``alpha.<l>`` (0-d for one alpha), no ``neuron`` key."""
+    with np.load(src) as z:
+        arrays = {k: z[k] for k in z.files}
+    meta = json.loads(str(arrays["meta"]))
+    for l, layer in enumerate(meta.pop("layers"), start=1):
+        if layer["alpha"] is not None:
+            arrays[f"alpha.{l}"] = np.array(layer["alpha"])
+    meta["version"] = 2
+    meta["config"] = "\n".join(
+        line for line in meta["config"].splitlines() if not line.startswith("neuron =")
+    )
+    arrays["meta"] = np.array(json.dumps(meta))
+    np.savez(dst, **arrays)
+
+
+def test_a_format_2_checkpoint_still_loads_with_its_saved_alphas(rref, tmp_path, monkeypatch):
+    new = ck.load(rref / "last.npz")
+    _as_version_2(rref / "last.npz", tmp_path / "v2.npz")
+    with np.load(tmp_path / "v2.npz") as z:
+        assert "neuron =" not in str(z["meta"]) and z["alpha.1"].shape == (24,)
+    monkeypatch.setattr(lif, "SPREADS", (dataclasses.replace(lif.SPREADS[0], draw=no_draw),))
+    old = ck.load(tmp_path / "v2.npz")
+    assert old.config == new.config and neuron.same_layers(old.layers, new.layers)
+    one = TINY.replace(epochs=1)
+    runs.fit(one, tmp_path / "ff", log=quiet)
+    _as_version_2(tmp_path / "ff" / "last.npz", tmp_path / "ff.npz")
+    with np.load(tmp_path / "ff.npz") as z:
+        assert z["alpha.1"].shape == () and z["alpha.2"].shape == ()
+    assert alphas(ck.load(tmp_path / "ff.npz")) == [TINY.alpha] * 2
 
 
 def test_foreign_alphas_and_bad_alpha_arrays_are_refused(rref, tmp_path):
     saved = ck.load(rref / "last.npz")
     other = build.build_network(RTINY.replace(seed=7), 40, 10)
-    with pytest.raises(ConfigError, match="other neuron alphas"):
+    with pytest.raises(ConfigError, match="other neuron layers"):
         ck.restore(saved, other)
     with np.load(rref / "last.npz") as z:
         arrays = {k: z[k] for k in z.files if k != "alpha.1"}
     np.savez(tmp_path / "gap.npz", **arrays)
-    with pytest.raises(DataError, match=r"gap\.npz.*not one per hidden layer"):
+    with pytest.raises(DataError, match=r"gap\.npz.*layers: bad or missing 'alpha\.1'"):
         ck.load(tmp_path / "gap.npz")
+    _as_version_2(rref / "last.npz", tmp_path / "v2.npz")
+    with np.load(tmp_path / "v2.npz") as z:
+        arrays = {k: z[k] for k in z.files if k != "alpha.1"}
+    np.savez(tmp_path / "gap2.npz", **arrays)
+    with pytest.raises(DataError, match=r"gap2\.npz.*alpha arrays \['alpha\.2'\]: not one per"):
+        ck.load(tmp_path / "gap2.npz")
 
 
 def _script():
