@@ -90,6 +90,7 @@ class ALIF:
 
 
 RECORD = ALIF  # the constants record of this kind
+SPREADS = lif.SPREADS  # per-neuron tau_mem draws (--tau-mem-spread), as LIF
 
 # --------------------------------------------------------------------------- the ops' side
 FORWARD_ARGS = ("alpha", "alpha_adapt", "beta_adapt", "theta")

@@ -72,6 +72,7 @@ class CuBa:
 
 
 RECORD = CuBa  # the constants record of this kind
+SPREADS = lif.SPREADS  # per-neuron tau_mem draws (--tau-mem-spread), as LIF
 
 # --------------------------------------------------------------------------- the ops' side
 FORWARD_ARGS = ("alpha", "alpha_syn", "theta")
