@@ -17,7 +17,13 @@ import numpy as np
 import pytest
 
 from spikegrad import kernels as K
+from spikegrad.kernels import host as kernel_host
 from spikegrad.ops import surrogate
+from spikegrad.ops.adam import glue as adam_glue
+from spikegrad.ops.lif import glue as lif_glue
+from spikegrad.ops.readout import glue as readout_glue
+from spikegrad.ops.rlif import glue as rlif_glue
+from spikegrad.ops.spmm import glue as spmm_glue
 
 HERE = Path(__file__).resolve().parent
 
@@ -27,6 +33,32 @@ HERE = Path(__file__).resolve().parent
 # bound and leaves three decades of margin. float32: the same argument at 2**-23 gives ~1e-5
 # at our sizes; 1e-4 is the issue's bound.
 TOL = {np.dtype(np.float64): 1e-9, np.dtype(np.float32): 1e-4}
+
+
+class _HostOps:
+    """The CUDA host code of every op family in one namespace: ``host.<op>(launcher, ...)`` is
+    the op's host function (:data:`spikegrad.kernels.host.OPS`); other names are the families'
+    and :mod:`spikegrad.kernels.host`'s own, read from their module (monkeypatch the module:
+    ``kernel_host``, ``spmm_glue``, ``rlif_glue``, ...)."""
+
+    _MODULES = (kernel_host, lif_glue, rlif_glue, spmm_glue, readout_glue, adam_glue)
+
+    def _owner(self, name: str):
+        for mod in self._MODULES:
+            if hasattr(mod, name):
+                return mod
+        raise AttributeError(name)
+
+    def __getattr__(self, name: str):
+        if name in kernel_host.OPS:
+            return kernel_host.OPS[name]
+        return getattr(self._owner(name), name)
+
+    def __setattr__(self, name: str, value) -> None:
+        raise AttributeError(f"set {name} on {self._owner(name).__name__}, not on host")
+
+
+host = _HostOps()
 
 
 def rel_err(got, ref) -> float:

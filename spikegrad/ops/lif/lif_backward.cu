@@ -1,5 +1,5 @@
 // lif_backward.cu: the LIF backward pieces, dense and sparse (CUDA twin of lif_backward_dense
-// and lif_backward_sparse in spikegrad/ops/lif.py).
+// and lif_backward_sparse in spikegrad/ops/lif/twin.py).
 //
 // Equation (ALGORITHM.md §4), per column c = (b, j), reset detached:
 //   delta[t] = g[t] sigma'(V[t])          (sparse: only on the active set, 0 elsewhere)

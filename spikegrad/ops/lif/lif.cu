@@ -1,4 +1,4 @@
-// lif.cu: the LIF forward scan, dense and fused-sparse (CUDA twin of spikegrad/ops/lif.py).
+// lif.cu: the LIF forward scan, dense and fused-sparse (CUDA twin of spikegrad/ops/lif/twin.py).
 //
 // Equation (ALGORITHM.md §2, §3), per column c = (b, j), h the input current (T, B, N):
 //   V[0] = 0,  S[t] = V[t] > theta,  V[t+1] = alpha_j V[t] + h[t] - theta S[t]

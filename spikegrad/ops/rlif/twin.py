@@ -20,11 +20,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..backend import Array, call, get_xp, register
-from ..errors import ShapeError
-from ..spikes import SpikeMatrix
-from .lif import as_alpha
-from .surrogate import ActiveSet, active_from_distance
+from ...backend import Array, call, get_xp, register
+from ...spikes import SpikeMatrix
+from ..lif.twin import as_alpha, check_spike_backward, check_spike_forward
+from ..surrogate import ActiveSet, active_from_distance
 
 
 def _flush(e: Array) -> None:
@@ -77,12 +76,9 @@ def rlif_forward_sparse_spikes(
     (N_in, N); r (N, N); alpha float or (N,); tb = (T, B) -> keys (S,) int64, sorted flat
     indices ``(t * B + b) * N + j``; ActiveSet sorted ascending.
     """
+    check_spike_forward(indptr, indices, w, r, alpha, tb)
     T, B = (int(v) for v in tb)
-    if tuple(indptr.shape) != (T * B + 1,):
-        raise ShapeError(f"indptr must have shape ({T * B + 1},); got {tuple(indptr.shape)}")
     N = w.shape[1]
-    if tuple(r.shape) != (N, N):
-        raise ShapeError(f"r must have shape ({N}, {N}); got {tuple(r.shape)}")
     h = call("spike_matmul", indptr, indices, w).reshape(T, B, N)
     a, th = as_alpha(alpha, h), h.dtype.type(theta)
     d = np.empty_like(h)
@@ -155,9 +151,8 @@ def rlif_backward_sparse(
     own spikes (T * B, N); w (N_in, N); r (N, N); shape = (T, B, N). Returns dw (N_in, N),
     dr (N, N) and dx (A_prev,) (at ``prev``'s entries) or None.
     """
+    check_spike_backward(g, act, x, s, w, r, alpha, prev, shape)
     T, B, N = shape
-    if g.shape != act.idx.shape:
-        raise ShapeError(f"g must have shape {act.idx.shape}; got {g.shape}")
     a = as_alpha(alpha, g)
     e = np.zeros((T + 1, B, N), dtype=g.dtype)
     bounds = np.searchsorted(act.idx, np.arange(T + 1, dtype=np.int64) * (B * N))

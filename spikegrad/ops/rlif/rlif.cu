@@ -1,5 +1,5 @@
 // rlif.cu: the recurrent LIF layer, fused sparse forward and sparse backward (CUDA twin of
-// rlif_forward_sparse_spikes and rlif_backward_sparse in spikegrad/ops/rlif.py).
+// rlif_forward_sparse_spikes and rlif_backward_sparse in spikegrad/ops/rlif/twin.py).
 //
 // Equations (ALGORITHM.md §2 event form, §4), per sample b, V[0] = 0, eps[T] = 0:
 //   S[t,j] = V[t,j] > theta;  active(t,j) <=> |V[t,j] - theta| < b_th,

@@ -1,17 +1,11 @@
-/* Bodies of the native CPU kernels, included by cpu_ops.c once per float type.
- * SG_T: the float type; SG_SUF: the name suffix; SG_TINY: its smallest normal number. */
-#define SG_CAT2(a, b) a##b
-#define SG_CAT(a, b) SG_CAT2(a, b)
-#define SG_FN(name) SG_CAT(name, SG_SUF)
+/* Native CPU kernels of the LIF family: the scan, the fused sparse forward and backward (also
+ * the recurrent layer's: r not NULL) and the sampled row dot products.
+ * Included by the native build (spikegrad/native/build.py) once per float type: SG_T is the
+ * float type, SG_FN(name) its instance's name (name_f32, name_f64), SG_TINY its smallest normal
+ * number, SG_V its 64-byte vector, SG_SQRT its square root. Exported functions are declared for
+ * ctypes in glue.py beside this file. */
 
-/* alpha of the columns c0 .. c0 + w - 1 of rows whose last axis has n_alpha entries: dst[c] =
- * alpha[(c0 + c) % n_alpha] (n_alpha = 1: one alpha for every neuron). */
-static void SG_FN(sg_alpha_fill)(SG_T *restrict dst, const SG_T *restrict alpha, int64_t n_alpha,
-                                 int64_t c0, int64_t w) {
-    for (int64_t c = 0; c < w; ++c) dst[c] = alpha[n_alpha == 1 ? 0 : (c0 + c) % n_alpha];
-}
-
-/* LIF forward scan (ops/lif.py: lif_forward): h (nt, m) holds the input current and is
+/* LIF forward scan (ops/lif/twin.py: lif_forward): h (nt, m) holds the input current and is
  * overwritten with V; s (nt, m) bytes receives the spikes S[t] = V[t] > theta, with V[0] = 0
  * and V[t+1] = alpha V[t] + h[t] - theta S[t]; alpha (n_alpha,) is broadcast along the last
  * axis (n_alpha = 1, or the length of the last axis, which divides m). */
@@ -143,8 +137,8 @@ static inline int SG_FN(sg_lif_step)(SG_T *restrict v, const SG_T *restrict h,
     return any;
 }
 
-/* The sparse mode's forward of one layer from its input spikes (ops/lif.py:
- * lif_forward_sparse_spikes; with r, ops/rlif.py: rlif_forward_sparse_spikes): h[t, b] = the
+/* The sparse mode's forward of one layer from its input spikes (ops/lif/twin.py:
+ * lif_forward_sparse_spikes; with r, ops/rlif/twin.py: rlif_forward_sparse_spikes): h[t, b] = the
  * sum of w[i] over the input spikes i of row t * nb + b of the CSR pattern (indptr, indices),
  * summed from 0 in pattern order as spike_matmul does, then (r not NULL: the recurrent layer)
  * plus r[k] for each k with V[t, b, k] > theta, k ascending, then the LIF step of lif_forward;
@@ -224,8 +218,8 @@ sg_forward *SG_FN(lif_spike_forward)(const int64_t *indptr, const int32_t *indic
     return res;
 }
 
-/* The sparse mode's backward of one layer (ops/lif.py: lif_backward_sparse; with r,
- * ops/rlif.py: rlif_backward_sparse) in one reverse sweep over time, never storing eps: the
+/* The sparse mode's backward of one layer (ops/lif/twin.py: lif_backward_sparse; with r,
+ * ops/rlif/twin.py: rlif_backward_sparse) in one reverse sweep over time, never storing eps: the
  * chunk of samples [b0, b1) holds eps[t + 1] of its samples; at step t, for row q = t * nb + b,
  *   dW[i] += eps[t + 1, b]                for every input spike i of row q (x_indptr/x_indices),
  *   dR[k] += eps[t + 1, b]                for every own spike k of row q (s_indptr/s_indices),
@@ -302,70 +296,7 @@ int SG_FN(lif_spike_backward)(const SG_T *g, const SG_T *sp, const int64_t *idx,
     return 0;
 }
 
-/* Reverse leaky scan in place (ops/lif.py: leaky_scan_reverse): e[t] += alpha e[t+1] for
- * t = nt-2 .. 0, over e (nt, m); alpha (n_alpha,) broadcast along the last axis as in
- * lif_forward. Denormal policy (the twin's docstring; the same in CUDA): after each step, a
- * value of magnitude below the smallest normal number is set to +0. */
-void SG_FN(leaky_scan_reverse)(SG_T *e, int64_t nt, int64_t m, const SG_T *alpha,
-                               int64_t n_alpha) {
-    int64_t n_tiles = (m + SG_TILE - 1) / SG_TILE;
-#pragma omp parallel for schedule(static)
-    for (int64_t tile = 0; tile < n_tiles; ++tile) {
-        int64_t c0 = tile * SG_TILE, w = m - c0 < SG_TILE ? m - c0 : SG_TILE;
-        SG_T a[SG_TILE];
-        SG_FN(sg_alpha_fill)(a, alpha, n_alpha, c0, w);
-        for (int64_t t = nt - 2; t >= 0; --t) {
-            SG_T *et = e + t * m + c0;
-            const SG_T *en = et + m;
-            for (int64_t c = 0; c < w; ++c) {
-                SG_T v = et[c] + en[c] * a[c];
-                et[c] = (v < SG_TINY && v > -SG_TINY) ? (SG_T)0 : v;
-            }
-        }
-    }
-}
-
-/* Leaky scan (ops/lif.py: leaky_scan): y[0] = 0, y[t+1] = alpha y[t] + gain x[t], over x and
- * y (nt, m), in the twin's order of operations (two products, then their sum). */
-void SG_FN(leaky_scan)(const SG_T *x, SG_T *y, int64_t nt, int64_t m, SG_T alpha, SG_T gain) {
-    int64_t n_tiles = (m + SG_TILE - 1) / SG_TILE;
-#pragma omp parallel for schedule(dynamic, 1)
-    for (int64_t tile = 0; tile < n_tiles; ++tile) {
-        int64_t c0 = tile * SG_TILE, w = m - c0 < SG_TILE ? m - c0 : SG_TILE;
-        if (nt > 0)
-            for (int64_t c = 0; c < w; ++c) y[c0 + c] = 0;
-        for (int64_t t = 0; t + 1 < nt; ++t) {
-            const SG_T *restrict xt = x + t * m + c0, *restrict yt = y + t * m + c0;
-            SG_T *restrict yn = y + (t + 1) * m + c0;
-            for (int64_t c = 0; c < w; ++c) {
-                SG_T a = yt[c] * alpha, b = gain * xt[c];
-                yn[c] = a + b;
-            }
-        }
-    }
-}
-
-/* Adam, in place, over n elements (ops/adam.py: adam_update), in the twin's order of
- * operations: m = m b1 + c1 g; v = v b2 + c2 g g; p = p decay (decoupled weight decay,
- * decay = 1 - lr wd); p -= (lr (m / bc1)) / (sqrt(v / bc2) + eps), with c1 = 1 - b1,
- * c2 = 1 - b2, bc1 = 1 - b1^step, bc2 = 1 - b2^step, decay rounded by the caller. */
-void SG_FN(adam_update)(SG_T *p, const SG_T *g, SG_T *m, SG_T *v, int64_t n, SG_T b1, SG_T c1,
-                        SG_T b2, SG_T c2, SG_T bc1, SG_T bc2, SG_T lr, SG_T eps, SG_T decay) {
-#pragma omp parallel for schedule(static) if (n > 65536)
-    for (int64_t k = 0; k < n; ++k) {
-        SG_T mk = m[k] * b1, vk = v[k] * b2, gk = g[k];
-        mk += c1 * gk;
-        vk += c2 * (gk * gk);
-        m[k] = mk;
-        v[k] = vk;
-        SG_T step = lr * (mk / bc1), den = SG_SQRT(vk / bc2);
-        den += eps;
-        SG_T pk = p[k] * decay;
-        p[k] = pk - step / den;
-    }
-}
-
-/* Sampled row dot products (ops/lif.py: gather_rowdot): out[n] = e[rows[n]] . w[cols[n]],
+/* Sampled row dot products (ops/lif/twin.py: gather_rowdot): out[n] = e[rows[n]] . w[cols[n]],
  * e (R, m), w (C, m). */
 void SG_FN(gather_rowdot)(const SG_T *e, int64_t m, const int64_t *rows, const SG_T *w,
                           const int32_t *cols, int64_t n, SG_T *out) {
@@ -375,54 +306,3 @@ void SG_FN(gather_rowdot)(const SG_T *e, int64_t m, const int64_t *rows, const S
     }
 }
 
-/* Spike-event product (ops/spmm.py: spike_matmul): out[r] = sum of w[i] over the units i of
- * row r of the 0/1 CSR pattern (indptr, indices); out (R, m), w (C, m). */
-void SG_FN(spike_matmul)(const int64_t *indptr, const int32_t *indices, int64_t n_rows,
-                         const SG_T *w, int64_t m, SG_T *out) {
-#pragma omp parallel for schedule(static)
-    for (int64_t r = 0; r < n_rows; ++r) {
-        SG_T *restrict o = out + r * m;
-        for (int64_t j = 0; j < m; ++j) o[j] = 0;
-        for (int64_t k = indptr[r]; k < indptr[r + 1]; ++k) {
-            const SG_T *restrict wi = w + (int64_t)indices[k] * m;
-            for (int64_t j = 0; j < m; ++j) o[j] += wi[j];
-        }
-    }
-}
-
-/* Transposed spike-event product (ops/spmm.py: spike_tmatmul): out[i] = sum of e[r] over the
- * rows r whose pattern holds unit i; out (n_cols, m), e (R, m). Each thread owns a slice of
- * the m columns, accumulates it in a private buffer (no cache line shared between threads)
- * walking every row in order, and copies it out: the same sums on any thread count.
- * Returns 0, or -1 when a buffer cannot be allocated. */
-int SG_FN(spike_tmatmul)(const int64_t *indptr, const int32_t *indices, int64_t n_rows,
-                         const SG_T *e, int64_t m, int64_t n_cols, SG_T *out) {
-    int64_t per = (m + sg_threads() - 1) / sg_threads();
-    per = (per + 15) / 16 * 16; /* whole cache lines per thread */
-    int64_t n_slices = (m + per - 1) / per;
-    int failed = 0;
-#pragma omp parallel for schedule(static) reduction(| : failed)
-    for (int64_t q = 0; q < n_slices; ++q) {
-        int64_t j0 = q * per, w = j0 + per < m ? per : m - j0;
-        SG_T *acc = (SG_T *)calloc((size_t)(n_cols * w), sizeof(SG_T));
-        if (acc == NULL) {
-            failed = 1;
-            continue;
-        }
-        for (int64_t r = 0; r < n_rows; ++r) {
-            const SG_T *restrict er = e + r * m + j0;
-            for (int64_t k = indptr[r]; k < indptr[r + 1]; ++k) {
-                SG_T *restrict a = acc + (int64_t)indices[k] * w;
-                for (int64_t j = 0; j < w; ++j) a[j] += er[j];
-            }
-        }
-        for (int64_t i = 0; i < n_cols; ++i)
-            memcpy(out + i * m + j0, acc + i * w, (size_t)w * sizeof(SG_T));
-        free(acc);
-    }
-    return failed ? -1 : 0;
-}
-
-#undef SG_FN
-#undef SG_CAT
-#undef SG_CAT2
