@@ -50,6 +50,7 @@ INDEX_TYPES = {np.dtype(np.int32): "int", np.dtype(np.int64): "long long"}
 # families' glue (add_module), as is the folder of each stem's .cu file.
 KERNELS: dict[str, dict[str, tuple[str, ...]]] = {}
 _FOLDERS: dict[str, Path] = {}
+_INCLUDES: dict[str, tuple[Path, ...]] = {}
 
 # Kernels using block cooperation (warp shuffles, __syncthreads, shared memory). The CPU
 # emulation of tests/kernels runs these one OS thread per CUDA thread; all others sequentially.
@@ -61,15 +62,18 @@ def add_module(
     module_file: str,
     kernels: dict[str, tuple[str, ...]],
     cooperative: tuple[str, ...] = (),
+    include: tuple[Path, ...] = (),
 ) -> None:
-    """Register ``<stem>.cu`` beside ``module_file`` with its kernels' template parameters and
-    the ones of them that cooperate within a block."""
+    """Register ``<stem>.cu`` beside ``module_file`` with its kernels' template parameters,
+    the ones of them that cooperate within a block, and further folders of headers it includes
+    (e.g. the neuron kinds' pieces)."""
     KERNELS[stem] = kernels
     _FOLDERS[stem] = Path(module_file).resolve().parent
+    _INCLUDES[stem] = tuple(Path(d) for d in include)
     COOPERATIVE.update(cooperative)
 
 
-_INCLUDE = re.compile(r'^#include "(\w+\.cuh)"[ \t]*$', re.MULTILINE)
+_INCLUDE = re.compile(r'^#include "(\w+\.(?:cuh|h))"[ \t]*(//.*)?$', re.MULTILINE)
 
 # The default dW mode. Deterministic: same float traffic as the atomic kernel without its
 # hot-spot contention (the readout's ~20 x nnz atomics land on N_L x K addresses), plus an
@@ -122,8 +126,9 @@ def source_path(stem: str) -> Path:
 
 
 def include_dirs(stem: str) -> list[Path]:
-    """Where the includes of ``<stem>.cu`` are looked up: its folder, then kernel_dir()."""
-    return [_FOLDERS[stem], kernel_dir()]
+    """Where the includes of ``<stem>.cu`` are looked up: its folder, kernel_dir(), then the
+    folders it was registered with."""
+    return [_FOLDERS[stem], kernel_dir(), *_INCLUDES[stem]]
 
 
 def source(stem: str) -> str:
@@ -132,7 +137,8 @@ def source(stem: str) -> str:
 
 
 def module_source(stem: str) -> str:
-    """``<stem>.cu`` with its ``#include "<name>.cuh"`` lines replaced by the header text.
+    """``<stem>.cu`` with its ``#include "<name>.cuh"`` / ``"<name>.h"`` lines replaced by the
+    header text.
 
     This is what the launcher compiles: CuPy keys its compile cache on the source text alone,
     so a changed header must change the text (the headers include nothing local themselves).

@@ -2,11 +2,14 @@
 one shared library and loaded with ctypes, once per process.
 
 A family declares itself with :func:`c_family` (from its ``glue.py``, at import): the source
-files beside it, untyped ones (included once) and typed ones (included once per float type
-after :file:`typed.h`, with ``SG_T``, ``SG_FN`` ... set), and the C functions it exports, each
-as ``name: (return code, argument codes)``; codes: ``p`` pointer, ``i64`` int64_t, ``int``
-int, ``F`` the float type of the instance, ``void`` (return only). A typed function ``f`` is
-exported as ``f_f32`` and ``f_f64``. :func:`function` returns the declared ctypes function.
+files beside it, untyped ones (included once), typed ones (included once per float type
+after :file:`typed.h`, with ``SG_T``, ``SG_FN`` ... set) and per-kind ones (drivers written
+over a neuron kind's pieces, included once per float type and kind of :data:`KINDS`, after the
+kind's header ``spikegrad/neurons/<kind>.h``), and the C functions it exports, each as
+``name: (return code, argument codes)``; codes: ``p`` pointer, ``i64`` int64_t, ``int`` int,
+``F`` the float type of the instance, ``void`` (return only). A typed function ``f`` is
+exported as ``f_f32`` and ``f_f64``, a per-kind one as ``<kind>_f_f32`` ... :func:`function`
+returns the declared ctypes function.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ BASE_FLAGS = ("-O3", "-ffp-contract=off", "-std=c99", "-fPIC", "-shared")
 # Tried in order; the first that compiles wins (compilers without OpenMP or -march=native).
 EXTRA_FLAGS = (("-march=native", "-fopenmp"), ("-fopenmp",), ("-march=native",), ())
 HERE = Path(__file__).resolve().parent
+NEURONS = HERE.parent / "neurons"
+KINDS = ("lif",)  # the neuron kinds whose C pieces (neurons/<kind>.h) the drivers take
 # Per float type: the macros a typed source sees.
 FLOAT_MACROS = {
     "_f32": {"SG_T": "float", "SG_SQRT": "sqrtf", "SG_V": "sg_vec_f32", "SG_TINY": "FLT_MIN"},
@@ -48,6 +53,7 @@ class _Table:
 
     once: list[Path] = field(default_factory=list)
     typed: list[Path] = field(default_factory=list)
+    per_kind: list[Path] = field(default_factory=list)
     functions: dict[str, tuple[str, str, bool]] = field(default_factory=dict)
 
 
@@ -59,32 +65,49 @@ def c_family(
     *,
     once: tuple[str, ...] = (),
     typed: tuple[str, ...] = (),
+    per_kind: tuple[str, ...] = (),
     functions: dict[str, tuple[str, str]] | None = None,
     typed_functions: dict[str, tuple[str, str]] | None = None,
+    kind_functions: dict[str, tuple[str, str]] | None = None,
 ) -> None:
     """Add a family's C sources (file names beside ``module_file``) and exported functions."""
     if _build.cache_info().currsize:
         raise RuntimeError("c_family after the native library was built")
     folder = Path(module_file).resolve().parent
-    _TABLE.once += [folder / n for n in once if folder / n not in _TABLE.once]
-    _TABLE.typed += [folder / n for n in typed if folder / n not in _TABLE.typed]
-    for table, is_typed in ((functions or {}, False), (typed_functions or {}, True)):
+    for names, into in ((once, _TABLE.once), (typed, _TABLE.typed), (per_kind, _TABLE.per_kind)):
+        into += [folder / n for n in names if folder / n not in into]
+    kinds = {
+        f"{kind}_{name}": sig for kind in KINDS for name, sig in (kind_functions or {}).items()
+    }
+    for table, is_typed in ((functions or {}, False), ({**(typed_functions or {}), **kinds}, True)):
         for name, (ret, args) in table.items():
             _TABLE.functions[name] = (ret, args, is_typed)
 
 
 def sources() -> list[Path]:
-    """Every C file of the library, in the order of the translation unit."""
-    return [HERE / "core.h", *_TABLE.once, HERE / "typed.h", *_TABLE.typed]
+    """Every C file of the library (in the order of the translation unit)."""
+    kinds = [NEURONS / f"{kind}.h" for kind in KINDS]
+    return [
+        HERE / "core.h",
+        *_TABLE.once,
+        HERE / "typed.h",
+        *_TABLE.typed,
+        *kinds,
+        *_TABLE.per_kind,
+    ]
 
 
 def translation_unit() -> str:
-    """The C text compiled: core.h, the untyped sources, then per float type the typed ones."""
+    """The C text compiled: core.h, the untyped sources, then per float type the typed ones and,
+    per neuron kind, its header and the per-kind drivers."""
     lines = [f'#include "{HERE / "core.h"}"']
     lines += [f'#include "{p}"' for p in _TABLE.once]
     for suffix, macros in FLOAT_MACROS.items():
         lines += [f"#define {k} {v}" for k, v in macros.items()] + [f"#define SG_SUF {suffix}"]
         lines += [f'#include "{p}"' for p in (HERE / "typed.h", *_TABLE.typed)]
+        for kind in KINDS:
+            lines += [f"#define SG_KIND_NAME {kind}", f'#include "{NEURONS / f"{kind}.h"}"']
+            lines += [f'#include "{p}"' for p in _TABLE.per_kind] + ["#undef SG_KIND_NAME"]
         lines += [f"#undef {k}" for k in (*macros, "SG_SUF")]
     return "\n".join(lines) + "\n"
 

@@ -72,7 +72,15 @@ static int64_t sg_lower_bound(const int64_t *a, int64_t n, int64_t key) {
 typedef float sg_vec_f32 __attribute__((vector_size(64), aligned(4)));
 typedef double sg_vec_f64 __attribute__((vector_size(64), aligned(8)));
 
-/* The name of a typed function's instance: SG_FN(name) is name_f32 or name_f64 (SG_SUF). */
+/* The name of a typed function's instance: SG_FN(name) is name_f32 or name_f64 (SG_SUF); of a
+ * neuron kind's driver: SG_KFN(name) is <kind>_name_f32 / _f64 (SG_KIND_NAME). */
 #define SG_CAT2(a, b) a##b
 #define SG_CAT(a, b) SG_CAT2(a, b)
 #define SG_FN(name) SG_CAT(name, SG_SUF)
+#define SG_KFN(name) SG_FN(SG_CAT(SG_CAT(SG_KIND_NAME, _), name))
+
+/* The arithmetic of the kinds' pieces (spikegrad/neurons/<kind>.h): plain IEEE operations here
+ * (-ffp-contract=off: no fused multiply-add); the CUDA drivers define them as sg_add_rn and
+ * sg_mul_rn. */
+#define SG_ADD(a, b) ((a) + (b))
+#define SG_MUL(a, b) ((a) * (b))

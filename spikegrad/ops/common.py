@@ -15,12 +15,16 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..backend import Array, get_xp, register, to_numpy
 from ..errors import ShapeError
+
+# The neuron kinds' C/CUDA pieces (spikegrad/neurons/<kind>.h), included by the layer drivers.
+NEURON_PIECES = Path(__file__).resolve().parent.parent / "neurons"
 
 
 def check_shape(name: str, a: Array, shape: tuple[int, ...]) -> None:

@@ -24,6 +24,7 @@ from spikegrad.ops.lif import glue as lif_glue
 from spikegrad.ops.readout import glue as readout_glue
 from spikegrad.ops.rlif import glue as rlif_glue
 from spikegrad.ops.spmm import glue as spmm_glue
+from spikegrad.userdirs import user_cache_dir
 
 HERE = Path(__file__).resolve().parent
 
@@ -100,20 +101,29 @@ def load_emu():
     return sys.modules.get("sg_test_cuda_emu") or _load("cuda_emu")
 
 
+def build_cache() -> Path:
+    """The emulation's build cache: ``$SG_EMU_CACHE``, else a folder of the user cache. Builds
+    are named by a digest of everything they are made from and renamed into place when
+    complete, so sessions (and the sanitizer subprocesses) share them safely and compile a
+    kernel file again only when its text, a header or the flags change."""
+    cache = os.environ.get("SG_EMU_CACHE")
+    path = Path(cache) if cache else user_cache_dir() / "test-emu"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 @pytest.fixture(scope="session")
-def emu_build_dir(tmp_path_factory) -> Path:
-    """Where the emulation builds go: ``$SG_EMU_CACHE`` (shared by subprocesses) or a tmp dir."""
+def emu_build_dir() -> Path:
+    """Where the emulation builds go (:func:`build_cache`)."""
     if shutil.which("g++") is None:
         pytest.skip("g++ not found: the CPU emulation compiles the kernels as C++")
-    cache = os.environ.get("SG_EMU_CACHE")
-    return Path(cache) if cache else tmp_path_factory.mktemp("cuda_emu")
+    return build_cache()
 
 
 @pytest.fixture(scope="session")
-def emu_cache(tmp_path_factory) -> Path:
-    """A build folder for the subprocesses of the sanitizer and mutation tests (shared)."""
-    cache = os.environ.get("SG_EMU_CACHE")
-    return Path(cache) if cache else tmp_path_factory.mktemp("emu_cache")
+def emu_cache() -> Path:
+    """The build folder of the subprocesses of the sanitizer and mutation tests (shared)."""
+    return build_cache()
 
 
 @pytest.fixture(scope="session")
@@ -142,6 +152,30 @@ EMU_MODES = {
 def _modes() -> list[str]:
     chosen = os.environ.get("SG_EMU_MODES")
     return chosen.split(",") if chosen else list(EMU_MODES)
+
+
+# The checks of the stress and shuffle modes (grid-stride loops, int64 indices, thread order,
+# concurrent workers) are the same code for both float types: those two modes run every
+# float64 case and one float32 case per test (so every kernel instance still runs in every
+# mode); the plain mode runs all. SG_EMU_FULL=1 runs every case in every mode.
+FULL = os.environ.get("SG_EMU_FULL", "") not in ("", "0")
+
+
+def pytest_collection_modifyitems(config, items):
+    if FULL:
+        return
+    keep, drop, seen = [], [], set()
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        mode = params.get("emu", "plain")
+        lighter = mode != "plain" and params.get("dtype") is np.float32
+        first = (item.module.__name__, item.originalname, mode) not in seen
+        if lighter:
+            seen.add((item.module.__name__, item.originalname, mode))
+        (drop if lighter and not first else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 @contextlib.contextmanager

@@ -134,7 +134,9 @@ def build(
     flags = [*CXX, *SANITIZE.get(sanitize or "", []), f"-DSG_BLOCK={K.BLOCK}"]
     pkg = K.include_dirs(stem) if stem in K.KERNELS else [K.kernel_dir()]  # probe.cu: not
     incs = [src, *(d for d in pkg if d != src)]  # the package's headers serve the rest
-    headers = "".join(p.read_text() for d in incs for p in sorted(Path(d).glob("*.cuh")))
+    pieces = [p for d in pkg[2:] for p in sorted(Path(d).glob("*.h"))]  # e.g. neurons/lif.h
+    cuh = [p for d in incs for p in sorted(Path(d).glob("*.cuh"))]
+    headers = "".join(p.read_text() for p in cuh + pieces)
     parts = [text, " ".join(flags), (src / f"{stem}.cu").read_text(), headers]
     parts.append((HERE / "cuda_cpu.h").read_text())
     digest = hashlib.sha1("\0".join(parts).encode()).hexdigest()[:12]

@@ -28,6 +28,7 @@ from ...kernels.host import (
 )
 from ...spikes import SpikeMatrix
 from ..common import (
+    NEURON_PIECES,
     alpha_vector,
     contiguous,
     in_place,
@@ -46,20 +47,21 @@ native.c_family(
     __file__,
     once=("cpu_result.h",),
     typed=("cpu.h",),
+    per_kind=("cpu_kind.h",),
     functions={
         "sg_forward_chunks": ("i64", "i64"),
         "sg_backward_chunks": ("i64", "i64"),
         "sg_forward_take": ("int", "p p p int p"),
     },
-    typed_functions={
+    typed_functions={"gather_rowdot": ("void", "p i64 p p p i64 p")},
+    kind_functions={  # <kind>_forward, ...: the drivers of cpu_kind.h
         # alpha: a pointer to n_alpha values (1: one alpha; N: one per neuron)
-        "lif_forward": ("void", "p p i64 i64 p i64 F"),
+        "forward": ("void", "p p i64 i64 p i64 F"),
         # returns an sg_forward result, NULL: out of memory
-        "lif_spike_forward": ("p", "p p p p i64 i64 i64 p i64 F F F p"),
+        "spike_forward": ("p", "p p p p i64 i64 i64 p i64 F F F p"),
         # g sp idx n_act | x CSR w r s CSR | n_in n prev n_prev nt nb alpha n_alpha | dw dr dx
         # part; returns 0, or -1: out of memory
-        "lif_spike_backward": ("int", "p p p i64 p p p p p p i64 i64 p i64 i64 i64 p i64 p p p p"),
-        "gather_rowdot": ("void", "p i64 p p p i64 p"),
+        "spike_backward": ("int", "p p p i64 p p p p p p i64 i64 p i64 i64 i64 p i64 p p p p"),
     },
 )
 kernels.add_module(
@@ -70,6 +72,7 @@ kernels.add_module(
         "lif_spikes_count_kernel": ("T", "I"),
         "lif_spikes_emit_kernel": ("T", "I"),
     },
+    include=(NEURON_PIECES,),
 )
 kernels.add_module(
     "lif_backward",
@@ -82,6 +85,7 @@ kernels.add_module(
         "gather_rowdot_warp_kernel": ("T", "I"),
     },
     cooperative=("gather_rowdot_warp_kernel",),
+    include=(NEURON_PIECES,),
 )
 
 

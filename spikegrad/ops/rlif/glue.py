@@ -13,7 +13,7 @@ from ...backend import Array, get_xp
 from ...kernels import BLOCK
 from ...kernels.host import Launcher, cuda_op, in_array, index_arrays, run
 from ...spikes import SpikeMatrix
-from ..common import alpha_vector, native_op, supported
+from ..common import NEURON_PIECES, alpha_vector, native_op, supported
 from ..lif.glue import count_emit, cuda_gather_rowdot, spike_backward, spike_forward
 from ..lif.twin import check_spike_backward, check_spike_forward
 from ..spmm.glue import cuda_spike_tmatmul
@@ -29,6 +29,7 @@ kernels.add_module(
         "rlif_backward_kernel": ("T", "I"),
     },
     cooperative=("rlif_spikes_count_kernel", "rlif_spikes_emit_kernel", "rlif_backward_kernel"),
+    include=(NEURON_PIECES,),
 )
 
 
