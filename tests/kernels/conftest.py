@@ -156,8 +156,9 @@ def _modes() -> list[str]:
 
 # The checks of the stress and shuffle modes (grid-stride loops, int64 indices, thread order,
 # concurrent workers) are the same code for both float types: those two modes run every
-# float64 case and one float32 case per test (so every kernel instance still runs in every
-# mode); the plain mode runs all. SG_EMU_FULL=1 runs every case in every mode.
+# float64 case, and of the float32 cases of a test only those that bring a parameter value not
+# yet run (so every kernel instance and variant still runs in every mode); the plain mode runs
+# all. SG_EMU_FULL=1 runs every case in every mode.
 FULL = os.environ.get("SG_EMU_FULL", "") not in ("", "0")
 
 
@@ -168,11 +169,14 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         params = getattr(getattr(item, "callspec", None), "params", {})
         mode = params.get("emu", "plain")
-        lighter = mode != "plain" and params.get("dtype") is np.float32
-        first = (item.module.__name__, item.originalname, mode) not in seen
-        if lighter:
-            seen.add((item.module.__name__, item.originalname, mode))
-        (drop if lighter and not first else keep).append(item)
+        if mode == "plain" or params.get("dtype") is not np.float32:
+            keep.append(item)
+            continue
+        values = {
+            (item.module.__name__, item.originalname, mode, k, repr(v)) for k, v in params.items()
+        }
+        (keep if values - seen else drop).append(item)
+        seen |= values
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
