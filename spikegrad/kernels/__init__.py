@@ -24,8 +24,8 @@ the ``spike_tmatmul`` op (spmm.cu), which has two modes:
 
 ``set_deterministic(flag)`` switches for every later launch; the environment variable
 ``SPIKEGRAD_DETERMINISTIC`` (1/true/yes or 0/false/no), read at import, overrides the default.
-The default is one line for the GPU benchmark to settle (``spikegrad bench --gpu`` times
-both modes per layer).
+The default is one line for the GPU benchmark to settle (it times both modes per layer; see
+docs/benchmarks.md).
 """
 
 from __future__ import annotations

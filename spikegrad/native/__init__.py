@@ -20,7 +20,6 @@ process may use (:mod:`.threads`).
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import functools
 import os
 import warnings
@@ -29,7 +28,7 @@ from typing import Any
 
 from ..errors import BackendUnavailableError, ConfigError
 from . import threads
-from .build import Built, _build, c_family, function
+from .build import Built, _build, c_family, function, library
 
 __all__ = [
     "Built",
@@ -84,14 +83,6 @@ def enabled() -> bool:
         raise BackendUnavailableError(f"SPIKEGRAD_NATIVE=1 but {built.reason}")
     _warn_once(built.reason)
     return False
-
-
-def library() -> ctypes.CDLL:
-    """The loaded kernel library (builds it if needed)."""
-    built = _build()
-    if built.lib is None:
-        raise BackendUnavailableError(built.reason)
-    return built.lib
 
 
 def set_threads(n: int | None) -> None:

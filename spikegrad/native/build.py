@@ -29,6 +29,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from ..errors import BackendUnavailableError
 from ..userdirs import user_cache_dir
 from . import threads
 
@@ -114,14 +115,13 @@ def translation_unit() -> str:
 
 def function(name: str, dtype: Any = None) -> Any:
     """The declared ctypes function ``name`` (typed: the instance of float ``dtype``)."""
-    lib = library_or_raise()
+    lib = library()
     return getattr(lib, name if dtype is None else name + SUFFIX[np.dtype(dtype)])
 
 
-def library_or_raise() -> ctypes.CDLL:
-    """The loaded library; BackendUnavailableError with the reason when it cannot be built."""
-    from ..errors import BackendUnavailableError
-
+def library() -> ctypes.CDLL:
+    """The loaded library (built if needed); BackendUnavailableError with the reason when it
+    cannot be built."""
     built = _build()
     if built.lib is None:
         raise BackendUnavailableError(built.reason)
