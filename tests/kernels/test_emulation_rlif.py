@@ -106,10 +106,12 @@ def test_shared_limit_is_the_kernels():
     assert m and int(m.group(1)) == host.RLIF_SHARED
 
 
-def test_rlif_forward_allocates_no_dense_array(emu, dtype):
+def test_rlif_forward_allocates_no_dense_array(emu_launcher, dtype):
     """Peak host memory of the fused recurrent forward (the emulator allocates nothing: the
     kernels write the host code's arrays) stays below one (T, B, N) float array, which the
-    twin (it holds h and |V - theta|) exceeds, so the measure can fail."""
+    twin (it holds h and |V - theta|) exceeds, so the measure can fail. Host allocations do
+    not depend on the launch mode: one launcher as configured, not every mode."""
+    emu = emu_launcher
     T, B, N_in, N = 40, 4, 30, 300
     rng = np.random.default_rng(36)
     ip, ind, _, _ = _inputs(rng, T, B, N_in, N, dtype)
