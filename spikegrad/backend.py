@@ -2,11 +2,11 @@
 
 Model code never branches on the device. It calls ``call(op, *args)``, which finds the
 array module of the arguments and dispatches to the implementation registered for that
-backend ("numpy" twins live in :mod:`spikegrad.ops`, the CUDA kernel ops in
-:mod:`spikegrad.kernels`; each package registers its ops when it is loaded, so this module
-imports neither). On NumPy arrays an op with a native C kernel (:mod:`spikegrad.ops.native`,
-registered as "native") runs that kernel while :func:`spikegrad.native.enabled` says so. Only
-this module and the kernel launcher import CuPy.
+backend (each op family of :mod:`spikegrad.ops` registers its NumPy twin for "numpy", its
+native C wrapper for "native" and its CUDA host code for "cupy" when it is loaded, so this
+module imports none of them). On NumPy arrays an op with a native C kernel runs that kernel
+while :func:`spikegrad.native.enabled` says so. Only this module and the kernel launcher
+import CuPy.
 """
 
 from __future__ import annotations
@@ -183,6 +183,12 @@ def register(op: str, backend: str, *, xp_generic: bool = False) -> Callable:
         return fn
 
     return deco
+
+
+def registered(op: str, backend: str) -> bool:
+    """Whether ``op`` has an implementation registered for ``backend`` itself (no fallback,
+    nothing loaded)."""
+    return (op, backend) in _REGISTRY
 
 
 def lookup(op: str, backend: str) -> Callable:

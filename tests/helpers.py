@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import types
+
 import numpy as np
 
 import spikegrad as sg
@@ -120,3 +122,9 @@ def layer_input(rng, T, B, n_in, p=0.12) -> sg.SpikeMatrix:
     """Random input spikes of one layer. Shapes: -> SpikeMatrix (T * B, n_in)."""
     indptr, indices, _ = spike_csr(rng, T * B, n_in, p)
     return sg.SpikeMatrix(indptr, indices, T, B, n_in)
+
+
+def native_ops() -> types.SimpleNamespace:
+    """Every op's native C wrapper (registered for "native"), by op name."""
+    reg = sg.backend._REGISTRY
+    return types.SimpleNamespace(**{op: fn for (op, be), fn in reg.items() if be == "native"})

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ..errors import DataError
+from ..userdirs import user_cache_dir
 from .registry import DatasetInfo
 
 CHUNK = 1 << 20
@@ -32,17 +33,6 @@ USER_AGENT = "spikegrad (dataset download)"
 
 class MissingDataError(DataError):
     """A data set's files are not under the data root; the message says what to put where."""
-
-
-def user_cache_dir() -> Path:
-    """The per-user cache folder of spikegrad (XDG on Linux, Caches on macOS, LOCALAPPDATA)."""
-    if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local"))
-    elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Caches"
-    else:
-        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "spikegrad"
 
 
 def data_root(root: str | os.PathLike | None = None) -> Path:

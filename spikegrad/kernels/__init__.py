@@ -1,11 +1,11 @@
-"""CUDA kernels of the CuPy backend: sources, their template instances and the build options.
+"""The generic side of the CUDA kernels: the table of kernel modules, build options, the
+deterministic switch and the CuPy launcher (:mod:`.launch`, module cache per device).
 
-The ``.cu`` files beside this module are the CUDA twins of :mod:`spikegrad.ops`; the
-device-independent host code and the table of kernel ops live in :mod:`spikegrad.kernels.host`,
-the CuPy launcher in :mod:`spikegrad.kernels.launch` (the only module here that imports CuPy,
-and only on the first launch). Loading this package registers every kernel op for the "cupy"
-backend (the import at the end); nothing here needs CuPy, so a CPU-only install (and the NVRTC /
-CPU-emulation tests) can read the kernel table.
+Each op family (``spikegrad/ops/<family>/``) keeps its ``.cu`` files beside its twin and
+registers them with :func:`add_module` from its ``glue.py`` (stem -> folder, kernels and their
+template parameters); its host code uses :mod:`.host` (checks, grids, :func:`.host.cuda_op`).
+Shared device headers (``common.cuh``) live beside this module. Nothing here needs CuPy, so a
+CPU-only install (and the NVRTC / CPU-emulation tests) can read the kernel table.
 
 Deterministic mode: every kernel is deterministic except the weight gradient ``dW = x^T e1``,
 the one product with float atomics. Both consumers of that product, the sparse backward's
@@ -24,8 +24,8 @@ the ``spike_tmatmul`` op (spmm.cu), which has two modes:
 
 ``set_deterministic(flag)`` switches for every later launch; the environment variable
 ``SPIKEGRAD_DETERMINISTIC`` (1/true/yes or 0/false/no), read at import, overrides the default.
-The default is one line for the GPU benchmark to settle (``python -m spikegrad.bench_gpu``
-times both modes per layer).
+The default is one line for the GPU benchmark to settle (it times both modes per layer; see
+docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -46,59 +46,34 @@ MAX_GRID = 1 << 16  # blocks per launch at most; every kernel loops grid-stride
 FLOAT_TYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
 INDEX_TYPES = {np.dtype(np.int32): "int", np.dtype(np.int64): "long long"}
 
-# stem -> kernel -> template parameters ("T": float type, "I": index type)
-KERNELS: dict[str, dict[str, tuple[str, ...]]] = {
-    "lif": {
-        "lif_forward_kernel": ("T",),
-        "lif_spikes_count_kernel": ("T", "I"),
-        "lif_spikes_emit_kernel": ("T", "I"),
-    },
-    "lif_backward": {
-        "delta_scatter_kernel": ("T", "I"),
-        "eps_shift_scan_kernel": ("T",),
-        "dense_eps_kernel": ("T",),
-        "gather_rowdot_kernel": ("T", "I"),
-        "gather_rowdot_warp_kernel": ("T", "I"),
-    },
-    "rlif": {
-        "rlif_spikes_count_kernel": ("T", "I"),
-        "rlif_spikes_emit_kernel": ("T", "I"),
-        "rlif_backward_kernel": ("T", "I"),
-    },
-    "spmm": {
-        "spmm_csr_kernel": ("T", "I"),
-        "spmm_csr_t_atomic_kernel": ("T", "I"),
-        "spmm_t_seg_kernel": ("T", "I"),
-        "spmm_t_seg_fix_kernel": ("T", "I"),
-        "spmm_t_chunk_kernel": ("T", "I"),
-        "sum_leading_kernel": ("T",),
-    },
-    "readout": {
-        "leaky_scan_kernel": ("T",),
-        "leaky_scan_reverse_kernel": ("T",),
-        "leaky_scan_reduce_kernel": ("T",),
-        "leaky_scan_carry_kernel": ("T",),
-        "leaky_scan_chunk_kernel": ("T",),
-        "leaky_scan_reverse_reduce_kernel": ("T",),
-        "leaky_scan_reverse_chunk_kernel": ("T",),
-    },
-    "adam": {
-        "adam_update_multi_kernel": ("T",),
-    },
-}
+# stem -> kernel -> template parameters ("T": float type, "I": index type); filled by the op
+# families' glue (add_module), as is the folder of each stem's .cu file.
+KERNELS: dict[str, dict[str, tuple[str, ...]]] = {}
+_FOLDERS: dict[str, Path] = {}
+_INCLUDES: dict[str, tuple[Path, ...]] = {}
 
 # Kernels using block cooperation (warp shuffles, __syncthreads, shared memory). The CPU
 # emulation of tests/kernels runs these one OS thread per CUDA thread; all others sequentially.
-COOPERATIVE = frozenset(
-    {
-        "gather_rowdot_warp_kernel",
-        "rlif_spikes_count_kernel",
-        "rlif_spikes_emit_kernel",
-        "rlif_backward_kernel",
-    }
-)
+COOPERATIVE: set[str] = set()
 
-_INCLUDE = re.compile(r'^#include "(\w+\.cuh)"[ \t]*$', re.MULTILINE)
+
+def add_module(
+    stem: str,
+    module_file: str,
+    kernels: dict[str, tuple[str, ...]],
+    cooperative: tuple[str, ...] = (),
+    include: tuple[Path, ...] = (),
+) -> None:
+    """Register ``<stem>.cu`` beside ``module_file`` with its kernels' template parameters,
+    the ones of them that cooperate within a block, and further folders of headers it includes
+    (e.g. the neuron kinds' pieces)."""
+    KERNELS[stem] = kernels
+    _FOLDERS[stem] = Path(module_file).resolve().parent
+    _INCLUDES[stem] = tuple(Path(d) for d in include)
+    COOPERATIVE.update(cooperative)
+
+
+_INCLUDE = re.compile(r'^#include "(\w+\.(?:cuh|h))"[ \t]*(//.*)?$', re.MULTILINE)
 
 # The default dW mode. Deterministic: same float traffic as the atomic kernel without its
 # hot-spot contention (the readout's ~20 x nnz atomics land on N_L x K addresses), plus an
@@ -141,25 +116,41 @@ def grid_cap() -> int:
 
 
 def kernel_dir() -> Path:
-    """The folder holding the .cu/.cuh files (a real path: NVRTC includes from it)."""
+    """The folder of the shared headers (``*.cuh``) that every .cu file may include."""
     return Path(str(resources.files(__name__)))
+
+
+def source_path(stem: str) -> Path:
+    """The path of ``<stem>.cu`` (a real path: NVRTC and the emulation include from it)."""
+    return _FOLDERS[stem] / f"{stem}.cu"
+
+
+def include_dirs(stem: str) -> list[Path]:
+    """Where the includes of ``<stem>.cu`` are looked up: its folder, kernel_dir(), then the
+    folders it was registered with."""
+    return [_FOLDERS[stem], kernel_dir(), *_INCLUDES[stem]]
 
 
 def source(stem: str) -> str:
     """The text of ``<stem>.cu``."""
-    return resources.files(__name__).joinpath(f"{stem}.cu").read_text(encoding="utf-8")
+    return source_path(stem).read_text(encoding="utf-8")
 
 
 def module_source(stem: str) -> str:
-    """``<stem>.cu`` with its ``#include "<name>.cuh"`` lines replaced by the header text.
+    """``<stem>.cu`` with its ``#include "<name>.cuh"`` / ``"<name>.h"`` lines replaced by the
+    header text.
 
     This is what the launcher compiles: CuPy keys its compile cache on the source text alone,
     so a changed header must change the text (the headers include nothing local themselves).
     """
-    pkg = resources.files(__name__)
-    return _INCLUDE.sub(
-        lambda m: pkg.joinpath(m.group(1)).read_text(encoding="utf-8"), source(stem)
-    )
+
+    def header(m: re.Match) -> str:
+        for folder in include_dirs(stem):
+            if (folder / m.group(1)).is_file():
+                return (folder / m.group(1)).read_text(encoding="utf-8")
+        raise FileNotFoundError(f"{stem}.cu includes {m.group(1)}, found in none of its folders")
+
+    return _INCLUDE.sub(header, source(stem))
 
 
 def options(arch: str | None = None) -> tuple[str, ...]:
@@ -197,6 +188,3 @@ def name_expressions(stem: str) -> list[str]:
         choices = [FLOAT_TYPES.values() if p == "T" else INDEX_TYPES.values() for p in params]
         out += [name_expression(kernel, combo) for combo in itertools.product(*choices)]
     return out
-
-
-from . import launch  # noqa: E402, F401  (registers the kernel ops for "cupy"; imports no CuPy)

@@ -61,3 +61,7 @@ __device__ __forceinline__ float sg_mul_rn(float a, float b) {
 }
 __device__ __forceinline__ double sg_add_rn(double a, double b) { return a + b; }
 __device__ __forceinline__ double sg_mul_rn(double a, double b) { return a * b; }
+
+// The arithmetic of the neuron kinds' pieces (spikegrad/neurons/<kind>.h: SG_KIND_ADJOINT).
+#define SG_ADD(a, b) sg_add_rn((a), (b))
+#define SG_MUL(a, b) sg_mul_rn((a), (b))

@@ -1,10 +1,7 @@
-"""The CuPy launcher and the registration of every kernel op for the "cupy" backend.
-
-:data:`spikegrad.kernels.host.OPS` is the one table of kernel ops: op name -> host function
-taking a launcher first and then the arguments of the op's NumPy twin. This module registers
-each of them for "cupy", bound to :data:`LAUNCH`, when the kernels package is loaded (the
-backend seam never imports this module). CuPy itself is imported on the first launch only, so
-loading this module costs nothing on a machine without CuPy.
+"""The CuPy launcher of the kernel ops: :func:`spikegrad.kernels.host.cuda_op` binds each op's host
+function to :data:`LAUNCH` and registers it for "cupy" (the backend seam never imports this
+module). CuPy itself is imported on the first launch only, so loading this module costs
+nothing on a machine without CuPy.
 
 Modules are built from the ``.cu`` files (local headers inlined) with ``cupy.RawModule(code=...,
 options=..., name_expressions=[...])`` and cached per (stem, options); CuPy compiles on first
@@ -19,9 +16,9 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from ..backend import Array, register
+from ..backend import Array
 from ..errors import KernelError
-from . import BLOCK, host, module_source, name_expression, name_expressions, options
+from . import BLOCK, module_source, name_expression, name_expressions, options
 
 
 @functools.cache
@@ -94,7 +91,3 @@ def bind(fn: Callable[..., Any], launcher: Any) -> Callable[..., Any]:
     op = functools.partial(fn, launcher)
     functools.update_wrapper(op, fn)
     return op
-
-
-for _op, _fn in host.OPS.items():
-    register(_op, "cupy")(bind(_fn, LAUNCH))

@@ -8,13 +8,14 @@ A kind module (:mod:`.lif`, :mod:`.cuba`, :mod:`.alif`) owns, as small records a
   ``record_distance``) and adjoint filter (``initial_adjoint``, ``adjoint``, ``current_grad``),
   over ``params(like, *args)`` in the data's dtype,
 * the ops of its layers (``OPS[recurrent]``, ``FORWARD_ARGS``, ``ADJOINT_ARGS``, ``op_args``),
-  whose NumPy twins are the drivers of :mod:`.twin` over these functions,
+  whose NumPy twins are the drivers of :mod:`spikegrad.ops.kind_twin` over these functions,
 * its model-file fields (``model_fields``, ``from_model_fields``) and its NIR mapping
   (``NIR_NODES``, ``to_nir``, ``NIR_EXPORT_WARNING``, and ``from_nir`` when it reads a node).
 
 A kind without native kernels (CuBa, ALIF today) has its ops registered as the twin drivers
-(:func:`.twin.register_ops`): it trains on NumPy; on CuPy its dense mode runs, its sparse mode
-and inference are refused with a KernelError naming it.
+of :mod:`spikegrad.ops.kind_twin` when :mod:`spikegrad.ops` loads: it trains on NumPy; on
+CuPy its dense mode runs, its sparse mode and inference are refused with a KernelError naming
+it.
 
 Recurrence is not a kind: any kind is run feed-forward or recurrent by its layer
 (:class:`spikegrad.layers.Hidden`).
@@ -25,7 +26,7 @@ from __future__ import annotations
 from types import ModuleType
 
 from ..errors import ConfigError
-from . import alif, cuba, lif, twin
+from . import alif, cuba, lif
 from .alif import ALIF
 from .base import Constant, OpNames
 from .cuba import CuBa
@@ -63,10 +64,8 @@ def kind_of(constants: object) -> ModuleType:
     return get(getattr(type(constants), "KIND", type(constants).__name__))
 
 
-register(lif)
-for _kind in (cuba, alif):
+for _kind in (lif, cuba, alif):
     register(_kind)
-    twin.register_ops(_kind)
 
 __all__ = [
     "ALIF",

@@ -1,19 +1,27 @@
-"""NumPy twins of every engine op (ALGORITHM.md), registered for the "numpy" backend, and
-the native C kernels of the hottest ones (:mod:`.native`, preferred while they are enabled).
+"""The engine's ops (ALGORITHM.md), one folder per op family: ``<family>/twin.py`` the NumPy
+twins (registered for the "numpy" backend, the reference), ``cpu.h`` the native C kernels,
+``*.cu`` the CUDA kernels and ``glue.py`` the ctypes wrappers and CUDA host code that register
+them for "native" and "cupy". Each op's ``check_*`` function (in its twin module) is run by
+every backend before it launches anything; :mod:`.common` holds the shared checks and the
+native fallback decorator. docs/adding-an-op.md walks through adding one.
 
 Dimension legend: B batch, T time steps, N_in inputs of a layer, N neurons of a layer,
 K classes, A active entries. The engine works time-major: (T, B, N) arrays, flat index
 ``(t * B + b) * N + j`` for an entry (b, t, j). Backward ops return fresh gradients.
 """
 
-from . import adam, dense_input, events_input, lif, native, readout, rlif, spmm, surrogate
+from .. import neurons
+from . import adam, dense_input, events_input, kind_twin, lif, readout, rlif, spmm, surrogate
+
+for _kind in neurons.KINDS.values():  # kinds without kernels of their own train on the twins
+    kind_twin.register_missing_ops(_kind)
 
 __all__ = [
     "adam",
     "dense_input",
     "events_input",
+    "kind_twin",
     "lif",
-    "native",
     "readout",
     "rlif",
     "spmm",

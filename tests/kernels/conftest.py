@@ -17,7 +17,14 @@ import numpy as np
 import pytest
 
 from spikegrad import kernels as K
+from spikegrad.kernels import host as kernel_host
 from spikegrad.ops import surrogate
+from spikegrad.ops.adam import glue as adam_glue
+from spikegrad.ops.lif import glue as lif_glue
+from spikegrad.ops.readout import glue as readout_glue
+from spikegrad.ops.rlif import glue as rlif_glue
+from spikegrad.ops.spmm import glue as spmm_glue
+from spikegrad.userdirs import user_cache_dir
 
 HERE = Path(__file__).resolve().parent
 
@@ -27,6 +34,32 @@ HERE = Path(__file__).resolve().parent
 # bound and leaves three decades of margin. float32: the same argument at 2**-23 gives ~1e-5
 # at our sizes; 1e-4 is the issue's bound.
 TOL = {np.dtype(np.float64): 1e-9, np.dtype(np.float32): 1e-4}
+
+
+class _HostOps:
+    """The CUDA host code of every op family in one namespace: ``host.<op>(launcher, ...)`` is
+    the op's host function (:data:`spikegrad.kernels.host.OPS`); other names are the families'
+    and :mod:`spikegrad.kernels.host`'s own, read from their module (monkeypatch the module:
+    ``kernel_host``, ``spmm_glue``, ``rlif_glue``, ...)."""
+
+    _MODULES = (kernel_host, lif_glue, rlif_glue, spmm_glue, readout_glue, adam_glue)
+
+    def _owner(self, name: str):
+        for mod in self._MODULES:
+            if hasattr(mod, name):
+                return mod
+        raise AttributeError(name)
+
+    def __getattr__(self, name: str):
+        if name in kernel_host.OPS:
+            return kernel_host.OPS[name]
+        return getattr(self._owner(name), name)
+
+    def __setattr__(self, name: str, value) -> None:
+        raise AttributeError(f"set {name} on {self._owner(name).__name__}, not on host")
+
+
+host = _HostOps()
 
 
 def rel_err(got, ref) -> float:
@@ -68,20 +101,29 @@ def load_emu():
     return sys.modules.get("sg_test_cuda_emu") or _load("cuda_emu")
 
 
+def build_cache() -> Path:
+    """The emulation's build cache: ``$SG_EMU_CACHE``, else a folder of the user cache. Builds
+    are named by a digest of everything they are made from and renamed into place when
+    complete, so sessions (and the sanitizer subprocesses) share them safely and compile a
+    kernel file again only when its text, a header or the flags change."""
+    cache = os.environ.get("SG_EMU_CACHE")
+    path = Path(cache) if cache else user_cache_dir() / "test-emu"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 @pytest.fixture(scope="session")
-def emu_build_dir(tmp_path_factory) -> Path:
-    """Where the emulation builds go: ``$SG_EMU_CACHE`` (shared by subprocesses) or a tmp dir."""
+def emu_build_dir() -> Path:
+    """Where the emulation builds go (:func:`build_cache`)."""
     if shutil.which("g++") is None:
         pytest.skip("g++ not found: the CPU emulation compiles the kernels as C++")
-    cache = os.environ.get("SG_EMU_CACHE")
-    return Path(cache) if cache else tmp_path_factory.mktemp("cuda_emu")
+    return build_cache()
 
 
 @pytest.fixture(scope="session")
-def emu_cache(tmp_path_factory) -> Path:
-    """A build folder for the subprocesses of the sanitizer and mutation tests (shared)."""
-    cache = os.environ.get("SG_EMU_CACHE")
-    return Path(cache) if cache else tmp_path_factory.mktemp("emu_cache")
+def emu_cache() -> Path:
+    """The build folder of the subprocesses of the sanitizer and mutation tests (shared)."""
+    return build_cache()
 
 
 @pytest.fixture(scope="session")
@@ -110,6 +152,34 @@ EMU_MODES = {
 def _modes() -> list[str]:
     chosen = os.environ.get("SG_EMU_MODES")
     return chosen.split(",") if chosen else list(EMU_MODES)
+
+
+# The checks of the stress and shuffle modes (grid-stride loops, int64 indices, thread order,
+# concurrent workers) are the same code for both float types: those two modes run every
+# float64 case, and of the float32 cases of a test only those that bring a parameter value not
+# yet run (so every kernel instance and variant still runs in every mode); the plain mode runs
+# all. SG_EMU_FULL=1 runs every case in every mode.
+FULL = os.environ.get("SG_EMU_FULL", "") not in ("", "0")
+
+
+def pytest_collection_modifyitems(config, items):
+    if FULL:
+        return
+    keep, drop, seen = [], [], set()
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        mode = params.get("emu", "plain")
+        if mode == "plain" or params.get("dtype") is not np.float32:
+            keep.append(item)
+            continue
+        values = {
+            (item.module.__name__, item.originalname, mode, k, repr(v)) for k, v in params.items()
+        }
+        (keep if values - seen else drop).append(item)
+        seen |= values
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 @contextlib.contextmanager

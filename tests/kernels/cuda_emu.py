@@ -79,9 +79,16 @@ class EmulationError(RuntimeError):
     """A kernel broke a CUDA rule inside the emulated grid (message from cuda_cpu.h)."""
 
 
-def source_dir() -> Path:
-    """The folder of the .cu files to build: ``$SG_EMU_SRC`` or the package's."""
-    return Path(os.environ.get("SG_EMU_SRC") or K.kernel_dir())
+def source_dir(stem: str) -> Path:
+    """The folder of ``<stem>.cu`` to build: ``$SG_EMU_SRC`` or its op family's folder."""
+    return Path(os.environ.get("SG_EMU_SRC") or K.source_path(stem).parent)
+
+
+def package_sources() -> list[Path]:
+    """Every .cu file of the kernel table and every shared header (.cuh) they may include."""
+    dirs = {d for stem in K.KERNELS for d in K.include_dirs(stem)}
+    cu = [K.source_path(stem) for stem in K.KERNELS]
+    return cu + sorted(p for d in dirs for p in d.glob("*.cuh"))
 
 
 def runtime_preload(sanitize: str) -> str:
@@ -115,16 +122,21 @@ def build(
 ) -> subprocess.Popen | Path:
     """Start compiling ``<src>/<stem>.cu`` (returns the process), or the cached library path.
 
-    src defaults to :func:`source_dir`; exprs and cooperative to the kernel table's instances
-    of the stem and :data:`spikegrad.kernels.COOPERATIVE` (tests of the emulator pass others).
+    src defaults to :func:`source_dir`; headers are looked up in src, then the stem's include
+    folders (:func:`spikegrad.kernels.include_dirs`); exprs and cooperative default to the
+    kernel table's instances of the stem and :data:`spikegrad.kernels.COOPERATIVE` (tests of
+    the emulator pass others).
     """
-    src = Path(src or source_dir())
+    src = Path(src or source_dir(stem))
     exprs = K.name_expressions(stem) if exprs is None else exprs
     coop = K.COOPERATIVE if cooperative is None else cooperative
     text = wrapper_source(stem, exprs, coop)
     flags = [*CXX, *SANITIZE.get(sanitize or "", []), f"-DSG_BLOCK={K.BLOCK}"]
-    incs = [src, K.kernel_dir()]  # the package's headers serve sources that lack them
-    headers = "".join(p.read_text() for d in incs for p in sorted(Path(d).glob("*.cuh")))
+    pkg = K.include_dirs(stem) if stem in K.KERNELS else [K.kernel_dir()]  # probe.cu: not
+    incs = [src, *(d for d in pkg if d != src)]  # the package's headers serve the rest
+    pieces = [p for d in pkg[2:] for p in sorted(Path(d).glob("*.h"))]  # e.g. neurons/lif.h
+    cuh = [p for d in incs for p in sorted(Path(d).glob("*.cuh"))]
+    headers = "".join(p.read_text() for p in cuh + pieces)
     parts = [text, " ".join(flags), (src / f"{stem}.cu").read_text(), headers]
     parts.append((HERE / "cuda_cpu.h").read_text())
     digest = hashlib.sha1("\0".join(parts).encode()).hexdigest()[:12]
@@ -165,6 +177,7 @@ class CpuLauncher:
     """
 
     def __init__(self, libs: dict[str, Path], exprs: dict[str, list[str]] | None = None) -> None:
+        self.libs = dict(libs)
         self.fns: dict[tuple[str, str], tuple[Any, str, Any]] = {}
         self.dlls: list[Any] = []
         self.calls: list[str] = []

@@ -28,14 +28,14 @@ from helpers import subnormal_cases
 import spikegrad as sg
 from spikegrad import backend, native
 from spikegrad import kernels as K
-from spikegrad.kernels import host
 from spikegrad.ops import adam as adam_twin
 from spikegrad.ops import lif as lif_twin
+from spikegrad.ops import readout as readout_twin
 from spikegrad.ops import spmm as spmm_twin
 from spikegrad.ops.surrogate import ActiveSet, index_dtype
 from spikegrad.spikes import spike_matrix_from_keys
 
-from .conftest import assert_close
+from .conftest import assert_close, host, kernel_host, readout_glue, spmm_glue
 
 SHAPES = [(1, 1, 1), (6, 1, 3), (1, 3, 4), (9, 3, 97)]  # (T, B, N); B*N = 291 > one block
 
@@ -80,9 +80,9 @@ def test_lif_forward(emu, shape, dtype):
 @pytest.mark.parametrize("shape", [(1, 2, 3), (8, 3, 97)])
 def test_leaky_scans(emu, shape, dtype):
     x = np.random.default_rng(3).normal(size=shape).astype(dtype)
-    assert np.array_equal(host.leaky_scan(emu, x, 0.8, 0.2), lif_twin.leaky_scan(x, 0.8, 0.2))
+    assert np.array_equal(host.leaky_scan(emu, x, 0.8, 0.2), readout_twin.leaky_scan(x, 0.8, 0.2))
     e_ref, e = x.copy(), x.copy()
-    lif_twin.leaky_scan_reverse(e_ref, 0.7)
+    readout_twin.leaky_scan_reverse(e_ref, 0.7)
     assert host.leaky_scan_reverse(emu, e, 0.7) is e
     assert np.array_equal(e, e_ref)
 
@@ -165,7 +165,7 @@ def test_lif_backward_sparse(emu, deterministic, case, dtype):
     prev = None
     if case != "first_layer":
         pidx = np.flatnonzero(rng.random(T * B * N_in) < 0.3).astype(np.int32)
-        prev = ActiveSet(rng.permutation(pidx), np.ones(pidx.size, dtype))
+        prev = ActiveSet(pidx, np.ones(pidx.size, dtype))  # sorted: the ActiveSet contract
     got = host.lif_backward_sparse(emu, g, act, x, w, 0.9, prev, (T, B, N))
     ref = lif_twin.lif_backward_sparse(g, act, x, w, 0.9, prev, (T, B, N))
     assert_close(got[0], ref[0], dtype)
@@ -435,11 +435,11 @@ def test_deterministic_tmatmul(emu, monkeypatch, scheme, short, case, idx_dtype,
     ptr, ind, dense = _pattern(rng, n_rows, n_cols, rate, heavy)
     ptr, ind = ptr.astype(idx_dtype), ind.astype(idx_dtype)
     monkeypatch.setattr(K, "_deterministic", True)
-    monkeypatch.setattr(host, "DW_NARROW", 1 << 40 if scheme == "chunked" else 0)
+    monkeypatch.setattr(spmm_glue, "DW_NARROW", 1 << 40 if scheme == "chunked" else 0)
     if short:
-        monkeypatch.setattr(host, "DW_SEGMENT", 3)
-        monkeypatch.setattr(host, "DW_CHUNK_MIN", 5)
-        monkeypatch.setattr(host, "DW_CHUNK_PER_COL", 0)
+        monkeypatch.setattr(spmm_glue, "DW_SEGMENT", 3)
+        monkeypatch.setattr(spmm_glue, "DW_CHUNK_MIN", 5)
+        monkeypatch.setattr(spmm_glue, "DW_CHUNK_PER_COL", 0)
     e_int = rng.integers(-8, 9, (n_rows, m)).astype(dtype)
     got = host.spike_tmatmul(emu, ptr, ind, e_int, n_cols)
     assert got.dtype == dtype and np.array_equal(got, dense.T.astype(dtype) @ e_int)
@@ -454,7 +454,7 @@ def test_deterministic_tmatmul(emu, monkeypatch, scheme, short, case, idx_dtype,
     assert used == (want if dense.any() else set())
     assert np.array_equal(host.spike_tmatmul(emu, ptr, ind, e, n_cols), got)
     for cap in (1, 2):
-        monkeypatch.setattr(host, "grid_size", lambda n, cap=cap: min(cap, -(-n // K.BLOCK)))
+        monkeypatch.setattr(kernel_host, "grid_size", lambda n, cap=cap: min(cap, -(-n // K.BLOCK)))
         assert np.array_equal(host.spike_tmatmul(emu, ptr, ind, e, n_cols), got)
 
 
@@ -466,9 +466,9 @@ def test_deterministic_sums_do_not_depend_on_the_grid_where_atomics_would(emu, m
     ptr, ind, dense = _pattern(rng, 3000, 6, 0.02, 4)
     e = (rng.normal(size=(3000, 40)) * 10.0 ** rng.integers(-3, 4, (3000, 1))).astype(np.float32)
     monkeypatch.setattr(K, "_deterministic", True)
-    monkeypatch.setattr(host, "DW_NARROW", 0)
+    monkeypatch.setattr(spmm_glue, "DW_NARROW", 0)
     got = host.spike_tmatmul(emu, ptr, ind, e, 6)
-    monkeypatch.setattr(host, "grid_size", lambda n: 1)
+    monkeypatch.setattr(kernel_host, "grid_size", lambda n: 1)
     assert np.array_equal(host.spike_tmatmul(emu, ptr, ind, e, 6), got)
     seq = np.zeros(40, np.float32)
     for r in np.flatnonzero(dense[:, 4]):
@@ -489,12 +489,12 @@ def test_readout_dw_goes_through_the_deterministic_kernels(emu, monkeypatch):
     for op, fn in host.OPS.items():
         monkeypatch.setitem(backend._REGISTRY, (op, "numpy"), functools.partial(fn, emu))
     monkeypatch.setattr(K, "_deterministic", True)
-    monkeypatch.setattr(host, "DW_NARROW", 20 * 4)
+    monkeypatch.setattr(spmm_glue, "DW_NARROW", 20 * 4)
     runs = []
     with native.mode("0"):
         for cap in (None, None, 1):
             if cap:
-                monkeypatch.setattr(host, "grid_size", lambda n: 1)
+                monkeypatch.setattr(kernel_host, "grid_size", lambda n: 1)
             emu.calls.clear()
             runs.append(sg.Network(**kw).loss_and_grad(x, y, mode="sparse")[1])
             kernels = [c.split("<")[0] for c in emu.calls]
@@ -522,14 +522,14 @@ def test_chunked_leaky_scans(emu, monkeypatch, shape, min_chunk, dtype):
     """The chunked readout scans against the twins: the first chunk bitwise, the rest within
     the tolerance; the fallback (columns fill the device) bitwise."""
     if min_chunk is not None:
-        monkeypatch.setattr(host, "SCAN_MIN_CHUNK", min_chunk)
+        monkeypatch.setattr(readout_glue, "SCAN_MIN_CHUNK", min_chunk)
     x = np.random.default_rng(23).normal(size=shape).astype(dtype)
     n_col = x[0].size
     emu.calls.clear()
-    y, y_ref = host.leaky_scan(emu, x, 0.8, 0.2), lif_twin.leaky_scan(x, 0.8, 0.2)
+    y, y_ref = host.leaky_scan(emu, x, 0.8, 0.2), readout_twin.leaky_scan(x, 0.8, 0.2)
     e, e_ref = x.copy(), x.copy()
     assert host.leaky_scan_reverse(emu, e, 0.7) is e
-    lif_twin.leaky_scan_reverse(e_ref, 0.7)
+    readout_twin.leaky_scan_reverse(e_ref, 0.7)
     used = {c.split("<")[0] for c in emu.calls}
     assert {"leaky_scan_chunk_kernel", "leaky_scan_reverse_chunk_kernel"} <= used
     assert not used & {"leaky_scan_kernel", "leaky_scan_reverse_kernel"}
@@ -538,7 +538,7 @@ def test_chunked_leaky_scans(emu, monkeypatch, shape, min_chunk, dtype):
     first = host.scan_chunk(shape[0], n_col)
     assert np.array_equal(y[:first], y_ref[:first])
     assert np.array_equal(e[-first:], e_ref[-first:])
-    monkeypatch.setattr(host, "SCAN_FILL_COLUMNS", 1)
+    monkeypatch.setattr(readout_glue, "SCAN_FILL_COLUMNS", 1)
     e = x.copy()
     assert np.array_equal(host.leaky_scan(emu, x, 0.8, 0.2), y_ref)
     assert np.array_equal(host.leaky_scan_reverse(emu, e, 0.7), e_ref)
@@ -548,7 +548,9 @@ def test_chunked_leaky_scans(emu, monkeypatch, shape, min_chunk, dtype):
 def test_chunked_leaky_scans_of_nothing(emu):
     for shape in [(0, 3), (1, 4), (40, 0)]:
         x = np.ones(shape)
-        assert np.array_equal(host.leaky_scan(emu, x, 0.5, 1.0), lif_twin.leaky_scan(x, 0.5, 1.0))
+        assert np.array_equal(
+            host.leaky_scan(emu, x, 0.5, 1.0), readout_twin.leaky_scan(x, 0.5, 1.0)
+        )
         e = x.copy()
         assert np.array_equal(host.leaky_scan_reverse(emu, e, 0.5), x)
 
@@ -573,9 +575,9 @@ def test_reverse_scans_follow_the_denormal_policy_bit_for_bit(emu, monkeypatch, 
     the chunked scan leaves none either."""
     e, alpha = subnormal_cases(dtype)
     tiny = np.finfo(dtype).tiny
-    ref = lif_twin.leaky_scan_reverse(e.copy(), alpha)
+    ref = readout_twin.leaky_scan_reverse(e.copy(), alpha)
     assert not np.any((np.abs(ref) > 0) & (np.abs(ref) < tiny))
-    monkeypatch.setattr(host, "SCAN_FILL_COLUMNS", 1)
+    monkeypatch.setattr(readout_glue, "SCAN_FILL_COLUMNS", 1)
     assert np.array_equal(host.leaky_scan_reverse(emu, e.copy(), alpha), ref)
     monkeypatch.undo()
     got = host.leaky_scan_reverse(emu, e.copy(), alpha)
@@ -584,7 +586,7 @@ def test_reverse_scans_follow_the_denormal_policy_bit_for_bit(emu, monkeypatch, 
     assert_close(got, ref, dtype)
     # eps scans: delta = g * sp = e on (T, 1, 6) with eps[T] = 0; x = identity, so dW = e1
     T = e.shape[0]
-    eps = lif_twin.leaky_scan_reverse(np.concatenate([e, np.zeros_like(e[:1])]), alpha)
+    eps = readout_twin.leaky_scan_reverse(np.concatenate([e, np.zeros_like(e[:1])]), alpha)
     g, sp = e.reshape(T, 1, 6), np.ones((T, 1, 6), dtype)
     eye = np.eye(T, dtype=dtype)
     w = np.ones((T, 6), dtype)

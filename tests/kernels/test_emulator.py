@@ -22,12 +22,11 @@ import numpy as np
 import pytest
 
 from spikegrad import kernels as K
-from spikegrad.kernels import host
 from spikegrad.ops import lif as lif_twin
 from spikegrad.ops import spmm as spmm_twin
 from spikegrad.spikes import spike_matrix_from_keys
 
-from .conftest import HERE, assert_close, load_emu
+from .conftest import HERE, assert_close, host, load_emu
 
 PROBES = [
     "probe_order_kernel",

@@ -16,6 +16,7 @@ from spikegrad import backend
 from spikegrad import kernels as K
 from spikegrad.ops import adam as adam_twin
 from spikegrad.ops import lif as lif_twin
+from spikegrad.ops import readout as readout_twin
 from spikegrad.ops import spmm as spmm_twin
 from spikegrad.ops.surrogate import ActiveSet
 from spikegrad.spikes import spike_matrix_from_keys
@@ -39,7 +40,7 @@ def cp():
 @pytest.fixture(scope="module")
 def L(cp):
     """The registered "cupy" kernel ops by name (the table of spikegrad.kernels.host)."""
-    from spikegrad.kernels import host
+    from .conftest import host
 
     return types.SimpleNamespace(**{op: backend.lookup(op, "cupy") for op in host.OPS})
 
@@ -131,10 +132,10 @@ def _assert_same(got: np.ndarray, want: np.ndarray, dtype) -> None:
 def test_scans_and_gather(cp, L, dtype):
     rng = np.random.default_rng(3)
     x = rng.normal(size=(40, 8, 33)).astype(dtype)
-    assert_close(L.leaky_scan(cp.asarray(x), 0.8, 0.2), lif_twin.leaky_scan(x, 0.8, 0.2), dtype)
+    assert_close(L.leaky_scan(cp.asarray(x), 0.8, 0.2), readout_twin.leaky_scan(x, 0.8, 0.2), dtype)
     e = cp.asarray(x)
     L.leaky_scan_reverse(e, 0.7)
-    assert_close(e, lif_twin.leaky_scan_reverse(x.copy(), 0.7), dtype)
+    assert_close(e, readout_twin.leaky_scan_reverse(x.copy(), 0.7), dtype)
     ev, w = x.reshape(320, 33), rng.normal(size=(50, 33)).astype(dtype)
     rows, cols = (
         rng.integers(0, 320, 5000).astype(np.int32),
@@ -285,7 +286,7 @@ def test_compile_error_is_a_kernel_error(cp, L, monkeypatch):
 
 @pytest.mark.parametrize("scheme", ["chunked", "segmented"])
 def test_deterministic_dw_is_the_same_on_any_grid(cp, L, monkeypatch, scheme, dtype):
-    from spikegrad.kernels import host
+    from .conftest import kernel_host, spmm_glue
 
     rng = np.random.default_rng(13)
     n_rows, n_cols, m = 20000, 40, 20 if scheme == "chunked" else 300
@@ -296,23 +297,23 @@ def test_deterministic_dw_is_the_same_on_any_grid(cp, L, monkeypatch, scheme, dt
     ind = cp.asarray(c.astype(np.int32))
     e = rng.normal(size=(n_rows, m)).astype(dtype)
     monkeypatch.setattr(K, "_deterministic", True)
-    monkeypatch.setattr(host, "DW_NARROW", 1 << 40 if scheme == "chunked" else 0)
+    monkeypatch.setattr(spmm_glue, "DW_NARROW", 1 << 40 if scheme == "chunked" else 0)
     got = L.spike_tmatmul(ip, ind, cp.asarray(e), n_cols)
     assert_close(got, dense.T.astype(np.float64) @ e.astype(np.float64), dtype)
     for cap in (1, 7):
-        monkeypatch.setattr(host, "grid_size", lambda n, cap=cap: min(cap, -(-n // K.BLOCK)))
+        monkeypatch.setattr(kernel_host, "grid_size", lambda n, cap=cap: min(cap, -(-n // K.BLOCK)))
         assert cp.array_equal(L.spike_tmatmul(ip, ind, cp.asarray(e), n_cols), got)
 
 
 def test_readout_sized_chunked_scans(cp, L, dtype):
-    from spikegrad.kernels import host
+    from .conftest import host
 
     x = np.random.default_rng(14).normal(size=(500, 256, 20)).astype(dtype)
     assert host.scan_chunk(500, 256 * 20) > 0
-    assert_close(L.leaky_scan(cp.asarray(x), 0.9, 0.1), lif_twin.leaky_scan(x, 0.9, 0.1), dtype)
+    assert_close(L.leaky_scan(cp.asarray(x), 0.9, 0.1), readout_twin.leaky_scan(x, 0.9, 0.1), dtype)
     e = cp.asarray(x)
     L.leaky_scan_reverse(e, 0.9)
-    assert_close(e, lif_twin.leaky_scan_reverse(x.copy(), 0.9), dtype)
+    assert_close(e, readout_twin.leaky_scan_reverse(x.copy(), 0.9), dtype)
 
 
 def test_reverse_scans_follow_the_denormal_policy_bit_for_bit(cp, L, monkeypatch, dtype):
@@ -320,16 +321,16 @@ def test_reverse_scans_follow_the_denormal_policy_bit_for_bit(cp, L, monkeypatch
     the twin's bits on inputs that produce subnormals (float32 included)."""
     from helpers import subnormal_cases
 
-    from spikegrad.kernels import host
+    from .conftest import readout_glue
 
     e, alpha = subnormal_cases(dtype)
-    ref = lif_twin.leaky_scan_reverse(e.copy(), alpha)
-    monkeypatch.setattr(host, "SCAN_FILL_COLUMNS", 1)
+    ref = readout_twin.leaky_scan_reverse(e.copy(), alpha)
+    monkeypatch.setattr(readout_glue, "SCAN_FILL_COLUMNS", 1)
     got = cp.asarray(e)
     L.leaky_scan_reverse(got, alpha)
     assert np.array_equal(got.get(), ref)
     T = e.shape[0]
-    eps = lif_twin.leaky_scan_reverse(np.concatenate([e, np.zeros_like(e[:1])]), alpha)
+    eps = readout_twin.leaky_scan_reverse(np.concatenate([e, np.zeros_like(e[:1])]), alpha)
     g, sp = cp.asarray(e.reshape(T, 1, 6)), cp.ones((T, 1, 6), dtype)
     dw, _ = L.lif_backward_dense(
         g, sp, cp.eye(T, dtype=dtype), cp.ones((T, 6), dtype), alpha, False
@@ -356,11 +357,12 @@ def test_rlif_forward_and_backward(cp, L, monkeypatch, shape, per_neuron, shared
     """rlif.cu against the twins: spikes and active set equal (float32: up to 1 in 10**4
     entries, a value at a threshold), the gradients within the tolerance; the backward is
     fed the twin's active set, so both sides differentiate the same forward."""
-    from spikegrad.kernels import host
     from spikegrad.ops import rlif as rlif_twin
 
+    from .conftest import rlif_glue
+
     if not shared:
-        monkeypatch.setattr(host, "RLIF_SHARED", 0)
+        monkeypatch.setattr(rlif_glue, "RLIF_SHARED", 0)
     T, B, N_in, N = shape
     rng = np.random.default_rng(41)
     x, w, r = _rlif_inputs(rng, T, B, N_in, N, dtype)
@@ -407,7 +409,7 @@ def test_ff_kernels_per_neuron_alpha(cp, L, dtype):
     assert_close(v, v_ref, dtype)
     e = cp.asarray(h)
     L.leaky_scan_reverse(e, alpha)
-    assert_close(e, lif_twin.leaky_scan_reverse(h.copy(), alpha), dtype)
+    assert_close(e, readout_twin.leaky_scan_reverse(h.copy(), alpha), dtype)
     g = rng.normal(size=(T, B, N)).astype(dtype)
     sp = (rng.random((T, B, N)) < 0.2).astype(dtype)
     xd = (rng.random((T * B, 70)) < 0.1).astype(dtype)

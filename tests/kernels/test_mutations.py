@@ -97,9 +97,8 @@ MUTATIONS = {
 def mutate(name: str, dest: Path) -> list[str]:
     """Copy the kernel sources to dest with mutation ``name`` applied; the stems changed."""
     files, fn = MUTATIONS[name]
-    src = load_emu().source_dir()
     dest.mkdir(parents=True, exist_ok=True)
-    for p in list(src.glob("*.cu")) + list(src.glob("*.cuh")):
+    for p in load_emu().package_sources():
         shutil.copy(p, dest / p.name)
     for f in files:
         text, n = fn((dest / f).read_text())
@@ -110,11 +109,12 @@ def mutate(name: str, dest: Path) -> list[str]:
 
 
 @pytest.fixture
-def mutant(request, tmp_path, emu_build_dir):
-    """A CpuLauncher over every kernel file, with mutation request.param planted."""
+def mutant(request, tmp_path, emu_build_dir, emu_launcher):
+    """A CpuLauncher over every kernel file, with mutation request.param planted (only the
+    mutated files are built again; the others are the session's builds)."""
     tool = load_emu()
-    mutate(request.param, tmp_path / "src")
-    libs = tool.build_all(emu_build_dir, src=tmp_path / "src")
+    stems = mutate(request.param, tmp_path / "src")
+    libs = {**emu_launcher.libs, **tool.build_all(emu_build_dir, stems, src=tmp_path / "src")}
     return tool.CpuLauncher(libs)
 
 

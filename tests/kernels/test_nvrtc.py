@@ -45,7 +45,10 @@ def test_compiles_with_launcher_options(nvrtc, stem, arch):
 def test_compiles_standalone_with_explicit_instances(nvrtc, stem, arch):
     named = _compile_named(nvrtc, stem, arch)
     plain = nvrtc.compile_cu(
-        K.source(stem), f"{stem}.cu", [f"-I{K.kernel_dir()}", f"--gpu-architecture={arch}"], []
+        K.source(stem),
+        f"{stem}.cu",
+        [*(f"-I{d}" for d in K.include_dirs(stem)), f"--gpu-architecture={arch}"],
+        [],
     )
     missing = [e for e, low in named.lowered.items() if low.encode() not in plain.cubin]
     assert not missing, f"{stem}.cu lacks explicit instantiations of {missing}"

@@ -1,6 +1,6 @@
 """A kind registered from outside the package runs through every part without a change to
 layers, Network, model files or NIR: here "lifcopy", the LIF kind's functions under another
-name, record class and op names, with its ops the twin drivers of spikegrad.neurons.twin."""
+name, record class and op names, with its ops the twin drivers of spikegrad.ops.kind_twin."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from helpers import REG, spikes
 
 import spikegrad as sg
 from spikegrad import backend, native, neurons
-from spikegrad.neurons import LIF, lif, twin
+from spikegrad.neurons import LIF, lif
+from spikegrad.ops import kind_twin as twin
 
 
 @dataclasses.dataclass(frozen=True)
@@ -23,7 +24,7 @@ class LIFCopy(LIF):
 
 
 def _ops(kind, prefix: str) -> dict:
-    """The eight twins of a kind, as the LIF ops' signatures (spikegrad/ops/lif.py, rlif.py)."""
+    """The eight twins of a kind, with the LIF ops' signatures (ops/lif/twin.py, rlif/twin.py)."""
     return {
         f"{prefix}_forward": lambda h, *a: twin.forward_dense(kind, h, None, a),
         f"{prefix}_forward_sparse_spikes": lambda ip, ix, w, al, th, bs, bt, tb: (

@@ -1,5 +1,5 @@
 """Dense 0/1 input to the time-major CSR (op ``dense_to_csr``): the native kernel
-(spikegrad/native/cpu_input.h) against its NumPy twin and a per-row reference, every dtype,
+(spikegrad/ops/dense_input/cpu.h) against its NumPy twin and a per-row reference, every dtype,
 layouts, edge shapes, the refusal of other values and the int32 limits."""
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ import spikegrad as sg
 from spikegrad import native
 from spikegrad.backend import lookup
 from spikegrad.errors import InputError
+from spikegrad.native import build
 from spikegrad.ops import dense_input as di
+from spikegrad.ops.dense_input import glue as dig
 from spikegrad.spikes import as_spike_matrix
 
 DTYPES = [
@@ -46,7 +48,7 @@ def reference(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def run(which: str, x: np.ndarray):
-    return di.dense_to_csr_native(x) if which == "native" else di.dense_to_csr(x)
+    return dig.dense_to_csr(x) if which == "native" else di.dense_to_csr(x)
 
 
 def assert_csr(got, ref) -> None:
@@ -67,11 +69,11 @@ def test_kernel_matches_twin_and_reference(rng, dtype, shape):
         ref = reference(x)
         assert ref[1].size == int(np.count_nonzero(x))
         assert_csr(di.dense_to_csr(x), ref)
-        assert_csr(di.dense_to_csr_native(x), ref)
+        assert_csr(dig.dense_to_csr(x), ref)
 
 
 def test_registry_prefers_the_kernel_and_the_engine_uses_the_op(rng):
-    assert lookup("dense_to_csr", "numpy") is di.dense_to_csr_native
+    assert lookup("dense_to_csr", "numpy") is dig.dense_to_csr
     with native.mode("0"):
         assert lookup("dense_to_csr", "numpy") is di.dense_to_csr
     x = random_input(rng, (3, 8, 20), 0.3, np.float32)
@@ -105,7 +107,7 @@ def test_every_layout(rng, dtype):
     for x in layouts(rng, dtype):
         ref = reference(x)
         assert_csr(di.dense_to_csr(x), ref)
-        assert_csr(di.dense_to_csr_native(x), ref)
+        assert_csr(dig.dense_to_csr(x), ref)
     assert not x.flags.aligned or np.dtype(dtype).itemsize == 1  # the last one is not
 
 
@@ -113,12 +115,12 @@ def test_every_layout(rng, dtype):
 @pytest.mark.parametrize("shape", SHAPES)
 def test_column_kernels_for_units_not_contiguous(monkeypatch, rng, dtype, shape):
     used = []
-    kernels = di._kernels
-    monkeypatch.setattr(di, "_kernels", lambda name: used.append(name) or kernels(name))
+    kernels = dig._kernels
+    monkeypatch.setattr(dig, "_kernels", lambda name: used.append(name) or kernels(name))
     x = random_input(rng, shape, 0.3, dtype)
     for order in [(2, 1, 0), (0, 2, 1), (2, 0, 1), (1, 2, 0)]:  # F order, time last, ...
         view = np.ascontiguousarray(x.transpose(order)).transpose(np.argsort(order))
-        assert_csr(di.dense_to_csr_native(view), reference(x))
+        assert_csr(dig.dense_to_csr(view), reference(x))
     if x.size:
         assert any(name.startswith("cols") for name in used) == (shape[2] > 1 < max(shape[:2]))
 
@@ -126,9 +128,9 @@ def test_column_kernels_for_units_not_contiguous(monkeypatch, rng, dtype, shape)
 def test_dtypes_the_kernel_lacks_run_the_twin(rng):
     for dtype in (np.float16, np.dtype(">f4"), np.dtype(">i8")):
         x = random_input(rng, (3, 4, 10), 0.3, dtype)
-        assert_csr(di.dense_to_csr_native(x), reference(x))
+        assert_csr(dig.dense_to_csr(x), reference(x))
     with pytest.raises(InputError, match="got dtype complex64"):  # 0/1 in complex: refused
-        di.dense_to_csr_native(random_input(rng, (3, 4, 10), 0.3, np.complex64))
+        dig.dense_to_csr(random_input(rng, (3, 4, 10), 0.3, np.complex64))
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.float32])
@@ -137,7 +139,7 @@ def test_the_kernels_write_every_slot(rng, dtype):
     B, T, N = 2, 9, 33  # N: one block of SG_DBLK = 32 and a tail
     x = random_input(rng, (B, T, N), 0.5, dtype)
     x[:, :, -1] = 1
-    count, fill = di._kernels(di._suffix(x.dtype))
+    count, fill = dig._kernels(dig._suffix(x.dtype))
     indptr = np.full(T * B + 1, -1, np.int64)
     assert count(x.ctypes.data, B, T, N, T * N, N, 1, indptr.ctypes.data) == -1
     indices = np.full(int(indptr[-1]), -1, np.int32)
@@ -212,15 +214,15 @@ def test_bool_bytes_other_than_one_are_spikes_as_in_the_twin():
     raw[0, 1, [4, 9, 20, 31, 33]] = [1, 2, 0x80, 0x10, 7]
     raw[1, 2, 11] = 0xFF
     x = raw.view(bool)
-    assert_csr(di.dense_to_csr_native(x), di.dense_to_csr(x))
-    assert di.dense_to_csr_native(x)[1].tolist() == [4, 9, 20, 31, 33, 11]
+    assert_csr(dig.dense_to_csr(x), di.dense_to_csr(x))
+    assert dig.dense_to_csr(x)[1].tolist() == [4, 9, 20, 31, 33, 11]
 
 
 @pytest.mark.parametrize("which", NATIVE)
 def test_more_spikes_than_int32_holds_is_refused(monkeypatch, which):
     x = np.ones((2, 3, 5), np.float32)
     assert_csr(run(which, x), reference(x))
-    monkeypatch.setattr(di, "INDEX_MAX", 29)
+    monkeypatch.setattr(di.twin, "INDEX_MAX", 29)
     with pytest.raises(sg.InputError, match="30 spikes"):
         run(which, x)
     x[0, 0, 0] = 0
@@ -233,7 +235,7 @@ def test_two_to_the_31_spikes_are_counted_without_overflow():
     row = np.ones(2**15, np.uint8)
     x = np.lib.stride_tricks.as_strided(row, (1, 2**16, 2**15), (0, 0, 1))
     with pytest.raises(sg.InputError, match=f"x holds {2**31} spikes"):
-        di.dense_to_csr_native(x)
+        dig.dense_to_csr(x)
 
 
 @pytest.mark.parametrize("which", NATIVE)
@@ -303,13 +305,13 @@ def test_a_planted_bug_is_caught(tmp_path, rng, name):
     cc = shutil.which("cc") or shutil.which("gcc")
     if cc is None:
         pytest.skip("no C compiler")
-    src = Path(native.__file__).parent
-    for f in native.SOURCES:
-        shutil.copy(src / f, tmp_path / f)
+    src = Path(dig.__file__).with_name("cpu.h")
     old, new = MUTATIONS[name]
-    text = (tmp_path / "cpu_input.h").read_text()
+    text = src.read_text()
     assert text.count(old) == 1 or old == new, f"mutation {name!r} does not match one place"
-    (tmp_path / "cpu_input.h").write_text(text.replace(old, new))
+    (tmp_path / "cpu.h").write_text(text.replace(old, new))
+    unit = f'#include "{build.HERE / "core.h"}"\n#include "{tmp_path / "cpu.h"}"\n'
+    (tmp_path / "cpu_ops.c").write_text(unit)  # the library's core and this family alone
     lib_path = tmp_path / "mutant.so"
     flags = ["-DSG_NO_CTZ"] if "portable" in name else []
     subprocess.run(
@@ -318,31 +320,24 @@ def test_a_planted_bug_is_caught(tmp_path, rng, name):
         capture_output=True,
     )
     lib = ctypes.CDLL(str(lib_path))
+    build._declare(lib, "sg_dense_")  # the declarations of the real library
 
     def kernels(suffix):
-        count, fill = (getattr(lib, f"sg_dense_{k}_{suffix}") for k in ("count", "fill"))
-        count.argtypes = [ctypes.c_void_p, *[ctypes.c_int64] * 6, ctypes.c_void_p]
-        count.restype = ctypes.c_int64
-        fill.argtypes = [ctypes.c_void_p, *[ctypes.c_int64] * 6, *[ctypes.c_void_p] * 2]
-        return count, fill
+        return getattr(lib, f"sg_dense_count_{suffix}"), getattr(lib, f"sg_dense_fill_{suffix}")
 
-    di._kernels.cache_clear()
-    try:
-        with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(di, "_kernels", kernels)
-            caught = False
-            try:
-                test_kernel_matches_twin_and_reference(rng, np.float32, (2, 9, 33))
-                test_kernel_matches_twin_and_reference(rng, np.int16, (2, 9, 33))
-                test_the_kernels_write_every_slot(rng, np.float32)
-                test_the_kernels_write_every_slot(rng, np.uint8)
-                test_every_layout(rng, np.float32)
-                test_bool_bytes_other_than_one_are_spikes_as_in_the_twin()
-                test_the_first_bad_value_in_c_order_is_named_in_every_layout("native")
-                test_other_values_are_refused_naming_the_first(rng, np.float32, "native")
-                test_other_values_are_refused_naming_the_first(rng, np.int16, "native")
-            except (Exception, pytest.fail.Exception):  # a wrong result, a wrong error
-                caught = True
-            assert caught == (old != new)
-    finally:
-        di._kernels.cache_clear()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(dig, "_kernels", kernels)
+        caught = False
+        try:
+            test_kernel_matches_twin_and_reference(rng, np.float32, (2, 9, 33))
+            test_kernel_matches_twin_and_reference(rng, np.int16, (2, 9, 33))
+            test_the_kernels_write_every_slot(rng, np.float32)
+            test_the_kernels_write_every_slot(rng, np.uint8)
+            test_every_layout(rng, np.float32)
+            test_bool_bytes_other_than_one_are_spikes_as_in_the_twin()
+            test_the_first_bad_value_in_c_order_is_named_in_every_layout("native")
+            test_other_values_are_refused_naming_the_first(rng, np.float32, "native")
+            test_other_values_are_refused_naming_the_first(rng, np.int16, "native")
+        except (Exception, pytest.fail.Exception):  # a wrong result, a wrong error
+            caught = True
+        assert caught == (old != new)

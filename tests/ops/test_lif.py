@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from spikegrad.ops.lif import leaky_scan, leaky_scan_reverse, lif_forward, lif_forward_sparse
+from spikegrad.ops.lif import lif_forward, lif_forward_sparse
+from spikegrad.ops.readout import leaky_scan, leaky_scan_reverse
 from spikegrad.ops.surrogate import active_set, sigma_prime
 
 

@@ -1,5 +1,6 @@
-"""Native C kernels of the recurrent LIF layer (spikegrad/native/cpu_ops.h) against the NumPy
-twins of spikegrad/ops/rlif.py: the fused forward bit for bit, the fused backward to rounding."""
+"""Native C kernels of the recurrent LIF layer (spikegrad/ops/lif/cpu.h) against the NumPy
+twins of spikegrad/ops/rlif/twin.py: the fused forward bit for bit, the fused backward to
+rounding."""
 
 from __future__ import annotations
 
@@ -10,15 +11,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import alpha_values, layer_input
+from helpers import alpha_values, layer_input, native_ops
 
 import spikegrad as sg
 from spikegrad import native
 from spikegrad.backend import lookup
-from spikegrad.ops import native as nat
 from spikegrad.ops import rlif, surrogate
 from spikegrad.ops.surrogate import ActiveSet
 from spikegrad.spikes import spike_matrix_from_keys
+
+nat = native_ops()  # the native wrappers, by op name
 
 # (T, B, N_in, N): one of each; B not a multiple of the chunk counts; N over several register
 # blocks plus a tail; more samples than chunks
@@ -203,7 +205,11 @@ def test_backward_is_independent_of_the_thread_count(tmp_path):
         "case = _backward_case(rng, np.float32, (40, 37, 50, 60), 'per-neuron')\n"
         "dw, dr, dx = nat.rlif_backward_sparse(*case)\n"
         "np.save(sys.argv[1], np.concatenate([dw.ravel(), dr.ravel(), dx]))\n"
-        % [str(Path(__file__).parent), str(Path(__file__).parents[1])]
+        % [
+            str(Path(__file__).parent),
+            str(Path(__file__).parents[1]),
+            str(Path(__file__).parents[2]),
+        ]
     )
     outs = []
     for threads in ("1", "3"):

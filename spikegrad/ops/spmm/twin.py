@@ -1,4 +1,4 @@
-r"""Spike-event products, NumPy twins of ``spikegrad/kernels/spmm.cu``.
+r"""Spike-event products, NumPy twins of ``spmm.cu`` and ``cpu.h`` beside this file.
 
 A spike matrix X is CSR with all values 1 (``indptr``, ``indices``; rows t * B + b):
 
@@ -15,8 +15,20 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse
 
-from ..backend import Array, register
-from .threads import pool, row_blocks
+from ...backend import Array, register
+from ..common import check_csr
+from ..threads import pool, row_blocks
+
+
+def check_spike_matmul(indptr: Array, indices: Array, w: Array) -> None:
+    """The checks of ``spike_matmul`` (every backend): a CSR pattern over w's rows."""
+    check_csr(indptr, indices, indptr.size - 1, w.shape[0])
+
+
+def check_spike_tmatmul(indptr: Array, indices: Array, e: Array, n_cols: int) -> None:
+    """The checks of ``spike_tmatmul`` (every backend): a CSR pattern of e's rows and n_cols
+    columns."""
+    check_csr(indptr, indices, e.shape[0], n_cols)
 
 
 def _csr(indptr: Array, indices: Array, n_cols: int, dtype: np.dtype) -> scipy.sparse.csr_matrix:
@@ -35,6 +47,7 @@ def spike_matmul(indptr: Array, indices: Array, w: Array) -> Array:
 
     Shapes: indptr (R + 1,), indices (nnz,) in [0, C); w (C, M) -> (R, M).
     """
+    check_spike_matmul(indptr, indices, w)
     out = np.empty((indptr.size - 1, w.shape[1]), dtype=w.dtype)
 
     def work(lo: int, hi: int) -> None:
@@ -48,6 +61,7 @@ def spike_matmul(indptr: Array, indices: Array, w: Array) -> Array:
 @register("spike_tmatmul", "numpy")
 def spike_tmatmul(indptr: Array, indices: Array, e: Array, n_cols: int) -> Array:
     """``X^T @ e`` for a 0/1 CSR matrix X of n_cols columns. Shapes: e (R, M) -> (n_cols, M)."""
+    check_spike_tmatmul(indptr, indices, e, n_cols)
 
     def work(lo: int, hi: int) -> Array:
         ip, ind = _block(indptr, indices, lo, hi)

@@ -23,10 +23,10 @@ from types import ModuleType
 
 import numpy as np
 
-from ..backend import Array, call, get_xp, lookup, register
+from ..backend import Array, call, get_xp, register, registered
 from ..errors import KernelError, ShapeError
-from ..ops.surrogate import ActiveSet, active_from_distance
 from ..spikes import SpikeMatrix
+from .surrogate import ActiveSet, active_from_distance
 
 
 def _flush(adj: tuple) -> tuple:
@@ -224,13 +224,12 @@ def register_ops(kind: ModuleType) -> None:
     ):
         for name, fn, generic in zip(names, fns, (True, False, True, False), strict=True):
             register(name, "numpy", xp_generic=generic)(fn)
-            if not generic and not _has(name, "cupy"):  # never hide a CUDA kernel
+            if not generic and not registered(name, "cupy"):  # never hide a CUDA kernel
                 register(name, "cupy")(refuse)
 
 
-def _has(op: str, backend: str) -> bool:
-    try:
-        lookup(op, backend)
-    except KernelError:
-        return False
-    return True
+def register_missing_ops(kind: ModuleType) -> None:
+    """:func:`register_ops` for a kind whose ops have no NumPy implementation registered yet
+    (a kind with twins of its own, like LIF's in :mod:`spikegrad.ops.lif`, keeps them)."""
+    if not registered(kind.OPS[False].forward, "numpy"):
+        register_ops(kind)

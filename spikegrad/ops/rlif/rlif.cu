@@ -1,5 +1,5 @@
 // rlif.cu: the recurrent LIF layer, fused sparse forward and sparse backward (CUDA twin of
-// rlif_forward_sparse_spikes and rlif_backward_sparse in spikegrad/ops/rlif.py).
+// rlif_forward_sparse_spikes and rlif_backward_sparse in spikegrad/ops/rlif/twin.py).
 //
 // Equations (ALGORITHM.md §2 event form, §4), per sample b, V[0] = 0, eps[T] = 0:
 //   S[t,j] = V[t,j] > theta;  active(t,j) <=> |V[t,j] - theta| < b_th,
@@ -38,6 +38,7 @@
 // Check: pytest tests/kernels -k rlif   (NVRTC compile, CPU emulation vs the NumPy twin;
 //        GPU parity with -m gpu)
 #include "common.cuh"
+#include "lif.h"  // the neuron kind's update and adjoint
 
 #ifndef SG_RLIF_SHARED
 #define SG_RLIF_SHARED 2048  // neurons up to which the spike list / eps row sit in shared memory
@@ -86,9 +87,7 @@ __device__ __forceinline__ void rlif_sample(const I* __restrict__ ptr, const I* 
             for (I q = ptr[row]; q < ptr[row + 1]; ++q) acc += w[(sg_i64)ind[q] * n_n + j];
             for (int q = 0; q < n_spk; ++q) acc += r[(sg_i64)list[q] * n_n + j];
             const T vj = v[j];
-            T nxt = alpha[j % n_alpha] * vj + acc;
-            if (vj > theta) nxt -= theta;
-            v[j] = nxt;
+            v[j] = SG_KIND_UPDATE(vj, acc, alpha[j % n_alpha], theta, vj > theta);
         }
     }
 }
@@ -197,7 +196,7 @@ rlif_backward_kernel(const T* __restrict__ g, const T* __restrict__ sp, const I*
             for (sg_i64 j = tid; j < n_n; j += blockDim.x) {
                 const T delta = db[j];
                 db[j] = T(0);
-                const T e = sg_flush(sg_add_rn(delta, sg_mul_rn(alpha[j % n_alpha], en[j])));
+                const T e = sg_flush(SG_KIND_ADJOINT(delta, en[j], alpha[j % n_alpha]));
                 if (in_shared) eps_s[j] = e;
                 if (t > 0) e1[(row - n_b) * n_n + j] = e;
             }

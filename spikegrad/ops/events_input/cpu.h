@@ -1,5 +1,5 @@
-/* Spike events to the engine's spike matrix (ops/events_input.py: events_to_csr), included
- * once at the end of cpu_ops.c.
+/* Spike events to the engine's spike matrix (ops/events_input/twin.py: events_to_csr), included
+ * once by the native build (spikegrad/native/build.py).
  *
  * Events (b[e], t[e], i[e]), e < n_ev, in any order and with repeats, all in range (the caller
  * checks), become the time-major CSR pattern: row r = t * nb + b holds the units i of its
@@ -60,7 +60,7 @@ int64_t sg_events_csr(const int64_t *b, const int64_t *t, const int64_t *i, int6
     return nnz;
 }
 
-/* Sorted unique flat keys (r * n + j, r < rows) to the CSR pattern (ops/events_input.py:
+/* Sorted unique flat keys (r * n + j, r < rows) to the CSR pattern (ops/events_input/twin.py:
  * keys_to_csr): indptr (rows + 1,) and indices (n_keys,), int32, in one pass. */
 void sg_keys_csr(const int64_t *keys, int64_t n_keys, int64_t rows, int64_t n, int32_t *indptr,
                  int32_t *indices) {

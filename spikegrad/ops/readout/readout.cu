@@ -1,5 +1,5 @@
 // readout.cu: leaky time filters of the readout (CUDA twin of leaky_scan and
-// leaky_scan_reverse in spikegrad/ops/lif.py, used by spikegrad/ops/readout.py).
+// leaky_scan_reverse in spikegrad/ops/readout/twin.py).
 //
 // Equations (ALGORITHM.md §2 readout, §4 readout backward), per column c of a (T, ...) array:
 //   leaky_scan:          y[0] = 0,  y[t+1] = alpha y[t] + gain x[t]     (u from S^L W_out)

@@ -1,4 +1,4 @@
-// lif.cu: the LIF forward scan, dense and fused-sparse (CUDA twin of spikegrad/ops/lif.py).
+// lif.cu: the LIF forward scan, dense and fused-sparse (CUDA twin of spikegrad/ops/lif/twin.py).
 //
 // Equation (ALGORITHM.md §2, §3), per column c = (b, j), h the input current (T, B, N):
 //   V[0] = 0,  S[t] = V[t] > theta,  V[t+1] = alpha_j V[t] + h[t] - theta S[t]
@@ -40,15 +40,14 @@
 // Check: pytest tests/kernels -k lif   (NVRTC compile, CPU emulation vs the NumPy twin;
 //        GPU parity with -m gpu)
 #include "common.cuh"
+#include "lif.h"
 
-// One step of the scan: returns V[t+1]; sets *spike = S[t].
-// Operation order matches the NumPy twin: (alpha * V + h) - theta * S.
+// One step of the scan: returns V[t+1]; sets *spike = S[t]. The update is the neuron kind's
+// piece (spikegrad/neurons/lif.h: alpha V + h - theta S, in the NumPy twin's order).
 template <typename T>
 __device__ __forceinline__ T lif_step(T v, T h, T alpha, T theta, bool* spike) {
     *spike = v > theta;
-    T nxt = alpha * v + h;
-    if (*spike) nxt -= theta;
-    return nxt;
+    return SG_KIND_UPDATE(v, h, alpha, theta, *spike);
 }
 
 // Pass 1 on one column: h_at(t) returns h[t] of the column. Counts spikes and active entries.

@@ -1,4 +1,4 @@
-// spmm.cu: spike-event x dense products (CUDA twin of spikegrad/ops/spmm.py).
+// spmm.cu: spike-event x dense products (CUDA twin of spikegrad/ops/spmm/twin.py).
 //
 // A spike matrix is CSR with all values 1 (ptr (R+1,), ind (nnz,)), so a product is a sum of
 // dense rows:

@@ -18,11 +18,12 @@ alpha is one float or one value per neuron ((N,), broadcast along j), as for the
 
 from __future__ import annotations
 
-from ..backend import Array, register
-from ..neurons import lif as kind
-from ..neurons import twin
-from ..spikes import SpikeMatrix
-from .surrogate import ActiveSet
+from ...backend import Array, register
+from ...neurons import lif as kind
+from ...spikes import SpikeMatrix
+from .. import kind_twin as twin
+from ..lif.twin import check_spike_backward, check_spike_forward
+from ..surrogate import ActiveSet
 
 
 @register("rlif_forward", "numpy", xp_generic=True)
@@ -57,6 +58,7 @@ def rlif_forward_sparse_spikes(
     (N_in, N); r (N, N); alpha float or (N,); tb = (T, B) -> keys (S,) int64, sorted flat
     indices ``(t * B + b) * N + j``; ActiveSet sorted ascending.
     """
+    check_spike_forward(indptr, indices, w, r, alpha, tb)
     return twin.forward_sparse_spikes(kind, indptr, indices, w, r, (alpha, theta), beta_s, b_th, tb)
 
 
@@ -100,4 +102,5 @@ def rlif_backward_sparse(
     own spikes (T * B, N); w (N_in, N); r (N, N); shape = (T, B, N). Returns dw (N_in, N),
     dr (N, N) and dx (A_prev,) (at ``prev``'s entries) or None.
     """
+    check_spike_backward(g, act, x, s, w, r, alpha, prev, shape)
     return twin.backward_sparse(kind, g, act, x, s, w, r, (alpha,), prev, shape)

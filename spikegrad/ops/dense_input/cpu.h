@@ -1,5 +1,5 @@
-/* Dense 0/1 engine input to the engine's spike matrix (ops/dense_input.py: dense_to_csr),
- * included once at the end of cpu_ops.c.
+/* Dense 0/1 engine input to the engine's spike matrix (ops/dense_input/twin.py: dense_to_csr),
+ * included once by the native build (spikegrad/native/build.py).
  *
  * x is a (B, T, N) array in any layout: element (b, t, j) lies at x[b * sb + t * st + j * sn]
  * (strides in elements, any sign; 0 along an axis of length 1). CSR row t * B + b (time-major)

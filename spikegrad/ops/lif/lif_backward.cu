@@ -1,5 +1,5 @@
 // lif_backward.cu: the LIF backward pieces, dense and sparse (CUDA twin of lif_backward_dense
-// and lif_backward_sparse in spikegrad/ops/lif.py).
+// and lif_backward_sparse in spikegrad/ops/lif/twin.py).
 //
 // Equation (ALGORITHM.md §4), per column c = (b, j), reset detached:
 //   delta[t] = g[t] sigma'(V[t])          (sparse: only on the active set, 0 elsewhere)
@@ -31,6 +31,7 @@
 // Check: pytest tests/kernels -k backward   (NVRTC compile, CPU emulation vs the NumPy twin;
 //        GPU parity with -m gpu)
 #include "common.cuh"
+#include "lif.h"  // the neuron kind's adjoint filter
 
 // g, sp, idx (A,); d (T*B*N,), zeroed by the host.
 template <typename T, typename I>
@@ -53,7 +54,7 @@ __device__ __forceinline__ void eps_column(const T* g, const T* sp, T* out, sg_i
         const sg_i64 k = t * n_col + c;
         const T delta = MUL ? sg_mul_rn(g[k], sp[k]) : g[k];
         out[k] = e;
-        e = sg_flush(sg_add_rn(delta, sg_mul_rn(a, e)));
+        e = sg_flush(SG_KIND_ADJOINT(delta, e, a));  // the kind's adjoint filter
     }
 }
 

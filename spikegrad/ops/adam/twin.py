@@ -9,7 +9,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..backend import Array, register
+from ...backend import Array, register
+from ...errors import ShapeError
+from ..common import check_shape
+
+
+def check_adam_update_multi(ps: list[Array], gs: list[Array], ms: list[Array], vs: list[Array]):
+    """The checks of ``adam_update_multi`` (every backend): four equally long lists, each g, m
+    and v shaped like its p."""
+    if not (len(ps) == len(gs) == len(ms) == len(vs)):
+        raise ShapeError("adam_update_multi: ps, gs, ms, vs must be equally long")
+    for k, quad in enumerate(zip(ps, gs, ms, vs, strict=True)):
+        for name, a in zip("gmv", quad[1:], strict=True):
+            check_shape(f"{name}s[{k}]", a, quad[0].shape)
 
 
 def adam_update(
@@ -55,5 +67,6 @@ def adam_update_multi(
 
     Shapes: four equally long lists; gs[k], ms[k], vs[k] shaped like ps[k].
     """
+    check_adam_update_multi(ps, gs, ms, vs)
     for p, g, m, v in zip(ps, gs, ms, vs, strict=True):
         adam_update(p, g, m, v, step, lr, b1, b2, eps, wd)

@@ -1,5 +1,5 @@
 // adam.cu: Adam with bias correction and decoupled weight decay (CUDA twin of
-// spikegrad/ops/adam.py).
+// spikegrad/ops/adam/twin.py).
 //
 // Equation (ALGORITHM.md §6), elementwise, step t >= 1:
 //   m = b1 m + (1 - b1) g;   v = b2 v + (1 - b2) g^2

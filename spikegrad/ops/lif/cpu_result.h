@@ -1,60 +1,6 @@
-/* Native CPU kernels of the NumPy backend: C twins of the hottest ops of spikegrad/ops.
- *
- * spikegrad/native/__init__.py compiles this file on first use with the system C compiler
- * (-O3 -march=native -ffp-contract=off, OpenMP when the compiler has it) and calls it through
- * ctypes on NumPy buffers. The math of each function is the docstring of its NumPy twin; the
- * bodies are in cpu_ops.h, instantiated here for float (suffix _f32) and double (_f64).
- *
- * Layout: every array is C-contiguous. Row pointers and row numbers are int64, unit (column)
- * indices int32. Elementwise arithmetic keeps the twins' operation order (no FMA contraction),
- * so the forward scan and the spike-event products match them bit for bit; reductions (dot
- * products, the weight-gradient sums) differ only by float rounding.
- */
-#include <math.h>
-#include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
-#include <float.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
-#define SG_TILE 512 /* columns per tile of the time scans: state for a tile fits in L1 */
+/* The LIF family's untyped C: the sample chunks of the fused kernels and the fused forward's
+ * result lists (included once, before the typed cpu.h). */
 #define SG_BACKWARD_CHUNKS 8 /* see sg_backward_chunks */
-
-static int sg_threads(void) {
-#ifdef _OPENMP
-    return omp_get_max_threads();
-#else
-    return 1;
-#endif
-}
-
-int sg_openmp(void) {
-#ifdef _OPENMP
-    return 1;
-#else
-    return 0;
-#endif
-}
-
-int sg_num_threads(void) { return sg_threads(); }
-
-/* Threads of the kernels called from the calling thread from now on (spikegrad.native). */
-void sg_set_num_threads(int n) {
-#ifdef _OPENMP
-    omp_set_num_threads(n > 0 ? n : 1);
-#else
-    (void)n;
-#endif
-}
-
-/* Masks are bool arrays: bytes 0 or 1, read 8 at a time (a zero word is skipped whole). */
-static uint64_t sg_word(const uint8_t *p) {
-    uint64_t w;
-    memcpy(&w, p, sizeof w);
-    return w;
-}
 
 /* Chunks of samples of the fused forward: enough for the dynamic schedule to balance threads
  * that share their cores with other work (the output does not depend on the chunking). */
@@ -67,19 +13,6 @@ int64_t sg_forward_chunks(int64_t nb) {
  * that the weight gradient's partial sums, one per chunk, are added in the same order on any
  * number of threads. The caller provides (chunks - 1) partial-gradient buffers. */
 int64_t sg_backward_chunks(int64_t nb) { return nb < SG_BACKWARD_CHUNKS ? nb : SG_BACKWARD_CHUNKS; }
-
-/* First position of a sorted array a[0, n) whose value is >= key (n if none). */
-static int64_t sg_lower_bound(const int64_t *a, int64_t n, int64_t key) {
-    int64_t lo = 0, hi = n;
-    while (lo < hi) {
-        int64_t mid = lo + (hi - lo) / 2;
-        if (a[mid] < key)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
 
 /* What one chunk of the fused forward emits, in key order: spike keys, and active keys with
  * their sigma' values (elsize bytes each). */
@@ -193,27 +126,3 @@ int sg_forward_take(sg_forward *r, int64_t *keys, void *idx, int idx64, void *va
     return 0;
 }
 
-/* 64-byte vectors of each float type (GCC/Clang vector extensions), for unaligned access. */
-typedef float sg_vec_f32 __attribute__((vector_size(64), aligned(4)));
-typedef double sg_vec_f64 __attribute__((vector_size(64), aligned(8)));
-
-#define SG_T float
-#define SG_SQRT sqrtf
-#define SG_V sg_vec_f32
-#define SG_SUF _f32
-#define SG_TINY FLT_MIN
-#include "cpu_ops.h"
-#undef SG_T
-#undef SG_SUF
-#undef SG_TINY
-
-#undef SG_V
-#undef SG_SQRT
-#define SG_T double
-#define SG_SQRT sqrt
-#define SG_V sg_vec_f64
-#define SG_SUF _f64
-#define SG_TINY DBL_MIN
-#include "cpu_ops.h"
-#include "cpu_input.h"
-#include "cpu_events.h"

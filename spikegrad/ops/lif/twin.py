@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..backend import Array, call, get_xp, register
-from ..neurons import lif as kind
-from ..neurons import twin
-from ..spikes import SpikeMatrix
-from .surrogate import ActiveSet, active_from_distance
-from .threads import pool
+from ...backend import Array, call, get_xp, register
+from ...errors import ShapeError
+from ...neurons import lif as kind
+from ...spikes import SpikeMatrix
+from .. import kind_twin as twin
+from ..common import check_alpha, check_csr, check_index, check_shape, check_sorted_index
+from ..surrogate import ActiveSet, active_from_distance
+from ..threads import pool
 
 
 def as_alpha(alpha: float | Array, like: Array) -> np.generic | Array:
@@ -33,6 +35,77 @@ def as_alpha(alpha: float | Array, like: Array) -> np.generic | Array:
     return get_xp(like).asarray(alpha, dtype=like.dtype)
 
 
+def check_lif_forward(h: Array, alpha: float | Array) -> None:
+    """The checks of ``lif_forward`` (every backend): alpha one float or (N,)."""
+    check_alpha(alpha, h.shape[-1] if h.ndim > 1 else 1)
+
+
+def check_spike_forward(
+    indptr: Array, indices: Array, w: Array, r: Array | None, alpha: float | Array, tb: tuple
+) -> None:
+    """The checks of the fused sparse forward of a feed-forward (r None) or recurrent layer
+    (every backend): the CSR input pattern against (T, B) and w, r (N, N), alpha."""
+    T, B = (int(v) for v in tb)
+    if w.ndim != 2:
+        raise ShapeError(f"w must be (N_in, N); got shape {tuple(w.shape)}")
+    N = w.shape[1]
+    if r is not None:
+        check_shape("r", r, (N, N))
+    check_csr(indptr, indices, T * B, w.shape[0])
+    check_alpha(alpha, N)
+
+
+def check_spike_backward(
+    g: Array,
+    act: ActiveSet,
+    x: SpikeMatrix,
+    s: SpikeMatrix | None,
+    w: Array,
+    r: Array | None,
+    alpha: float | Array,
+    prev: ActiveSet | None,
+    shape: tuple[int, int, int],
+) -> None:
+    """The checks of the sparse backward of a feed-forward (s, r None) or recurrent layer
+    (every backend): shapes, the spike patterns, sorted active sets in range, alpha."""
+    T, B, N = (int(v) for v in shape)
+    if w.ndim != 2 or w.shape[1] != N:
+        raise ShapeError(f"w must have shape (N_in, {N}); got {tuple(w.shape)}")
+    n_in = w.shape[0]
+    check_shape("g", g, act.idx.shape)
+    check_shape("act.sp", act.sp, act.idx.shape)
+    if r is not None:
+        check_shape("r", r, (N, N))
+    for name, m, n in (("x", x, n_in), ("s", s, N)):
+        if m is None:
+            continue
+        if (m.T, m.B, m.N) != (T, B, n):
+            raise ShapeError(f"{name} must be spikes of shape {(T, B, n)}; got {(m.T, m.B, m.N)}")
+        check_csr(m.indptr, m.indices, T * B, n)
+    check_sorted_index("act.idx", act.idx, T * B * N)
+    if prev is not None:
+        check_sorted_index("prev.idx", prev.idx, T * B * n_in)
+    check_alpha(alpha, N)
+
+
+def check_lif_backward_dense(g: Array, sp: Array, x: Array, w: Array, alpha: float | Array) -> None:
+    """The checks of ``lif_backward_dense`` (every backend): shapes and alpha."""
+    T, B, N = g.shape
+    check_shape("sp", sp, g.shape)
+    check_shape("w", w, (w.shape[0], N))
+    check_shape("x", x, (T * B, w.shape[0]))
+    check_alpha(alpha, N)
+
+
+def check_gather_rowdot(e: Array, rows: Array, w: Array, cols: Array) -> None:
+    """The checks of ``gather_rowdot`` (every backend): row lengths, indices in range."""
+    if e.ndim != 2 or w.ndim != 2 or e.shape[1] != w.shape[1]:
+        raise ShapeError(f"gather_rowdot: e (R, M) and w (C, M) needed; got {e.shape}, {w.shape}")
+    check_shape("cols", cols, rows.shape)
+    check_index("rows", rows, e.shape[0])
+    check_index("cols", cols, w.shape[0])
+
+
 @register("lif_forward", "numpy")
 def lif_forward(h: Array, alpha: float | Array, theta: float) -> Array:
     """Scan the LIF membrane over time; **overwrites h with V**, returns the spikes.
@@ -40,6 +113,7 @@ def lif_forward(h: Array, alpha: float | Array, theta: float) -> Array:
     Shapes: h (T, B, N) float (in: input current, out: V); alpha float or (N,); returns s
     (T, B, N) bool.
     """
+    check_lif_forward(h, alpha)
     return twin.forward_dense(kind, h, None, (alpha, theta))
 
 
@@ -78,50 +152,10 @@ def lif_forward_sparse_spikes(
     w (N_in, N) float; tb = (T, B) -> keys (S,) int, sorted flat indices
     ``(t * B + b) * N + j``; ActiveSet sorted ascending.
     """
+    check_spike_forward(indptr, indices, w, None, alpha, tb)
     return twin.forward_sparse_spikes(
         kind, indptr, indices, w, None, (alpha, theta), beta_s, b_th, tb
     )
-
-
-@register("leaky_scan_reverse", "numpy")
-def leaky_scan_reverse(e: Array, alpha: float | Array) -> Array:
-    """In place: ``e[t] += alpha * e[t+1]`` from the end backwards. Shapes: e (T', ...);
-    alpha float or an array broadcast along e's last axis (N,).
-
-    Denormal policy, the one of every reverse scan (this twin, the native C kernel, the CUDA
-    readout and eps scans): after each step, a value whose magnitude is below the smallest
-    normal number of the dtype (``np.finfo(dtype).tiny``) is set to +0; the step itself is
-    IEEE arithmetic (gradual underflow). The top row e[T'-1] is not a step and is left as is.
-    eps decays geometrically through silent stretches into subnormals, whose arithmetic is an
-    order of magnitude slower on x86; the values dropped are below any gradient's resolution.
-    The three implementations agree bit for bit (tests/ops/test_native.py,
-    tests/kernels/test_emulation.py).
-    """
-    a = as_alpha(alpha, e)
-    tiny = np.finfo(e.dtype).tiny
-    tmp = np.empty_like(e[:1])
-    small = np.empty(tmp.shape, dtype=bool)
-    for t in range(e.shape[0] - 2, -1, -1):
-        row = e[t : t + 1]  # a view also when e is 1-D
-        np.multiply(e[t + 1 : t + 2], a, out=tmp)
-        row += tmp
-        np.abs(row, out=tmp)
-        np.less(tmp, tiny, out=small)
-        np.copyto(row, 0, where=small)
-    return e
-
-
-@register("leaky_scan", "numpy")
-def leaky_scan(x: Array, alpha: float, gain: float) -> Array:
-    """``y[0] = 0, y[t+1] = alpha y[t] + gain x[t]``. Shapes: x (T, ...) -> y (T, ...)."""
-    y = np.empty_like(x)
-    a, c = x.dtype.type(alpha), x.dtype.type(gain)
-    y[:1] = 0
-    for t in range(x.shape[0] - 1):
-        nxt = y[t + 1 : t + 2]  # a view also when x is 1-D
-        np.multiply(y[t : t + 1], a, out=nxt)
-        nxt += c * x[t : t + 1]
-    return y
 
 
 @register("gather_rowdot", "numpy")
@@ -131,6 +165,7 @@ def gather_rowdot(e: Array, rows: Array, w: Array, cols: Array, chunk: int = 409
     Chunks small enough for the gathered rows to stay in cache run on the thread pool (NumPy
     releases the GIL in ``take`` and ``vecdot``).
     """
+    check_gather_rowdot(e, rows, w, cols)
     out = np.empty(rows.shape[0], dtype=e.dtype)
 
     def work(lo: int) -> None:
@@ -151,6 +186,7 @@ def lif_backward_dense(
     Shapes: g, sp (T, B, N) float (sp: masked surrogate); x (T * B, N_in) float input spikes;
     w (N_in, N). Returns dw (N_in, N) and dx (T, B, N_in) or None.
     """
+    check_lif_backward_dense(g, sp, x, w, alpha)
     dw, _, dx = twin.backward_dense(kind, g, sp, x, None, w, None, (alpha,), need_dx)
     return dw, dx
 
@@ -173,5 +209,6 @@ def lif_backward_sparse(
     Shapes: g (A,) = dL/dS on ``act``; x: input spikes (T * B, N_in); w (N_in, N);
     shape = (T, B, N). Returns dw (N_in, N) and dx (A_prev,) or None.
     """
+    check_spike_backward(g, act, x, None, w, None, alpha, prev, shape)
     dw, _, dx = twin.backward_sparse(kind, g, act, x, None, w, None, (alpha,), prev, shape)
     return dw, dx

@@ -1,0 +1,467 @@
+"""The LIF family's kernels behind its twins' signatures: the native C wrappers (``cpu.h``,
+``cpu_result.h``) and the CUDA host code (``lif.cu``, ``lif_backward.cu``).
+
+Each wrapper takes and returns exactly what its twin does (same shapes, dtypes and in-place
+behaviour), runs the twin's ``check_*`` first, and (native) hands arrays of a dtype the kernels
+lack to the twin. The fused forward and backward serve the recurrent layer too (r not None;
+:mod:`spikegrad.ops.rlif.glue`).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import numpy as np
+
+from ... import kernels, native
+from ...backend import Array, get_xp
+from ...errors import ConfigError
+from ...kernels.host import (
+    Launcher,
+    columns,
+    cuda_op,
+    in_array,
+    index_arrays,
+    out_array,
+    run,
+)
+from ...spikes import SpikeMatrix
+from ..common import (
+    NEURON_PIECES,
+    alpha_vector,
+    contiguous,
+    in_place,
+    last_axis,
+    native_op,
+    ptr,
+    rows,
+    supported,
+)
+from ..spmm.glue import cuda_spike_tmatmul
+from ..surrogate import ActiveSet, index_dtype
+from . import twin
+from .twin import check_gather_rowdot, check_lif_forward, check_spike_backward, check_spike_forward
+
+native.c_family(
+    __file__,
+    once=("cpu_result.h",),
+    typed=("cpu.h",),
+    per_kind=("cpu_kind.h",),
+    functions={
+        "sg_forward_chunks": ("i64", "i64"),
+        "sg_backward_chunks": ("i64", "i64"),
+        "sg_forward_take": ("int", "p p p int p"),
+    },
+    typed_functions={"gather_rowdot": ("void", "p i64 p p p i64 p")},
+    kind_functions={  # <kind>_forward, ...: the drivers of cpu_kind.h
+        # alpha: a pointer to n_alpha values (1: one alpha; N: one per neuron)
+        "forward": ("void", "p p i64 i64 p i64 F"),
+        # returns an sg_forward result, NULL: out of memory
+        "spike_forward": ("p", "p p p p i64 i64 i64 p i64 F F F p"),
+        # g sp idx n_act | x CSR w r s CSR | n_in n prev n_prev nt nb alpha n_alpha | dw dr dx
+        # part; returns 0, or -1: out of memory
+        "spike_backward": ("int", "p p p i64 p p p p p p i64 i64 p i64 i64 i64 p i64 p p p p"),
+    },
+)
+kernels.add_module(
+    "lif",
+    __file__,
+    {
+        "lif_forward_kernel": ("T",),
+        "lif_spikes_count_kernel": ("T", "I"),
+        "lif_spikes_emit_kernel": ("T", "I"),
+    },
+    include=(NEURON_PIECES,),
+)
+kernels.add_module(
+    "lif_backward",
+    __file__,
+    {
+        "delta_scatter_kernel": ("T", "I"),
+        "eps_shift_scan_kernel": ("T",),
+        "dense_eps_kernel": ("T",),
+        "gather_rowdot_kernel": ("T", "I"),
+        "gather_rowdot_warp_kernel": ("T", "I"),
+    },
+    cooperative=("gather_rowdot_warp_kernel",),
+    include=(NEURON_PIECES,),
+)
+
+
+# ---------------------------------------------------------------------------- native C
+@native_op("lif_forward", twin.lif_forward, lambda h, *_: in_place(h))
+def lif_forward(h: Array, alpha: float | Array, theta: float) -> Array:
+    """See :func:`spikegrad.ops.lif.lif_forward` (overwrites h with V, returns the spikes)."""
+    check_lif_forward(h, alpha)
+    a = alpha_vector(alpha, h, last_axis(h))
+    s = np.empty(h.shape, dtype=bool)
+    fn = native.function("lif_forward", h.dtype)
+    fn(ptr(h), ptr(s), *rows(h), ptr(a), a.size, h.dtype.type(theta))
+    return s
+
+
+def spike_forward(
+    name: str,
+    indptr: Array,
+    indices: Array,
+    w: Array,
+    r: Array | None,
+    alpha: float | Array,
+    consts: tuple[float, float, float],
+    tb: tuple[int, int],
+) -> tuple[Array, ActiveSet]:
+    """The fused native forward of a feed-forward (r None) or recurrent layer; consts =
+    (theta, beta_s, b_th)."""
+    check_spike_forward(indptr, indices, w, r, alpha, tb)
+    T, B = (int(v) for v in tb)
+    w = contiguous(w)
+    n = w.shape[1]
+    r = None if r is None else contiguous(r)
+    ip, ind = contiguous(indptr, np.int64), contiguous(indices, np.int32)
+    a, ft, counts = alpha_vector(alpha, w, n), w.dtype.type, np.zeros(2, dtype=np.int64)
+    res = native.function("lif_spike_forward", w.dtype)(
+        ptr(ip), ptr(ind), ptr(w), ptr(r), T, B, n, ptr(a), a.size, *map(ft, consts), ptr(counts)
+    )
+    if not res:
+        raise MemoryError(f"{name}: out of memory for the spike and active lists")
+    keys = np.empty(int(counts[0]), dtype=np.int64)
+    idx = np.empty(int(counts[1]), dtype=index_dtype(T * B * n))
+    sp = np.empty(int(counts[1]), dtype=w.dtype)
+    take = native.function("sg_forward_take")
+    if take(res, ptr(keys), ptr(idx), idx.itemsize == 8, ptr(sp)):
+        raise MemoryError(f"{name}: out of memory laying out its result")
+    return keys, ActiveSet(idx, sp)
+
+
+@native_op(
+    "lif_forward_sparse_spikes", twin.lif_forward_sparse_spikes, lambda ip, ind, w, *_: supported(w)
+)
+def lif_forward_sparse_spikes(
+    indptr: Array,
+    indices: Array,
+    w: Array,
+    alpha: float | Array,
+    theta: float,
+    beta_s: float,
+    b_th: float,
+    tb: tuple[int, int],
+) -> tuple[Array, ActiveSet]:
+    """See :func:`spikegrad.ops.lif.lif_forward_sparse_spikes`: one fused kernel computes the
+    input current from the spike events inside the scan and emits the spikes and the active
+    set; no (T, B, N) array is made."""
+    consts = (theta, beta_s, b_th)
+    return spike_forward("lif_forward_sparse_spikes", indptr, indices, w, None, alpha, consts, tb)
+
+
+_workspace = threading.local()
+
+
+def _scratch(n: int, dtype: np.dtype) -> np.ndarray:
+    """A buffer of ``n`` elements of ``dtype``, kept per thread and reused between calls."""
+    dtype = np.dtype(dtype)
+    buf = getattr(_workspace, "buf", None)
+    if buf is None or buf.nbytes < n * dtype.itemsize:
+        buf = _workspace.buf = np.empty(n * dtype.itemsize, dtype=np.uint8)
+    return buf[: n * dtype.itemsize].view(dtype)
+
+
+def spike_backward(
+    name: str,
+    g: Array,
+    act: ActiveSet,
+    x: SpikeMatrix,
+    s: SpikeMatrix | None,
+    w: Array,
+    r: Array | None,
+    alpha: float | Array,
+    prev: ActiveSet | None,
+    shape: tuple[int, int, int],
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """The fused native backward of a feed-forward (r, s None) or recurrent layer: dw, dr
+    (None when feed-forward) and dx."""
+    check_spike_backward(g, act, x, s, w, r, alpha, prev, shape)
+    T, B, N = (int(v) for v in shape)
+    w = contiguous(w)
+    n_in = w.shape[0]
+    idx = contiguous(act.idx, np.int64)
+    pidx = None if prev is None else contiguous(prev.idx, np.int64)
+    ip, ind = contiguous(x.indptr, np.int64), contiguous(x.indices, np.int32)
+    sip, sind = (
+        (None, None)
+        if s is None
+        else (contiguous(s.indptr, np.int64), contiguous(s.indices, np.int32))
+    )
+    g, sp, a = contiguous(g), contiguous(act.sp), alpha_vector(alpha, w, N)
+    r = None if r is None else contiguous(r)
+    dw = np.empty((n_in, N), dtype=w.dtype)
+    dr = None if r is None else np.empty((N, N), dtype=w.dtype)
+    dx = None if pidx is None else np.empty(pidx.size, dtype=w.dtype)
+    chunks = int(native.function("sg_backward_chunks")(B))
+    part = _scratch((chunks - 1) * (n_in * N + (0 if r is None else N * N)), w.dtype)
+    status = native.function("lif_spike_backward", w.dtype)(
+        ptr(g), ptr(sp), ptr(idx), idx.size, ptr(ip), ptr(ind), ptr(w), ptr(r),
+        ptr(sip), ptr(sind), n_in, N, ptr(pidx), 0 if pidx is None else pidx.size, T, B,
+        ptr(a), a.size, ptr(dw), ptr(dr), ptr(dx), ptr(part),
+    )  # fmt: skip
+    if status != 0:
+        raise MemoryError(f"{name}: out of memory for its per-chunk state")
+    return dw, dr, dx
+
+
+@native_op(
+    "lif_backward_sparse",
+    twin.lif_backward_sparse,
+    lambda g, act, x, w, *_: supported(w) and g.dtype == w.dtype == act.sp.dtype,
+)
+def lif_backward_sparse(
+    g: Array,
+    act: ActiveSet,
+    x: SpikeMatrix,
+    w: Array,
+    alpha: float | Array,
+    prev: ActiveSet | None,
+    shape: tuple[int, int, int],
+):
+    """See :func:`spikegrad.ops.lif.lif_backward_sparse`: one reverse sweep over time per
+    chunk of samples holds eps only for the present step, so no (T, B, N) array is made;
+    dW sums one partial per chunk (fixed by B, not by the thread count) in chunk order."""
+    dw, _, dx = spike_backward("lif_backward_sparse", g, act, x, None, w, None, alpha, prev, shape)
+    return dw, dx
+
+
+@native_op(
+    "gather_rowdot",
+    twin.gather_rowdot,
+    lambda e, rows, w, cols, *_: supported(e) and w.dtype == e.dtype,
+)
+def gather_rowdot(e: Array, rows: Array, w: Array, cols: Array) -> Array:
+    """See :func:`spikegrad.ops.lif.gather_rowdot`."""
+    check_gather_rowdot(e, rows, w, cols)
+    e, w = contiguous(e), contiguous(w)
+    r, c = contiguous(rows, np.int64), contiguous(cols, np.int32)
+    out = np.empty(r.shape[0], dtype=e.dtype)
+    native.function("gather_rowdot", e.dtype)(
+        ptr(e), e.shape[1], ptr(r), ptr(w), ptr(c), r.size, ptr(out)
+    )
+    return out
+
+
+# ------------------------------------------------------------------------- CUDA host
+@cuda_op("lif_forward")
+def cuda_lif_forward(launch: Launcher, h: Array, alpha: float | Array, theta: float) -> Array:
+    """Scan the LIF membrane; **overwrites h with V**, returns spikes.
+
+    Shapes: h (T, B, N) float; alpha float or (N,) -> s (T, B, N) bool.
+    """
+    check_lif_forward(h, alpha)
+    dt = out_array("h", h)
+    n_t, n_col = columns(h)
+    s = get_xp(h).empty(h.shape, dtype=bool)
+    a = alpha_vector(alpha, h, h.shape[-1])
+    args = (h, s, n_t, n_col, a, np.int64(a.size), dt.type(theta))
+    run(launch, "lif", "lif_forward_kernel", kernels.template_args(dt), int(n_col), args)
+    return s
+
+
+@cuda_op("lif_forward_sparse_spikes")
+def cuda_lif_forward_sparse_spikes(
+    launch: Launcher,
+    indptr: Array,
+    indices: Array,
+    w: Array,
+    alpha: float | Array,
+    theta: float,
+    beta_s: float,
+    b_th: float,
+    tb: tuple[int, int],
+) -> tuple[Array, ActiveSet]:
+    """The sparse mode's fused forward: ``lif_forward_sparse(x @ w)`` without storing h.
+
+    Each thread computes its column's current h[t, b, j] from the events of row (t, b) as it
+    scans: a count pass, an exclusive prefix sum, an emit pass into per-column buckets, then
+    keys and active entries sorted by flat index (so the backward's delta_scatter and
+    gather_rowdot go row (t, b) by row). No (T, B, N) array is allocated; the two totals are
+    read together (one host sync, beside the checks' reads of the input pattern).
+
+    Shapes: indptr (T * B + 1,), indices (nnz,): the input spikes, CSR over rows t * B + b;
+    w (N_in, N) float; alpha float or (N,); tb = (T, B) -> keys (S,) sorted flat indices
+    ``(t * B + b) * N + j``; ActiveSet idx (A,) sorted, int32 when T * B * N < 2**31 (as the
+    twin's), else int64.
+    """
+    check_spike_forward(indptr, indices, w, None, alpha, tb)
+    w = in_array("w", w)
+    dt = w.dtype
+    T, B = (int(v) for v in tb)
+    N = w.shape[1]
+    out_idt = np.dtype(index_dtype(T * B * N))
+    idt, (indptr, indices) = index_arrays(indptr, indices, least=out_idt)
+    targs = kernels.template_args(dt, idt)
+    f, n_col = dt.type, B * N
+    a = alpha_vector(alpha, w, N)
+    src = (indptr, indices, w, np.int64(T), np.int64(B), np.int64(N), a, np.int64(a.size))
+    src += (f(theta),)
+    return count_emit(
+        launch,
+        ("lif", "lif_spikes_count_kernel", "lif_spikes_emit_kernel"),
+        targs,
+        n_col,
+        n_col,
+        lambda n_spk, n_act: (*src, f(b_th), n_spk, n_act),
+        lambda offs: (*src, f(beta_s), f(b_th), *offs),
+        (w, idt, out_idt),
+    )
+
+
+def count_emit(
+    launch: Launcher,
+    stems: tuple[str, str, str],
+    targs: tuple[str, ...],
+    threads: int,
+    n_bucket: int,
+    count_args: Callable[[Array, Array], tuple],
+    emit_args: Callable[[tuple[Array, ...]], tuple],
+    types: tuple[Array, np.dtype, np.dtype],
+) -> tuple[Array, ActiveSet]:
+    """The two passes of a fused sparse forward: count per bucket, exclusive prefix sums, emit
+    into the buckets, sort keys and active entries by flat index. One host sync (the totals).
+
+    stems = (stem, count kernel, emit kernel); count_args(n_spk, n_act) and
+    emit_args((spk_off, act_off, keys, idx, sp)) give the kernels' argument tuples; types =
+    (an array of the float dtype and device, kernel index dtype, output index dtype).
+    Shapes: n_spk, n_act, offsets (n_bucket,) -> keys (S,), ActiveSet (A,).
+    """
+    stem, count, emit = stems
+    like, idt, out_idt = types
+    dt, xp = like.dtype, get_xp(like)
+    n_spk = xp.zeros(n_bucket, dtype=np.int32)
+    n_act = xp.zeros(n_bucket, dtype=np.int32)
+    run(launch, stem, count, targs, threads, count_args(n_spk, n_act))
+    spk_off = xp.cumsum(n_spk, dtype=idt)
+    act_off = xp.cumsum(n_act, dtype=idt)
+    totals = xp.stack([spk_off[-1], act_off[-1]]).tolist() if n_bucket else [0, 0]  # the sync
+    n_s, n_a = (int(v) for v in totals)
+    spk_off -= n_spk
+    act_off -= n_act
+    keys = xp.empty(n_s, dtype=idt)
+    idx, sp = xp.empty(n_a, dtype=idt), xp.empty(n_a, dtype=dt)
+    if n_s + n_a:
+        run(launch, stem, emit, targs, threads, emit_args((spk_off, act_off, keys, idx, sp)))
+    keys.sort()
+    order = xp.argsort(idx)
+    return keys, ActiveSet(idx[order].astype(out_idt, copy=False), sp[order])
+
+
+@cuda_op("gather_rowdot")
+def cuda_gather_rowdot(
+    launch: Launcher, e: Array, rows: Array, w: Array, cols: Array, variant: int | None = None
+) -> Array:
+    """``out[n] = e[rows[n]] . w[cols[n]]``.
+
+    Entries of one row of e should be adjacent (rows ascending, as an ActiveSet's flat
+    indices give them): neighbouring threads then share that row's reads.
+    variant 1: a thread per entry; 2: a warp per entry; None: 2 when M >= 32, else 1.
+    Shapes: e (R, M), w (C, M), rows/cols (A,) -> (A,).
+    """
+    check_gather_rowdot(e, rows, w, cols)
+    e = in_array("e", e)
+    dt = e.dtype
+    w = in_array("w", w, dt)
+    idt, (rows, cols) = index_arrays(rows, cols, least=index_dtype(0))
+    n = rows.size
+    out = get_xp(e).empty(n, dtype=dt)
+    m = e.shape[1]
+    if variant is None:
+        variant = 2 if m >= 32 else 1
+    if variant not in (1, 2):
+        raise ConfigError(f"gather_rowdot: variant must be 1 or 2; got {variant}")
+    kernel = "gather_rowdot_warp_kernel" if variant == 2 else "gather_rowdot_kernel"
+    threads = n * 32 if variant == 2 else n
+    args = (e, rows, w, cols, np.int64(n), np.int64(m), out)
+    run(launch, "lif_backward", kernel, kernels.template_args(dt, idt), threads, args)
+    return out
+
+
+@cuda_op("lif_backward_dense")
+def cuda_lif_backward_dense(
+    launch: Launcher,
+    g: Array,
+    sp: Array,
+    x: Array,
+    w: Array,
+    alpha: float | Array,
+    need_dx: bool,
+) -> tuple[Array, Array | None]:
+    """Dense BPTT through one layer: fused delta + reverse scan, then two cuBLAS products.
+
+    Shapes: g, sp (T, B, N); x (T * B, N_in) float; w (N_in, N); alpha float or (N,).
+    Returns dw (N_in, N) and dx (T, B, N_in) or None.
+    """
+    twin.check_lif_backward_dense(g, sp, x, w, alpha)
+    g = in_array("g", g)
+    dt = g.dtype
+    sp = in_array("sp", sp, dt)
+    T, B, N = g.shape
+    n_t, n_col = columns(g)
+    e1 = get_xp(g).empty_like(g)
+    a = alpha_vector(alpha, g, N)
+    args = (g, sp, e1, n_t, n_col, a, np.int64(a.size))
+    run(launch, "lif_backward", "dense_eps_kernel", kernels.template_args(dt), int(n_col), args)
+    e1 = e1.reshape(T * B, N)
+    dw = x.T @ e1
+    dx = (e1 @ w.T).reshape(T, B, w.shape[0]) if need_dx else None
+    return dw, dx
+
+
+@cuda_op("lif_backward_sparse")
+def cuda_lif_backward_sparse(
+    launch: Launcher,
+    g: Array,
+    act: ActiveSet,
+    x: SpikeMatrix,
+    w: Array,
+    alpha: float | Array,
+    prev: ActiveSet | None,
+    shape: tuple[int, int, int],
+) -> tuple[Array, Array | None]:
+    """Sparse spiking backward through one layer (ALGORITHM.md §5).
+
+    delta is scattered from the active set into a zeroed (T, B, N) buffer that one reverse
+    scan turns into e1[t] = eps[t+1]; dW = x^T e1 runs over the input's spike events and
+    dL/dx is evaluated only at ``prev``'s active entries.
+
+    Shapes: g (A,) = dL/dS on ``act``; x: input spikes (T * B, N_in); w (N_in, N); alpha float
+    or (N,); shape = (T, B, N). Returns dw (N_in, N) and dx (A_prev,) aligned with prev.idx,
+    or None.
+    """
+    check_spike_backward(g, act, x, None, w, None, alpha, prev, shape)
+    T, B, N = shape
+    g = in_array("g", g)
+    dt = g.dtype
+    sp = in_array("act.sp", act.sp, dt)
+    w = in_array("w", w, dt)
+    n_in = w.shape[0]
+    xp = get_xp(g)
+    d = xp.zeros((T, B, N), dtype=dt)
+    idt, (idx,) = index_arrays(act.idx, least=index_dtype(0))
+    args = (g, sp, idx, np.int64(idx.size), d)
+    run(
+        launch,
+        "lif_backward",
+        "delta_scatter_kernel",
+        kernels.template_args(dt, idt),
+        idx.size,
+        args,
+    )
+    n_t, n_col = columns(d)
+    a = alpha_vector(alpha, d, N)
+    args = (d, n_t, n_col, a, np.int64(a.size))
+    run(
+        launch, "lif_backward", "eps_shift_scan_kernel", kernels.template_args(dt), int(n_col), args
+    )
+    e1 = d.reshape(T * B, N)
+    dw = cuda_spike_tmatmul(launch, x.indptr, x.indices, e1, n_in)
+    dx = None
+    if prev is not None:
+        dx = cuda_gather_rowdot(launch, e1, prev.idx // n_in, w, prev.idx % n_in)
+    return dw, dx
