@@ -19,8 +19,9 @@ from spikegrad.cli import cli
 import spikegrad as sg
 from spikegrad import backend, neurons
 from spikegrad.errors import BadValueError, ConfigError
-from spikegrad.neurons import lif, twin
+from spikegrad.neurons import lif
 from spikegrad.neurons.base import Constant, check_constants, from_model, to_model
+from spikegrad.ops import kind_twin as twin
 from spikegrad.train import build, neuron
 from spikegrad.train import checkpoint as ck
 from spikegrad.train import run as runs
