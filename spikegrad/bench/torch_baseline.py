@@ -12,15 +12,15 @@ layer keeps the one feed-forward product over all steps; only its recurrence is 
 loop, one (B, N) x (N, N) product ``S[t] @ R`` per step whose spikes carry the surrogate
 gradient (plain BPTT through the recurrence); the per-step spikes go to a Python list,
 ``torch.stack``-ed once (no slicing of a growing tensor). Per-neuron alpha is an (N,) tensor
-broadcast along the neurons. Every neuron kind of ALGORITHM.md §8 has its scan, with the
-kind's detachments: CuBa (:meth:`TorchBPTT._cuba`: the synaptic current filter, spikes reach V
-one step later) and ALIF (:meth:`TorchBPTT._alif`: the adaptive threshold A = theta + beta_a a,
-the band surrogate on V - A, the reset A S detached (both factors), the adaptation path a not
-detached); a kind's per-neuron constants are (N,) tensors too. On the CPU it is timed eager and, where T is short enough to
-compile (:data:`COMPILE_MAX_STEPS`), as ``torch.compile(loss)`` too, compiled and checked before
-any timing; the faster is reported. The peer libraries (:mod:`.peers`) subclass
-:class:`TorchBPTT`. torch is an optional extra (``bench``), never an engine dependency; this
-module imports it only when used.
+broadcast along the neurons. Every neuron kind of ALGORITHM.md §8 has its scan, with the kind's
+detachments: CuBa (:meth:`TorchBPTT._cuba`: the synaptic current filter, spikes reach V one step
+later) and ALIF (:meth:`TorchBPTT._alif`: the adaptive threshold A = theta + beta_a a, the band
+surrogate on V - A, the reset A S detached (both factors), the adaptation path a not detached); a
+kind's per-neuron constants are (N,) tensors too. On the CPU it is timed eager and, where T is short
+enough to compile (:data:`COMPILE_MAX_STEPS`), as ``torch.compile(loss)`` too, compiled and checked
+before any timing; the faster is reported. The peer libraries (:mod:`.peers`) subclass
+:class:`TorchBPTT`. torch is an optional extra (``bench``), never an engine dependency; this module
+imports it only when used.
 """
 
 from __future__ import annotations
