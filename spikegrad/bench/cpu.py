@@ -24,7 +24,7 @@ from typing import Any
 
 from .. import native
 from ..spikes import as_spike_matrix
-from . import peers, report, torch_baseline
+from . import limits, machine, peers, report, torch_baseline
 from .cases import (
     CASES,
     Case,
@@ -46,18 +46,21 @@ def run_case(
     with_torch: bool = True,
     with_peers: bool = False,
     compile_max_steps: int = torch_baseline.COMPILE_MAX_STEPS,
+    with_limits: bool = True,
 ) -> dict[str, Any]:
     """Calibrate, validate, then time one case. Returns a flat dict of every figure.
 
     ``with_torch``: the PyTorch baseline (the faster of eager and ``torch.compile`` when
     T <= ``compile_max_steps``; 0: eager only); ``with_peers``: snnTorch, SpikingJelly and
-    Norse (:mod:`.peers`), each when installed. Every row's ``peak_bytes`` is the host RSS
-    growth of one step."""
+    Norse (:mod:`.peers`), each when installed; ``with_limits``: the bytes and adds the sparse
+    step cannot avoid and its fraction of the machine's limit (``limit``, :mod:`.limits`; the
+    measured ``bandwidth``, :func:`.machine.bandwidth`). Every row's ``peak_bytes`` is the host
+    RSS growth of one step."""
     x, y = make_inputs(case)
     net = build_network(case, backend)
     active = calibrate(net, x, y, case.target_active)
     _, gd, sd = net.loss_and_grad(x, y, mode="dense")
-    _, gs, _ = net.loss_and_grad(x, y, mode="sparse")
+    _, gs, ss = net.loss_and_grad(x, y, mode="sparse")
     res: dict[str, Any] = {
         **case_fields(case, net),
         "cpu_ops": native.describe(path=False) if net.backend.name == "numpy" else None,
@@ -76,6 +79,15 @@ def run_case(
     for mode in ("dense", "sparse"):
         for k, v in time_mode(net, xm, y, mode, clock, 1, repeats, peak=host).items():
             res[f"{mode}_{k}"] = v
+    if with_limits and host:  # the host's limit; the GPU report has its own
+        counts = limits.unavoidable(
+            net, x, [int(ev.t.size) for ev in net.hidden_spikes(x)], list(ss["n_active"])
+        )
+        measured = {p: res[f"sparse_{p}_s"] for p in ("forward", "backward", "step")}
+        res["bandwidth"] = machine.bandwidth()
+        res["limit"] = limits.fractions(
+            counts, measured, res["bandwidth"], machine.cpu_info()["caches"]
+        )
     if with_torch:
         t = torch_baseline.time_step(
             net,
@@ -101,20 +113,22 @@ def run(
     with_torch: bool = True,
     with_peers: bool = False,
     compile_max_steps: int = torch_baseline.COMPILE_MAX_STEPS,
+    with_limits: bool = True,
 ) -> list[dict[str, Any]]:
     """Run the named cases (default: the CPU report's, shd, fmnist and shd-recurrent); see
     :func:`run_case`."""
     names = cases or default_cases("cpu")
     return [
-        run_case(CASES[c], backend, repeats, with_torch, with_peers, compile_max_steps)
+        run_case(CASES[c], backend, repeats, with_torch, with_peers, compile_max_steps, with_limits)
         for c in names
     ]
 
 
 def format_table(results: list[dict[str, Any]]) -> str:
-    """A plain-text table of the results, one block per case."""
+    """A plain-text table of the results, one block per case, after the date, the command
+    and the machine (:func:`.machine.header`)."""
     return "\n".join(
-        [report.machine_line()] + [ln for r in results for ln in report.case_block(r, peak=True)]
+        machine.header() + [ln for r in results for ln in report.case_block(r, peak=True)]
     )
 
 
@@ -159,4 +173,4 @@ def main(argv: list[str] | None = None) -> None:
     res = run(a.case, a.backend, a.repeats, not a.no_torch, a.peers, a.compile_max_steps)
     print(report.json_lines(res) if a.json else format_table(res))
     if a.out:
-        report.write_json(a.out, res, {"machine": report.machine_line()})
+        report.write_json(a.out, res, report.machine_info())
