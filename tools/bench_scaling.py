@@ -16,9 +16,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
-import platform
 
 from spikegrad import native
+from spikegrad.bench import machine
 from spikegrad.bench.cases import CASES, build_network, calibrate, make_inputs
 from spikegrad.bench.timing import WallClock, time_mode
 
@@ -29,7 +29,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=9)
     a = ap.parse_args()
     base = CASES["shd"]
-    print(f"machine: {platform.machine()}; cpu ops: {native.describe(path=False)}")
+    print("\n".join(machine.header()))
+    print(f"cpu ops: {native.describe(path=False)}")
     print(f"{'N':>5s} {'active %':>13s} {'forward ms':>11s} {'backward ms':>12s} {'exp.':>5s}")
     prev = None
     for n in a.widths:
