@@ -18,8 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from ..backend import to_numpy
+from ..backend import lookup, to_numpy
 from ..network import Network
+from ..neurons import twin
 from ..spikes import SpikeEvents
 
 
@@ -197,3 +198,10 @@ def rel_err(a: Any, b: Any) -> float:
 def grad_err(grads: dict[str, Any], ref: dict[str, Any]) -> float:
     """The largest :func:`rel_err` over the parameters of ``ref``."""
     return max(rel_err(grads[k], ref[k]) for k in ref)
+
+
+def twin_ops(net: Network) -> list[str]:
+    """The layer ops of ``net`` that run as the NumPy twin drivers on the host (a neuron kind
+    without native kernels yet), in layer order, each once."""
+    ops = [op for layer in net.hidden for op in layer.kind.OPS[layer.recurrent]]
+    return [op for op in dict.fromkeys(ops) if lookup(op, "numpy").__module__ == twin.__name__]

@@ -35,6 +35,7 @@ from .cases import (
     grad_err,
     make_inputs,
     spike_rate_halves,
+    twin_ops,
 )
 from .timing import WallClock, device_sync, median_time, time_mode
 
@@ -64,6 +65,7 @@ def run_case(
     res: dict[str, Any] = {
         **case_fields(case, net),
         "cpu_ops": native.describe(path=False) if net.backend.name == "numpy" else None,
+        "twin_ops": twin_ops(net) if net.backend.name == "numpy" else [],
         "active_fraction": active,
         "spike_rate": sd["spike_rate"],
         "spike_rate_halves": spike_rate_halves(net, x),

@@ -95,6 +95,11 @@ def case_block(
         f"{r['case']}  {r['shape']}{kind}  B={r['B']} T={r['T']}  "
         f"backend={r['backend']} {r['dtype']}",
         *([f"  cpu ops: {r['cpu_ops']}"] if r.get("cpu_ops") else []),
+        *(
+            [f"  on the NumPy twins (no native kernels for this kind yet): {', '.join(twins)}"]
+            if (twins := r.get("twin_ops"))
+            else []
+        ),
         f"  active fraction per layer {act}; input spike rate {r['input_rate']:.2%}; "
         f"sparse vs dense grad rel. err {r['sparse_vs_dense_rel_err']:.1e}",
         *halves,

@@ -39,7 +39,7 @@ def test_run_case_validates_then_times(tiny_fmnist):
     assert "torch_step_s" not in r
     table = cpu.format_table([r])
     assert table.startswith("date: ") and "\ncpu: " in table and " per core, L3 " in table
-    assert "  dense " in table and "  sparse " in table
+    assert "  dense " in table and "  sparse " in table and r["twin_ops"] == []
     assert set(r["limit"]) == {"forward", "backward", "step"}
     for phase, f in r["limit"].items():
         assert f["bytes"] > 0 and f["adds"] > 0 and f["fraction"] > 0
@@ -90,6 +90,9 @@ def test_recurrent_kind_case_against_torch(tiny_shd, kind):
     assert r["sparse_vs_dense_rel_err"] < 1e-4 and r["torch_rel_err"] < 1e-4  # float32
     table = cpu.format_table([r])
     assert f"tiny-{kind}  40-24r-24r-5 {kind}  B=6 T=40" in table
+    assert r["twin_ops"] and all(op.startswith(f"r{kind}_") for op in r["twin_ops"])
+    twins = f"  on the NumPy twins (no native kernels for this kind yet): {r['twin_ops'][0]}"
+    assert twins in table
     assert f"  targets: backward_speedup {r['backward_speedup']:.3g} (target >= 5): " in table
     assert f"torch_step_vs_sparse_step {r['torch_step_vs_sparse_step']:.3g} (target >= 10)" in table
 
