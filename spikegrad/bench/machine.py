@@ -155,11 +155,12 @@ def copy_bandwidth(nbytes: int, min_seconds: float = 0.2, max_runs: int = 200) -
 
 
 def working_sets(caches: dict[str, int | None]) -> dict[str, int]:
-    """The probe's working set per level: half of L2 (one core's), half of L3, twice L3
-    (DRAM; at least 256 MiB). Unknown sizes: 1 MiB L2, 32 MiB L3."""
+    """The probe's working set per level: half of L2 (one core's); for L3 four times L2 but at
+    most half of L3 (a large shared L3, as a VM reports it, is mostly other cores' slices);
+    twice L3 (DRAM; at least 256 MiB). Unknown sizes: 1 MiB L2, 32 MiB L3."""
     l2 = caches.get("L2") or KiB**2
     l3 = caches.get("L3") or 32 * KiB**2
-    return {"L2": l2 // 2, "L3": l3 // 2, "DRAM": max(2 * l3, 256 * KiB**2)}
+    return {"L2": l2 // 2, "L3": min(4 * l2, l3 // 2), "DRAM": max(2 * l3, 256 * KiB**2)}
 
 
 @cache

@@ -51,7 +51,8 @@ def test_copy_bandwidth_and_working_sets():
     bw = machine.copy_bandwidth(256 * 1024, min_seconds=0.01)
     assert 1e8 < bw < 1e13  # bytes per second, read + written
     ws = machine.working_sets({"L1d": 1, "L2": 2 * MiB, "L3": 300 * MiB})
-    assert ws == {"L2": MiB, "L3": 150 * MiB, "DRAM": 600 * MiB}
+    assert ws == {"L2": MiB, "L3": 8 * MiB, "DRAM": 600 * MiB}
+    assert machine.working_sets({"L2": 2 * MiB, "L3": 6 * MiB})["L3"] == 3 * MiB
     assert machine.working_sets({})["DRAM"] == 256 * MiB
 
 
