@@ -44,7 +44,7 @@ def sweep(
     and ``fit`` (c0_s, c1_s_per_entry, max_rel_residual; None with fewer than 2 bands)."""
     x, y = make_inputs(case)
     calibrated_net = build_network(case, backend)
-    calibrated = calibrate(calibrated_net, x, y, case.target_active)
+    calibrated = calibrate(calibrated_net, x, y, case.target_active, r_gain=case.r_gain)
     clock = WallClock(device_sync(calibrated_net))
     xm = as_spike_matrix(calibrated_net.backend.xp, x, case.sizes[0])
     rows = []

@@ -37,7 +37,7 @@ def main() -> None:
         case = dataclasses.replace(base, sizes=(base.sizes[0], n, n, base.sizes[-1]))
         x, y = make_inputs(case)
         net = build_network(case)
-        act = calibrate(net, x, y, case.target_active)
+        act = calibrate(net, x, y, case.target_active, r_gain=case.r_gain)
         t = time_mode(net, x, y, "sparse", WallClock(), 1, a.repeats)
         bwd = t["backward_s"]
         grow = "" if prev is None else f"{math.log(bwd / prev[1]) / math.log(n / prev[0]):5.2f}"

@@ -98,7 +98,7 @@ def _prepare(case: Case, weights: Path) -> tuple[Any, Any, Any, list[float] | No
     else:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            active = calibrate(net, x, y, case.target_active)
+            active = calibrate(net, x, y, case.target_active, r_gain=case.r_gain)
         tmp = weights.with_suffix(".tmp.npz")
         np.savez(tmp, **net.params)
         os.replace(tmp, weights)

@@ -91,7 +91,7 @@ def run(
     x, y = data.batch(np.arange(case.B))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        active = calibrate(net, x, y, case.target_active)
+        active = calibrate(net, x, y, case.target_active, r_gain=case.r_gain)
     setup_s = time.perf_counter() - t0
     opt = Adam(net.params, lr=lr)
     sync = device_sync(net) or (lambda: None)

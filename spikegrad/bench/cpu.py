@@ -59,7 +59,7 @@ def run_case(
     RSS growth of one step."""
     x, y = make_inputs(case)
     net = build_network(case, backend)
-    active = calibrate(net, x, y, case.target_active)
+    active = calibrate(net, x, y, case.target_active, r_gain=case.r_gain)
     _, gd, sd = net.loss_and_grad(x, y, mode="dense")
     _, gs, ss = net.loss_and_grad(x, y, mode="sparse")
     res: dict[str, Any] = {

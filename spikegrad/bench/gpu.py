@@ -215,7 +215,7 @@ def run_case(
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        active = calibrate(net, x, y, case.target_active)
+        active = calibrate(net, x, y, case.target_active, r_gain=case.r_gain)
     calib_s = time.perf_counter() - t0
     _, gd, sd = net.loss_and_grad(x, y, mode="dense")
     _, gs, _ = net.loss_and_grad(x, y, mode="sparse")

@@ -76,6 +76,8 @@ def test_recurrent_alif_and_cuba_cases():
         )  # fmt: skip
         assert cases.build_network(dataclasses.replace(c, sizes=(5, 4, 4, 2))).neurons == [kind] * 2
     assert [b for _, _, b in cases.ISSUE_21_TARGETS] == [5.0, 10.0, 0.10]
+    assert cases.CASES["shd-recurrent-alif"].r_gain == cases.R_GAIN
+    assert cases.CASES["shd-recurrent-cuba"].r_gain == cases.R_GAIN_CUBA < cases.R_GAIN
 
 
 @pytest.mark.parametrize("kind", ["alif", "cuba"])
