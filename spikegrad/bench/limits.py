@@ -16,9 +16,10 @@ multiply-add) where it is accumulated:
 * step: forward + backward + Adam (7 words per parameter: p, g, m, v read, p, m, v written).
 
 The limit of a phase is its bytes over the copy bandwidth (:func:`.machine.bandwidth`) of the
-smallest level that holds the phase's working set (the weights it reads, with the gradients it
-accumulates in the backward and the step); its fraction is that time over the measured one
-(issue 23's target: >= 50 %).
+smallest level that holds the phase's working set (the weights the forward reads; with the
+gradients the backward accumulates; p, g, m, v for Adam); the step's limit is the sum of its
+forward's, backward's and Adam's. A phase's fraction is its limit over the measured time (issue
+23's target: >= 50 %).
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ def unavoidable(
     """Words and adds a sparse step of ``net`` on ``x`` cannot avoid, given the hidden layers'
     spike counts ``spikes`` and active entry counts ``n_active`` (the case's own).
 
-    Returns {phase: {"bytes", "adds", "working_set"}} for forward, backward and step."""
+    Returns {phase: {"bytes", "adds", "working_set"}} for forward, backward and adam (Adam's
+    update; a step is the three)."""
     B, T, _ = x.shape
     word = net.dtype.itemsize
     inputs = [x.n_events, *spikes[:-1]]
@@ -65,10 +67,10 @@ def unavoidable(
     return {
         "forward": {"bytes": fwd * word, "adds": fwd_adds, "working_set": weights * word},
         "backward": {"bytes": bwd * word, "adds": bwd_adds, "working_set": 2 * weights * word},
-        "step": {
-            "bytes": (fwd + bwd + ADAM_WORDS * weights) * word,
-            "adds": fwd_adds + bwd_adds,
-            "working_set": 4 * weights * word,  # p, g, m, v
+        "adam": {
+            "bytes": ADAM_WORDS * weights * word,
+            "adds": 0,
+            "working_set": 4 * weights * word,
         },
     }
 
@@ -89,22 +91,28 @@ def fractions(
     bandwidth: dict[str, dict[str, float]],
     caches: dict[str, int | None],
 ) -> dict[str, Any]:
-    """Per phase (forward, backward, step): ``counts``' figures with the level of its working
-    set, that level's bandwidth, the limit time (bytes / bandwidth), the measured time
-    (``measured[phase]``, seconds) and the fraction limit / measured."""
-    out = {}
+    """Per phase (forward, backward, step) of :func:`unavoidable`'s ``counts``: bytes, adds,
+    working set, the level that holds it, that level's bandwidth (the step: its parts'
+    levels, "+"-joined, and no single bandwidth), the limit time (bytes / bandwidth; the step:
+    the sum of its parts'), the measured time (``measured[phase]``, seconds) and the fraction
+    limit / measured."""
+    parts = {}
     for phase, c in counts.items():
         level = level_for(c["working_set"], caches)
         bw = bandwidth[level]["bytes_per_s"]
-        limit = c["bytes"] / bw
-        out[phase] = {
-            **c,
-            "level": level,
-            "bytes_per_s": bw,
-            "limit_s": limit,
-            "measured_s": measured[phase],
-            "fraction": limit / measured[phase],
-        }
+        parts[phase] = {**c, "level": level, "bytes_per_s": bw, "limit_s": c["bytes"] / bw}
+    step = {
+        "bytes": sum(p["bytes"] for p in parts.values()),
+        "adds": sum(p["adds"] for p in parts.values()),
+        "working_set": max(p["working_set"] for p in parts.values()),
+        "level": "+".join(p["level"] for p in parts.values()),
+        "bytes_per_s": None,
+        "limit_s": sum(p["limit_s"] for p in parts.values()),
+    }
+    out = {"forward": parts["forward"], "backward": parts["backward"], "step": step}
+    for phase, f in out.items():
+        f["measured_s"] = measured[phase]
+        f["fraction"] = f["limit_s"] / measured[phase]
     return out
 
 

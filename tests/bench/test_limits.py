@@ -70,8 +70,7 @@ def test_unavoidable_counts_by_hand():
     weights = 4 * 3 + 3 * 3 + 3 * 2
     assert c["forward"] == {"bytes": 4 * fwd, "adds": fwd, "working_set": 4 * weights}
     assert c["backward"] == {"bytes": 4 * bwd, "adds": bwd, "working_set": 8 * weights}
-    assert c["step"]["bytes"] == 4 * (fwd + bwd + 7 * weights)
-    assert c["step"]["adds"] == fwd + bwd
+    assert c["adam"] == {"bytes": 4 * 7 * weights, "adds": 0, "working_set": 16 * weights}
 
 
 def test_second_layer_fetches_w_rows_for_dx():
@@ -94,14 +93,21 @@ def test_fractions_pick_the_level_of_the_working_set():
           "DRAM": {"working_set": 64 * MiB, "bytes_per_s": 1e10}}  # fmt: skip
     counts = {
         "forward": {"bytes": 1e9, "adds": 2.5e8, "working_set": MiB},
-        "step": {"bytes": 4e9, "adds": 1e9, "working_set": 8 * MiB},
+        "backward": {"bytes": 2e9, "adds": 5e8, "working_set": 2 * MiB},
+        "adam": {"bytes": 4e8, "adds": 0, "working_set": 40 * MiB},
     }
-    f = limits.fractions(counts, {"forward": 0.02, "step": 0.5}, bw, caches)
+    measured = {"forward": 0.02, "backward": 0.2, "step": 0.5}
+    f = limits.fractions(counts, measured, bw, caches)
     assert f["forward"]["level"] == "L2" and f["forward"]["limit_s"] == pytest.approx(0.01)
     assert f["forward"]["fraction"] == pytest.approx(0.5)
-    assert f["step"]["level"] == "L3" and f["step"]["fraction"] == pytest.approx(0.2)
+    assert f["backward"]["level"] == "L2" and f["backward"]["fraction"] == pytest.approx(0.1)
+    step = f["step"]  # the sum of its parts, each at its own level: 10 + 20 + 40 ms
+    assert step["level"] == "L2+L2+DRAM" and step["limit_s"] == pytest.approx(0.07)
+    assert (
+        step["bytes"] == 3.4e9 and step["adds"] == 7.5e8 and step["fraction"] == pytest.approx(0.14)
+    )
     text = "\n".join(limits.lines(f, bw))
     assert "L2 100 GB/s (1 MiB), L3 40 GB/s (16 MiB), DRAM 10 GB/s (64 MiB)" in text
     assert "sparse forward  cannot avoid  1000.0 MB,  250.0 M adds" in text
     assert "-> L2: limit  10.00 ms = 50.0% of 20.0 ms (target >= 50%: met)" in text
-    assert "= 20.0% of 500.0 ms (target >= 50%: NOT met)" in text
+    assert "-> L2+L2+DRAM: limit  70.00 ms = 14.0% of 500.0 ms (target >= 50%: NOT met)" in text
