@@ -8,16 +8,18 @@ multiply-add) where it is accumulated:
   spike, one R row per own spike in a recurrent layer, and k state words per neuron-step
   (k = the kind's state: V for LIF; V and I for CuBa; V and a for ALIF); the readout one W_out
   row (K words) per spike of the last layer and one word per class-step;
-* backward, per hidden layer: per active entry one dW column (N_{l-1} words, accumulated), for
-  l > 1 one W row more (dL/dx at that entry), in a recurrent layer one R row (the R term of g)
-  and one dR column; k' adjoint words per neuron-step (eps; eps and eps_I; eps and eps_a); the
-  readout one dW_out row per last-layer spike, one W_out row per last-layer active entry and one
-  word per class-step;
+* backward, per hidden layer: one dW row (N_l words, accumulated) per input spike; for l > 1 one
+  W row per active entry of layer l - 1 (dL/dx, needed only there, ALGORITHM.md §5); in a
+  recurrent layer one R row per own active entry (the R term of g) and one dR row per own
+  spike; k' adjoint words per neuron-step (eps; eps and eps_I; eps and eps_a); the readout one
+  dW_out row per last-layer spike, one W_out row per last-layer active entry and one word per
+  class-step;
 * step: forward + backward + Adam (7 words per parameter: p, g, m, v read, p, m, v written).
 
 The limit of a phase is its bytes over the copy bandwidth (:func:`.machine.bandwidth`) of the
-smallest level that holds the phase's working set (the weights the forward reads; with the
-gradients the backward accumulates; p, g, m, v for Adam); the step's limit is the sum of its
+smallest level that holds the phase's working set (the largest layer's weights, which the
+forward reads; with their gradients, which the backward accumulates; p, g, m, v of every
+parameter for Adam); the step's limit is the sum of its
 forward's, backward's and Adam's. A phase's fraction is its limit over the measured time (issue
 23's target: >= 50 %).
 """
@@ -45,28 +47,26 @@ def unavoidable(
     B, T, _ = x.shape
     word = net.dtype.itemsize
     inputs = [x.n_events, *spikes[:-1]]
-    fwd = bwd = fwd_adds = bwd_adds = 0
-    weights = 0
+    fwd = bwd = 0
+    weights, largest = 0, 0  # parameters; the largest layer's (W, R, or W_out)
     for l, layer in enumerate(net.hidden, start=1):
         n_in, n = net.sizes[l - 1], net.sizes[l]
         k, k_adj = len(layer.kind.State._fields), len(layer.kind.Adjoint._fields)
-        rows = (inputs[l - 1] + (spikes[l - 1] if layer.recurrent else 0)) * n
-        fwd += rows + k * B * T * n
-        fwd_adds += rows + k * B * T * n
-        a = n_active[l - 1]
-        back = a * (n_in * (2 if l > 1 else 1) + (2 * n if layer.recurrent else 0))
-        bwd += back + k_adj * B * T * n
-        bwd_adds += back + k_adj * B * T * n
-        weights += n_in * n + (n * n if layer.recurrent else 0)
+        own = spikes[l - 1] if layer.recurrent else 0
+        fwd += (inputs[l - 1] + own) * n + k * B * T * n
+        dx = n_active[l - 2] * n if l > 1 else 0
+        r_term = n_active[l - 1] * n if layer.recurrent else 0
+        bwd += (inputs[l - 1] + own) * n + dx + r_term + k_adj * B * T * n
+        size = n_in * n + (n * n if layer.recurrent else 0)
+        weights, largest = weights + size, max(largest, size)
     K = net.sizes[-1]
     fwd += spikes[-1] * K + B * T * K
-    fwd_adds += spikes[-1] * K + B * T * K
     bwd += (spikes[-1] + n_active[-1]) * K + B * T * K
-    bwd_adds += (spikes[-1] + n_active[-1]) * K + B * T * K
     weights += net.sizes[-2] * K
+    largest = max(largest, net.sizes[-2] * K)
     return {
-        "forward": {"bytes": fwd * word, "adds": fwd_adds, "working_set": weights * word},
-        "backward": {"bytes": bwd * word, "adds": bwd_adds, "working_set": 2 * weights * word},
+        "forward": {"bytes": fwd * word, "adds": fwd, "working_set": largest * word},
+        "backward": {"bytes": bwd * word, "adds": bwd, "working_set": 2 * largest * word},
         "adam": {
             "bytes": ADAM_WORDS * weights * word,
             "adds": 0,

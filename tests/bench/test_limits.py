@@ -64,22 +64,25 @@ def test_unavoidable_counts_by_hand():
     # forward: 2 input spikes + 1 own spike -> 3 rows of 3; 2 state words x 6 neuron-steps;
     # readout: 1 spike x 2 classes + 4 class-steps
     fwd = 3 * 3 + 2 * 6 + 1 * 2 + 4
-    # backward: 2 active x (dW column 4 + R row 3 + dR column 3); 2 adjoint words x 6;
-    # readout: (1 spike + 2 active) x 2 + 4
-    bwd = 2 * (4 + 2 * 3) + 2 * 6 + 3 * 2 + 4
-    weights = 4 * 3 + 3 * 3 + 3 * 2
-    assert c["forward"] == {"bytes": 4 * fwd, "adds": fwd, "working_set": 4 * weights}
-    assert c["backward"] == {"bytes": 4 * bwd, "adds": bwd, "working_set": 8 * weights}
+    # backward: dW and dR rows per input and own spike (3 x 3), R rows per active entry
+    # (2 x 3), 2 adjoint words x 6; readout: (1 spike + 2 active) x 2 + 4
+    bwd = 3 * 3 + 2 * 3 + 2 * 6 + 3 * 2 + 4
+    largest, weights = 4 * 3 + 3 * 3, 4 * 3 + 3 * 3 + 3 * 2
+    assert c["forward"] == {"bytes": 4 * fwd, "adds": fwd, "working_set": 4 * largest}
+    assert c["backward"] == {"bytes": 4 * bwd, "adds": bwd, "working_set": 8 * largest}
     assert c["adam"] == {"bytes": 4 * 7 * weights, "adds": 0, "working_set": 16 * weights}
 
 
-def test_second_layer_fetches_w_rows_for_dx():
+def test_dx_is_fetched_at_the_previous_layers_active_entries():
     net = sg.Network([4, 3, 5, 2])  # LIF, feed-forward
     x = sg.SpikeEvents(np.array([0]), np.array([0]), np.array([2]), (1, 3, 4))
-    c = limits.unavoidable(net, x, spikes=[2, 1], n_active=[1, 4])
+    c = limits.unavoidable(net, x, spikes=[2, 1], n_active=[6, 4])
     fwd = 1 * 3 + 3 * 3 + 2 * 5 + 3 * 5 + 1 * 2 + 3 * 2
-    bwd = 1 * 4 + 3 * 3 + 4 * 2 * 3 + 3 * 5 + (1 + 4) * 2 + 3 * 2
+    # layer 1: 1 input spike x 3 + 9; layer 2: 2 input spikes x 5 + 6 active in layer 1 x 5
+    # + 15; readout (1 + 4) x 2 + 6
+    bwd = 1 * 3 + 3 * 3 + 2 * 5 + 6 * 5 + 3 * 5 + (1 + 4) * 2 + 3 * 2
     assert c["forward"]["adds"] == fwd and c["backward"]["adds"] == bwd
+    assert c["forward"]["working_set"] == 4 * 3 * 5
 
 
 def test_fractions_pick_the_level_of_the_working_set():
