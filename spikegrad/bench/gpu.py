@@ -45,7 +45,7 @@ from ..backend import call, get_backend
 from ..network import Network
 from ..optim import Adam
 from ..spikes import SpikeEvents, as_spike_matrix
-from . import hooks, report, torch_baseline
+from . import hooks, machine, report, torch_baseline
 from .cases import (
     CASES,
     Case,
@@ -325,8 +325,10 @@ def _case_lines(r: dict[str, Any]) -> list[str]:
 
 
 def format_report(info: dict[str, Any], results: list[dict[str, Any]]) -> str:
-    """Plain-text report: device, then one block per case with every figure."""
+    """Plain-text report: date, command and host CPU (:func:`.machine.header`), device, then
+    one block per case with every figure."""
     lines = [
+        *machine.header(),
         "spikegrad GPU benchmark (CUDA events; medians)",
         *(f"  {k}: {v}" for k, v in info.items()),
     ]
