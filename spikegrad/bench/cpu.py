@@ -47,15 +47,14 @@ def run_case(
     with_torch: bool = True,
     with_peers: bool = False,
     compile_max_steps: int = torch_baseline.COMPILE_MAX_STEPS,
-    with_limits: bool = True,
 ) -> dict[str, Any]:
     """Calibrate, validate, then time one case. Returns a flat dict of every figure.
 
     ``with_torch``: the PyTorch baseline (the faster of eager and ``torch.compile`` when
     T <= ``compile_max_steps``; 0: eager only); ``with_peers``: snnTorch, SpikingJelly and
-    Norse (:mod:`.peers`), each when installed; ``with_limits``: the bytes and adds the sparse
-    step cannot avoid and its fraction of the machine's limit (``limit``, :mod:`.limits`; the
-    measured ``bandwidth``, :func:`.machine.bandwidth`). Every row's ``peak_bytes`` is the host
+    Norse (:mod:`.peers`), each when installed. On the host, ``limit``: the bytes and adds the
+    sparse step cannot avoid and its fraction of the machine's limit (:mod:`.limits`), at the
+    measured ``bandwidth`` (:func:`.machine.bandwidth`). Every row's ``peak_bytes`` is the host
     RSS growth of one step."""
     x, y = make_inputs(case)
     net = build_network(case, backend)
@@ -81,7 +80,7 @@ def run_case(
     for mode in ("dense", "sparse"):
         for k, v in time_mode(net, xm, y, mode, clock, 1, repeats, peak=host).items():
             res[f"{mode}_{k}"] = v
-    if with_limits and host:  # the host's limit; the GPU report has its own
+    if host:  # the host's limit; the GPU report has its own
         counts = limits.unavoidable(
             net, x, [int(ev.t.size) for ev in net.hidden_spikes(x)], list(ss["n_active"])
         )
@@ -115,13 +114,12 @@ def run(
     with_torch: bool = True,
     with_peers: bool = False,
     compile_max_steps: int = torch_baseline.COMPILE_MAX_STEPS,
-    with_limits: bool = True,
 ) -> list[dict[str, Any]]:
     """Run the named cases (default: the CPU report's, shd, fmnist and shd-recurrent); see
     :func:`run_case`."""
     names = cases or default_cases("cpu")
     return [
-        run_case(CASES[c], backend, repeats, with_torch, with_peers, compile_max_steps, with_limits)
+        run_case(CASES[c], backend, repeats, with_torch, with_peers, compile_max_steps)
         for c in names
     ]
 
