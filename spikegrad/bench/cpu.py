@@ -13,7 +13,9 @@ peers the dense time-major tensor; what each preparation costs is reported besid
 (``{row}_prepare_s``). The PyTorch baseline is timed eager and, when T is short enough to
 compile, compiled (``torch.compile``, before timing) and the faster is its row. With
 ``--peers``: snnTorch, SpikingJelly and Norse on the same weights and inputs
-(:mod:`.peers`), when installed.
+(:mod:`.peers`), when installed. Each case ends with the bytes and adds its sparse step cannot
+avoid and the step's fraction of that limit at the machine's measured bandwidth
+(:mod:`.limits`); the table starts with the date, the command and the CPU (:mod:`.machine`).
 """
 
 from __future__ import annotations
