@@ -16,17 +16,21 @@ EXAMPLES = """
 \b
 Each case is validated (sparse vs dense gradients, and against PyTorch unless --no-torch)
 before it is timed; figures are medians of --repeats; peak MB is the host RSS growth of one
-step. The PyTorch row is the faster of eager and torch.compile, tried where T <=
---compile-max-steps (its compile time grows with T: minutes at T = 100). --peers adds
-snnTorch, SpikingJelly and Norse rows (pip install 'spikegrad[peers]', then spikingjelly,
-norse and nirtorch with --no-deps). --gpu runs the GPU report instead (CUDA events, inputs
-already on the device, peak memory, kernel bandwidth; default cases shd-large and fmnist at
-B = 256, 20 repeats).
+step. Each table states the date, the command, the CPU model, its caches and SIMD flags; each
+CPU case adds the bytes and adds its sparse step cannot avoid and the step's fraction of that
+limit at the machine's measured L2 / L3 / DRAM bandwidth. shd-recurrent-alif and
+shd-recurrent-cuba (ALIF and CuBa neurons) run when named. The PyTorch row is the faster of
+eager and torch.compile, tried where T <= --compile-max-steps (its compile time grows with T:
+minutes at T = 100). --peers adds snnTorch, SpikingJelly and Norse rows (pip install
+'spikegrad[peers]', then spikingjelly, norse and nirtorch with --no-deps). --gpu runs the GPU
+report instead (CUDA events, inputs already on the device, peak memory, kernel bandwidth;
+default cases shd-large and fmnist at B = 256, 20 repeats).
 
 \b
 Examples:
   spikegrad bench --case fmnist --repeats 3 --no-torch
   spikegrad bench --case shd-recurrent
+  spikegrad bench --case shd-recurrent-alif --case shd-recurrent-cuba --repeats 3
   spikegrad bench --peers --json
   spikegrad bench --backend cupy --case shd --case shd-large --json
   spikegrad bench --gpu --json

@@ -1,13 +1,14 @@
 """Sparse backward cost against the band B_th: ``python tools/band_sweep.py``.
 
-The case's network (default ``shd-recurrent``: 700-200r-200r-20, B = 64, T = 500) is
-calibrated once at the default band, as in the CPU report; then for each B_th (the forward and
-the weights are unchanged, only the band, hence the active set, grows) the sparse and dense
-gradients are validated against each other and their backward passes timed (medians). The
-dense backward's work is fixed (T*B*N_in*N feed-forward, T*B*N*N recurrent products), so its
-time stays flat; the sparse backward's grows with the number A of active entries. A least
-squares line ``sparse backward = c0 + c1 * A`` over the bands, with its largest relative
-residual, says how well A alone explains the sparse cost.
+The case's network (default ``shd-recurrent``: 700-200r-200r-20, B = 64, T = 500; ``--case`` any
+other, e.g. ``shd-recurrent-alif`` or ``shd-recurrent-cuba``, the same shape with ALIF or CuBa
+neurons) is calibrated once at the default band, as in the CPU report; then for each B_th (the
+forward and the weights are unchanged, only the band, hence the active set, grows) the sparse and
+dense gradients are validated against each other and their backward passes timed (medians). The
+dense backward's work is fixed (T*B*N_in*N feed-forward, T*B*N*N recurrent products), so its time
+stays flat; the sparse backward's grows with the number A of active entries. A least squares line
+``sparse backward = c0 + c1 * A`` over the bands, with its largest relative residual, says how well
+A alone explains the sparse cost.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from spikegrad.bench import report
+from spikegrad.bench import machine, report
 from spikegrad.bench.cases import (
     CASES,
     Case,
@@ -43,7 +44,7 @@ def sweep(
     and ``fit`` (c0_s, c1_s_per_entry, max_rel_residual; None with fewer than 2 bands)."""
     x, y = make_inputs(case)
     calibrated_net = build_network(case, backend)
-    calibrated = calibrate(calibrated_net, x, y, case.target_active)
+    calibrated = calibrate(calibrated_net, x, y, case.target_active, r_gain=case.r_gain)
     clock = WallClock(device_sync(calibrated_net))
     xm = as_spike_matrix(calibrated_net.backend.xp, x, case.sizes[0])
     rows = []
@@ -85,9 +86,10 @@ def fit_line(a: list[int], s: list[float]) -> dict[str, float] | None:
 def format_sweep(r: dict[str, Any]) -> str:
     """The sweep as a plain-text table, then the fit and the dense backward's spread."""
     act = " / ".join(f"{a:.2%}" for a in r["calibrated_active"])
+    kind = f" {r['neuron']}" if r.get("neuron", "lif") != "lif" else ""  # LIF unsaid
     lines = [
-        report.machine_line(),
-        f"band sweep: {r['case']}  {r['shape']}  B={r['B']} T={r['T']}  "
+        *machine.header(),
+        f"band sweep: {r['case']}  {r['shape']}{kind}  B={r['B']} T={r['T']}  "
         f"backend={r['backend']} {r['dtype']}",
         f"  weights calibrated at B_th = {r['calibrated_b_th']:g} (active {act}); only the "
         "band changes below",
@@ -142,7 +144,7 @@ def main(argv: list[str] | None = None) -> None:
     r = sweep(CASES[a.case], bands, a.backend, a.repeats)
     print(format_sweep(r))
     if a.json:
-        report.write_json(a.json, [r], {"machine": report.machine_line()})
+        report.write_json(a.json, [r], report.machine_info())
 
 
 if __name__ == "__main__":

@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
-import platform
 import tempfile
 import time
 import warnings
@@ -32,6 +30,7 @@ import h5py
 import numpy as np
 
 import spikegrad as sg
+from spikegrad.bench import machine
 from spikegrad.datasets.binning import bin_events
 from spikegrad.datasets.shd import load_shd, read_shd
 from spikegrad.spikes import SpikeEvents, SpikeMatrix, as_spike_matrix, spike_matrix_from_keys
@@ -95,7 +94,7 @@ def main() -> None:
     warnings.simplefilter("ignore", RuntimeWarning)  # "no active neuron" at initialisation
     rng = np.random.default_rng(args.seed)
     B, T, dt = 256, 500, 2e-3
-    print(f"machine: {platform.machine()} {platform.processor()}, {os.cpu_count()} CPUs")
+    print("\n".join(machine.header()))
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         spikes = write_shd_like(folder / "shd_train.h5", B, rng)

@@ -16,9 +16,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
-import platform
 
 from spikegrad import native
+from spikegrad.bench import machine
 from spikegrad.bench.cases import CASES, build_network, calibrate, make_inputs
 from spikegrad.bench.timing import WallClock, time_mode
 
@@ -29,14 +29,15 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=9)
     a = ap.parse_args()
     base = CASES["shd"]
-    print(f"machine: {platform.machine()}; cpu ops: {native.describe(path=False)}")
+    print("\n".join(machine.header()))
+    print(f"cpu ops: {native.describe(path=False)}")
     print(f"{'N':>5s} {'active %':>13s} {'forward ms':>11s} {'backward ms':>12s} {'exp.':>5s}")
     prev = None
     for n in a.widths:
         case = dataclasses.replace(base, sizes=(base.sizes[0], n, n, base.sizes[-1]))
         x, y = make_inputs(case)
         net = build_network(case)
-        act = calibrate(net, x, y, case.target_active)
+        act = calibrate(net, x, y, case.target_active, r_gain=case.r_gain)
         t = time_mode(net, x, y, "sparse", WallClock(), 1, a.repeats)
         bwd = t["backward_s"]
         grow = "" if prev is None else f"{math.log(bwd / prev[1]) / math.log(n / prev[0]):5.2f}"

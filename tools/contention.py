@@ -42,8 +42,8 @@ import numpy as np
 
 import spikegrad
 from spikegrad import native
+from spikegrad.bench import machine
 from spikegrad.bench.cases import CASES, Case, build_network, calibrate, case_fields, make_inputs
-from spikegrad.bench.report import machine_line
 from spikegrad.native import threads
 from spikegrad.optim import Adam
 
@@ -98,7 +98,7 @@ def _prepare(case: Case, weights: Path) -> tuple[Any, Any, Any, list[float] | No
     else:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            active = calibrate(net, x, y, case.target_active)
+            active = calibrate(net, x, y, case.target_active, r_gain=case.r_gain)
         tmp = weights.with_suffix(".tmp.npz")
         np.savez(tmp, **net.params)
         os.replace(tmp, weights)
@@ -301,7 +301,7 @@ def run(
         weights = Path(tmp) / "weights.npz"
         results = [run_setting(case, env, neighbours, repeats, warmup, weights) for env in settings]
     return {
-        "machine": machine_line(),
+        "machine": "\n".join(machine.header()),
         "affinity_cores": threads.affinity_cores(),
         "load_before": load,
         "wall_s": time.perf_counter() - t0,

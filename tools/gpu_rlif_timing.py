@@ -27,6 +27,7 @@ def main() -> None:
 
     import spikegrad  # noqa: F401  (registers the kernel ops)
     from spikegrad.backend import call, to_numpy
+    from spikegrad.bench import machine
     from spikegrad.ops import rlif as rlif_twin
     from spikegrad.ops.surrogate import ActiveSet
     from spikegrad.spikes import spike_matrix_from_keys
@@ -85,6 +86,7 @@ def main() -> None:
         return call("rlif_backward_dense", gd, spd, xd, sd, wc, rc, alpha, True)
 
     frac = act.idx.size / (T * B * N)
+    print("\n".join(machine.header()))
     print(
         f"rlif {N_in}-{N}r B={B} T={T} float32, alpha per neuron; input rate {a.rate}, "
         f"spikes {keys.size / (T * B * N):.4f}, active fraction {frac:.4f}"

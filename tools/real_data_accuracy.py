@@ -26,6 +26,7 @@ import numpy as np
 
 import spikegrad as sg
 from spikegrad import datasets
+from spikegrad.bench import machine
 from spikegrad.train.evaluate import evaluate
 from spikegrad.train.loop import train_epoch
 
@@ -95,7 +96,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     warnings.simplefilter("ignore", RuntimeWarning)  # "no active neuron" early in training
-    print(f"machine: {os.cpu_count()} CPUs, NumPy backend; data root {args.data}")
+    print("\n".join(machine.header()))
+    print(f"NumPy backend; data root {args.data}")
     for name in args.which:
         t0 = time.perf_counter()
         train, val, what = data_sets(name, args.data, args.fmnist_train)

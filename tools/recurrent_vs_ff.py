@@ -22,6 +22,7 @@ import json
 import time
 from typing import Any
 
+from spikegrad.bench import machine
 from spikegrad.train.build import load_data
 from spikegrad.train.config import TrainConfig, layer_sizes, preset
 from spikegrad.train.run import fit
@@ -98,6 +99,7 @@ def main() -> None:
     head = f"{'task':9s} {'model':12s} {'layers':16s} {'params':>7s} {'seed':>4s} "
     head += f"{'best val':>8s} {'(ep)':>4s} {'last val':>8s} {'wall s':>7s}"
     if not a.json:
+        print("\n".join(machine.header()))
         print(head)
     for task in a.task:
         for seed in a.seeds:

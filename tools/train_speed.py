@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from spikegrad.bench import machine
 from spikegrad.bench.cases import CASES, Case, build_network, calibrate, case_fields, make_inputs
 from spikegrad.bench.timing import device_sync
 from spikegrad.datasets.base import EventDataset
@@ -90,7 +91,7 @@ def run(
     x, y = data.batch(np.arange(case.B))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        active = calibrate(net, x, y, case.target_active)
+        active = calibrate(net, x, y, case.target_active, r_gain=case.r_gain)
     setup_s = time.perf_counter() - t0
     opt = Adam(net.params, lr=lr)
     sync = device_sync(net) or (lambda: None)
@@ -157,6 +158,7 @@ def main(argv: list[str] | None = None) -> None:
         sizes=tuple(a.sizes) if a.sizes else case.sizes,
     )
     r = run(case, a.steps, a.warmup, a.pool, a.backend, a.mode)
+    print("\n".join(machine.header()))
     print(format_result(r))
     if a.json:
         with open(a.json, "w") as f:

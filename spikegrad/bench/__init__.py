@@ -7,7 +7,9 @@
   bandwidth of the sparse backward kernels).
 
 Shared: the case table (:mod:`.cases`), clocks and the timed step (:mod:`.timing`), the report
-code (:mod:`.report`) and the PyTorch baseline (:mod:`.torch_baseline`, torch optional). Lab
+code (:mod:`.report`), the PyTorch baseline (:mod:`.torch_baseline`, torch optional), the
+machine read at run time with its measured bandwidth (:mod:`.machine`) and the step's
+unavoidable bytes against it (:mod:`.limits`). Lab
 tools run by hand (training speed, contention, band sweep, width scaling) live in the
 repository's ``tools/`` folder and are not installed.
 """

@@ -4,7 +4,9 @@ A case is one of the paper's shapes with its input statistics and the active fra
 hidden layer that the paper measured during training. ``devices`` says which report runs it by
 default: the CPU report the 200-neuron SHD-like shape at B = 64, the GPU report the 400-neuron
 one at B = 256 (the paper's GPU setting); F-MNIST-like runs on both. ``shd-recurrent`` is the
-SHD-like shape with both hidden layers recurrent (issue 13), on the CPU.
+SHD-like shape with both hidden layers recurrent (issue 13), on the CPU;
+``shd-recurrent-alif`` and ``shd-recurrent-cuba`` the same with ALIF and CuBa neurons (issue 21,
+ALGORITHM.md §8; each kind's default constants), run when named.
 """
 
 from __future__ import annotations
@@ -16,9 +18,21 @@ from typing import Any
 
 import numpy as np
 
-from ..backend import to_numpy
+from ..backend import lookup, to_numpy
 from ..network import Network
+from ..neurons import twin
 from ..spikes import SpikeEvents
+
+# Calibration of a recurrent layer: R's factor is R_GAIN x W's. At the shd-recurrent shape
+# (seed 0) the same factor for both (3.3 in layer 2) let layer 2's activity run away over T
+# (spike rate 1.8 % in steps 50-99, 3.1 % in steps 450-499); with half of W's factor the
+# rate is stationary (0.3-0.4 % throughout, as the feed-forward case) and R's current is
+# still about a quarter (layer 1) and half (layer 2) of W's, in standard deviation.
+R_GAIN = 0.5
+# CuBa at R_GAIN: layer 2 runs away over T (0.39 % in the first half of T, 1.41 % in the
+# second, and its active fraction stops at 0.96 %); at 0.25 it reaches 1.72 / 1.08 % with rates
+# 0.15 / 0.16 % and 0.10 / 0.13 % per half (0.35: 0.11 / 0.14 % in layer 2).
+R_GAIN_CUBA = 0.25
 
 
 @dataclass(frozen=True)
@@ -40,6 +54,8 @@ class Case:
     recurrent: tuple[bool, ...] = ()  # per hidden layer; () = feed-forward
     # ratios the CPU report checks: (result key, ">=" or "<=", bound), e.g. an issue's targets
     cpu_targets: tuple[tuple[str, str, float], ...] = ()
+    neuron: str = "lif"  # the hidden layers' neuron kind (spikegrad.neurons)
+    r_gain: float = R_GAIN  # calibration: a recurrent layer's R at r_gain x W's factor
 
 
 # Active-fraction targets: PAPER.md §4.2, mean over training at N = 200 (SHD 1.72 / 1.08 %,
@@ -53,6 +69,16 @@ ISSUE_13_TARGETS = (
     ("torch_step_vs_sparse_step", ">=", 5.0),
     ("retained_ratio", "<=", 0.10),
 )
+# Issue 21's targets for the recurrent ALIF and CuBa cases: sparse backward >= 5x the own dense
+# one, sparse step >= 10x the PyTorch BPTT step, kept bytes <= 10 % of dense.
+ISSUE_21_TARGETS = (
+    ("backward_speedup", ">=", 5.0),
+    ("torch_step_vs_sparse_step", ">=", 10.0),
+    ("retained_ratio", "<=", 0.10),
+)
+_SHD_REC = dict(
+    B=64, T=500, **_SHD, **_SHD_IN, target_active=(0.0172, 0.0108), recurrent=(True, True)
+)
 CASES = {
     "shd": Case("shd", (700, 200, 200, 20), B=64, T=500, **_SHD, **_SHD_IN,
                 target_active=(0.0172, 0.0108), devices=("cpu",)),
@@ -64,15 +90,12 @@ CASES = {
     "shd-recurrent": Case("shd-recurrent", (700, 200, 200, 20), B=64, T=500, **_SHD, **_SHD_IN,
                           target_active=(0.0172, 0.0108), devices=("cpu",),
                           recurrent=(True, True), cpu_targets=ISSUE_13_TARGETS),
+    "shd-recurrent-alif": Case("shd-recurrent-alif", (700, 200, 200, 20), **_SHD_REC,
+                               devices=(), cpu_targets=ISSUE_21_TARGETS, neuron="alif"),
+    "shd-recurrent-cuba": Case("shd-recurrent-cuba", (700, 200, 200, 20), **_SHD_REC,
+                               devices=(), cpu_targets=ISSUE_21_TARGETS, neuron="cuba",
+                               r_gain=R_GAIN_CUBA),
 }  # fmt: skip
-
-
-# Calibration of a recurrent layer: R's factor is R_GAIN x W's. At the shd-recurrent shape
-# (seed 0) the same factor for both (3.3 in layer 2) let layer 2's activity run away over T
-# (spike rate 1.8 % in steps 50-99, 3.1 % in steps 450-499); with half of W's factor the
-# rate is stationary (0.3-0.4 % throughout, as the feed-forward case) and R's current is
-# still about a quarter (layer 1) and half (layer 2) of W's, in standard deviation.
-R_GAIN = 0.5
 
 
 def default_cases(device: str) -> list[str]:
@@ -106,6 +129,7 @@ def build_network(case: Case, backend: str = "numpy", **options: Any) -> Network
     return Network(
         list(case.sizes),
         recurrent=list(case.recurrent) or False,
+        neuron=case.neuron,
         alpha=case.alpha,
         alpha_out=case.alpha_out,
         readout=case.readout,
@@ -157,11 +181,12 @@ def spike_rate_halves(net: Network, x: Any) -> list[tuple[float, float]]:
 
 def case_fields(case: Case, net: Network) -> dict[str, Any]:
     """The fields every report record starts with: case, shape (a recurrent layer's size
-    marked "r", e.g. 700-200r-200r-20), B, T, backend, dtype."""
+    marked "r", e.g. 700-200r-200r-20), neuron (the kind), B, T, backend, dtype."""
     rec = [False, *case.recurrent] + [False] * (len(case.sizes) - 1 - len(case.recurrent))
     return {
         "case": case.name,
         "shape": "-".join(f"{n}r" if r else str(n) for n, r in zip(case.sizes, rec, strict=True)),
+        "neuron": case.neuron,
         "B": case.B,
         "T": case.T,
         "backend": net.backend.name,
@@ -178,3 +203,10 @@ def rel_err(a: Any, b: Any) -> float:
 def grad_err(grads: dict[str, Any], ref: dict[str, Any]) -> float:
     """The largest :func:`rel_err` over the parameters of ``ref``."""
     return max(rel_err(grads[k], ref[k]) for k in ref)
+
+
+def twin_ops(net: Network) -> list[str]:
+    """The layer ops of ``net`` that run as the NumPy twin drivers on the host (a neuron kind
+    without native kernels yet), in layer order, each once."""
+    ops = [op for layer in net.hidden for op in layer.kind.OPS[layer.recurrent]]
+    return [op for op in dict.fromkeys(ops) if lookup(op, "numpy").__module__ == twin.__name__]

@@ -13,7 +13,9 @@ peers the dense time-major tensor; what each preparation costs is reported besid
 (``{row}_prepare_s``). The PyTorch baseline is timed eager and, when T is short enough to
 compile, compiled (``torch.compile``, before timing) and the faster is its row. With
 ``--peers``: snnTorch, SpikingJelly and Norse on the same weights and inputs
-(:mod:`.peers`), when installed.
+(:mod:`.peers`), when installed. Each case ends with the bytes and adds its sparse step cannot
+avoid and the step's fraction of that limit at the machine's measured bandwidth
+(:mod:`.limits`); the table starts with the date, the command and the CPU (:mod:`.machine`).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import Any
 
 from .. import native
 from ..spikes import as_spike_matrix
-from . import peers, report, torch_baseline
+from . import limits, machine, peers, report, torch_baseline
 from .cases import (
     CASES,
     Case,
@@ -35,6 +37,7 @@ from .cases import (
     grad_err,
     make_inputs,
     spike_rate_halves,
+    twin_ops,
 )
 from .timing import WallClock, device_sync, median_time, time_mode
 
@@ -51,16 +54,19 @@ def run_case(
 
     ``with_torch``: the PyTorch baseline (the faster of eager and ``torch.compile`` when
     T <= ``compile_max_steps``; 0: eager only); ``with_peers``: snnTorch, SpikingJelly and
-    Norse (:mod:`.peers`), each when installed. Every row's ``peak_bytes`` is the host RSS
-    growth of one step."""
+    Norse (:mod:`.peers`), each when installed. On the host, ``limit``: the bytes and adds the
+    sparse step cannot avoid and its fraction of the machine's limit (:mod:`.limits`), at the
+    measured ``bandwidth`` (:func:`.machine.bandwidth`). Every row's ``peak_bytes`` is the host
+    RSS growth of one step."""
     x, y = make_inputs(case)
     net = build_network(case, backend)
-    active = calibrate(net, x, y, case.target_active)
+    active = calibrate(net, x, y, case.target_active, r_gain=case.r_gain)
     _, gd, sd = net.loss_and_grad(x, y, mode="dense")
-    _, gs, _ = net.loss_and_grad(x, y, mode="sparse")
+    _, gs, ss = net.loss_and_grad(x, y, mode="sparse")
     res: dict[str, Any] = {
         **case_fields(case, net),
         "cpu_ops": native.describe(path=False) if net.backend.name == "numpy" else None,
+        "twin_ops": twin_ops(net) if net.backend.name == "numpy" else [],
         "active_fraction": active,
         "spike_rate": sd["spike_rate"],
         "spike_rate_halves": spike_rate_halves(net, x),
@@ -76,6 +82,15 @@ def run_case(
     for mode in ("dense", "sparse"):
         for k, v in time_mode(net, xm, y, mode, clock, 1, repeats, peak=host).items():
             res[f"{mode}_{k}"] = v
+    if host:  # the host's limit; the GPU report has its own
+        counts = limits.unavoidable(
+            net, x, [int(ev.t.size) for ev in net.hidden_spikes(x)], list(ss["n_active"])
+        )
+        measured = {p: res[f"sparse_{p}_s"] for p in ("forward", "backward", "step")}
+        res["bandwidth"] = machine.bandwidth()
+        res["limit"] = limits.fractions(
+            counts, measured, res["bandwidth"], machine.cpu_info()["caches"]
+        )
     if with_torch:
         t = torch_baseline.time_step(
             net,
@@ -112,9 +127,10 @@ def run(
 
 
 def format_table(results: list[dict[str, Any]]) -> str:
-    """A plain-text table of the results, one block per case."""
+    """A plain-text table of the results, one block per case, after the date, the command
+    and the machine (:func:`.machine.header`)."""
     return "\n".join(
-        [report.machine_line()] + [ln for r in results for ln in report.case_block(r, peak=True)]
+        machine.header() + [ln for r in results for ln in report.case_block(r, peak=True)]
     )
 
 
@@ -159,4 +175,4 @@ def main(argv: list[str] | None = None) -> None:
     res = run(a.case, a.backend, a.repeats, not a.no_torch, a.peers, a.compile_max_steps)
     print(report.json_lines(res) if a.json else format_table(res))
     if a.out:
-        report.write_json(a.out, res, {"machine": report.machine_line()})
+        report.write_json(a.out, res, report.machine_info())

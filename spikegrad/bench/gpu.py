@@ -45,7 +45,7 @@ from ..backend import call, get_backend
 from ..network import Network
 from ..optim import Adam
 from ..spikes import SpikeEvents, as_spike_matrix
-from . import hooks, report, torch_baseline
+from . import hooks, machine, report, torch_baseline
 from .cases import (
     CASES,
     Case,
@@ -215,7 +215,7 @@ def run_case(
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        active = calibrate(net, x, y, case.target_active)
+        active = calibrate(net, x, y, case.target_active, r_gain=case.r_gain)
     calib_s = time.perf_counter() - t0
     _, gd, sd = net.loss_and_grad(x, y, mode="dense")
     _, gs, _ = net.loss_and_grad(x, y, mode="sparse")
@@ -325,8 +325,10 @@ def _case_lines(r: dict[str, Any]) -> list[str]:
 
 
 def format_report(info: dict[str, Any], results: list[dict[str, Any]]) -> str:
-    """Plain-text report: device, then one block per case with every figure."""
+    """Plain-text report: date, command and host CPU (:func:`.machine.header`), device, then
+    one block per case with every figure."""
     lines = [
+        *machine.header(),
         "spikegrad GPU benchmark (CUDA events; medians)",
         *(f"  {k}: {v}" for k, v in info.items()),
     ]

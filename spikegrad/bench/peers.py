@@ -38,7 +38,14 @@ class SnnTorchBPTT(TorchBPTT):
     of its previous spike, which is spikegrad's S[t] @ R. Per-neuron alpha is a ``beta``
     tensor. A Leaky or RLeaky fed h[t] returns spikegrad's S[t+1], so each layer emits a zero
     step first and skips the last input step (never used by spikegrad either): the same model,
-    the same gradients."""
+    the same gradients.
+
+    A CuBa layer is ``snn.Synaptic(alpha=alpha_syn, beta=alpha, ...)``, the same arguments
+    otherwise: fed h[t] at its step t, its current is spikegrad's I[t+1], its membrane V[t+2]
+    and its spike S[t+2], so the layer emits two zero steps first. In a recurrent CuBa layer
+    the loop adds S[t] @ R (the spike two steps back) to the input of step t: ``RSynaptic``
+    feeds back the previous step's spike, S[t+1], a recurrence one step shorter than
+    spikegrad's (another model). snnTorch has no adaptive-threshold neuron (ALIF)."""
 
     def __init__(self, net: Network, device: str, lr: float = 1e-6) -> None:
         super().__init__(net, device, lr)
@@ -63,12 +70,26 @@ class SnnTorchBPTT(TorchBPTT):
                 spike_grad=spike0,
                 reset_mechanism="subtract",
             )
-            if rec:
+            kind, consts = self.kinds[l - 1]
+            if kind == "cuba":
+                alpha_syn = torch.as_tensor(consts["alpha_syn"], dtype=self.dtype)
+                lif = snn.Synaptic(alpha=alpha_syn, **kw)
+            elif rec:
                 lif = snn.RLeaky(linear_features=net.sizes[l], all_to_all=True, **kw)
                 lif.recurrent = SpikesTimesR(self.params[f"R{l}"])
             else:
                 lif = snn.Leaky(**kw)
             self.layers.append(lif.to(device))
+
+    def _cuba(self, h: Any, l: int) -> Any:
+        syn_lif, r = self.layers[l - 1], self.params.get(f"R{l}")
+        syn, mem = syn_lif.reset_mem()
+        zero = self.torch.zeros_like(h[0])
+        out = [zero, zero]  # S[0] = S[1] = 0: h[t] first reaches V at t + 2
+        for t, h_t in enumerate(h[:-2].unbind(0)):
+            spk, syn, mem = syn_lif(h_t if r is None else h_t + out[t] @ r, syn, mem)
+            out.append(spk)
+        return self.torch.stack(out)
 
     def _lif(self, h: Any, l: int) -> Any:
         lif = self.layers[l - 1]
@@ -154,15 +175,48 @@ class NorseBPTT(TorchBPTT):
 
 
 def _any_model(net: Network) -> str | None:
-    """Every network maps (snnTorch: Leaky, RLeaky, a per-neuron beta)."""
+    """Every network maps."""
     return None
 
 
-def _scalar_ff_only(recurrent_why: str) -> Callable[[Network], str | None]:
-    """A check for a library whose matching neuron is feed-forward with one alpha per layer:
-    returns why it cannot model ``net`` (``recurrent_why`` for a recurrent layer), else None."""
+def _kinds(net: Network) -> set[str]:
+    return set(getattr(net, "neurons", ["lif"]))
+
+
+def _snntorch_model(net: Network) -> str | None:
+    """snnTorch maps LIF (Leaky, RLeaky, a per-neuron beta) and CuBa (Synaptic), not ALIF."""
+    if "alif" in _kinds(net):
+        return (
+            "not run: snnTorch has no adaptive-threshold (ALIF) neuron; its Leaky with a "
+            "learnable threshold is another model"
+        )
+    return None
+
+
+# Why SpikingJelly and Norse do not run CuBa or ALIF networks
+_NO_KIND = {
+    "SpikingJelly": {
+        "cuba": "SpikingJelly has no current-based (CuBa) neuron",
+        "alif": "SpikingJelly has no adaptive-threshold (ALIF) neuron",
+    },
+    "Norse": {
+        "cuba": "Norse's LIFCell has a synaptic current but fires in the step of its input, "
+        "scales its input by dt / tau_syn and does not detach the reset: another model",
+        "alif": "Norse's LSNNCell has an adaptive threshold but also a synaptic current, and "
+        "fires in the step of its input: another model",
+    },
+}
+
+
+def _scalar_ff_only(library: str, recurrent_why: str) -> Callable[[Network], str | None]:
+    """A check for a library whose matching neuron is a feed-forward LIF with one alpha per
+    layer: returns why it cannot model ``net`` (another kind; ``recurrent_why`` for a recurrent
+    layer), else None."""
 
     def why(net: Network) -> str | None:
+        other = sorted(_kinds(net) - {"lif"})
+        if other:
+            return f"not run: {'; '.join(_NO_KIND[library][k] for k in other)}"
         if any(net.recurrent):
             return f"not run (recurrent network): {recurrent_why}"
         if any(np.ndim(a) for a in net.alphas):
@@ -192,19 +246,23 @@ PEERS = (
     Peer("snntorch", "snnTorch", "snntorch", "snntorch",
          "Leaky (RLeaky for a recurrent layer, its recurrent Linear the bias-free S @ R), "
          "subtract reset detached, spikegrad's surrogate as spike_grad, output shifted one "
-         f"step: spikegrad's model; {_READOUT}", SnnTorchBPTT),
+         f"step: spikegrad's model; CuBa: Synaptic, recurrence S[t] @ R added by the loop, "
+         f"output shifted two steps: spikegrad's model; {_READOUT}", SnnTorchBPTT,
+         _snntorch_model),
     Peer("spikingjelly", "SpikingJelly", "spikingjelly.activation_based.neuron", "spikingjelly",
          "multi-step LIFNode (CPU backend), soft reset detached; differs: fires at V >= theta in "
          "the step of its input (no one-step delay), reset decays with V, surrogate SoftSign(100) "
          f"= 50x an untruncated fast sigmoid; {_READOUT}", SpikingJellyBPTT,
-         _scalar_ff_only("SpikingJelly has no recurrent LIF neuron; its recurrent containers "
+         _scalar_ff_only("SpikingJelly",
+                         "SpikingJelly has no recurrent LIF neuron; its recurrent containers "
                          "put the feed-forward product inside the time loop and fire in the "
                          "step of their input")),
     Peer("norse", "Norse", "norse.torch", "norse",
          "LIFBoxCell loop, subtract reset; differs: fires in the step of its input, reset decays "
          "with V and is not detached, surrogate SuperSpike 1/(|V-theta|+1)^2 untruncated (Norse "
          f"1.1 ignores its alpha), hidden weights / (1 - alpha); {_READOUT}", NorseBPTT,
-         _scalar_ff_only("Norse's recurrent cells (LIFRecurrentCell, ...) add a synaptic "
+         _scalar_ff_only("Norse",
+                         "Norse's recurrent cells (LIFRecurrentCell, ...) add a synaptic "
                          "current and hold the input weights in the step: another model")),
 )  # fmt: skip
 

@@ -9,8 +9,9 @@ step_s, retained_bytes (and peak_bytes, prepare_s where measured), plus the case
 from __future__ import annotations
 
 import json
-import platform
 from typing import Any
+
+from . import limits, machine
 
 ROWS = (("dense", "dense"), ("sparse", "sparse"))
 MB = 2**20
@@ -50,7 +51,14 @@ def peer_rows(r: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def machine_line() -> str:
-    return f"machine: {platform.processor() or platform.machine()}, {platform.system()}"
+    """The CPU model, caches and SIMD flags, read at run time (:func:`.machine.cpu_line`)."""
+    return machine.cpu_line()
+
+
+def machine_info() -> dict[str, Any]:
+    """The JSON form of the machine: date and command line, CPU (model, caches, SIMD)."""
+    date_command, cpu = machine.header()
+    return {"run": date_command, "machine": cpu, "cpu": machine.cpu_info()}
 
 
 def _cell(r: dict[str, Any], key: str, width: int, scale: float, decimals: int) -> str:
@@ -81,10 +89,17 @@ def case_block(
         each = ", ".join(f"{a:.2%} / {b:.2%}" for a, b in r["spike_rate_halves"])
         halves.append(f"  spike rate per layer, first / second half of T: {each}")
     width = max([10] + [len(label) for row, label in rows if f"{row}_step_s" in r])
+    kind = f" {r['neuron']}" if r.get("neuron", "lif") != "lif" else ""  # LIF unsaid
     lines = [
         "",
-        f"{r['case']}  {r['shape']}  B={r['B']} T={r['T']}  backend={r['backend']} {r['dtype']}",
+        f"{r['case']}  {r['shape']}{kind}  B={r['B']} T={r['T']}  "
+        f"backend={r['backend']} {r['dtype']}",
         *([f"  cpu ops: {r['cpu_ops']}"] if r.get("cpu_ops") else []),
+        *(
+            [f"  on the NumPy twins (no native kernels for this kind yet): {', '.join(twins)}"]
+            if (twins := r.get("twin_ops"))
+            else []
+        ),
         f"  active fraction per layer {act}; input spike rate {r['input_rate']:.2%}; "
         f"sparse vs dense grad rel. err {r['sparse_vs_dense_rel_err']:.1e}",
         *halves,
@@ -119,6 +134,8 @@ def case_block(
                 for key, op, bound, ok in met
             )
         )
+    if r.get("limit"):
+        lines += limits.lines(r["limit"], r["bandwidth"])
     if r.get("peers"):
         each = ", ".join(
             f"{p['label']} {r[p['name'] + '_step_vs_sparse_step']:.1f}x" for p in r["peers"]

@@ -12,11 +12,15 @@ layer keeps the one feed-forward product over all steps; only its recurrence is 
 loop, one (B, N) x (N, N) product ``S[t] @ R`` per step whose spikes carry the surrogate
 gradient (plain BPTT through the recurrence); the per-step spikes go to a Python list,
 ``torch.stack``-ed once (no slicing of a growing tensor). Per-neuron alpha is an (N,) tensor
-broadcast along the neurons. On the CPU it is timed eager and, where T is short enough to
-compile (:data:`COMPILE_MAX_STEPS`), as ``torch.compile(loss)`` too, compiled and checked before
-any timing; the faster is reported. The peer libraries (:mod:`.peers`) subclass
-:class:`TorchBPTT`. torch is an optional extra (``bench``), never an engine dependency; this
-module imports it only when used.
+broadcast along the neurons. Every neuron kind of ALGORITHM.md §8 has its scan, with the kind's
+detachments: CuBa (:meth:`TorchBPTT._cuba`: the synaptic current filter, spikes reach V one step
+later) and ALIF (:meth:`TorchBPTT._alif`: the adaptive threshold A = theta + beta_a a, the band
+surrogate on V - A, the reset A S detached (both factors), the adaptation path a not detached); a
+kind's per-neuron constants are (N,) tensors too. On the CPU it is timed eager and, where T is short
+enough to compile (:data:`COMPILE_MAX_STEPS`), as ``torch.compile(loss)`` too, compiled and checked
+before any timing; the faster is reported. The peer libraries (:mod:`.peers`) subclass
+:class:`TorchBPTT`. torch is an optional extra (``bench``), never an engine dependency; this module
+imports it only when used.
 """
 
 from __future__ import annotations
@@ -86,7 +90,8 @@ def spike_function(theta: float, beta_s: float, b_th: float) -> Callable[[Any], 
 class TorchBPTT:
     """``net``'s parameters copied into torch tensors on ``device``, and its dense-BPTT loss.
 
-    Subclasses (the peers, :mod:`.peers`) replace :meth:`_lif` and may rescale weights
+    Subclasses (the peers, :mod:`.peers`) replace :meth:`_lif` (and :meth:`_cuba`, where the
+    library has that neuron) and may rescale weights
     (:meth:`weight_scale`); the readout, loss, optimiser and timing stay shared.
     Shapes: inputs (T, B, N0) float (time-major), labels (B,) int64.
     """
@@ -106,10 +111,20 @@ class TorchBPTT:
         self.lr = lr
         self.opt = torch.optim.Adam(list(self.params.values()), lr=lr)
         self.spike = spike_function(net.threshold, net.beta_s, net.b_th)
-        self.alphas = [
-            a if np.ndim(a) == 0 else torch.tensor(a, dtype=self.dtype, device=device)
-            for a in net.alphas
-        ]  # per hidden layer: a float, or an (N,) tensor of per-neuron alpha
+        self.spike0 = spike_function(0.0, net.beta_s, net.b_th)  # of V - A (ALIF)
+        self.alphas = [self._const(a) for a in net.alphas]  # a float, or (N,) per neuron
+        # per hidden layer: (kind name, its constants other than alpha and theta); a network
+        # without layer records (a stand-in in tests) is LIF
+        self.kinds = [
+            (h.kind.NAME, {k: self._const(v) for k, v in vars(h.neuron).items()})
+            for h in getattr(net, "hidden", [])
+        ] or [("lif", {})] * len(net.alphas)
+
+    def _const(self, a: Any) -> Any:
+        """A neuron constant: a float, or an (N,) tensor of per-neuron values on the device."""
+        if np.ndim(a) == 0:
+            return float(a)
+        return self.torch.tensor(a, dtype=self.dtype, device=self.device)
 
     def weight_scale(self, key: str) -> float:
         """Factor applied to ``net.params[key]`` when copied (1: the same weights)."""
@@ -139,12 +154,52 @@ class TorchBPTT:
             v = alpha * v + (h_t if r is None else h_t + s @ r) - theta * s.detach()
         return self.torch.stack(out)
 
+    def _cuba(self, h: Any, l: int) -> Any:
+        """Spikes (T, B, N) of a CuBa layer (ALGORITHM.md §8): I[t+1] = alpha_syn I[t] + h[t],
+        V[t+1] = alpha V[t] + I[t] - theta S[t] (reset detached); a recurrent layer adds
+        S[t] @ R to h[t]."""
+        alpha, theta, r = self.alphas[l - 1], self.net.threshold, self.params.get(f"R{l}")
+        alpha_syn = self.kinds[l - 1][1]["alpha_syn"]
+        v = self.torch.zeros_like(h[0])
+        i = self.torch.zeros_like(h[0])
+        out = []
+        for h_t in h.unbind(0):
+            s = self.spike(v)
+            out.append(s)
+            v = alpha * v + i - theta * s.detach()
+            i = alpha_syn * i + (h_t if r is None else h_t + s @ r)
+        return self.torch.stack(out)
+
+    def _alif(self, h: Any, l: int) -> Any:
+        """Spikes (T, B, N) of an ALIF layer (ALGORITHM.md §8): A[t] = theta + beta_a a[t],
+        S[t] = V[t] > A[t] with the band surrogate on V[t] - A[t], V[t+1] = alpha V[t] + h[t]
+        - A[t] S[t] (the reset detached, A included), a[t+1] = rho a[t] + (1 - rho) S[t] (not
+        detached: the gradient flows through a into later thresholds)."""
+        alpha, theta, r = self.alphas[l - 1], self.net.threshold, self.params.get(f"R{l}")
+        c = self.kinds[l - 1][1]
+        rho, beta_a = c["alpha_adapt"], c["beta_adapt"]
+        v = self.torch.zeros_like(h[0])
+        a = self.torch.zeros_like(h[0])
+        out = []
+        for h_t in h.unbind(0):
+            thr = theta + beta_a * a
+            s = self.spike0(v - thr)
+            out.append(s)
+            v = alpha * v + (h_t if r is None else h_t + s @ r) - (thr * s).detach()
+            a = rho * a + (1 - rho) * s
+        return self.torch.stack(out)
+
+    def _hidden(self, h: Any, l: int) -> Any:
+        """Spikes (T, B, N) of hidden layer ``l`` of its kind, from the feed-forward current."""
+        kind = self.kinds[l - 1][0]
+        return {"lif": self._lif, "cuba": self._cuba, "alif": self._alif}[kind](h, l)
+
     def loss(self, x: Any, y: Any) -> Any:
         """Cross-entropy (+ regulariser) of the network on time-major input ``x``."""
         torch, net = self.torch, self.net
         inp, reg_total = x, 0.0
         for l in range(1, net.n_hidden + 1):
-            inp = self._lif(inp @ self.params[f"W{l}"], l)
+            inp = self._hidden(inp @ self.params[f"W{l}"], l)
             if net.reg is not None:
                 r, c = net.reg, inp.sum(0)  # spike counts (B, N)
                 n = c.shape[1]

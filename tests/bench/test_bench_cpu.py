@@ -38,7 +38,14 @@ def test_run_case_validates_then_times(tiny_fmnist):
     assert r["sparse_retained_bytes"] < r["dense_retained_bytes"]
     assert "torch_step_s" not in r
     table = cpu.format_table([r])
-    assert table.startswith("machine: ") and "  dense " in table and "  sparse " in table
+    assert table.startswith("date: ") and "\ncpu: " in table and " per core, L3 " in table
+    assert "  dense " in table and "  sparse " in table and r["twin_ops"] == []
+    assert set(r["limit"]) == {"forward", "backward", "step"}
+    for phase, f in r["limit"].items():
+        assert f["bytes"] > 0 and f["adds"] > 0 and f["fraction"] > 0
+        assert f["measured_s"] == r[f"sparse_{phase}_s"]
+        assert f"    sparse {phase:8s} cannot avoid {f['bytes'] / 1e6:7.1f} MB" in table
+    assert "  limit: copy bandwidth (one core, working set) L2 10 GB/s" in table
     assert "torch BPTT" not in table and "peak MB" in table and "peer step" not in table
     (early, late), _ = r["spike_rate_halves"]
     assert 0 <= early <= 1 and 0 <= late <= 1 and early + late > 0
@@ -57,6 +64,39 @@ def test_recurrent_case_against_torch(tiny_shd):
     table = cpu.format_table([r])
     assert "tiny-shd  40-24r-24r-5  B=6 T=40" in table and "torch BPTT" in table
     assert f"  targets: backward_speedup {r['backward_speedup']:.3g} (target >= 3): " in table
+
+
+def test_recurrent_alif_and_cuba_cases():
+    for kind in ("alif", "cuba"):
+        c = cases.CASES[f"shd-recurrent-{kind}"]
+        rec = cases.CASES["shd-recurrent"]
+        assert c.neuron == kind and c.cpu_targets == cases.ISSUE_21_TARGETS and c.devices == ()
+        assert (c.sizes, c.B, c.T, c.recurrent, c.target_active, c.rate, c.alpha) == (
+            rec.sizes, rec.B, rec.T, rec.recurrent, rec.target_active, rec.rate, rec.alpha
+        )  # fmt: skip
+        assert cases.build_network(dataclasses.replace(c, sizes=(5, 4, 4, 2))).neurons == [kind] * 2
+    assert [b for _, _, b in cases.ISSUE_21_TARGETS] == [5.0, 10.0, 0.10]
+    assert cases.CASES["shd-recurrent-alif"].r_gain == cases.R_GAIN
+    assert cases.CASES["shd-recurrent-cuba"].r_gain == cases.R_GAIN_CUBA < cases.R_GAIN
+
+
+@pytest.mark.parametrize("kind", ["alif", "cuba"])
+def test_recurrent_kind_case_against_torch(tiny_shd, kind):
+    pytest.importorskip("torch")
+    case = dataclasses.replace(
+        cases.CASES[f"shd-recurrent-{kind}"], name=f"tiny-{kind}", sizes=tiny_shd.sizes,
+        B=tiny_shd.B, T=tiny_shd.T,
+    )  # fmt: skip
+    r = cpu.run_case(case, repeats=1, with_torch=True, compile_max_steps=0)
+    assert r["neuron"] == kind and r["shape"] == "40-24r-24r-5" and min(r["active_fraction"]) > 0
+    assert r["sparse_vs_dense_rel_err"] < 1e-4 and r["torch_rel_err"] < 1e-4  # float32
+    table = cpu.format_table([r])
+    assert f"tiny-{kind}  40-24r-24r-5 {kind}  B=6 T=40" in table
+    assert r["twin_ops"] and all(op.startswith(f"r{kind}_") for op in r["twin_ops"])
+    twins = f"  on the NumPy twins (no native kernels for this kind yet): {r['twin_ops'][0]}"
+    assert twins in table
+    assert f"  targets: backward_speedup {r['backward_speedup']:.3g} (target >= 5): " in table
+    assert f"torch_step_vs_sparse_step {r['torch_step_vs_sparse_step']:.3g} (target >= 10)" in table
 
 
 def test_calibration_scales_r_by_r_gain_times_w(tiny_shd):

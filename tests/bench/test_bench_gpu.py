@@ -45,6 +45,7 @@ def test_run_case_on_host(tiny_shd, with_torch):
     assert layers[0]["A"] > 0 and layers[0]["host_s"] > 0 and "gather_variant_s" in layers[1]
     assert set(r["targets_met"]) >= {"backward_speedup", "retained_ratio"}
     text = gpu.format_report({"gpu": "none (test)"}, [r])
+    assert text.startswith("date: ") and "\ncpu: " in text
     assert gpu.LIKE_WITH_LIKE in text
     assert "batch preparation (host events -> device), ms: spikegrad" in text
     assert "sparse backward layer 2" in text and "dL/dx gather" in text

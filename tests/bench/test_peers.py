@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from helpers import dense_events, spiking_net
 
+import spikegrad as sg
 from spikegrad.bench import cpu, peers, report
 
 # --- the harness, without torch --------------------------------------------------------------
@@ -145,6 +146,32 @@ def test_peers_say_why_they_cannot_model_a_network():
     assert res["peers"] == [] and res["peers_missing"]["FakeSNN"].startswith("not run (rec")
 
 
+def _kind_net(neuron: str, recurrent=True, per_neuron: bool = False, dtype: str = "float64"):
+    """A small CuBa or ALIF network whose weights make every layer spike."""
+    rng = np.random.default_rng(6)
+    extra = {
+        "cuba": {"alpha_syn": [rng.uniform(0.3, 0.9, 9), 0.6] if per_neuron else 0.7},
+        "alif": {"alpha_adapt": 0.9, "beta_adapt": 0.8},
+    }[neuron]
+    net = sg.Network(
+        [12, 9, 7, 3], readout="sum", dtype=dtype, seed=3, alpha=0.9, recurrent=recurrent,
+        neuron=neuron, b_th=0.4, **extra,
+    )  # fmt: skip
+    net.params = {k: v * (4.0 if k.startswith("W") else 1.5) for k, v in net.params.items()}
+    return net
+
+
+def test_peers_say_why_they_cannot_model_cuba_or_alif():
+    by_name = {p.name: p for p in peers.PEERS}
+    cuba, alif = _kind_net("cuba"), _kind_net("alif")
+    assert by_name["snntorch"].unsupported(cuba) is None
+    assert "no adaptive-threshold (ALIF) neuron" in by_name["snntorch"].unsupported(alif)
+    assert "no current-based (CuBa) neuron" in by_name["spikingjelly"].unsupported(cuba)
+    assert "no adaptive-threshold (ALIF)" in by_name["spikingjelly"].unsupported(alif)
+    assert "LIFCell has a synaptic current" in by_name["norse"].unsupported(cuba)
+    assert "LSNNCell" in by_name["norse"].unsupported(alif)
+
+
 # --- the real libraries ------------------------------------------------------------------
 
 
@@ -177,6 +204,26 @@ def test_snntorch_computes_spikegrads_gradients(readout, recurrent, alpha):
     assert m.loss(xd, yd).item() == pytest.approx(loss, rel=1e-12)
     g = m.grads(xd, yd)
     for k in gd:
+        assert np.allclose(g[k], gd[k], rtol=1e-9, atol=1e-9 * np.abs(gd[k]).max()), k
+
+
+@pytest.mark.parametrize(
+    "recurrent, per_neuron", [(False, False), (True, False), ([False, True], True)]
+)
+def test_snntorch_synaptic_computes_spikegrads_cuba_gradients(recurrent, per_neuron):
+    """snnTorch's Synaptic (recurrence added by the loop) is spikegrad's CuBa: the same loss
+    and, in float64, the same gradients to 1e-9."""
+    model = _model("snntorch")
+    net = _kind_net("cuba", recurrent, per_neuron)
+    x, y = dense_events(5, 20, 12, seed=1)
+    loss, gd, st = net.loss_and_grad(x, y, mode="dense")
+    assert min(st["spike_rate"]) > 0.02 and min(st["active_fraction"]) > 0.01
+    m = model(net, "cpu")
+    xd, yd = m.prepare(x), m.labels(y)
+    assert m.loss(xd, yd).item() == pytest.approx(loss, rel=1e-12)
+    g = m.grads(xd, yd)
+    for k in gd:
+        assert np.abs(gd[k]).max() > 0, k
         assert np.allclose(g[k], gd[k], rtol=1e-9, atol=1e-9 * np.abs(gd[k]).max()), k
 
 

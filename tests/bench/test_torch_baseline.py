@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from helpers import dense_events, spiking_net
 
+import spikegrad as sg
 from spikegrad.bench import peers
 from spikegrad.bench import torch_baseline as tb
 from spikegrad.ops.rlif import rlif_backward_dense, rlif_forward
@@ -60,7 +61,7 @@ def test_time_loops_walk_unbind_views():
         )
 
     time_loops = [lp for lp in loops if is_unbind0(lp.iter)]
-    assert len(time_loops) == 2  # the LIF scan and the readout scan
+    assert len(time_loops) == 4  # the LIF, CuBa and ALIF scans and the readout scan
     for lp in time_loops:  # per-step views only: no indexing inside a time loop
         subscripts = [n for st in lp.body for n in ast.walk(st) if isinstance(n, ast.Subscript)]
         assert not subscripts, ast.unparse(subscripts[0])
@@ -241,3 +242,42 @@ def test_recurrent_layer_equals_the_rlif_twin(model, per_neuron):
     dw, dr, _ = rlif_backward_dense(g, sp, x2, s2, w, r, alpha, False)
     for got, ref in ((bl.params["W1"].grad, dw), (bl.params["R1"].grad, dr)):
         assert np.allclose(got.numpy(), ref, rtol=1e-9, atol=1e-9 * np.abs(ref).max())
+
+
+@pytest.mark.parametrize(
+    "neuron, recurrent, per_neuron",
+    [
+        ("cuba", [True, True], False),
+        ("cuba", [False, True], True),
+        ("alif", [True, True], False),
+        ("alif", [True, False], True),
+    ],
+)
+def test_cuba_and_alif_gradients_equal_spikegrad_dense(neuron, recurrent, per_neuron):
+    """CuBa and ALIF (ALGORITHM.md §8), recurrent and feed-forward, per-neuron constants: the
+    baseline's float64 gradients (W, R, W_out) equal spikegrad's dense mode to 1e-9."""
+    rng = np.random.default_rng(5)
+    extra = {
+        "cuba": {"alpha_syn": [rng.uniform(0.3, 0.9, 9), 0.6] if per_neuron else 0.7},
+        "alif": {
+            "alpha_adapt": [rng.uniform(0.8, 0.99, 9), 0.95] if per_neuron else 0.9,
+            "beta_adapt": [rng.uniform(0.0, 2.0, 9), 1.5] if per_neuron else 0.8,
+        },
+    }[neuron]
+    net = sg.Network(
+        [12, 9, 7, 3], readout="sum", dtype="float64", seed=3, alpha=0.9, recurrent=recurrent,
+        neuron=neuron, b_th=0.4, **extra,
+    )  # fmt: skip
+    net.params = {k: v * (4.0 if k.startswith("W") else 1.5) for k, v in net.params.items()}
+    x, y = dense_events(5, 20, 12, seed=1)
+    _, gd, st = net.loss_and_grad(x, y, mode="dense")
+    assert min(st["spike_rate"]) > 0.02 and min(st["active_fraction"]) > 0.01, st
+    bl = tb.TorchBPTT(net, "cpu")
+    assert [k for k, _ in bl.kinds] == [neuron, neuron]
+    g = bl.grads(bl.prepare(x), bl.labels(y))
+    assert set(g) == set(gd) and {k for k in gd if k.startswith("R")} == {
+        f"R{l}" for l, rec in enumerate(recurrent, start=1) if rec
+    }
+    for k in gd:
+        assert np.abs(gd[k]).max() > 0, k
+        assert np.allclose(g[k], gd[k], rtol=1e-9, atol=1e-9 * np.abs(gd[k]).max()), k

@@ -40,7 +40,9 @@ def test_sweep_grows_the_active_set_only(tiny_shd, recurrent, tmp_path, capsys, 
     monkeypatch.setitem(band_sweep.CASES, "shd-recurrent", case)
     out = tmp_path / "sweep.json"
     band_sweep.main(["--band", "0.1", "--band", "0.3", "--repeats", "1", "--json", str(out)])
-    assert "band sweep: tiny-shd" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert printed.startswith("date: ") and "command: " in printed and "\ncpu: " in printed
+    assert "band sweep: tiny-shd" in printed
     assert [row["b_th"] for row in json.loads(out.read_text())["results"][0]["rows"]] == [0.1, 0.3]
 
 
@@ -48,3 +50,20 @@ def test_bad_band_is_a_usage_error(capsys):
     with pytest.raises(SystemExit):
         band_sweep.main(["--band", "0"])
     assert "--band must be > 0; got 0.0" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kind", ["alif", "cuba"])
+def test_sweep_of_the_recurrent_kind_cases(tiny_shd, kind, capsys, monkeypatch):
+    """--case shd-recurrent-alif / -cuba: the case's neuron kind is swept, validated."""
+    case = dataclasses.replace(
+        band_sweep.CASES[f"shd-recurrent-{kind}"], name=f"tiny-{kind}", sizes=tiny_shd.sizes,
+        B=tiny_shd.B, T=tiny_shd.T,
+    )  # fmt: skip
+    monkeypatch.setitem(band_sweep.CASES, f"shd-recurrent-{kind}", case)
+    band_sweep.main(["--case", f"shd-recurrent-{kind}", "--band", "0.1", "--band", "0.4",
+                     "--repeats", "1"])  # fmt: skip
+    out = capsys.readouterr().out
+    assert f"band sweep: tiny-{kind}  40-24r-24r-5 {kind}  B=6 T=40" in out
+    rows = [ln.split() for ln in out.splitlines() if ln.strip().split()[:1] in (["0.1"], ["0.4"])]
+    assert len(rows) == 2 and 0 < int(rows[0][4]) < int(rows[1][4])  # active entries grow
+    assert all(float(r[-1]) < 1e-4 for r in rows)  # sparse vs dense gradients (float32)
