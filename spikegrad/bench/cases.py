@@ -20,7 +20,7 @@ import numpy as np
 
 from ..backend import lookup, to_numpy
 from ..network import Network
-from ..neurons import twin
+from ..ops import kind_twin as twin
 from ..spikes import SpikeEvents
 
 # Calibration of a recurrent layer: R's factor is R_GAIN x W's. At the shd-recurrent shape
