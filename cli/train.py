@@ -118,6 +118,7 @@ Examples:
   spikegrad train --recurrent --tau-mem-spread 0.5        # recurrent, heterogeneous taus
   spikegrad train --hidden 200 200 --recurrent 0,1        # only the second layer recurrent
   spikegrad train --dataset shd --preset recurrent --data-dir ~/data/shd
+  spikegrad train --dataset fsdd --data-dir ~/data --val-speaker theo   # spoken digits
   spikegrad train --dataset shd --print-config > shd.toml
   spikegrad train --config shd.toml --out runs/shd
   spikegrad train --resume runs/fm --epochs 10     # continue (and extend) a run
@@ -132,8 +133,8 @@ Examples:
     "--preset",
     type=click.Choice(PRESETS),
     help="tuned: the paper's settings with a recipe measured to do better where there is one "
-    "(Fashion-MNIST); paper: the paper's settings exactly; recurrent (SHD only): one "
-    "recurrent layer with Gamma-distributed tau_mem (Perez-Nieves et al. 2021).  "
+    "(Fashion-MNIST, FSDD); paper: the paper's settings exactly; recurrent (SHD: one "
+    "recurrent layer with Gamma-distributed tau_mem, Perez-Nieves et al. 2021; FSDD).  "
     "[default: tuned]",
 )
 @click.option(
@@ -217,6 +218,10 @@ Examples:
     "--val-fraction",
     type=float,
     help="Fraction of the training split held out for validation.",
+)
+@click.option(
+    "--val-speaker",
+    help="FSDD: validate on every recording of this speaker (e.g. theo) instead of a seeded slice.",
 )
 @click.option("--limit", type=int, help="Use a seeded random subset of N training samples.")
 @click.option(

@@ -116,6 +116,10 @@ def load_data(
         data = data.subset(np.sort(rng.permutation(len(data))[: config.limit]))
     if config.val_fraction == 0:
         return data, None
+    if config.val_speaker:
+        from .datasets.fsdd import speaker_split
+
+        return speaker_split(data, config.val_speaker)
     train, val = data.split(config.val_fraction, seed=config.seed)
     return train, val
 

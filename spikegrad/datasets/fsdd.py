@@ -6,7 +6,7 @@ Each recording goes through :func:`spikegrad.audio.encode` (SHD's cochlea chain:
 channels; ``pool`` > 1 sums groups of adjacent channels into one input), and the spikes are
 binned at ``dt`` into T steps like SHD's. The encoded events are cached (key: every file's
 path, size and mtime plus the encoding options). Per-sample extras: ``speaker`` (index into
-``speakers`` of the folder, sorted) and ``index`` (the recording's number).
+the folder's speakers, sorted), ``speaker_name`` and ``index`` (the recording's number).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import numpy as np
 from ..errors import ConfigError, DataError
 from . import cache as _cache
 from .base import EventDataset
-from .binning import bin_events
+from .binning import bin_events, index_dtype
 from .datafiles import missing
 from .registry import FSDD
 
@@ -127,14 +127,15 @@ def to_rate(x: np.ndarray, rate: int, target: int = RATE) -> np.ndarray:
 
 
 def _encode_file(job: tuple[str, dict]) -> tuple[np.ndarray, np.ndarray]:
-    """One file -> (times s, pooled units); runs in a worker process."""
+    """One file -> its binned events (steps, pooled units); runs in a worker process."""
     from ..audio import encode
 
-    path, opts = job
+    path, o = job
     x, rate = read_wav(Path(path))
-    x = to_rate(x, rate)
-    t, u = encode(x, RATE, n_channels=opts["channels"], seed=opts["seed"])
-    return t, u // opts["pool"]
+    t, u = encode(to_rate(x, rate), RATE, n_channels=o["channels"], seed=o["seed"])
+    n_in = o["channels"] // o["pool"]
+    t, i, _ = bin_events(t, u // o["pool"], np.array([0, t.size]), o["dt"], o["T"], n_in)
+    return t, i
 
 
 def _frames(path: Path) -> int:
@@ -179,17 +180,15 @@ def load_fsdd(
         raise ConfigError(f"fsdd: pool ({pool}) must divide channels ({channels})")
     paths, speakers = find_files(folder, split)
     n_in = channels // pool
-    opts = {"channels": channels, "pool": pool, "seed": seed}
+    opts = {"channels": channels, "pool": pool, "seed": seed, "dt": dt, "T": T}
 
     def build() -> EventDataset:
         meta = [parse_name(p) for p in paths]
-        spikes = encode_files(paths, opts)
-        lengths = np.array([t.size for t, _ in spikes], np.int64)
-        offsets = np.zeros(len(paths) + 1, np.int64)
-        np.cumsum(lengths, out=offsets[1:])
-        times = np.concatenate([t for t, _ in spikes] + [np.zeros(0)])
-        units = np.concatenate([u for _, u in spikes] + [np.zeros(0, np.int64)])
-        t, i, off = bin_events(times, units, offsets, dt, T, n_in)
+        events = encode_files(paths, opts)
+        off = np.zeros(len(paths) + 1, np.int64)
+        np.cumsum([t.size for t, _ in events], out=off[1:])
+        t = np.concatenate([e[0] for e in events] + [np.zeros(0, index_dtype(T))])
+        i = np.concatenate([e[1] for e in events] + [np.zeros(0, index_dtype(n_in))])
         return EventDataset(
             t,
             i,
@@ -202,6 +201,7 @@ def load_fsdd(
             "fsdd",
             {
                 "speaker": np.array([speakers.index(s) for _, s, _ in meta], np.int64),
+                "speaker_name": np.array([s for _, s, _ in meta], dtype=str),
                 "index": np.array([k for _, _, k in meta], np.int64),
             },
         )
@@ -218,14 +218,17 @@ def speakers_of(folder: Path) -> list[str]:
     return sorted({parse_name(p)[1] for p in paths})
 
 
-def speaker_split(ds: EventDataset, speaker: int) -> tuple[EventDataset, EventDataset]:
-    """(train, validation) with every recording of speaker id ``speaker`` in validation."""
-    sp = ds.extra.get("speaker")
-    if sp is None:
-        raise ConfigError(f"{ds.name}: no speaker ids to hold one out")
-    if not (0 <= speaker <= int(sp.max(initial=-1))):
-        raise ConfigError(f"val_speaker must be in 0..{int(sp.max(initial=-1))}; got {speaker}")
-    held = sp == speaker
+def speaker_split(ds: EventDataset, speaker: str | int) -> tuple[EventDataset, EventDataset]:
+    """(train, validation) with every recording of ``speaker`` (a name, or an id of the
+    ``speaker`` extra) in validation."""
+    key = "speaker" if isinstance(speaker, (int, np.integer)) else "speaker_name"
+    ids = ds.extra.get(key)
+    if ids is None:
+        raise ConfigError(f"{ds.name}: no speakers to hold one out")
+    held = ids == speaker
+    if not held.any():
+        known = ", ".join(str(v) for v in np.unique(ids))
+        raise ConfigError(f"val_speaker must be one of {known}; got {speaker!r}")
     return ds.subset(np.flatnonzero(~held)), ds.subset(np.flatnonzero(held))
 
 

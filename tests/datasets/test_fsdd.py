@@ -8,7 +8,7 @@ import wave
 import numpy as np
 import pytest
 
-from spikegrad import datasets
+from spikegrad import audio, datasets
 from spikegrad.datasets import fsdd
 from spikegrad.errors import ConfigError, DataError
 
@@ -62,7 +62,7 @@ def test_events_are_the_binned_encoder_output(folder):
     ds = datasets.load("fsdd", root=folder, split="train", T=30, dt=5e-3)
     path = folder / "fsdd" / "recordings" / "0_alice_5.wav"
     x, rate = fsdd.read_wav(path)
-    t, u = datasets.fsdd._encode_file((str(path), {"channels": 700, "pool": 1, "seed": 0}))
+    t, u = audio.encode(x, rate)
     step = np.rint(t / 5e-3).astype(np.int64)
     want = np.unique(step[step < 30] * 700 + u[step < 30])
     k = 0  # first sample: files are sorted by name, 0_alice_5 comes first
@@ -160,11 +160,12 @@ def test_unexpected_name_is_refused(tmp_path):
 
 def test_speaker_split_holds_one_speaker_out(folder):
     ds = datasets.load("fsdd", root=folder, split="train", T=10)
-    train, val = fsdd.speaker_split(ds, 1)
+    train, val = fsdd.speaker_split(ds, "bob")
     assert set(val.extra["speaker"]) == {1} and set(train.extra["speaker"]) == {0}
-    assert len(train) + len(val) == len(ds)
-    with pytest.raises(ConfigError, match="val_speaker"):
-        fsdd.speaker_split(ds, 5)
+    assert set(val.extra["speaker_name"]) == {"bob"} and len(train) + len(val) == len(ds)
+    assert len(fsdd.speaker_split(ds, 0)[1]) == 6
+    with pytest.raises(ConfigError, match="val_speaker must be one of alice, bob; got 'eve'"):
+        fsdd.speaker_split(ds, "eve")
 
 
 def test_verify_reports_each_split(folder):
