@@ -206,7 +206,7 @@ def load_fsdd(
             },
         )
 
-    params = {"dt": dt, "T": T, "channels": channels, "pool": pool, "seed": seed, "v": 1}
+    params = {"dt": dt, "T": T, "channels": channels, "pool": pool, "seed": seed, "v": 2}
     ds = _cache.cached("fsdd", split, params, paths, build, cache)
     ds.class_names = list(FSDD.class_names)
     return ds
