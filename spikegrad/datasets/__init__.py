@@ -82,7 +82,7 @@ def load(name: str, root: Any = None, split: str = "train", **encoding: Any) -> 
 
     Encoding options: shd dt (2e-3 s), T (500); nmnist dt (1e-3 s), T (300), polarity
     ("merge": 1156 inputs | "both": 2312); fmnist T (100), tau_eff (20 steps), thr (0.2);
-    fsdd dt (10e-3 s), T (100), channels (700), pool (1: channels summed in groups of pool),
+    fsdd dt (4e-3 s), T (250), channels (700), pool (1: channels summed in groups of pool),
     seed (0: the cochlea's nerve fibre draws);
     synthetic: the arguments of :func:`randman`. ``download=True`` fetches missing files;
     ``cache`` (True, False or a folder) controls the decoded-event cache. ``root`` is the data

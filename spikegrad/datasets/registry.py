@@ -177,10 +177,10 @@ FSDD = DatasetInfo(
     folders=("fsdd", "FSDD", "free-spoken-digit-dataset"),
     n_inputs=700,
     n_classes=10,
-    T=100,
-    dt=10e-3,
+    T=250,
+    dt=4e-3,
     class_names=_ENGLISH,
-    encoding={"dt": 10e-3, "T": 100, "channels": 700, "pool": 1, "seed": 0},
+    encoding={"dt": 4e-3, "T": 250, "channels": 700, "pool": 1, "seed": 0},
     paper={
         "split": "official: index 0-4 test, 5-49 train ({digit}_{speaker}_{index}.wav)",
         "encoding": "spikegrad.audio.encode (SHD's cochlea chain), channels pooled by pool, "
