@@ -44,7 +44,7 @@ _OPTIONS = {
     "shd": ("dt", "T"),
     "nmnist": ("dt", "T", "polarity"),
     "fmnist": ("T", "tau_eff", "thr"),
-    "fsdd": ("dt", "T", "channels", "pool", "seed"),
+    "fsdd": ("dt", "T", "channels", "pool", "seed", "rate"),
 }
 
 
@@ -69,7 +69,7 @@ def _encoding(name: str, given: dict[str, Any]) -> dict[str, Any]:
         for key in ("tau_eff", "thr"):
             if key in enc:
                 enc[key] = check_float(key, enc[key])
-        for key, lo in (("channels", 1), ("pool", 1), ("seed", 0)):
+        for key, lo in (("channels", 1), ("pool", 1), ("seed", 0), ("rate", 1000)):
             if key in enc:
                 enc[key] = check_int(key, enc[key], lo)
     except ConfigError as exc:
@@ -83,7 +83,7 @@ def load(name: str, root: Any = None, split: str = "train", **encoding: Any) -> 
     Encoding options: shd dt (2e-3 s), T (500); nmnist dt (1e-3 s), T (300), polarity
     ("merge": 1156 inputs | "both": 2312); fmnist T (100), tau_eff (20 steps), thr (0.2);
     fsdd dt (4e-3 s), T (250), channels (700), pool (1: channels summed in groups of pool),
-    seed (0: the cochlea's nerve fibre draws);
+    seed (0: the cochlea's nerve fibre draws), rate (8000 Hz: resample to this first);
     synthetic: the arguments of :func:`randman`. ``download=True`` fetches missing files;
     ``cache`` (True, False or a folder) controls the decoded-event cache. ``root`` is the data
     root (holding shd/, nmnist/, fmnist/ ...) or a data set folder itself.

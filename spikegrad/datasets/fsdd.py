@@ -132,17 +132,17 @@ def _encode_file(job: tuple[str, dict]) -> tuple[np.ndarray, np.ndarray]:
 
     path, o = job
     x, rate = read_wav(Path(path))
-    t, u = encode(to_rate(x, rate), RATE, n_channels=o["channels"], seed=o["seed"])
+    t, u = encode(to_rate(x, rate, o["rate"]), o["rate"], n_channels=o["channels"], seed=o["seed"])
     n_in = o["channels"] // o["pool"]
     t, i, _ = bin_events(t, u // o["pool"], np.array([0, t.size]), o["dt"], o["T"], n_in)
     return t, i
 
 
-def _frames(path: Path) -> int:
-    """Samples of ``path`` at RATE after resampling (0 when the header is unreadable)."""
+def _frames(path: Path, rate: int) -> int:
+    """Samples of ``path`` at ``rate`` after resampling (0 when the header is unreadable)."""
     try:
         with wave.open(str(path), "rb") as w:
-            return -(-w.getnframes() * RATE // max(w.getframerate(), 1))
+            return -(-w.getnframes() * rate // max(w.getframerate(), 1))
     except (wave.Error, EOFError, OSError):
         return 0
 
@@ -156,8 +156,9 @@ def encode_files(paths: list[Path], opts: dict, jobs: int | None = None) -> list
     if jobs is None:
         jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
     c = Cochlea(n_channels=opts["channels"])
-    for n in sorted({cochlea.fft_size(_frames(p), RATE, c.decimate) for p in paths}):
-        cochlea.transfer(c, n, float(RATE))
+    rate = opts["rate"]
+    for n in sorted({cochlea.fft_size(_frames(p, rate), rate, c.decimate) for p in paths}):
+        cochlea.transfer(c, n, float(rate))
     if jobs <= 1 or len(work) < 8:
         return [_encode_file(w) for w in work]
     with ProcessPoolExecutor(jobs) as pool:
@@ -172,15 +173,17 @@ def load_fsdd(
     channels: int = 700,
     pool: int = 1,
     seed: int = 0,
+    rate: int = RATE,
     cache: object = True,
 ) -> EventDataset:
     """FSDD ``split`` from ``folder``: cochlea spikes of ``channels`` channels summed in groups
-    of ``pool``, binned at ``dt`` s into T steps (cached)."""
+    of ``pool``, binned at ``dt`` s into T steps (cached). ``rate``: the sample rate (Hz) the
+    recordings are resampled to before the cochlea (8000: as recorded)."""
     if channels % pool:
         raise ConfigError(f"fsdd: pool ({pool}) must divide channels ({channels})")
     paths, speakers = find_files(folder, split)
     n_in = channels // pool
-    opts = {"channels": channels, "pool": pool, "seed": seed, "dt": dt, "T": T}
+    opts = {"channels": channels, "pool": pool, "seed": seed, "dt": dt, "T": T, "rate": rate}
 
     def build() -> EventDataset:
         meta = [parse_name(p) for p in paths]
@@ -207,6 +210,8 @@ def load_fsdd(
         )
 
     params = {"dt": dt, "T": T, "channels": channels, "pool": pool, "seed": seed, "v": 2}
+    if rate != RATE:
+        params["rate"] = rate
     ds = _cache.cached("fsdd", split, params, paths, build, cache)
     ds.class_names = list(FSDD.class_names)
     return ds

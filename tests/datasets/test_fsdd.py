@@ -194,3 +194,12 @@ def test_real_files(shared_data):
     x, rate = fsdd.read_wav(paths[0])
     assert rate == SR and 0.1 < x.size / rate < 2.5
     assert datasets.verify("fsdd", shared_data)["train (wav)"]["bad_sizes"] == 0
+
+
+def test_rate_option_resamples_before_the_cochlea(folder):
+    a = datasets.load("fsdd", root=folder, split="test", T=20)
+    b = datasets.load("fsdd", root=folder, split="test", T=20, rate=16000)
+    # at 16 kHz the hair cells run at 8 kHz: fewer spontaneous coincidences, fewer events
+    assert b.n_events < a.n_events
+    with pytest.raises(ConfigError, match="rate"):
+        datasets.load("fsdd", root=folder, split="test", rate=10)
