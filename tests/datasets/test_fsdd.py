@@ -178,6 +178,13 @@ def test_verify_reports_each_split(folder):
     assert out["test (wav)"]["bad_sizes"] == 0
 
 
+def test_train_config_names_the_held_out_speaker():
+    from spikegrad.config import make_config
+
+    line = make_config("fsdd", val_speaker="theo").describe().splitlines()[1]
+    assert line.startswith("data     fsdd (") and line.endswith("validation speaker theo held out")
+
+
 def test_download_is_refused_in_one_line(tmp_path):
     with pytest.raises(ConfigError, match="not downloaded by spikegrad"):
         datasets.download("fsdd", tmp_path)
