@@ -81,7 +81,7 @@ def download(name: str, data_dir: str | None, quiet: bool) -> None:
 @_JSON
 def verify(name: str, data_dir: str | None, as_json: bool) -> None:
     """Check the downloaded files against their checksums (exit 1 if one is bad or missing)."""
-    if not sg_data.describe(name)["files"]:
+    if not sg_data.describe(name)["folders"]:
         click.echo(
             "{}" if as_json else f"{name}: built in (generated on the fly); no files to verify"
         )

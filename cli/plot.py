@@ -16,17 +16,16 @@ Needs matplotlib: pip install 'spikegrad[plot]'.
 Examples:
   spikegrad plot runs/fm                 # writes runs/fm/run.png
   spikegrad plot runs/fm --out fm.png --sample 7
+  spikegrad plot data/fsdd/recordings/3_theo_7.wav   # cochlea raster of one recording
 """
 
 
 @cli.command(epilog=EXAMPLES)
-@click.argument(
-    "run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), metavar="DIR"
-)
+@click.argument("run_dir", type=click.Path(exists=True, path_type=Path), metavar="DIR|WAV")
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Image file.  [default: DIR/run.png]",
+    help="Image file.  [default: DIR/run.png, or the wav's name with .png]",
 )
 @click.option(
     "--sample",
@@ -36,7 +35,17 @@ Examples:
     help="Validation sample of the raster.",
 )
 def plot(run_dir: Path, out: Path | None, sample: int) -> None:
-    """Plot loss/accuracy, active fraction per layer and a spike raster of a run."""
+    """Plot loss/accuracy, active fraction per layer and a spike raster of a run (DIR), or
+    the cochlea spikes of one recording (a .wav file)."""
+    if run_dir.is_file():
+        if run_dir.suffix.lower() != ".wav":
+            raise click.BadParameter(f"{run_dir}: neither a run folder nor a .wav file")
+        from spikegrad.audio.plot import plot_recording
+
+        with option_values(("out",)):
+            path = plot_recording(run_dir, out)
+        click.echo(f"wrote {path}")
+        return
     from spikegrad.plot import plot_run
 
     with option_values(("out", "sample")):

@@ -168,6 +168,7 @@ Examples:
   spikegrad train --hidden 200 200 --recurrent 0,1        # only the second layer recurrent
   spikegrad train --hidden 200 200 --neuron lif --tau-mem 20e-3,10e-3  # a tau_mem per layer
   spikegrad train --dataset shd --preset recurrent --data-dir ~/data/shd
+  spikegrad train --dataset fsdd --data-dir ~/data --val-speaker theo   # spoken digits
   spikegrad train --dataset shd --print-config > shd.toml
   spikegrad train --config shd.toml --out runs/shd
   spikegrad train --resume runs/fm --epochs 10     # continue (and extend) a run
@@ -182,8 +183,8 @@ Examples:
     "--preset",
     type=click.Choice(PRESETS),
     help="tuned: the paper's settings with a recipe measured to do better where there is one "
-    "(Fashion-MNIST); paper: the paper's settings exactly; recurrent (SHD only): one "
-    "recurrent layer with Gamma-distributed tau_mem (Perez-Nieves et al. 2021).  "
+    "(Fashion-MNIST, FSDD); paper: the paper's settings exactly; recurrent (SHD: one "
+    "recurrent layer with Gamma-distributed tau_mem, Perez-Nieves et al. 2021; FSDD).  "
     "[default: tuned]",
 )
 @click.option(
@@ -235,6 +236,10 @@ Examples:
 )
 @setting_option("val_fraction", "Fraction of the training split held out for validation.")
 @setting_option("limit", "Use a seeded random subset of N training samples (0: all).")
+@click.option(
+    "--val-speaker",
+    help="FSDD: validate on every recording of this speaker (e.g. theo) instead of a seeded slice.",
+)
 @click.option(
     "--out", type=click.Path(file_okay=False, path_type=Path), help="Run folder to write."
 )

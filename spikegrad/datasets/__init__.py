@@ -1,6 +1,6 @@
 """Datasets behind one interface: ``load(name, root=..., split=..., **encoding)``.
 
-Names: "shd", "nmnist", "fmnist" (real files under the data root, see :func:`data_root`) and
+Names: "shd", "nmnist", "fmnist", "fsdd" (real files under the data root, see :func:`data_root`) and
 "synthetic" (the embedded Randman task). Every loader returns an :class:`EventDataset`.
 """
 
@@ -11,11 +11,14 @@ import functools
 from pathlib import Path
 from typing import Any
 
-from ..checks import check_float, check_setting
+from ..checks import check_float, check_int, check_setting
 from ..errors import ConfigError, DataError
 from .base import EventDataset
 from .datafiles import MissingDataError, data_root, dataset_dir, download_files, verify_files
 from .fmnist import idx_file, load_fmnist
+from .fsdd import find_files as fsdd_files
+from .fsdd import load_fsdd
+from .fsdd import verify_split as fsdd_verify
 from .nmnist import find_samples, load_nmnist, split_layout
 from .registry import DATASETS, SYNTHETIC_TASK, DatasetInfo
 from .shd import load_shd, shd_file
@@ -62,6 +65,9 @@ def _encoding(name: str, given: dict[str, Any]) -> dict[str, Any]:
         for key in ("tau_eff", "thr"):
             if key in enc:
                 enc[key] = check_float(key, enc[key])
+        for key, lo in (("channels", 1), ("pool", 1), ("seed", 0), ("rate", 1000)):
+            if key in enc:
+                enc[key] = check_int(key, enc[key], lo)
     except ConfigError as exc:
         raise ConfigError(f"{name}: {exc}") from None
     return enc
@@ -72,6 +78,8 @@ def load(name: str, root: Any = None, split: str = "train", **encoding: Any) -> 
 
     Encoding options: shd dt (2e-3 s), T (500); nmnist dt (1e-3 s), T (300), polarity
     ("merge": 1156 inputs | "both": 2312); fmnist T (100), tau_eff (20 steps), thr (0.2);
+    fsdd dt (4e-3 s), T (250), channels (700), pool (1: channels summed in groups of pool),
+    seed (0: the cochlea's nerve fibre draws), rate (8000 Hz: resample to this first);
     synthetic: the arguments of :func:`randman`. ``download=True`` fetches missing files;
     ``cache`` (True, False or a folder) controls the decoded-event cache. ``root`` is the data
     root (holding shd/, nmnist/, fmnist/ ...) or a data set folder itself.
@@ -84,7 +92,9 @@ def load(name: str, root: Any = None, split: str = "train", **encoding: Any) -> 
         return _synthetic(split, encoding)
     info = _info(name)
     enc = _encoding(name, encoding)
-    reader = {"shd": load_shd, "nmnist": load_nmnist, "fmnist": load_fmnist}[name]
+    reader = {"shd": load_shd, "nmnist": load_nmnist, "fmnist": load_fmnist, "fsdd": load_fsdd}[
+        name
+    ]
     try:
         return _read(reader, info, root, split, cache=cache, **enc)
     except MissingDataError:
@@ -134,6 +144,11 @@ def _read(reader: Any, info: DatasetInfo, root: Any, split: str, **kw: Any) -> E
 
 def download(name: str, root: Any = None, progress: bool = True) -> list[Path]:
     """Fetch every file of ``name`` into the data root (checksummed; resumes); returns the paths."""
+    if not _info(name).files:
+        raise ConfigError(
+            f"{name} is not downloaded by spikegrad: put its files in "
+            f"{dataset_dir(_info(name), root)} (see docs/audio.md for FSDD)"
+        )
     return download_files(_info(name), root, None, progress)
 
 
@@ -148,6 +163,12 @@ def verify(name: str, root: Any = None) -> dict[str, dict[str, Any]]:
     info = _info(name)
     if not info.folders:
         return {}
+    if name == "fsdd":  # wav files, not downloaded by spikegrad: check each one
+        out = {}
+        for split in ("train", "test"):
+            folder = _where(info, root, split) or dataset_dir(info, root)
+            out[f"{split} (wav)"] = fsdd_verify(folder, split)
+        return out
     out = verify_files(info, root)
     if name != "nmnist":
         return out
@@ -168,6 +189,8 @@ def _find(name: str, folder: Path, split: str) -> list[Path]:
         return [shd_file(folder, split)]
     if name == "fmnist":
         return [idx_file(folder, split, k) for k in ("images-idx3", "labels-idx1")]
+    if name == "fsdd":
+        return fsdd_files(folder, split)[0]
     return find_samples(folder, split)[0]
 
 

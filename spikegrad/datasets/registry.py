@@ -170,4 +170,22 @@ SYNTHETIC = DatasetInfo(
     paper={"note": "embedded Randman task (Zenke & Vogels 2021); not used by the paper"},
 )
 
-DATASETS: dict[str, DatasetInfo] = {d.name: d for d in (SHD, NMNIST, FMNIST, SYNTHETIC)}
+# Free Spoken Digit Dataset (GitHub Jakobovski/free-spoken-digit-dataset, CC BY-SA 4.0): wav
+# recordings encoded by spikegrad.audio (SHD's cochlea chain). Not downloaded by spikegrad.
+FSDD = DatasetInfo(
+    name="fsdd",
+    folders=("fsdd", "FSDD", "free-spoken-digit-dataset"),
+    n_inputs=700,
+    n_classes=10,
+    T=250,
+    dt=4e-3,
+    class_names=_ENGLISH,
+    encoding={"dt": 4e-3, "T": 250, "channels": 700, "pool": 1, "seed": 0, "rate": 16000},
+    paper={
+        "split": "official: index 0-4 test, 5-49 train ({digit}_{speaker}_{index}.wav)",
+        "encoding": "spikegrad.audio.encode (SHD's cochlea chain), channels pooled by pool, "
+        "binned like SHD",
+    },
+)
+
+DATASETS: dict[str, DatasetInfo] = {d.name: d for d in (SHD, NMNIST, FMNIST, SYNTHETIC, FSDD)}

@@ -6,6 +6,7 @@ import numpy as np
 
 from ..datasets import load
 from ..datasets.base import EventDataset
+from ..datasets.fsdd import speaker_split
 from ..layers import Hidden
 from ..network import Network
 from ..optim import Adam, LRSchedule
@@ -20,7 +21,8 @@ def load_data(
     """(train, validation) for split "train"; (test, None) for "test".
 
     Training data: the data set's training split, a seeded random ``limit`` of it, then a
-    seeded validation slice. Every split is encoded with the same ``config.encoding``.
+    seeded validation slice (with ``val_speaker``: every recording of that FSDD speaker).
+    Every split is encoded with the same ``config.encoding``.
     """
     root = config.data_dir or None
     if split == "test":
@@ -31,6 +33,8 @@ def load_data(
         data = data.subset(np.sort(rng.permutation(len(data))[: config.limit]))
     if config.val_fraction == 0:
         return data, None
+    if config.val_speaker:
+        return speaker_split(data, config.val_speaker)
     train, val = data.split(config.val_fraction, seed=config.seed)
     return train, val
 

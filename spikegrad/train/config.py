@@ -71,7 +71,9 @@ class TrainConfig:
     (constant, cosine down to ``lr_min`` over the run, or step: times ``lr_gamma`` every
     ``lr_step_epochs``), ``warmup_epochs`` of linear warm-up, ``weight_decay`` (decoupled,
     AdamW), ``clip_grad_norm`` (global norm; 0: off), ``patience`` (stop after that many
-    epochs without a better validation accuracy; 0: off).
+    epochs without a better validation accuracy; 0: off). ``val_speaker`` (FSDD): the
+    validation slice is every recording of that speaker instead of a seeded ``val_fraction``
+    (which must still be > 0: it switches validation on).
     """
 
     dataset: str = "synthetic"
@@ -80,6 +82,7 @@ class TrainConfig:
     encoding: dict[str, Any] = field(default_factory=dict)
     limit: int = 0
     val_fraction: float = 0.25
+    val_speaker: str = ""
     hidden: tuple[int, ...] = (128, 128)
     recurrent: bool | tuple[bool, ...] = False
     neuron: str | tuple[str, ...] = "lif"
@@ -210,8 +213,12 @@ class TrainConfig:
         return "\n".join(
             (
                 f"preset   {self.preset}: {preset_note(self.dataset, self.preset)}",
-                f"data     {self.dataset} ({enc}{limit}), "
-                f"validation {self.val_fraction:g} of train",
+                f"data     {self.dataset} ({enc}{limit}), validation "
+                + (
+                    f"speaker {self.val_speaker} held out"
+                    if self.val_speaker
+                    else f"{self.val_fraction:g} of train"
+                ),
                 f"network  hidden {layer_sizes(self.hidden, self.recurrent_layers)}, "
                 f"dt {self.dt * 1e3:g} ms, tau_out "
                 f"{self.tau_out * 1e3:g} ms (alpha_out {self.alpha_out:.6f}), init {self.init}, "

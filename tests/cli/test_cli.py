@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from spikegrad.cli import cli
 
+from spikegrad.datasets.registry import DATASETS
 from spikegrad.train import checkpoint as ck
 from spikegrad.train import folder
 from spikegrad.train import run as runs
@@ -288,12 +289,7 @@ def test_info(runner):
 def test_datasets_commands(runner, monkeypatch, tmp_path):
     res = runner.invoke(cli, ["datasets", "list", "--json"])
     assert res.exit_code == 0
-    assert [d["name"] for d in json.loads(res.stdout)["datasets"]] == [
-        "shd",
-        "nmnist",
-        "fmnist",
-        "synthetic",
-    ]
+    assert [d["name"] for d in json.loads(res.stdout)["datasets"]] == list(DATASETS)
     assert "fmnist" in runner.invoke(cli, ["datasets", "list"]).output
     res = runner.invoke(cli, ["datasets", "info", "fmnist"])
     assert (

@@ -126,7 +126,7 @@ def test_recurrent_shd_preset_parses_and_is_the_documented_recipe(runner, tmp_pa
 
 
 def test_recurrent_preset_is_for_shd_only(runner):
-    with pytest.raises(BadValueError, match="recurrent exists for shd"):
+    with pytest.raises(BadValueError, match="recurrent exists for fsdd, shd"):
         preset("fmnist", "recurrent")
     res = runner.invoke(cli, ["train", "--dataset", "nmnist", "--preset", "recurrent"])
     _usage_error(res, "--preset", "'recurrent'")

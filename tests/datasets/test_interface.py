@@ -14,7 +14,7 @@ from spikegrad.train.config import paper_training
 
 
 def test_names_and_describe():
-    assert datasets.NAMES == ("shd", "nmnist", "fmnist", "synthetic")
+    assert datasets.NAMES == ("shd", "nmnist", "fmnist", "synthetic", "fsdd")
     d = datasets.describe("shd")
     assert (d["n_inputs"], d["n_classes"], d["T"], d["dt"]) == (700, 20, 500, 2e-3)
     assert d["urls"]["shd_train.h5.gz"][0] == "https://zenkelab.org/datasets/shd_train.h5.gz"

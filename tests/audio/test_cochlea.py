@@ -1,0 +1,128 @@
+"""The cochlea front end: C against its NumPy twin, the chain's properties, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from spikegrad import audio
+from spikegrad.audio import _native
+from spikegrad.audio import cochlea as C
+from spikegrad.errors import ConfigError
+
+SR = 8000
+
+
+def tone(freq: float, seconds: float = 0.3, sr: int = SR) -> np.ndarray:
+    t = np.arange(int(seconds * sr)) / sr
+    return np.sin(2 * np.pi * freq * t)
+
+
+@pytest.fixture(scope="module")
+def lib():
+    lib = _native.library()
+    if lib is None:
+        pytest.skip("no C compiler: the NumPy twin is the only path")
+    return lib
+
+
+def test_c_and_numpy_twin_give_the_same_bits(lib):
+    c = C.Cochlea(n_channels=40)
+    x = C.prepare(tone(700, 0.1) + 0.3 * tone(2300, 0.1), c.rms)
+    bm = C.membrane(x, SR, c)
+    hair, bushy = C._params(c, SR / 2)
+    a = _native.hair_bushy(lib, bm, hair, bushy, c.n_fibres, 7)
+    b = C.hair_bushy_numpy(bm, hair, bushy, c.n_fibres, 7)
+    assert a.sum() > 100  # the drive is strong enough to make spikes
+    np.testing.assert_array_equal(a, b)
+
+
+def test_numpy_path_runs_through_encode():
+    x = tone(1000, 0.05)
+    t1, u1 = audio.encode(x, SR, n_channels=30, native=False)
+    t2, u2 = audio.encode(x, SR, n_channels=30)
+    np.testing.assert_array_equal(t1, t2)
+    np.testing.assert_array_equal(u1, u2)
+
+
+def test_output_layout_sorted_and_in_range():
+    x = tone(500, 0.4)
+    t, u = audio.encode(x, SR)
+    assert t.dtype == np.float64 and u.dtype == np.int64 and t.size == u.size > 1000
+    assert u.min() >= 0 and u.max() <= 699
+    assert t.min() >= 0 and t.max() < x.size / SR
+    key = np.rint(t * SR / 2).astype(np.int64) * 700 + u  # half-rate grid, then channel
+    assert np.all(np.diff(key) > 0)
+    np.testing.assert_allclose(t * SR / 2, np.rint(t * SR / 2), atol=1e-9)
+
+
+def test_seed_picks_the_fibre_draws():
+    x = tone(800, 0.2)
+    a = audio.encode(x, SR, seed=1)
+    b = audio.encode(x, SR, seed=1)
+    c = audio.encode(x, SR, seed=2)
+    np.testing.assert_array_equal(a[0], b[0])
+    assert a[0].size != c[0].size or not np.array_equal(a[1], c[1])
+
+
+@pytest.mark.parametrize("freq", [300, 1000, 3000])
+def test_a_tone_drives_the_channels_tuned_to_it(freq):
+    t, u = audio.encode(tone(freq, 0.5), SR)
+    counts = np.bincount(u[t > 0.1], minlength=700)
+    busiest = np.convolve(counts, np.ones(20), "valid").argmax() + 10
+    bf = audio.best_frequency(audio.Cochlea())
+    place = int(np.argmin(np.abs(bf - freq)))
+    assert bf[0] > bf[-1]  # channel 0: the base, highest frequency
+    assert abs(busiest - place) < 40, (busiest, place)
+
+
+def test_silence_gives_only_the_spontaneous_rate():
+    t, _ = audio.encode(np.zeros(4000), SR)
+    rate = t.size / 700 / 0.5
+    assert 10 < rate < 60  # a bushy cell fed by 40 resting fibres: ~30 Hz
+
+
+def test_louder_does_not_matter_level_is_normalised():
+    x = tone(600, 0.2)
+    a = audio.encode(x, SR)
+    b = audio.encode(100 * x, SR)
+    np.testing.assert_array_equal(a[1], b[1])
+
+
+def test_half_rate_fold_equals_keeping_every_other_sample():
+    x = np.random.default_rng(0).normal(size=3001)
+    full = C.membrane(x, SR, C.Cochlea(n_channels=20, decimate=1))
+    half = C.membrane(x, SR, C.Cochlea(n_channels=20, decimate=2))
+    np.testing.assert_allclose(half, full[:, ::2], rtol=0, atol=1e-5 * np.abs(full).max())
+
+
+def test_transfer_peaks_at_the_best_frequency():
+    c = C.Cochlea(n_channels=100)
+    h = np.abs(C.transfer(c, 8192, float(SR)))
+    f = np.fft.rfftfreq(8192, 1 / SR)
+    bf = C.best_frequency(c)
+    for ch in (40, 60, 80):  # best frequencies inside the band
+        assert abs(f[h[ch].argmax()] / bf[ch] - 1) < 0.15
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"samples": np.zeros((2, 10))}, "1-D real array"),
+        ({"samples": np.array([0.0, np.nan])}, "finite"),
+        ({"sample_rate": 0}, "sample_rate"),
+        ({"n_channels": 0}, "n_channels"),
+        ({"decimate": 3}, "decimate must be 1 or 2"),
+        ({"gain": float("inf")}, "gain must be finite"),
+        ({"bogus": 1}, "unknown cochlea constant"),
+    ],
+)
+def test_bad_input_is_one_line(kwargs, match):
+    args = {"samples": tone(500, 0.01), "sample_rate": SR, **kwargs}
+    with pytest.raises(ConfigError, match=match):
+        audio.encode(**args)
+
+
+def test_empty_recording_gives_no_spikes():
+    t, u = audio.encode(np.zeros(0), SR)
+    assert t.size == u.size == 0
