@@ -3,6 +3,8 @@ chain's properties, bad input."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -92,6 +94,25 @@ def test_the_checks_refuse_bad_arguments(change, error, match, impl, request):
     fn = {"check": check_cochlea_hair_bushy, "twin": hair_bushy_numpy, "native": glue.hair_bushy}
     with pytest.raises(error, match=match):
         fn[impl](*args.values())  # the registry passes them by position
+
+
+def test_native_argument_without_a_library(monkeypatch):
+    """native=True: one error naming the reason; False: the twin, silently; None: the switch
+    (auto: warn once, then the twin)."""
+    from spikegrad.native import build
+
+    monkeypatch.setattr(native, "_build", lambda: build.Built(None, "no C compiler found"))
+    native._warn_once.cache_clear()
+    x = tone(1000, 0.02)
+    with pytest.raises(BackendUnavailableError, match="no C compiler found"):
+        audio.encode(x, SR, n_channels=10, native=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ref = audio.encode(x, SR, n_channels=10, native=False)
+    with native.mode("auto"), pytest.warns(RuntimeWarning, match="NumPy ops"):
+        got = audio.encode(x, SR, n_channels=10)
+    np.testing.assert_array_equal(got[0], ref[0])
+    native._warn_once.cache_clear()
 
 
 def test_numpy_path_runs_through_encode():
