@@ -25,7 +25,8 @@ def encode(
 
     ``samples`` (N,) any real dtype (integers are used as they are: the level is normalised);
     ``constants`` override fields of :class:`Cochlea`; ``seed`` picks the nerve fibres' draws;
-    ``native``: True (C required), False (NumPy twin), None (C when it builds).
+    ``native``: True (C required), False (NumPy twin), None (the native switch,
+    :func:`spikegrad.native.set_mode`: by default C when it builds).
     """
     x = np.asarray(samples)
     if x.ndim != 1 or x.dtype.kind not in "iuf":

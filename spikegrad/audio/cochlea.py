@@ -28,12 +28,14 @@ them, and fitted to lauscher's output where its behaviour differs (docs/audio.md
    each fibre spike adds ``weight`` to the synaptic current.
 
 Channel 0 is the base (highest frequency), channel n-1 the apex, as lauscher orders them.
-Steps 3-4 run in C (``cochlea.c``, built on first use by :mod:`._native`) or, without a
-compiler, in the NumPy twin :func:`hair_bushy_numpy`, which gives the same bits.
+Steps 3-4 are the op ``cochlea_hair_bushy`` (:mod:`spikegrad.ops.cochlea`): the native C
+kernel of the one native library while :func:`spikegrad.native.enabled`, else the NumPy twin
+:func:`~spikegrad.ops.cochlea.hair_bushy_numpy`, which gives the same bits.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 from dataclasses import asdict, dataclass
@@ -41,8 +43,10 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import scipy.fft
 
+from .. import native as native_ops
+from ..backend import call
 from ..errors import ConfigError
-from . import _native
+from ..ops import cochlea as _op  # noqa: F401  (registers the op cochlea_hair_bushy)
 
 MIN_FFT = 4096  # FFT lengths are powers of two from this (a few cached transfer functions)
 TAIL = 0.05  # seconds of zeros after the signal (the membrane's ringing; no wrap-around)
@@ -188,88 +192,20 @@ def _params(c: Cochlea, sample_rate: float) -> tuple[np.ndarray, np.ndarray]:
     return hair, bushy
 
 
-_GOLD = np.uint64(0x9E3779B97F4A7C15)
-
-
-def _mix(z: np.ndarray) -> np.ndarray:
-    """splitmix64's finaliser (the C side's ``sg_mix``), elementwise on uint64."""
-    z = z + _GOLD
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
-
-
-def hair_bushy_numpy(
-    bm: np.ndarray, hair: np.ndarray, bushy: np.ndarray, n_fib: int, seed: int
-) -> np.ndarray:
-    """The NumPy twin of ``sg_cochlea_hair_bushy``: (C, N) float32 -> (C, N) uint8 spikes."""
-    A, B, g, y, lr, r, x, M, h, dt, rest = (float(v) for v in hair)
-    ds, dm, w, thr, refrac = (float(v) for v in bushy)
-    n_ch, n_t = bm.shape
-    k0 = g * A / (A + B)
-    c0 = M * y * k0 / (y * (lr + r) + k0 * lr)
-    q = np.full(n_ch, rest * (c0 * (lr + r) / k0))
-    c = np.full(n_ch, rest * c0)
-    wr = np.full(n_ch, rest * (c0 * r / x))
-    cur, v = np.zeros(n_ch), np.zeros(n_ch)
-    hold = np.zeros(n_ch, np.int64)
-    with np.errstate(over="ignore"):
-        key = _mix(np.uint64(seed) ^ _mix(np.arange(n_ch, dtype=np.uint64)))
-    out = np.zeros((n_ch, n_t), np.uint8)
-    ratio = _native.binomial_ratios(n_fib)
-    for t in range(n_t):
-        st = bm[:, t].astype(np.float64) + A
-        k = np.where(st > 0, g * st / (st + B), 0.0)
-        dq = y * (M - q) + x * wr - k * q
-        dc = k * q - lr * c - r * c
-        dw = r * c - x * wr
-        q = np.maximum(q + dt * dq, 0.0)
-        c = np.maximum(c + dt * dc, 0.0)
-        wr = np.maximum(wr + dt * dw, 0.0)
-        pr = np.clip(h * c * dt, 0.0, 1.0)
-        with np.errstate(over="ignore"):
-            u = (_mix(key + np.uint64(t)) >> np.uint64(11)).astype(np.float64) * 2.0**-53
-        qq, pk = 1.0 - pr, np.ones(n_ch)
-        e = n_fib
-        while e:
-            if e & 1:
-                pk = pk * qq
-            qq = qq * qq
-            e >>= 1
-        cdf, n = pk.copy(), np.zeros(n_ch, np.int64)
-        full = pr >= 1.0
-        go = (u >= cdf) & (n < n_fib) & ~full
-        with np.errstate(divide="ignore"):
-            odds = pr / (1.0 - pr)
-        while go.any():
-            pk[go] = pk[go] * ratio[n[go]] * odds[go]
-            n[go] += 1
-            cdf[go] += pk[go]
-            go = (u >= cdf) & (n < n_fib) & ~full
-        n[full] = n_fib
-        cur = cur * ds + w * n.astype(np.float64)
-        busy = hold > 0
-        v = np.where(busy, 0.0, v * dm + (1.0 - dm) * cur)
-        fire = ~busy & (v >= thr)
-        out[fire, t] = 1
-        v[fire] = 0.0
-        hold = np.where(busy, hold - 1, np.where(fire, int(refrac), 0))
-    return out
-
-
 def hair_bushy(
     bm: np.ndarray, c: Cochlea, sample_rate: float, seed: int, native: bool | None = None
 ) -> np.ndarray:
     """Hair cells and bushy cells on membrane velocity ``bm`` (C, N) -> spike mask (C, N) uint8.
 
-    ``native``: True (C, error if it cannot be built), False (NumPy twin), None (C if built).
+    ``native``: True (the C kernel, BackendUnavailableError if it cannot be built), False
+    (the NumPy twin), None (the native switch as it stands: ``SPIKEGRAD_NATIVE`` or
+    :func:`spikegrad.native.set_mode`; by default C when it builds).
     """
     hair, bushy = _params(c, sample_rate)
     bm = np.ascontiguousarray(bm, dtype=np.float32)
-    lib = _native.library(required=bool(native)) if native is not False else None
-    if lib is None:
-        return hair_bushy_numpy(bm, hair, bushy, c.n_fibres, seed)
-    return _native.hair_bushy(lib, bm, hair, bushy, c.n_fibres, seed)
+    switch = contextlib.nullcontext() if native is None else native_ops.mode("1" if native else "0")
+    with switch:
+        return call("cochlea_hair_bushy", bm, hair, bushy, c.n_fibres, seed)
 
 
 def encode_one(

@@ -46,6 +46,7 @@ FLOAT_MACROS = {
 }
 SUFFIX = {np.dtype(np.float32): "_f32", np.dtype(np.float64): "_f64"}
 _CODES: dict[str, Any] = {"p": ctypes.c_void_p, "i64": ctypes.c_int64, "int": ctypes.c_int}
+_CODES["u64"] = ctypes.c_uint64  # code u64: uint64_t (ops/cochlea: a generator seed)
 
 
 @dataclass

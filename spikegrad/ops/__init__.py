@@ -11,13 +11,25 @@ K classes, A active entries. The engine works time-major: (T, B, N) arrays, flat
 """
 
 from .. import neurons
-from . import adam, dense_input, events_input, kind_twin, lif, readout, rlif, spmm, surrogate
+from . import (
+    adam,
+    cochlea,
+    dense_input,
+    events_input,
+    kind_twin,
+    lif,
+    readout,
+    rlif,
+    spmm,
+    surrogate,
+)
 
 for _kind in neurons.KINDS.values():  # kinds without kernels of their own train on the twins
     kind_twin.register_missing_ops(_kind)
 
 __all__ = [
     "adam",
+    "cochlea",
     "dense_input",
     "events_input",
     "kind_twin",

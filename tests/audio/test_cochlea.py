@@ -1,14 +1,18 @@
-"""The cochlea front end: C against its NumPy twin, the chain's properties, bad input."""
+"""The cochlea front end: the op's C kernel against its NumPy twin, the op's checks, the
+chain's properties, bad input."""
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 import pytest
 
-from spikegrad import audio
-from spikegrad.audio import _native
+from spikegrad import audio, native
 from spikegrad.audio import cochlea as C
-from spikegrad.errors import ConfigError
+from spikegrad.backend import lookup
+from spikegrad.errors import BackendUnavailableError, ConfigError, DTypeError, ShapeError
+from spikegrad.ops.cochlea import check_cochlea_hair_bushy, glue, hair_bushy_numpy
 
 SR = 8000
 
@@ -20,21 +24,95 @@ def tone(freq: float, seconds: float = 0.3, sr: int = SR) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def lib():
-    lib = _native.library()
-    if lib is None:
-        pytest.skip("no C compiler: the NumPy twin is the only path")
-    return lib
+    try:
+        return native.library()
+    except BackendUnavailableError as exc:
+        pytest.skip(f"no native library ({exc}): the NumPy twin is the only path")
+
+
+def _case(n_channels: int = 40):
+    c = C.Cochlea(n_channels=n_channels)
+    x = C.prepare(tone(700, 0.1) + 0.3 * tone(2300, 0.1), c.rms)
+    hair, bushy = C._params(c, SR / 2)
+    return C.membrane(x, SR, c), hair, bushy, c.n_fibres
 
 
 def test_c_and_numpy_twin_give_the_same_bits(lib):
-    c = C.Cochlea(n_channels=40)
-    x = C.prepare(tone(700, 0.1) + 0.3 * tone(2300, 0.1), c.rms)
-    bm = C.membrane(x, SR, c)
-    hair, bushy = C._params(c, SR / 2)
-    a = _native.hair_bushy(lib, bm, hair, bushy, c.n_fibres, 7)
-    b = C.hair_bushy_numpy(bm, hair, bushy, c.n_fibres, 7)
+    bm, hair, bushy, n_fib = _case()
+    a = glue.hair_bushy(bm, hair, bushy, n_fib, 7)
+    b = hair_bushy_numpy(bm, hair, bushy, n_fib, 7)
     assert a.sum() > 100  # the drive is strong enough to make spikes
     np.testing.assert_array_equal(a, b)
+    big = glue.hair_bushy(bm, hair, bushy, n_fib, 2**64 + 7)  # the seed is taken mod 2**64
+    np.testing.assert_array_equal(big, a)
+    np.testing.assert_array_equal(
+        hair_bushy_numpy(bm[:5], hair, bushy, n_fib, -1),
+        glue.hair_bushy(bm[:5], hair, bushy, n_fib, -1),
+    )
+
+
+def test_the_native_switch_picks_the_kernel(lib):
+    with native.mode("1"):
+        assert lookup("cochlea_hair_bushy", "numpy") is glue.hair_bushy
+    with native.mode("0"):
+        assert lookup("cochlea_hair_bushy", "numpy") is hair_bushy_numpy
+
+
+def test_strided_membrane_goes_to_the_twin(lib):
+    bm, hair, bushy, n_fib = _case(8)
+    wide = np.repeat(bm, 2, axis=1)[:, ::2]  # equal values, not C-contiguous
+    assert not wide.flags.c_contiguous
+    np.testing.assert_array_equal(
+        glue.hair_bushy(wide, hair, bushy, n_fib, 3), hair_bushy_numpy(bm, hair, bushy, n_fib, 3)
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "error", "match"),
+    [
+        ({"bm": np.zeros(10, np.float32)}, ShapeError, "bm must be 2-D"),
+        ({"bm": np.zeros((2, 10))}, DTypeError, "bm must be float32"),
+        ({"hair": np.zeros(10)}, ShapeError, "hair must have shape"),
+        ({"bushy": np.zeros((5, 1))}, ShapeError, "bushy must have shape"),
+        ({"n_fib": 0}, ConfigError, "n_fib must be an int >= 1"),
+        ({"n_fib": 2.0}, ConfigError, "n_fib must be an int >= 1"),
+        ({"seed": 1.5}, ConfigError, "seed must be an int"),
+    ],
+)
+@pytest.mark.parametrize("impl", ["check", "twin", "native"])
+def test_the_checks_refuse_bad_arguments(change, error, match, impl, request):
+    args = {
+        "bm": np.zeros((2, 10), np.float32),
+        "hair": np.zeros(11),
+        "bushy": np.zeros(5),
+        "n_fib": 40,
+        "seed": 0,
+        **change,
+    }
+    if impl == "native":
+        request.getfixturevalue("lib")
+    fn = {"check": check_cochlea_hair_bushy, "twin": hair_bushy_numpy, "native": glue.hair_bushy}
+    with pytest.raises(error, match=match):
+        fn[impl](*args.values())  # the registry passes them by position
+
+
+def test_native_argument_without_a_library(monkeypatch):
+    """native=True: one error naming the reason; False: the twin, silently; None: the switch
+    (auto: warn once, then the twin)."""
+    from spikegrad.native import build
+
+    monkeypatch.setattr(native, "_build", lambda: build.Built(None, "no C compiler found"))
+    native._warn_once.cache_clear()
+    x = tone(1000, 0.02)
+    with pytest.raises(BackendUnavailableError, match="no C compiler found"):
+        audio.encode(x, SR, n_channels=10, native=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ref = audio.encode(x, SR, n_channels=10, native=False)
+    with native.mode("auto"), pytest.warns(RuntimeWarning, match="NumPy ops"):
+        got = audio.encode(x, SR, n_channels=10)
+    np.testing.assert_array_equal(got[0], ref[0])
+    native._warn_once.cache_clear()
 
 
 def test_numpy_path_runs_through_encode():

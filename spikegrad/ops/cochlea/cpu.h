@@ -1,14 +1,17 @@
-/* Hair cells and bushy cells of spikegrad's cochlea front end (spikegrad/audio/cochlea.py).
+/* Native CPU kernel of the cochlea front end's hair cells and bushy cells
+   (spikegrad/audio/cochlea.py). Untyped: included once by the native build
+   (spikegrad/native/build.py, -ffp-contract=off) after core.h; the exported function is
+   declared for ctypes in glue.py beside this file.
 
    One call runs, for every channel of a basilar-membrane velocity array, the Meddis (1986)
    transmitter-pool inner hair cell (forward Euler, pools clipped at 0), draws the spike
    count of n_fib independent auditory nerve fibres per sample (binomial, inverse CDF from one
    counter-based uniform), and feeds it into one current-based LIF bushy cell with a
    refractory period. Output: a dense channel x sample spike mask. Only + - * / and
-   comparisons: the NumPy twin (cochlea.py, hair_bushy_numpy) gives the same bits. */
-#include <stdint.h>
+   comparisons: the NumPy twin (twin.py, hair_bushy_numpy) gives the same bits. */
 
-static inline uint64_t sg_mix(uint64_t z) {
+/* splitmix64's finaliser (twin.py: _mix) */
+static inline uint64_t sg_cochlea_mix(uint64_t z) {
     z += 0x9E3779B97F4A7C15ull;
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
@@ -32,7 +35,7 @@ void sg_cochlea_hair_bushy(const float *bm, int64_t n_ch, int64_t n_t, const dou
         uint8_t *o = out + ch * n_t;
         double q = at_rest * q0, c = at_rest * c0, wr = at_rest * w0, I = 0.0, V = 0.0;
         int64_t hold = 0;
-        const uint64_t key = sg_mix(seed ^ sg_mix((uint64_t)ch));
+        const uint64_t key = sg_cochlea_mix(seed ^ sg_cochlea_mix((uint64_t)ch));
         for (int64_t t = 0; t < n_t; t++) {
             const double st = (double)s[t] + A;
             const double k = st > 0.0 ? g * st / (st + B) : 0.0;
@@ -48,7 +51,7 @@ void sg_cochlea_hair_bushy(const float *bm, int64_t n_ch, int64_t n_t, const dou
             double pr = h * c * dt;
             pr = pr < 0.0 ? 0.0 : (pr > 1.0 ? 1.0 : pr);
             /* binomial(n_fib, pr) by inverse CDF; (1 - pr)^n_fib by repeated products */
-            const double u = (double)(sg_mix(key + (uint64_t)t) >> 11) * 0x1.0p-53;
+            const double u = (double)(sg_cochlea_mix(key + (uint64_t)t) >> 11) * 0x1.0p-53;
             double qq = 1.0 - pr, pk = 1.0;
             for (int64_t e = n_fib; e; e >>= 1) {
                 if (e & 1) pk *= qq;
