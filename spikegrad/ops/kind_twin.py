@@ -19,7 +19,9 @@ smallest normal number of the dtype is set to +0 after each step.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 
@@ -177,12 +179,10 @@ def backward_sparse(
     return x.tmatmul(e1), (None if r is None else s.tmatmul(e1)), dx
 
 
-def register_ops(kind: ModuleType) -> None:
-    """Register the eight ops of ``kind`` (``kind.OPS``) as these drivers, with the signatures
-    of the LIF ops (the arrays, then the kind's FORWARD_ARGS or ADJOINT_ARGS, then the mode's
-    settings). The dense forward and backward are xp-generic (they also run on CuPy); the
-    sparse ones, whose CUDA kernels a kind brings with its kernels, are registered for CuPy
-    as a refusal naming the kind unless a CUDA kernel is registered already."""
+def twin_ops(kind: ModuleType) -> dict[str, Callable[..., Any]]:
+    """The eight ops of ``kind`` (``kind.OPS``) as these drivers, by op name, with the
+    signatures of the LIF ops (the arrays, then the kind's FORWARD_ARGS or ADJOINT_ARGS, then
+    the mode's settings)."""
     nf, na = len(kind.FORWARD_ARGS), len(kind.ADJOINT_ARGS)
     ff, rc = kind.OPS[False], kind.OPS[True]
 
@@ -212,18 +212,26 @@ def register_ops(kind: ModuleType) -> None:
     def rbsparse(g: Array, act: ActiveSet, x: SpikeMatrix, s: SpikeMatrix, w: Array, r, *a):
         return backward_sparse(kind, g, act, x, s, w, r, a[:na], *a[na:])
 
+    fns = (forward, sparse_spikes, bdense, bsparse, rforward, rsparse_spikes, rbdense, rbsparse)
+    return dict(zip((*ff, *rc), fns, strict=True))
+
+
+def register_ops(kind: ModuleType) -> None:
+    """Register the eight ops of ``kind`` as :func:`twin_ops`. The dense forward and backward
+    are xp-generic (they also run on CuPy); the sparse ones, whose CUDA kernels a kind brings
+    with its kernels, are registered for CuPy as a refusal naming the kind unless a CUDA
+    kernel is registered already."""
+    twins = twin_ops(kind)
+
     def refuse(*_: object) -> None:
         raise KernelError(
             f"neuron kind {kind.NAME!r} has no CUDA kernels yet: its sparse mode and inference "
             "run on backend 'numpy' (its dense mode runs on CuPy)"
         )
 
-    for names, fns in (
-        (ff, (forward, sparse_spikes, bdense, bsparse)),
-        (rc, (rforward, rsparse_spikes, rbdense, rbsparse)),
-    ):
-        for name, fn, generic in zip(names, fns, (True, False, True, False), strict=True):
-            register(name, "numpy", xp_generic=generic)(fn)
+    for names in kind.OPS.values():
+        for name, generic in zip(names, (True, False, True, False), strict=True):
+            register(name, "numpy", xp_generic=generic)(twins[name])
             if not generic and not registered(name, "cupy"):  # never hide a CUDA kernel
                 register(name, "cupy")(refuse)
 

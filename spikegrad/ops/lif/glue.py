@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from types import ModuleType
+from typing import Any
 
 import numpy as np
 
@@ -30,6 +32,7 @@ from ...spikes import SpikeMatrix
 from ..common import (
     NEURON_PIECES,
     alpha_vector,
+    check_alpha,
     contiguous,
     in_place,
     last_axis,
@@ -55,13 +58,13 @@ native.c_family(
     },
     typed_functions={"gather_rowdot": ("void", "p i64 p p p i64 p")},
     kind_functions={  # <kind>_forward, ...: the drivers of cpu_kind.h
-        # alpha: a pointer to n_alpha values (1: one alpha; N: one per neuron)
-        "forward": ("void", "p p i64 i64 p i64 F"),
+        # the kind's constants: cons n_args n_c (kind_constants)
+        "forward": ("void", "p p i64 i64 p i64 i64"),
         # returns an sg_forward result, NULL: out of memory
-        "spike_forward": ("p", "p p p p i64 i64 i64 p i64 F F F p"),
-        # g sp idx n_act | x CSR w r s CSR | n_in n prev n_prev nt nb alpha n_alpha | dw dr dx
-        # part; returns 0, or -1: out of memory
-        "spike_backward": ("int", "p p p i64 p p p p p p i64 i64 p i64 i64 i64 p i64 p p p p"),
+        "spike_forward": ("p", "p p p p i64 i64 i64 p i64 i64 F F p"),
+        # g sp idx n_act | x CSR w r s CSR | n_in n prev n_prev nt nb cons n_args n_c | dw dr
+        # dx part; returns 0, or -1: out of memory
+        "spike_backward": ("int", "p p p i64 p p p p p p i64 i64 p i64 i64 i64 p i64 i64 p p p p"),
     },
 )
 kernels.add_module(
@@ -90,39 +93,54 @@ kernels.add_module(
 
 
 # ---------------------------------------------------------------------------- native C
-@native_op("lif_forward", twin.lif_forward, lambda h, *_: in_place(h))
-def lif_forward(h: Array, alpha: float | Array, theta: float) -> Array:
-    """See :func:`spikegrad.ops.lif.lif_forward` (overwrites h with V, returns the spikes)."""
-    check_lif_forward(h, alpha)
-    a = alpha_vector(alpha, h, last_axis(h))
+def kind_constants(names: tuple[str, ...], values: tuple, like: Array, n: int) -> np.ndarray:
+    """A kind's constants as the C drivers read them: (len(values), n_c) contiguous in like's
+    dtype, row q the q-th value (one float, or (n,) one per neuron) broadcast to n_c = n when
+    any value is per neuron, else 1. ShapeError naming a constant of a wrong shape."""
+    for name, v in zip(names, values, strict=False):
+        check_alpha(v, n, name)
+    vecs = [np.asarray(v, dtype=like.dtype).reshape(-1) for v in values]
+    n_c = max((v.size for v in vecs), default=1)
+    return np.ascontiguousarray(np.stack([np.broadcast_to(v, (n_c,)) for v in vecs]))
+
+
+def scan(kind: ModuleType, h: Array, values: tuple) -> Array:
+    """The native neuron scan of ``kind`` (cpu_kind.h: forward): overwrites h with the kind's
+    record, returns the spikes."""
+    check_lif_forward(h, values[0])
+    k = kind_constants(kind.FORWARD_ARGS, values, h, last_axis(h))
     s = np.empty(h.shape, dtype=bool)
-    fn = native.function("lif_forward", h.dtype)
-    fn(ptr(h), ptr(s), *rows(h), ptr(a), a.size, h.dtype.type(theta))
+    fn = native.function(f"{kind.NAME}_forward", h.dtype)
+    fn(ptr(h), ptr(s), *rows(h), ptr(k), *k.shape)
     return s
 
 
 def spike_forward(
+    kind: ModuleType,
     name: str,
     indptr: Array,
     indices: Array,
     w: Array,
     r: Array | None,
-    alpha: float | Array,
-    consts: tuple[float, float, float],
+    values: tuple,
+    beta_s: float,
+    b_th: float,
     tb: tuple[int, int],
 ) -> tuple[Array, ActiveSet]:
-    """The fused native forward of a feed-forward (r None) or recurrent layer; consts =
-    (theta, beta_s, b_th)."""
-    check_spike_forward(indptr, indices, w, r, alpha, tb)
+    """The fused native forward of a feed-forward (r None) or recurrent layer of ``kind``;
+    values: its FORWARD_ARGS."""
+    check_spike_forward(indptr, indices, w, r, values[0], tb)
     T, B = (int(v) for v in tb)
     w = contiguous(w)
     n = w.shape[1]
     r = None if r is None else contiguous(r)
     ip, ind = contiguous(indptr, np.int64), contiguous(indices, np.int32)
-    a, ft, counts = alpha_vector(alpha, w, n), w.dtype.type, np.zeros(2, dtype=np.int64)
-    res = native.function("lif_spike_forward", w.dtype)(
-        ptr(ip), ptr(ind), ptr(w), ptr(r), T, B, n, ptr(a), a.size, *map(ft, consts), ptr(counts)
-    )
+    k = kind_constants(kind.FORWARD_ARGS, values, w, n)
+    ft, counts = w.dtype.type, np.zeros(2, dtype=np.int64)
+    res = native.function(f"{kind.NAME}_spike_forward", w.dtype)(
+        ptr(ip), ptr(ind), ptr(w), ptr(r), T, B, n, ptr(k), *k.shape, ft(beta_s), ft(b_th),
+        ptr(counts),
+    )  # fmt: skip
     if not res:
         raise MemoryError(f"{name}: out of memory for the spike and active lists")
     keys = np.empty(int(counts[0]), dtype=np.int64)
@@ -132,26 +150,6 @@ def spike_forward(
     if take(res, ptr(keys), ptr(idx), idx.itemsize == 8, ptr(sp)):
         raise MemoryError(f"{name}: out of memory laying out its result")
     return keys, ActiveSet(idx, sp)
-
-
-@native_op(
-    "lif_forward_sparse_spikes", twin.lif_forward_sparse_spikes, lambda ip, ind, w, *_: supported(w)
-)
-def lif_forward_sparse_spikes(
-    indptr: Array,
-    indices: Array,
-    w: Array,
-    alpha: float | Array,
-    theta: float,
-    beta_s: float,
-    b_th: float,
-    tb: tuple[int, int],
-) -> tuple[Array, ActiveSet]:
-    """See :func:`spikegrad.ops.lif.lif_forward_sparse_spikes`: one fused kernel computes the
-    input current from the spike events inside the scan and emits the spikes and the active
-    set; no (T, B, N) array is made."""
-    consts = (theta, beta_s, b_th)
-    return spike_forward("lif_forward_sparse_spikes", indptr, indices, w, None, alpha, consts, tb)
 
 
 _workspace = threading.local()
@@ -167,6 +165,7 @@ def _scratch(n: int, dtype: np.dtype) -> np.ndarray:
 
 
 def spike_backward(
+    kind: ModuleType,
     name: str,
     g: Array,
     act: ActiveSet,
@@ -174,13 +173,13 @@ def spike_backward(
     s: SpikeMatrix | None,
     w: Array,
     r: Array | None,
-    alpha: float | Array,
+    values: tuple,
     prev: ActiveSet | None,
     shape: tuple[int, int, int],
 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-    """The fused native backward of a feed-forward (r, s None) or recurrent layer: dw, dr
-    (None when feed-forward) and dx."""
-    check_spike_backward(g, act, x, s, w, r, alpha, prev, shape)
+    """The fused native backward of a feed-forward (r, s None) or recurrent layer of ``kind``
+    (values: its ADJOINT_ARGS): dw, dr (None when feed-forward) and dx."""
+    check_spike_backward(g, act, x, s, w, r, values[0], prev, shape)
     T, B, N = (int(v) for v in shape)
     w = contiguous(w)
     n_in = w.shape[0]
@@ -192,42 +191,73 @@ def spike_backward(
         if s is None
         else (contiguous(s.indptr, np.int64), contiguous(s.indices, np.int32))
     )
-    g, sp, a = contiguous(g), contiguous(act.sp), alpha_vector(alpha, w, N)
+    g, sp, k = contiguous(g), contiguous(act.sp), kind_constants(kind.ADJOINT_ARGS, values, w, N)
     r = None if r is None else contiguous(r)
     dw = np.empty((n_in, N), dtype=w.dtype)
     dr = None if r is None else np.empty((N, N), dtype=w.dtype)
     dx = None if pidx is None else np.empty(pidx.size, dtype=w.dtype)
     chunks = int(native.function("sg_backward_chunks")(B))
     part = _scratch((chunks - 1) * (n_in * N + (0 if r is None else N * N)), w.dtype)
-    status = native.function("lif_spike_backward", w.dtype)(
+    status = native.function(f"{kind.NAME}_spike_backward", w.dtype)(
         ptr(g), ptr(sp), ptr(idx), idx.size, ptr(ip), ptr(ind), ptr(w), ptr(r),
         ptr(sip), ptr(sind), n_in, N, ptr(pidx), 0 if pidx is None else pidx.size, T, B,
-        ptr(a), a.size, ptr(dw), ptr(dr), ptr(dx), ptr(part),
+        ptr(k), *k.shape, ptr(dw), ptr(dr), ptr(dx), ptr(part),
     )  # fmt: skip
     if status != 0:
         raise MemoryError(f"{name}: out of memory for its per-chunk state")
     return dw, dr, dx
 
 
-@native_op(
-    "lif_backward_sparse",
-    twin.lif_backward_sparse,
-    lambda g, act, x, w, *_: supported(w) and g.dtype == w.dtype == act.sp.dtype,
-)
-def lif_backward_sparse(
-    g: Array,
-    act: ActiveSet,
-    x: SpikeMatrix,
-    w: Array,
-    alpha: float | Array,
-    prev: ActiveSet | None,
-    shape: tuple[int, int, int],
-):
-    """See :func:`spikegrad.ops.lif.lif_backward_sparse`: one reverse sweep over time per
-    chunk of samples holds eps only for the present step, so no (T, B, N) array is made;
-    dW sums one partial per chunk (fixed by B, not by the thread count) in chunk order."""
-    dw, _, dx = spike_backward("lif_backward_sparse", g, act, x, None, w, None, alpha, prev, shape)
-    return dw, dx
+def _same_dtype(*arrays: Array) -> bool:
+    return supported(arrays[0]) and all(a.dtype == arrays[0].dtype for a in arrays)
+
+
+def register_native(kind: ModuleType, twins: dict[str, Callable[..., Any]]) -> None:
+    """Register the native kernels of ``kind`` (the drivers of cpu_kind.h instantiated with its
+    pieces, native/build.py: KINDS) under its op names (``kind.OPS``), with the twins' signatures:
+    the feed-forward scan, and the fused sparse forward and backward of both layer forms. A call
+    the kernels cannot take (dtype, layout) goes to ``twins[op]``."""
+    nf, na = len(kind.FORWARD_ARGS), len(kind.ADJOINT_ARGS)
+    ff, rc = kind.OPS[False], kind.OPS[True]
+
+    @native_op(ff.forward, twins[ff.forward], lambda h, *_: in_place(h))
+    def forward(h: Array, *a: Any) -> Array:
+        return scan(kind, h, a)
+
+    @native_op(
+        ff.forward_sparse_spikes, twins[ff.forward_sparse_spikes], lambda p, i, w, *_: supported(w)
+    )
+    def sparse_spikes(indptr: Array, indices: Array, w: Array, *a: Any):
+        return spike_forward(
+            kind, ff.forward_sparse_spikes, indptr, indices, w, None, a[:nf], *a[nf:]
+        )
+
+    @native_op(
+        rc.forward_sparse_spikes,
+        twins[rc.forward_sparse_spikes],
+        lambda p, i, w, r, *_: _same_dtype(w, r),
+    )
+    def rsparse_spikes(indptr: Array, indices: Array, w: Array, r: Array, *a: Any):
+        return spike_forward(kind, rc.forward_sparse_spikes, indptr, indices, w, r, a[:nf], *a[nf:])
+
+    @native_op(
+        ff.backward_sparse,
+        twins[ff.backward_sparse],
+        lambda g, act, x, w, *_: _same_dtype(w, g, act.sp),
+    )
+    def bsparse(g: Array, act: ActiveSet, x: SpikeMatrix, w: Array, *a: Any):
+        dw, _, dx = spike_backward(
+            kind, ff.backward_sparse, g, act, x, None, w, None, a[:na], *a[na:]
+        )
+        return dw, dx
+
+    @native_op(
+        rc.backward_sparse,
+        twins[rc.backward_sparse],
+        lambda g, act, x, s, w, r, *_: _same_dtype(w, g, act.sp, r),
+    )
+    def rbsparse(g: Array, act: ActiveSet, x: SpikeMatrix, s: SpikeMatrix, w: Array, r, *a: Any):
+        return spike_backward(kind, rc.backward_sparse, g, act, x, s, w, r, a[:na], *a[na:])
 
 
 @native_op(
