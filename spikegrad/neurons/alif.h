@@ -8,6 +8,7 @@
 #undef SG_KIND_NADJ
 #undef SG_KIND_NC
 #undef SG_KIND_DH
+#undef SG_KIND_LOCAL_DELTA
 #undef SG_KIND_DERIVE
 #undef SG_KIND_THRESHOLD
 #undef SG_KIND_RECORD
@@ -18,6 +19,7 @@
 #define SG_KIND_NADJ 2
 #define SG_KIND_NC 5
 #define SG_KIND_DH 0
+#define SG_KIND_LOCAL_DELTA 0
 #define SG_KIND_DERIVE(k) ((k)[4] = (SG_T)1 - (k)[1])
 #define SG_KIND_THRESHOLD(k, x) ((k)[3] + (k)[2] * (x)[1])
 #define SG_KIND_RECORD(x, thr) ((x)[0] - (thr))

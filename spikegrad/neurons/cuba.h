@@ -6,6 +6,7 @@
 #undef SG_KIND_NADJ
 #undef SG_KIND_NC
 #undef SG_KIND_DH
+#undef SG_KIND_LOCAL_DELTA
 #undef SG_KIND_DERIVE
 #undef SG_KIND_THRESHOLD
 #undef SG_KIND_RECORD
@@ -16,6 +17,7 @@
 #define SG_KIND_NADJ 2
 #define SG_KIND_NC 3
 #define SG_KIND_DH 1
+#define SG_KIND_LOCAL_DELTA 1
 #define SG_KIND_DERIVE(k) ((void)(k))
 #define SG_KIND_THRESHOLD(k, x) ((k)[2])
 #define SG_KIND_RECORD(x, thr) ((x)[0])

@@ -1,5 +1,6 @@
 /* The LIF neuron kind's pieces (ALGORITHM.md §2 and §4) for the drivers of the feed-forward
- * and recurrent layers (spikegrad/ops/lif/cpu_kind.h), which apply them per neuron and step.
+ * and recurrent layers (C: spikegrad/ops/lif/cpu_kind.h; CUDA: lif.cu, lif_backward.cu,
+ * ops/rlif/rlif.cu through spikegrad/kernels/kinds.cuh), which apply them per neuron and step.
  *
  * The piece interface, for every kind (spikegrad/neurons/<kind>.h, no include guard: the
  * native build includes the header once per float type and kind, native/build.py: KINDS):
@@ -9,6 +10,8 @@
  *   SG_KIND_NC     constant slots per neuron, k[]: the kind's FORWARD_ARGS in order (the
  *                  backward passes its ADJOINT_ARGS, a prefix, the rest zero), then derived
  *   SG_KIND_DH     the adjoint variable that is dL/dh[t] at step t+1 (current_grad)
+ *   SG_KIND_LOCAL_DELTA  1 when SG_KIND_DELTA reads no adjoint variable (delta = u sigma':
+ *                  the CUDA sparse backward then scatters delta before its scan)
  *   SG_KIND_DERIVE(k)               fill the derived slots of k from the given ones
  *   SG_KIND_THRESHOLD(k, x)         the value V[t] is compared with: S[t] = V[t] > it; the
  *                                   surrogate and the band see |V[t] - it|
@@ -23,7 +26,9 @@
  *
  * Every piece keeps the NumPy twin's operation order (spikegrad/neurons/<kind>.py: one
  * rounding per operation, no fused multiply-add), so the forward is bitwise the twin's. The
- * backward pieces use the driver's arithmetic SG_ADD / SG_MUL (C: + and *).
+ * backward pieces use the driver's arithmetic SG_ADD / SG_MUL (C: + and *; CUDA: the
+ * non-flushing sg_add_rn / sg_mul_rn). A new kind's header is added to native/build.py: KINDS
+ * and to kernels/kinds.cuh.
  *
  * LIF: x = {V}, y = {dL/dV}, k = {alpha, theta}:
  *   V[t+1] = alpha V + h - theta S (v * alpha, then + h, then - theta where S);
@@ -32,6 +37,7 @@
 #undef SG_KIND_NADJ
 #undef SG_KIND_NC
 #undef SG_KIND_DH
+#undef SG_KIND_LOCAL_DELTA
 #undef SG_KIND_DERIVE
 #undef SG_KIND_THRESHOLD
 #undef SG_KIND_RECORD
@@ -42,6 +48,7 @@
 #define SG_KIND_NADJ 1
 #define SG_KIND_NC 2
 #define SG_KIND_DH 0
+#define SG_KIND_LOCAL_DELTA 1
 #define SG_KIND_DERIVE(k) ((void)(k))
 #define SG_KIND_THRESHOLD(k, x) ((k)[1])
 #define SG_KIND_RECORD(x, thr) ((x)[0])

@@ -10,7 +10,7 @@ K classes, A active entries. The engine works time-major: (T, B, N) arrays, flat
 ``(t * B + b) * N + j`` for an entry (b, t, j). Backward ops return fresh gradients.
 """
 
-from .. import native, neurons
+from .. import kernels, native, neurons
 from . import adam, dense_input, events_input, kind_twin, lif, readout, rlif, spmm, surrogate
 
 # LIF's native kernels fall back to its own twins; the other kinds' to the kind twin drivers
@@ -25,6 +25,9 @@ _LIF_TWINS = {
     )
 }
 for _kind in neurons.KINDS.values():
+    if _kind.NAME in kernels.KIND_TYPES:  # kinds with CUDA pieces (kernels/kinds.cuh)
+        lif.glue.register_cuda(_kind)
+        rlif.glue.register_cuda(_kind)
     kind_twin.register_missing_ops(_kind)  # kinds without twins of their own get the drivers
     if _kind.NAME in native.build.KINDS:  # kinds with C pieces (spikegrad/neurons/<kind>.h)
         lif.glue.register_native(

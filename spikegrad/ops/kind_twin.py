@@ -19,6 +19,7 @@ smallest normal number of the dtype is set to +0 after each step.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
@@ -179,6 +180,36 @@ def backward_sparse(
     return x.tmatmul(e1), (None if r is None else s.tmatmul(e1)), dx
 
 
+# The arguments of a kind's ops around its constants (FORWARD_ARGS for the forward ops,
+# ADJOINT_ARGS for the backward ones): OpNames field -> (arrays feed-forward, arrays
+# recurrent, the mode's settings).
+_OP_ARGS = {
+    "forward": (("h",), ("h", "r"), ()),
+    "forward_sparse_spikes": (
+        ("indptr", "indices", "w"),
+        ("indptr", "indices", "w", "r"),
+        ("beta_s", "b_th", "tb"),
+    ),
+    "backward_dense": (("g", "sp", "x", "w"), ("g", "sp", "x", "s", "w", "r"), ("need_dx",)),
+    "backward_sparse": (
+        ("g", "act", "x", "w"),
+        ("g", "act", "x", "s", "w", "r"),
+        ("prev", "shape"),
+    ),
+}
+
+
+def signed(fn: Callable[..., Any], kind: ModuleType, recurrent: bool, field: str, first=()):
+    """``fn`` (which takes ``*args``) with the signature of op ``kind.OPS[recurrent].<field>``
+    (positional-only; ``first``: parameters before the op's, e.g. the CUDA launcher)."""
+    arrays, rarrays, settings = _OP_ARGS[field]
+    consts = kind.FORWARD_ARGS if field.startswith("forward") else kind.ADJOINT_ARGS
+    names = [*first, *(rarrays if recurrent else arrays), *consts, *settings]
+    kinds = inspect.Parameter.POSITIONAL_ONLY
+    fn.__signature__ = inspect.Signature([inspect.Parameter(n, kinds) for n in names])
+    return fn
+
+
 def twin_ops(kind: ModuleType) -> dict[str, Callable[..., Any]]:
     """The eight ops of ``kind`` (``kind.OPS``) as these drivers, by op name, with the
     signatures of the LIF ops (the arrays, then the kind's FORWARD_ARGS or ADJOINT_ARGS, then
@@ -213,7 +244,12 @@ def twin_ops(kind: ModuleType) -> dict[str, Callable[..., Any]]:
         return backward_sparse(kind, g, act, x, s, w, r, a[:na], *a[na:])
 
     fns = (forward, sparse_spikes, bdense, bsparse, rforward, rsparse_spikes, rbdense, rbsparse)
-    return dict(zip((*ff, *rc), fns, strict=True))
+    fields = ff._fields * 2
+    recurrent = [False] * 4 + [True] * 4
+    return {
+        name: signed(fn, kind, rec, field)
+        for name, fn, rec, field in zip((*ff, *rc), fns, recurrent, fields, strict=True)
+    }
 
 
 def register_ops(kind: ModuleType) -> None:
