@@ -44,9 +44,12 @@ BLOCK = 256  # threads per block; passed to NVRTC as -DSG_BLOCK (__launch_bounds
 MAX_GRID = 1 << 16  # blocks per launch at most; every kernel loops grid-stride
 
 FLOAT_TYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
+# neuron kind -> the C++ type of its pieces (kinds.cuh), the "K" template parameter
+KIND_TYPES = {"lif": "sg_lif", "cuba": "sg_cuba", "alif": "sg_alif"}
 INDEX_TYPES = {np.dtype(np.int32): "int", np.dtype(np.int64): "long long"}
 
-# stem -> kernel -> template parameters ("T": float type, "I": index type); filled by the op
+# stem -> kernel -> template parameters ("K": neuron kind, "T": float type, "I": index type);
+# filled by the op
 # families' glue (add_module), as is the folder of each stem's .cu file.
 KERNELS: dict[str, dict[str, tuple[str, ...]]] = {}
 _FOLDERS: dict[str, Path] = {}
@@ -141,13 +144,14 @@ def module_source(stem: str) -> str:
     header text.
 
     This is what the launcher compiles: CuPy keys its compile cache on the source text alone,
-    so a changed header must change the text (the headers include nothing local themselves).
+    so a changed header must change the text (a header's own includes are inlined too:
+    kinds.cuh includes the kinds' pieces, once each).
     """
 
     def header(m: re.Match) -> str:
         for folder in include_dirs(stem):
             if (folder / m.group(1)).is_file():
-                return (folder / m.group(1)).read_text(encoding="utf-8")
+                return _INCLUDE.sub(header, (folder / m.group(1)).read_text(encoding="utf-8"))
         raise FileNotFoundError(f"{stem}.cu includes {m.group(1)}, found in none of its folders")
 
     return _INCLUDE.sub(header, source(stem))
@@ -163,17 +167,21 @@ def options(arch: str | None = None) -> tuple[str, ...]:
     return (*opts, f"--gpu-architecture={arch}") if arch else opts
 
 
-def template_args(dtype: np.dtype, index_dtype: np.dtype | None = None) -> tuple[str, ...]:
-    """C++ template arguments for a float dtype (and an index dtype). Raises DTypeError."""
+def template_args(
+    dtype: np.dtype, index_dtype: np.dtype | None = None, kind: str | None = None
+) -> tuple[str, ...]:
+    """C++ template arguments for a float dtype (and an index dtype), after the neuron kind's
+    type when ``kind`` (a kind name) is given. Raises DTypeError."""
     dtype = np.dtype(dtype)
     if dtype not in FLOAT_TYPES:
         raise DTypeError(f"CUDA kernels support float32 and float64; got {dtype}")
+    head = () if kind is None else (KIND_TYPES[kind],)
     if index_dtype is None:
-        return (FLOAT_TYPES[dtype],)
+        return (*head, FLOAT_TYPES[dtype])
     index_dtype = np.dtype(index_dtype)
     if index_dtype not in INDEX_TYPES:
         raise DTypeError(f"CUDA kernels support int32 and int64 indices; got {index_dtype}")
-    return FLOAT_TYPES[dtype], INDEX_TYPES[index_dtype]
+    return *head, FLOAT_TYPES[dtype], INDEX_TYPES[index_dtype]
 
 
 def name_expression(kernel: str, targs: tuple[str, ...]) -> str:
@@ -185,6 +193,7 @@ def name_expressions(stem: str) -> list[str]:
     """Every explicitly instantiated kernel of ``<stem>.cu``."""
     out = []
     for kernel, params in KERNELS[stem].items():
-        choices = [FLOAT_TYPES.values() if p == "T" else INDEX_TYPES.values() for p in params]
+        types = {"K": KIND_TYPES.values(), "T": FLOAT_TYPES.values(), "I": INDEX_TYPES.values()}
+        choices = [types[p] for p in params]
         out += [name_expression(kernel, combo) for combo in itertools.product(*choices)]
     return out

@@ -38,7 +38,11 @@ BASE_FLAGS = ("-O3", "-ffp-contract=off", "-std=c99", "-fPIC", "-shared")
 EXTRA_FLAGS = (("-march=native", "-fopenmp"), ("-fopenmp",), ("-march=native",), ())
 HERE = Path(__file__).resolve().parent
 NEURONS = HERE.parent / "neurons"
-KINDS = ("lif",)  # the neuron kinds whose C pieces (neurons/<kind>.h) the drivers take
+KINDS = (
+    "lif",
+    "cuba",
+    "alif",
+)  # the neuron kinds whose C pieces (neurons/<kind>.h) the drivers take
 # Per float type: the macros a typed source sees.
 FLOAT_MACROS = {
     "_f32": {"SG_T": "float", "SG_SQRT": "sqrtf", "SG_V": "sg_vec_f32", "SG_TINY": "FLT_MIN"},

@@ -12,10 +12,11 @@ A kind module (:mod:`.lif`, :mod:`.cuba`, :mod:`.alif`) owns, as small records a
 * its model-file fields (``model_fields``, ``from_model_fields``) and its NIR mapping
   (``NIR_NODES``, ``to_nir``, ``NIR_EXPORT_WARNING``, and ``from_nir`` when it reads a node).
 
-A kind without native kernels (CuBa, ALIF today) has its ops registered as the twin drivers
-of :mod:`spikegrad.ops.kind_twin` when :mod:`spikegrad.ops` loads: it trains on NumPy; on
-CuPy its dense mode runs, its sparse mode and inference are refused with a KernelError naming
-it.
+Every kind has its ops registered when :mod:`spikegrad.ops` loads: the twin drivers of
+:mod:`spikegrad.ops.kind_twin` (LIF: its own twins), and the native C and CUDA drivers
+instantiated with the kind's pieces (``spikegrad/neurons/<kind>.h``; docs/adding-a-neuron-kind.md).
+A kind without pieces trains on NumPy; on CuPy its dense mode runs, its sparse mode and
+inference are refused with a KernelError naming it.
 
 Recurrence is not a kind: any kind is run feed-forward or recurrent by its layer
 (:class:`spikegrad.layers.Hidden`).

@@ -95,13 +95,14 @@ def check_csr(indptr: Array, indices: Array, n_rows: int, n_cols: int) -> None:
         raise err
 
 
-def check_alpha(alpha: float | Array, n: int) -> None:
-    """ShapeError unless alpha is one float or one value per neuron, shape (n,)."""
+def check_alpha(alpha: float | Array, n: int, name: str = "alpha") -> None:
+    """ShapeError unless alpha (a constant called ``name``) is one float or one value per
+    neuron, shape (n,)."""
     if np.ndim(alpha) == 0:
         return
     shape = tuple(alpha.shape) if hasattr(alpha, "shape") else np.shape(alpha)
     if shape != (n,) and shape != (1,):
-        raise ShapeError(f"alpha must be a float or have shape ({n},); got shape {shape}")
+        raise ShapeError(f"{name} must be a float or have shape ({n},); got shape {shape}")
 
 
 def alpha_vector(alpha: float | Array, like: Array, n: int) -> Array:

@@ -19,7 +19,10 @@ smallest normal number of the dtype is set to +0 after each step.
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 
@@ -177,12 +180,40 @@ def backward_sparse(
     return x.tmatmul(e1), (None if r is None else s.tmatmul(e1)), dx
 
 
-def register_ops(kind: ModuleType) -> None:
-    """Register the eight ops of ``kind`` (``kind.OPS``) as these drivers, with the signatures
-    of the LIF ops (the arrays, then the kind's FORWARD_ARGS or ADJOINT_ARGS, then the mode's
-    settings). The dense forward and backward are xp-generic (they also run on CuPy); the
-    sparse ones, whose CUDA kernels a kind brings with its kernels, are registered for CuPy
-    as a refusal naming the kind unless a CUDA kernel is registered already."""
+# The arguments of a kind's ops around its constants (FORWARD_ARGS for the forward ops,
+# ADJOINT_ARGS for the backward ones): OpNames field -> (arrays feed-forward, arrays
+# recurrent, the mode's settings).
+_OP_ARGS = {
+    "forward": (("h",), ("h", "r"), ()),
+    "forward_sparse_spikes": (
+        ("indptr", "indices", "w"),
+        ("indptr", "indices", "w", "r"),
+        ("beta_s", "b_th", "tb"),
+    ),
+    "backward_dense": (("g", "sp", "x", "w"), ("g", "sp", "x", "s", "w", "r"), ("need_dx",)),
+    "backward_sparse": (
+        ("g", "act", "x", "w"),
+        ("g", "act", "x", "s", "w", "r"),
+        ("prev", "shape"),
+    ),
+}
+
+
+def signed(fn: Callable[..., Any], kind: ModuleType, recurrent: bool, field: str, first=()):
+    """``fn`` (which takes ``*args``) with the signature of op ``kind.OPS[recurrent].<field>``
+    (positional-only; ``first``: parameters before the op's, e.g. the CUDA launcher)."""
+    arrays, rarrays, settings = _OP_ARGS[field]
+    consts = kind.FORWARD_ARGS if field.startswith("forward") else kind.ADJOINT_ARGS
+    names = [*first, *(rarrays if recurrent else arrays), *consts, *settings]
+    kinds = inspect.Parameter.POSITIONAL_ONLY
+    fn.__signature__ = inspect.Signature([inspect.Parameter(n, kinds) for n in names])
+    return fn
+
+
+def twin_ops(kind: ModuleType) -> dict[str, Callable[..., Any]]:
+    """The eight ops of ``kind`` (``kind.OPS``) as these drivers, by op name, with the
+    signatures of the LIF ops (the arrays, then the kind's FORWARD_ARGS or ADJOINT_ARGS, then
+    the mode's settings)."""
     nf, na = len(kind.FORWARD_ARGS), len(kind.ADJOINT_ARGS)
     ff, rc = kind.OPS[False], kind.OPS[True]
 
@@ -212,18 +243,31 @@ def register_ops(kind: ModuleType) -> None:
     def rbsparse(g: Array, act: ActiveSet, x: SpikeMatrix, s: SpikeMatrix, w: Array, r, *a):
         return backward_sparse(kind, g, act, x, s, w, r, a[:na], *a[na:])
 
+    fns = (forward, sparse_spikes, bdense, bsparse, rforward, rsparse_spikes, rbdense, rbsparse)
+    fields = ff._fields * 2
+    recurrent = [False] * 4 + [True] * 4
+    return {
+        name: signed(fn, kind, rec, field)
+        for name, fn, rec, field in zip((*ff, *rc), fns, recurrent, fields, strict=True)
+    }
+
+
+def register_ops(kind: ModuleType) -> None:
+    """Register the eight ops of ``kind`` as :func:`twin_ops`. The dense forward and backward
+    are xp-generic (they also run on CuPy); the sparse ones, whose CUDA kernels a kind brings
+    with its kernels, are registered for CuPy as a refusal naming the kind unless a CUDA
+    kernel is registered already."""
+    twins = twin_ops(kind)
+
     def refuse(*_: object) -> None:
         raise KernelError(
             f"neuron kind {kind.NAME!r} has no CUDA kernels yet: its sparse mode and inference "
             "run on backend 'numpy' (its dense mode runs on CuPy)"
         )
 
-    for names, fns in (
-        (ff, (forward, sparse_spikes, bdense, bsparse)),
-        (rc, (rforward, rsparse_spikes, rbdense, rbsparse)),
-    ):
-        for name, fn, generic in zip(names, fns, (True, False, True, False), strict=True):
-            register(name, "numpy", xp_generic=generic)(fn)
+    for names in kind.OPS.values():
+        for name, generic in zip(names, (True, False, True, False), strict=True):
+            register(name, "numpy", xp_generic=generic)(twins[name])
             if not generic and not registered(name, "cupy"):  # never hide a CUDA kernel
                 register(name, "cupy")(refuse)
 

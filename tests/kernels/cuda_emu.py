@@ -85,10 +85,13 @@ def source_dir(stem: str) -> Path:
 
 
 def package_sources() -> list[Path]:
-    """Every .cu file of the kernel table and every shared header (.cuh) they may include."""
+    """Every .cu file of the kernel table, every shared header (.cuh) they may include and the
+    neuron kinds' pieces (.h of the further include folders)."""
     dirs = {d for stem in K.KERNELS for d in K.include_dirs(stem)}
+    pieces = {d for stem in K.KERNELS for d in K.include_dirs(stem)[2:]}
     cu = [K.source_path(stem) for stem in K.KERNELS]
-    return cu + sorted(p for d in dirs for p in d.glob("*.cuh"))
+    cuh = sorted(p for d in dirs for p in d.glob("*.cuh"))
+    return cu + cuh + sorted(p for d in pieces for p in d.glob("*.h"))
 
 
 def runtime_preload(sanitize: str) -> str:
@@ -134,7 +137,7 @@ def build(
     flags = [*CXX, *SANITIZE.get(sanitize or "", []), f"-DSG_BLOCK={K.BLOCK}"]
     pkg = K.include_dirs(stem) if stem in K.KERNELS else [K.kernel_dir()]  # probe.cu: not
     incs = [src, *(d for d in pkg if d != src)]  # the package's headers serve the rest
-    pieces = [p for d in pkg[2:] for p in sorted(Path(d).glob("*.h"))]  # e.g. neurons/lif.h
+    pieces = [p for d in incs for p in sorted(Path(d).glob("*.h"))]  # e.g. neurons/lif.h
     cuh = [p for d in incs for p in sorted(Path(d).glob("*.cuh"))]
     headers = "".join(p.read_text() for p in cuh + pieces)
     parts = [text, " ".join(flags), (src / f"{stem}.cu").read_text(), headers]

@@ -93,5 +93,5 @@ def test_kernel_flags_and_table():
     with pytest.raises(sg.DTypeError):
         K.template_args("float16")
     assert K.template_args("float32", "int64") == ("float", "long long")
-    assert "lif_spikes_emit_kernel<double, int>" in K.name_expressions("lif")
+    assert "lif_spikes_emit_kernel<sg_lif, double, int>" in K.name_expressions("lif")
     assert K.kernel_dir().joinpath("common.cuh").is_file()

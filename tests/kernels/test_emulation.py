@@ -308,7 +308,8 @@ def test_lif_forward_sparse_spikes(emu, shape, b_th, idx_dtype, dtype):
     assert np.array_equal(act.idx, act_ref.idx)
     assert np.array_equal(act.sp, act_ref.sp)
     wide = np.dtype(idx_dtype) == np.int64 or index_dtype(0) == np.int64  # stress: int64
-    targs = f"<{K.FLOAT_TYPES[dtype]}, {K.INDEX_TYPES[np.dtype(np.int64 if wide else np.int32)]}>"
+    it = K.INDEX_TYPES[np.dtype(np.int64 if wide else np.int32)]
+    targs = f"<sg_lif, {K.FLOAT_TYPES[dtype]}, {it}>"
     assert emu.calls[0] == f"lif_spikes_count_kernel{targs}"
     emitted = keys.size + act.idx.size > 0
     assert emu.calls[1:] == ([f"lif_spikes_emit_kernel{targs}"] if emitted else [])

@@ -251,10 +251,11 @@ def test_modes_cover_every_kernel(request, emu_launcher):
         want = set()
         for table in K.KERNELS.values():
             for kernel, params in table.items():
+                kinds = K.KIND_TYPES.values() if "K" in params else [None]
                 for ft in K.FLOAT_TYPES.values():
-                    want.add(
-                        K.name_expression(kernel, tuple(ft if p == "T" else index for p in params))
-                    )
+                    for kt in kinds:
+                        types = {"K": kt, "T": ft, "I": index}
+                        want.add(K.name_expression(kernel, tuple(types[p] for p in params)))
         missing = sorted(want - ran[mode])
         assert not missing, f"mode {mode}: these kernel instances never ran: {missing}"
 

@@ -21,8 +21,10 @@ import numpy as np
 import pytest
 
 from spikegrad import kernels as K
+from spikegrad import neurons
 
 from . import test_emulation as TE
+from . import test_emulation_kinds as TK
 from . import test_emulation_rlif as TRL
 from . import test_emulator as TR
 from .conftest import HERE, emu_mode, load_emu
@@ -62,7 +64,7 @@ def _sub(pattern: str, repl: str, count: int = 0) -> Callable[[str], tuple[str, 
     return lambda text: re.subn(pattern, repl, text, count=count)
 
 
-# name -> (files, mutation); each file must change
+# name -> (files, mutation[, the stem to build]); each file must change
 MUTATIONS = {
     "atomic-plain-add": (["spmm.cu"], _plain_adds),
     "shuffle-mask": (
@@ -85,18 +87,52 @@ MUTATIONS = {
     "oob-read": (["lif_backward.cu"], _sub(r"j < m; \+\+j\) acc \+=", "j <= m; ++j) acc +=", 1)),
     # rlif.cu: spike list compacted with the warps in reverse order (not ascending)
     "rlif-compaction-order": (["rlif.cu"], _sub(r"before \+= q < warp", "before += q > warp")),
-    # rlif.cu: the backward leaves delta in its scratch (it leaks into earlier steps)
-    "rlif-stale-delta": (["rlif.cu"], _sub(r"db\[j\] = T\(0\);", "", 1)),
+    # rlif.cu: the backward leaves u and sigma' in its scratch (they leak into earlier steps)
+    "rlif-stale-delta": (["rlif.cu"], _sub(r"db\[j\] = T\(0\);\s*db\[n_n \+ j\] = T\(0\);", "", 1)),
     # rlif.cu: the recurrent dot product skips every other chunk of 32 terms
     "rlif-half-dot": (["rlif.cu"], _sub(r"k < n_n; k \+= 32\)", "k < n_n; k += 64)")),
-    # rlif.cu: per-neuron alpha read as neuron 0's
-    "rlif-alpha-neuron-0": (["rlif.cu"], _sub(r"alpha\[j % n_alpha\]", "alpha[0]")),
+    # rlif.cu: per-neuron constants read as neuron 0's
+    "rlif-alpha-neuron-0": (
+        ["rlif.cu"],
+        _sub(r"K::load\(k, cons, n_args, n_c, j\)", "K::load(k, cons, n_args, n_c, 0)"),
+    ),
+    # the kinds' pieces (spikegrad/neurons/<kind>.h, built into the stem named last)
+    # CuBa: V[t+1] takes I[t+1] (the current updated first), not I[t]
+    "cuba-update-order": (
+        ["cuba.h"],
+        _sub(
+            r"\(\(x\)\[0\] = (.*?),(\s*\\\n\s*)\(x\)\[1\] = \(x\)\[1\] \* \(k\)\[1\] \+ \(h\)\)",
+            r"((x)[1] = (x)[1] * (k)[1] + (h),\2(x)[0] = \1)",
+        ),
+        "lif",
+    ),
+    # CuBa: eps_I[t] takes eps[t] (updated first), not eps[t+1]
+    "cuba-adjoint-order": (
+        ["cuba.h"],
+        _sub(
+            r"\(\(y\)\[1\] = (.*?),(\s*\\\n\s*)\(y\)\[0\] = (.*?)\)\)\n",
+            r"((y)[0] = \3),\2(y)[1] = \1)\n",
+        ),
+        "lif_backward",
+    ),
+    # ALIF: the threshold without the adaptation (theta alone)
+    "alif-threshold-fixed": (
+        ["alif.h"],
+        _sub(r"\(\(k\)\[3\] \+ \(k\)\[2\] \* \(x\)\[1\]\)", "((k)[3])"),
+        "lif",
+    ),
+    # ALIF: delta without the adaptation's term (1 - rho) eps_a[t+1]
+    "alif-delta-local": (
+        ["alif.h"],
+        _sub(r"SG_ADD\(\(u\), SG_MUL\(\(k\)\[4\], \(y\)\[1\]\)\)", "(u)"),
+        "lif_backward",
+    ),
 }
 
 
 def mutate(name: str, dest: Path) -> list[str]:
     """Copy the kernel sources to dest with mutation ``name`` applied; the stems changed."""
-    files, fn = MUTATIONS[name]
+    files, fn, *stem = MUTATIONS[name]
     dest.mkdir(parents=True, exist_ok=True)
     for p in load_emu().package_sources():
         shutil.copy(p, dest / p.name)
@@ -105,7 +141,7 @@ def mutate(name: str, dest: Path) -> list[str]:
         if n == 0:
             pytest.fail(f"mutation {name}: pattern not found in {f}; update it to the kernel")
         (dest / f).write_text(text)
-    return [f.removesuffix(".cu") for f in files]
+    return stem or [f.removesuffix(".cu") for f in files]
 
 
 @pytest.fixture
@@ -228,3 +264,26 @@ def test_rlif_per_neuron_alpha_is_read(mutant, monkeypatch):
         fwd(mutant, monkeypatch, shape, 0.2, "scalar-shared", np.float64)  # the bug hides
         _fails(lambda: fwd(mutant, monkeypatch, shape, 0.2, "neuron-global", np.float64))
         _fails(lambda: bwd(mutant, monkeypatch, "band", "neuron-global", np.float64))
+
+
+# mutation of a kind's piece -> (kind, the check that must fail)
+KIND_MUTATIONS = {
+    "cuba-update-order": ("cuba", "scan"),
+    "alif-threshold-fixed": ("alif", "scan"),
+    "cuba-adjoint-order": ("cuba", "backward"),
+    "alif-delta-local": ("alif", "backward"),
+}
+
+
+@pytest.mark.parametrize("mutant", sorted(KIND_MUTATIONS), indirect=True)
+def test_kind_piece_mutations_are_seen(mutant, request, monkeypatch):
+    """A kind's update, threshold or adjoint planted wrong: the kernels no longer equal the
+    kind's twin (the scan bit for bit, the feed-forward sparse backward to rounding)."""
+    name, check = KIND_MUTATIONS[request.node.callspec.params["mutant"]]
+    kind = neurons.get(name)
+    with emu_mode(mutant, "plain"):
+        if check == "scan":
+            _fails(lambda: TK.test_kind_scan(mutant, kind, True, np.float64))
+        else:
+            args = (mutant, monkeypatch, ((kind, "ff"), "band"), np.float64)
+            _fails(lambda: TK.test_kind_backward_sparse(*args))

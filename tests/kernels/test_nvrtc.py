@@ -1,10 +1,11 @@
 """Every .cu file compiles with NVRTC (no GPU needed) for sm_80 and sm_90, each dtype.
 
-Two builds per file and architecture: (1) the launcher's text (headers inlined), its
-options and every name expression of the kernel table (float and double, int and long long
-instances), as CuPy builds it; (2) the file as it stands (-I for its header), with no -D
-options (every macro has a default) and no name expressions, which must still emit every
-instance: proof that the file's explicit instantiations cover the table.
+Two builds per file: (1) per architecture, the launcher's text (headers inlined), its options
+and every name expression of the kernel table (each neuron kind, float and double, int and
+long long instances), as CuPy builds it; (2) for one architecture (the instances do not depend
+on it), the file as it stands (-I for its headers), with no -D options (every macro has a
+default) and no name expressions, which must still emit every instance: proof that the file's
+explicit instantiations cover the table.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def test_compiles_with_launcher_options(nvrtc, stem, arch):
         assert lowered.encode() in out.cubin
 
 
-@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("arch", ARCHS[-1:])  # the instances do not depend on the arch
 @pytest.mark.parametrize("stem", sorted(K.KERNELS))
 def test_compiles_standalone_with_explicit_instances(nvrtc, stem, arch):
     named = _compile_named(nvrtc, stem, arch)

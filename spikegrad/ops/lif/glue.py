@@ -9,8 +9,12 @@ lack to the twin. The fused forward and backward serve the recurrent layer too (
 
 from __future__ import annotations
 
+import functools
+import re
 import threading
 from collections.abc import Callable
+from types import ModuleType
+from typing import Any
 
 import numpy as np
 
@@ -29,7 +33,7 @@ from ...kernels.host import (
 from ...spikes import SpikeMatrix
 from ..common import (
     NEURON_PIECES,
-    alpha_vector,
+    check_alpha,
     contiguous,
     in_place,
     last_axis,
@@ -38,6 +42,7 @@ from ..common import (
     rows,
     supported,
 )
+from ..kind_twin import signed
 from ..spmm.glue import cuda_spike_tmatmul
 from ..surrogate import ActiveSet, index_dtype
 from . import twin
@@ -55,22 +60,22 @@ native.c_family(
     },
     typed_functions={"gather_rowdot": ("void", "p i64 p p p i64 p")},
     kind_functions={  # <kind>_forward, ...: the drivers of cpu_kind.h
-        # alpha: a pointer to n_alpha values (1: one alpha; N: one per neuron)
-        "forward": ("void", "p p i64 i64 p i64 F"),
+        # the kind's constants: cons n_args n_c (kind_constants)
+        "forward": ("void", "p p i64 i64 p i64 i64"),
         # returns an sg_forward result, NULL: out of memory
-        "spike_forward": ("p", "p p p p i64 i64 i64 p i64 F F F p"),
-        # g sp idx n_act | x CSR w r s CSR | n_in n prev n_prev nt nb alpha n_alpha | dw dr dx
-        # part; returns 0, or -1: out of memory
-        "spike_backward": ("int", "p p p i64 p p p p p p i64 i64 p i64 i64 i64 p i64 p p p p"),
+        "spike_forward": ("p", "p p p p i64 i64 i64 p i64 i64 F F p"),
+        # g sp idx n_act | x CSR w r s CSR | n_in n prev n_prev nt nb cons n_args n_c | dw dr
+        # dx part; returns 0, or -1: out of memory
+        "spike_backward": ("int", "p p p i64 p p p p p p i64 i64 p i64 i64 i64 p i64 i64 p p p p"),
     },
 )
 kernels.add_module(
     "lif",
     __file__,
     {
-        "lif_forward_kernel": ("T",),
-        "lif_spikes_count_kernel": ("T", "I"),
-        "lif_spikes_emit_kernel": ("T", "I"),
+        "lif_forward_kernel": ("K", "T"),
+        "lif_spikes_count_kernel": ("K", "T", "I"),
+        "lif_spikes_emit_kernel": ("K", "T", "I"),
     },
     include=(NEURON_PIECES,),
 )
@@ -79,8 +84,9 @@ kernels.add_module(
     __file__,
     {
         "delta_scatter_kernel": ("T", "I"),
-        "eps_shift_scan_kernel": ("T",),
-        "dense_eps_kernel": ("T",),
+        "pair_scatter_kernel": ("T", "I"),
+        "eps_shift_scan_kernel": ("K", "T"),
+        "dense_eps_kernel": ("K", "T"),
         "gather_rowdot_kernel": ("T", "I"),
         "gather_rowdot_warp_kernel": ("T", "I"),
     },
@@ -90,39 +96,56 @@ kernels.add_module(
 
 
 # ---------------------------------------------------------------------------- native C
-@native_op("lif_forward", twin.lif_forward, lambda h, *_: in_place(h))
-def lif_forward(h: Array, alpha: float | Array, theta: float) -> Array:
-    """See :func:`spikegrad.ops.lif.lif_forward` (overwrites h with V, returns the spikes)."""
-    check_lif_forward(h, alpha)
-    a = alpha_vector(alpha, h, last_axis(h))
+def kind_constants(names: tuple[str, ...], values: tuple, like: Array, n: int) -> Array:
+    """A kind's constants as the C and CUDA drivers read them: (len(values), n_c) contiguous in
+    like's dtype and array module, row q the q-th value (one float, or (n,) one per neuron)
+    broadcast to n_c = n when any value is per neuron, else 1. ShapeError naming a constant of
+    a wrong shape."""
+    for name, v in zip(names, values, strict=False):
+        check_alpha(v, n, name)
+    xp = get_xp(like)
+    vecs = [xp.asarray(v, dtype=like.dtype).reshape(-1) for v in values]
+    n_c = max((v.size for v in vecs), default=1)
+    return xp.ascontiguousarray(xp.stack([xp.broadcast_to(v, (n_c,)) for v in vecs]))
+
+
+def scan(kind: ModuleType, h: Array, values: tuple) -> Array:
+    """The native neuron scan of ``kind`` (cpu_kind.h: forward): overwrites h with the kind's
+    record, returns the spikes."""
+    check_lif_forward(h, values[0])
+    k = kind_constants(kind.FORWARD_ARGS, values, h, last_axis(h))
     s = np.empty(h.shape, dtype=bool)
-    fn = native.function("lif_forward", h.dtype)
-    fn(ptr(h), ptr(s), *rows(h), ptr(a), a.size, h.dtype.type(theta))
+    fn = native.function(f"{kind.NAME}_forward", h.dtype)
+    fn(ptr(h), ptr(s), *rows(h), ptr(k), *k.shape)
     return s
 
 
 def spike_forward(
+    kind: ModuleType,
     name: str,
     indptr: Array,
     indices: Array,
     w: Array,
     r: Array | None,
-    alpha: float | Array,
-    consts: tuple[float, float, float],
+    values: tuple,
+    beta_s: float,
+    b_th: float,
     tb: tuple[int, int],
 ) -> tuple[Array, ActiveSet]:
-    """The fused native forward of a feed-forward (r None) or recurrent layer; consts =
-    (theta, beta_s, b_th)."""
-    check_spike_forward(indptr, indices, w, r, alpha, tb)
+    """The fused native forward of a feed-forward (r None) or recurrent layer of ``kind``;
+    values: its FORWARD_ARGS."""
+    check_spike_forward(indptr, indices, w, r, values[0], tb)
     T, B = (int(v) for v in tb)
     w = contiguous(w)
     n = w.shape[1]
     r = None if r is None else contiguous(r)
     ip, ind = contiguous(indptr, np.int64), contiguous(indices, np.int32)
-    a, ft, counts = alpha_vector(alpha, w, n), w.dtype.type, np.zeros(2, dtype=np.int64)
-    res = native.function("lif_spike_forward", w.dtype)(
-        ptr(ip), ptr(ind), ptr(w), ptr(r), T, B, n, ptr(a), a.size, *map(ft, consts), ptr(counts)
-    )
+    k = kind_constants(kind.FORWARD_ARGS, values, w, n)
+    ft, counts = w.dtype.type, np.zeros(2, dtype=np.int64)
+    res = native.function(f"{kind.NAME}_spike_forward", w.dtype)(
+        ptr(ip), ptr(ind), ptr(w), ptr(r), T, B, n, ptr(k), *k.shape, ft(beta_s), ft(b_th),
+        ptr(counts),
+    )  # fmt: skip
     if not res:
         raise MemoryError(f"{name}: out of memory for the spike and active lists")
     keys = np.empty(int(counts[0]), dtype=np.int64)
@@ -132,26 +155,6 @@ def spike_forward(
     if take(res, ptr(keys), ptr(idx), idx.itemsize == 8, ptr(sp)):
         raise MemoryError(f"{name}: out of memory laying out its result")
     return keys, ActiveSet(idx, sp)
-
-
-@native_op(
-    "lif_forward_sparse_spikes", twin.lif_forward_sparse_spikes, lambda ip, ind, w, *_: supported(w)
-)
-def lif_forward_sparse_spikes(
-    indptr: Array,
-    indices: Array,
-    w: Array,
-    alpha: float | Array,
-    theta: float,
-    beta_s: float,
-    b_th: float,
-    tb: tuple[int, int],
-) -> tuple[Array, ActiveSet]:
-    """See :func:`spikegrad.ops.lif.lif_forward_sparse_spikes`: one fused kernel computes the
-    input current from the spike events inside the scan and emits the spikes and the active
-    set; no (T, B, N) array is made."""
-    consts = (theta, beta_s, b_th)
-    return spike_forward("lif_forward_sparse_spikes", indptr, indices, w, None, alpha, consts, tb)
 
 
 _workspace = threading.local()
@@ -167,6 +170,7 @@ def _scratch(n: int, dtype: np.dtype) -> np.ndarray:
 
 
 def spike_backward(
+    kind: ModuleType,
     name: str,
     g: Array,
     act: ActiveSet,
@@ -174,13 +178,13 @@ def spike_backward(
     s: SpikeMatrix | None,
     w: Array,
     r: Array | None,
-    alpha: float | Array,
+    values: tuple,
     prev: ActiveSet | None,
     shape: tuple[int, int, int],
 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-    """The fused native backward of a feed-forward (r, s None) or recurrent layer: dw, dr
-    (None when feed-forward) and dx."""
-    check_spike_backward(g, act, x, s, w, r, alpha, prev, shape)
+    """The fused native backward of a feed-forward (r, s None) or recurrent layer of ``kind``
+    (values: its ADJOINT_ARGS): dw, dr (None when feed-forward) and dx."""
+    check_spike_backward(g, act, x, s, w, r, values[0], prev, shape)
     T, B, N = (int(v) for v in shape)
     w = contiguous(w)
     n_in = w.shape[0]
@@ -192,42 +196,82 @@ def spike_backward(
         if s is None
         else (contiguous(s.indptr, np.int64), contiguous(s.indices, np.int32))
     )
-    g, sp, a = contiguous(g), contiguous(act.sp), alpha_vector(alpha, w, N)
+    g, sp, k = contiguous(g), contiguous(act.sp), kind_constants(kind.ADJOINT_ARGS, values, w, N)
     r = None if r is None else contiguous(r)
     dw = np.empty((n_in, N), dtype=w.dtype)
     dr = None if r is None else np.empty((N, N), dtype=w.dtype)
     dx = None if pidx is None else np.empty(pidx.size, dtype=w.dtype)
     chunks = int(native.function("sg_backward_chunks")(B))
     part = _scratch((chunks - 1) * (n_in * N + (0 if r is None else N * N)), w.dtype)
-    status = native.function("lif_spike_backward", w.dtype)(
+    status = native.function(f"{kind.NAME}_spike_backward", w.dtype)(
         ptr(g), ptr(sp), ptr(idx), idx.size, ptr(ip), ptr(ind), ptr(w), ptr(r),
         ptr(sip), ptr(sind), n_in, N, ptr(pidx), 0 if pidx is None else pidx.size, T, B,
-        ptr(a), a.size, ptr(dw), ptr(dr), ptr(dx), ptr(part),
+        ptr(k), *k.shape, ptr(dw), ptr(dr), ptr(dx), ptr(part),
     )  # fmt: skip
     if status != 0:
         raise MemoryError(f"{name}: out of memory for its per-chunk state")
     return dw, dr, dx
 
 
-@native_op(
-    "lif_backward_sparse",
-    twin.lif_backward_sparse,
-    lambda g, act, x, w, *_: supported(w) and g.dtype == w.dtype == act.sp.dtype,
-)
-def lif_backward_sparse(
-    g: Array,
-    act: ActiveSet,
-    x: SpikeMatrix,
-    w: Array,
-    alpha: float | Array,
-    prev: ActiveSet | None,
-    shape: tuple[int, int, int],
-):
-    """See :func:`spikegrad.ops.lif.lif_backward_sparse`: one reverse sweep over time per
-    chunk of samples holds eps only for the present step, so no (T, B, N) array is made;
-    dW sums one partial per chunk (fixed by B, not by the thread count) in chunk order."""
-    dw, _, dx = spike_backward("lif_backward_sparse", g, act, x, None, w, None, alpha, prev, shape)
-    return dw, dx
+def _same_dtype(*arrays: Array) -> bool:
+    return supported(arrays[0]) and all(a.dtype == arrays[0].dtype for a in arrays)
+
+
+def register_native(kind: ModuleType, twins: dict[str, Callable[..., Any]]) -> None:
+    """Register the native kernels of ``kind`` (the drivers of cpu_kind.h instantiated with its
+    pieces, native/build.py: KINDS) under its op names (``kind.OPS``), with the twins' signatures:
+    the feed-forward scan, and the fused sparse forward and backward of both layer forms. A call
+    the kernels cannot take (dtype, layout) goes to ``twins[op]``."""
+    nf, na = len(kind.FORWARD_ARGS), len(kind.ADJOINT_ARGS)
+
+    def sign(recurrent: bool, field: str, first: tuple[str, ...] = ()) -> Callable:
+        return lambda fn: signed(fn, kind, recurrent, field, first)
+
+    ff, rc = kind.OPS[False], kind.OPS[True]
+
+    @native_op(ff.forward, twins[ff.forward], lambda h, *_: in_place(h))
+    @sign(False, "forward")
+    def forward(h: Array, *a: Any) -> Array:
+        return scan(kind, h, a)
+
+    @native_op(
+        ff.forward_sparse_spikes, twins[ff.forward_sparse_spikes], lambda p, i, w, *_: supported(w)
+    )
+    @sign(False, "forward_sparse_spikes")
+    def sparse_spikes(indptr: Array, indices: Array, w: Array, *a: Any):
+        return spike_forward(
+            kind, ff.forward_sparse_spikes, indptr, indices, w, None, a[:nf], *a[nf:]
+        )
+
+    @native_op(
+        rc.forward_sparse_spikes,
+        twins[rc.forward_sparse_spikes],
+        lambda p, i, w, r, *_: _same_dtype(w, r),
+    )
+    @sign(True, "forward_sparse_spikes")
+    def rsparse_spikes(indptr: Array, indices: Array, w: Array, r: Array, *a: Any):
+        return spike_forward(kind, rc.forward_sparse_spikes, indptr, indices, w, r, a[:nf], *a[nf:])
+
+    @native_op(
+        ff.backward_sparse,
+        twins[ff.backward_sparse],
+        lambda g, act, x, w, *_: _same_dtype(w, g, act.sp),
+    )
+    @sign(False, "backward_sparse")
+    def bsparse(g: Array, act: ActiveSet, x: SpikeMatrix, w: Array, *a: Any):
+        dw, _, dx = spike_backward(
+            kind, ff.backward_sparse, g, act, x, None, w, None, a[:na], *a[na:]
+        )
+        return dw, dx
+
+    @native_op(
+        rc.backward_sparse,
+        twins[rc.backward_sparse],
+        lambda g, act, x, s, w, r, *_: _same_dtype(w, g, act.sp, r),
+    )
+    @sign(True, "backward_sparse")
+    def rbsparse(g: Array, act: ActiveSet, x: SpikeMatrix, s: SpikeMatrix, w: Array, r, *a: Any):
+        return spike_backward(kind, rc.backward_sparse, g, act, x, s, w, r, a[:na], *a[na:])
 
 
 @native_op(
@@ -248,35 +292,40 @@ def gather_rowdot(e: Array, rows: Array, w: Array, cols: Array) -> Array:
 
 
 # ------------------------------------------------------------------------- CUDA host
-@cuda_op("lif_forward")
-def cuda_lif_forward(launch: Launcher, h: Array, alpha: float | Array, theta: float) -> Array:
-    """Scan the LIF membrane; **overwrites h with V**, returns spikes.
+def _kargs(k: Array) -> tuple:
+    """The constants' arguments of a kernel: cons, n_args, n_c."""
+    return k, np.int64(k.shape[0]), np.int64(k.shape[1])
 
-    Shapes: h (T, B, N) float; alpha float or (N,) -> s (T, B, N) bool.
+
+def cuda_scan(launch: Launcher, kind: ModuleType, h: Array, values: tuple) -> Array:
+    """Scan the neurons of ``kind`` (values: its FORWARD_ARGS); **overwrites h with the kind's
+    record** (LIF, CuBa: V; ALIF: V - A), returns spikes.
+
+    Shapes: h (T, B, N) float; each constant a float or (N,) -> s (T, B, N) bool.
     """
-    check_lif_forward(h, alpha)
+    check_lif_forward(h, values[0])
     dt = out_array("h", h)
     n_t, n_col = columns(h)
     s = get_xp(h).empty(h.shape, dtype=bool)
-    a = alpha_vector(alpha, h, h.shape[-1])
-    args = (h, s, n_t, n_col, a, np.int64(a.size), dt.type(theta))
-    run(launch, "lif", "lif_forward_kernel", kernels.template_args(dt), int(n_col), args)
+    k = kind_constants(kind.FORWARD_ARGS, values, h, h.shape[-1])
+    targs = kernels.template_args(dt, kind=kind.NAME)
+    run(launch, "lif", "lif_forward_kernel", targs, int(n_col), (h, s, n_t, n_col, *_kargs(k)))
     return s
 
 
-@cuda_op("lif_forward_sparse_spikes")
-def cuda_lif_forward_sparse_spikes(
+def cuda_spike_forward(
     launch: Launcher,
+    kind: ModuleType,
     indptr: Array,
     indices: Array,
     w: Array,
-    alpha: float | Array,
-    theta: float,
+    values: tuple,
     beta_s: float,
     b_th: float,
     tb: tuple[int, int],
 ) -> tuple[Array, ActiveSet]:
-    """The sparse mode's fused forward: ``lif_forward_sparse(x @ w)`` without storing h.
+    """The sparse mode's fused forward of a feed-forward layer of ``kind`` (values: its
+    FORWARD_ARGS): the kind's scan of ``x @ w`` without storing h.
 
     Each thread computes its column's current h[t, b, j] from the events of row (t, b) as it
     scans: a count pass, an exclusive prefix sum, an emit pass into per-column buckets, then
@@ -285,22 +334,21 @@ def cuda_lif_forward_sparse_spikes(
     read together (one host sync, beside the checks' reads of the input pattern).
 
     Shapes: indptr (T * B + 1,), indices (nnz,): the input spikes, CSR over rows t * B + b;
-    w (N_in, N) float; alpha float or (N,); tb = (T, B) -> keys (S,) sorted flat indices
-    ``(t * B + b) * N + j``; ActiveSet idx (A,) sorted, int32 when T * B * N < 2**31 (as the
-    twin's), else int64.
+    w (N_in, N) float; each constant a float or (N,); tb = (T, B) -> keys (S,) sorted flat
+    indices ``(t * B + b) * N + j``; ActiveSet idx (A,) sorted, int32 when T * B * N < 2**31
+    (as the twin's), else int64.
     """
-    check_spike_forward(indptr, indices, w, None, alpha, tb)
+    check_spike_forward(indptr, indices, w, None, values[0], tb)
     w = in_array("w", w)
     dt = w.dtype
     T, B = (int(v) for v in tb)
     N = w.shape[1]
     out_idt = np.dtype(index_dtype(T * B * N))
     idt, (indptr, indices) = index_arrays(indptr, indices, least=out_idt)
-    targs = kernels.template_args(dt, idt)
+    targs = kernels.template_args(dt, idt, kind=kind.NAME)
     f, n_col = dt.type, B * N
-    a = alpha_vector(alpha, w, N)
-    src = (indptr, indices, w, np.int64(T), np.int64(B), np.int64(N), a, np.int64(a.size))
-    src += (f(theta),)
+    k = kind_constants(kind.FORWARD_ARGS, values, w, N)
+    src = (indptr, indices, w, np.int64(T), np.int64(B), np.int64(N), *_kargs(k))
     return count_emit(
         launch,
         ("lif", "lif_spikes_count_kernel", "lif_spikes_emit_kernel"),
@@ -382,59 +430,63 @@ def cuda_gather_rowdot(
     return out
 
 
-@cuda_op("lif_backward_dense")
-def cuda_lif_backward_dense(
+def cuda_backward_dense(
     launch: Launcher,
+    kind: ModuleType,
     g: Array,
     sp: Array,
     x: Array,
     w: Array,
-    alpha: float | Array,
+    values: tuple,
     need_dx: bool,
 ) -> tuple[Array, Array | None]:
-    """Dense BPTT through one layer: fused delta + reverse scan, then two cuBLAS products.
+    """Dense BPTT through one feed-forward layer of ``kind`` (values: its ADJOINT_ARGS): fused
+    delta + reverse scan of the kind's adjoint, then two cuBLAS products.
 
-    Shapes: g, sp (T, B, N); x (T * B, N_in) float; w (N_in, N); alpha float or (N,).
-    Returns dw (N_in, N) and dx (T, B, N_in) or None.
+    Shapes: g, sp (T, B, N); x (T * B, N_in) float; w (N_in, N); each constant a float or
+    (N,). Returns dw (N_in, N) and dx (T, B, N_in) or None.
     """
-    twin.check_lif_backward_dense(g, sp, x, w, alpha)
+    twin.check_lif_backward_dense(g, sp, x, w, values[0])
     g = in_array("g", g)
     dt = g.dtype
     sp = in_array("sp", sp, dt)
     T, B, N = g.shape
     n_t, n_col = columns(g)
     e1 = get_xp(g).empty_like(g)
-    a = alpha_vector(alpha, g, N)
-    args = (g, sp, e1, n_t, n_col, a, np.int64(a.size))
-    run(launch, "lif_backward", "dense_eps_kernel", kernels.template_args(dt), int(n_col), args)
+    k = kind_constants(kind.ADJOINT_ARGS, values, g, N)
+    args = (g, sp, e1, n_t, n_col, *_kargs(k))
+    targs = kernels.template_args(dt, kind=kind.NAME)
+    run(launch, "lif_backward", "dense_eps_kernel", targs, int(n_col), args)
     e1 = e1.reshape(T * B, N)
     dw = x.T @ e1
     dx = (e1 @ w.T).reshape(T, B, w.shape[0]) if need_dx else None
     return dw, dx
 
 
-@cuda_op("lif_backward_sparse")
-def cuda_lif_backward_sparse(
+def cuda_backward_sparse(
     launch: Launcher,
+    kind: ModuleType,
     g: Array,
     act: ActiveSet,
     x: SpikeMatrix,
     w: Array,
-    alpha: float | Array,
+    values: tuple,
     prev: ActiveSet | None,
     shape: tuple[int, int, int],
 ) -> tuple[Array, Array | None]:
-    """Sparse spiking backward through one layer (ALGORITHM.md §5).
+    """Sparse spiking backward through one feed-forward layer of ``kind`` (ALGORITHM.md §5, §8;
+    values: its ADJOINT_ARGS).
 
-    delta is scattered from the active set into a zeroed (T, B, N) buffer that one reverse
-    scan turns into e1[t] = eps[t+1]; dW = x^T e1 runs over the input's spike events and
-    dL/dx is evaluated only at ``prev``'s active entries.
+    delta is scattered from the active set into a zeroed (T, B, N) buffer (a kind whose delta
+    reads its adjoint, ALIF: g and sigma' into two) that one reverse scan of the kind's adjoint
+    turns into e1[t] = dL/dh[t]; dW = x^T e1 runs over the input's spike events and dL/dx is
+    evaluated only at ``prev``'s active entries.
 
-    Shapes: g (A,) = dL/dS on ``act``; x: input spikes (T * B, N_in); w (N_in, N); alpha float
-    or (N,); shape = (T, B, N). Returns dw (N_in, N) and dx (A_prev,) aligned with prev.idx,
-    or None.
+    Shapes: g (A,) = dL/dS on ``act``; x: input spikes (T * B, N_in); w (N_in, N); each
+    constant a float or (N,); shape = (T, B, N). Returns dw (N_in, N) and dx (A_prev,) aligned
+    with prev.idx, or None.
     """
-    check_spike_backward(g, act, x, None, w, None, alpha, prev, shape)
+    check_spike_backward(g, act, x, None, w, None, values[0], prev, shape)
     T, B, N = shape
     g = in_array("g", g)
     dt = g.dtype
@@ -443,25 +495,67 @@ def cuda_lif_backward_sparse(
     n_in = w.shape[0]
     xp = get_xp(g)
     d = xp.zeros((T, B, N), dtype=dt)
+    dsp = None if kind_local_delta(kind) else xp.zeros((T, B, N), dtype=dt)
     idt, (idx,) = index_arrays(act.idx, least=index_dtype(0))
-    args = (g, sp, idx, np.int64(idx.size), d)
-    run(
-        launch,
-        "lif_backward",
-        "delta_scatter_kernel",
-        kernels.template_args(dt, idt),
-        idx.size,
-        args,
-    )
+    targs = kernels.template_args(dt, idt)
+    if dsp is None:
+        args = (g, sp, idx, np.int64(idx.size), d)
+        run(launch, "lif_backward", "delta_scatter_kernel", targs, idx.size, args)
+    else:
+        args = (g, sp, idx, np.int64(idx.size), d, dsp)
+        run(launch, "lif_backward", "pair_scatter_kernel", targs, idx.size, args)
     n_t, n_col = columns(d)
-    a = alpha_vector(alpha, d, N)
-    args = (d, n_t, n_col, a, np.int64(a.size))
-    run(
-        launch, "lif_backward", "eps_shift_scan_kernel", kernels.template_args(dt), int(n_col), args
-    )
+    k = kind_constants(kind.ADJOINT_ARGS, values, d, N)
+    args = (d, d if dsp is None else dsp, np.int32(dsp is not None), n_t, n_col, *_kargs(k))
+    targs = kernels.template_args(dt, kind=kind.NAME)
+    run(launch, "lif_backward", "eps_shift_scan_kernel", targs, int(n_col), args)
     e1 = d.reshape(T * B, N)
     dw = cuda_spike_tmatmul(launch, x.indptr, x.indices, e1, n_in)
     dx = None
     if prev is not None:
         dx = cuda_gather_rowdot(launch, e1, prev.idx // n_in, w, prev.idx % n_in)
     return dw, dx
+
+
+@functools.cache
+def _local_delta(name: str) -> bool:
+    text = (NEURON_PIECES / f"{name}.h").read_text(encoding="utf-8")
+    return re.search(r"^#define SG_KIND_LOCAL_DELTA 1\b", text, re.MULTILINE) is not None
+
+
+def kind_local_delta(kind: ModuleType) -> bool:
+    """Whether the kind's delta reads no adjoint variable (SG_KIND_LOCAL_DELTA of its header
+    spikegrad/neurons/<kind>.h): then the sparse backward scatters delta itself."""
+    return _local_delta(kind.NAME)
+
+
+def register_cuda(kind: ModuleType) -> None:
+    """Register the CUDA ops of a feed-forward layer of ``kind`` under its op names (the
+    twins' signatures after the launcher): the scan, the fused sparse forward, the dense and
+    the sparse backward. (The recurrent ones: :func:`spikegrad.ops.rlif.glue.register_cuda`.)"""
+    nf, na = len(kind.FORWARD_ARGS), len(kind.ADJOINT_ARGS)
+
+    def sign(recurrent: bool, field: str, first: tuple[str, ...] = ()) -> Callable:
+        return lambda fn: signed(fn, kind, recurrent, field, first)
+
+    ff = kind.OPS[False]
+
+    @cuda_op(ff.forward)
+    @sign(False, "forward", first=("launch",))
+    def forward(launch: Launcher, h: Array, *a: Any) -> Array:
+        return cuda_scan(launch, kind, h, a)
+
+    @cuda_op(ff.forward_sparse_spikes)
+    @sign(False, "forward_sparse_spikes", first=("launch",))
+    def sparse_spikes(launch: Launcher, indptr: Array, indices: Array, w: Array, *a: Any):
+        return cuda_spike_forward(launch, kind, indptr, indices, w, a[:nf], *a[nf:])
+
+    @cuda_op(ff.backward_dense)
+    @sign(False, "backward_dense", first=("launch",))
+    def bdense(launch: Launcher, g: Array, sp: Array, x: Array, w: Array, *a: Any):
+        return cuda_backward_dense(launch, kind, g, sp, x, w, a[:na], *a[na:])
+
+    @cuda_op(ff.backward_sparse)
+    @sign(False, "backward_sparse", first=("launch",))
+    def bsparse(launch: Launcher, g: Array, act: ActiveSet, x: SpikeMatrix, w: Array, *a: Any):
+        return cuda_backward_sparse(launch, kind, g, act, x, w, a[:na], *a[na:])

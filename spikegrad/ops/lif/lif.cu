@@ -1,19 +1,24 @@
-// lif.cu: the LIF forward scan, dense and fused-sparse (CUDA twin of spikegrad/ops/lif/twin.py).
+// lif.cu: the forward scan of a feed-forward layer of any neuron kind, dense and fused-sparse
+// (CUDA twin of spikegrad/ops/lif/twin.py for LIF, of spikegrad/ops/kind_twin.py for every
+// kind). The kernels are templated on the kind K (kinds.cuh: its pieces, ALGORITHM.md §2, §8).
 //
-// Equation (ALGORITHM.md §2, §3), per column c = (b, j), h the input current (T, B, N):
-//   V[0] = 0,  S[t] = V[t] > theta,  V[t+1] = alpha_j V[t] + h[t] - theta S[t]
-//   active(t)  <=>  |V[t] - theta| < b_th,   sigma'(V) = 1 / (beta_s |V - theta| + 1)^2
+// Equation (ALGORITHM.md §2, §3, §8), per column c = (b, j), h the input current (T, B, N),
+// x the neuron's state (x[0] = V; CuBa: I, ALIF: a), thr = K::threshold (LIF: theta):
+//   x[0] = 0,  S[t] = V[t] > thr[t],  x[t+1] = K::update(x[t], h[t], S[t])
+//   active(t)  <=>  |V[t] - thr[t]| < b_th,   sigma'(V) = 1 / (beta_s |V - thr| + 1)^2
 //
 // Thread mapping: one thread per column c = b * N + j in [0, B*N), looping over t inside the
-// kernel, so V lives in a register; consecutive threads are consecutive j of one b.
-// alpha (n_alpha,): one value per neuron (n_alpha = N, ALGORITHM.md §2's heterogeneous time
-// constants) or one for all (n_alpha = 1); column c reads alpha[c % n_alpha] once.
+// kernel, so the state lives in registers; consecutive threads are consecutive j of one b.
+// cons (n_args, n_c): the kind's constants (FORWARD_ARGS), one value per neuron (n_c = N,
+// ALGORITHM.md §2's heterogeneous time constants) or one for all (n_c = 1); column c reads
+// entry c % n_c of each row once (K::load).
 //
 // Kernels
-//   lif_forward_kernel<T>         dense mode: overwrites h with V, writes spikes s (uint8/bool)
-//   lif_spikes_count_kernel<T, I> the sparse forward, pass 1: spikes and active entries per
+//   lif_forward_kernel<K, T>      dense mode: overwrites h with the kind's record (LIF, CuBa:
+//                                 V; ALIF: V - A), writes spikes s (uint8/bool)
+//   lif_spikes_count_kernel<K, T, I> the sparse forward, pass 1: spikes and active entries per
 //                                 column
-//   lif_spikes_emit_kernel<T, I>  pass 2 (after an exclusive prefix sum of the counts on the
+//   lif_spikes_emit_kernel<K, T, I>  pass 2 (after an exclusive prefix sum of the counts on the
 //                                 host side): writes the spike keys t * n_col + c and the active
 //                                 set (flat index, sigma') into per-column buckets. No V and no
 //                                 h is ever stored: the input spikes come as CSR (ptr, ind) over
@@ -40,26 +45,30 @@
 // Check: pytest tests/kernels -k lif   (NVRTC compile, CPU emulation vs the NumPy twin;
 //        GPU parity with -m gpu)
 #include "common.cuh"
-#include "lif.h"
+#include "kinds.cuh"  // the neuron kinds' pieces
 
-// One step of the scan: returns V[t+1]; sets *spike = S[t]. The update is the neuron kind's
-// piece (spikegrad/neurons/lif.h: alpha V + h - theta S, in the NumPy twin's order).
-template <typename T>
-__device__ __forceinline__ T lif_step(T v, T h, T alpha, T theta, bool* spike) {
-    *spike = v > theta;
-    return SG_KIND_UPDATE(v, h, alpha, theta, *spike);
+// One step of the scan of a neuron with constants k and state x: x <- x[t+1]; returns S[t],
+// *d = |V[t] - threshold|, *rec = the kind's record of step t.
+template <typename K, typename T>
+__device__ __forceinline__ bool kind_step(const T* k, T* x, T h, T* d, T* rec) {
+    const T thr = K::threshold(k, x);
+    const bool spike = x[0] > thr;
+    *d = sg_abs(x[0] - thr);
+    *rec = K::record(x, thr);
+    K::update(k, x, h, spike, thr);
+    return spike;
 }
 
 // Pass 1 on one column: h_at(t) returns h[t] of the column. Counts spikes and active entries.
-template <typename T, typename H>
-__device__ __forceinline__ void count_column(H h_at, sg_i64 n_t, T alpha, T theta, T b_th,
+template <typename K, typename T, typename H>
+__device__ __forceinline__ void count_column(H h_at, sg_i64 n_t, const T* k, T b_th,
                                              int* n_spk, int* n_act) {
-    T v = T(0);
+    T x[K::NS] = {};
     int ns = 0, na = 0;
     for (sg_i64 t = 0; t < n_t; ++t) {
-        bool spike;
-        if (sg_abs(v - theta) < b_th) ++na;
-        v = lif_step(v, h_at(t), alpha, theta, &spike);
+        T d, rec;
+        const bool spike = kind_step<K>(k, x, h_at(t), &d, &rec);
+        if (d < b_th) ++na;
         ns += spike;
     }
     *n_spk = ns;
@@ -68,23 +77,22 @@ __device__ __forceinline__ void count_column(H h_at, sg_i64 n_t, T alpha, T thet
 
 // Pass 2 on column c: writes its spike keys from keys[ks] on and its active entries from
 // act_idx[ka], act_sp[ka] on, t ascending (the slots pass 1 counted).
-template <typename T, typename I, typename H>
-__device__ __forceinline__ void emit_column(H h_at, sg_i64 n_t, sg_i64 n_col, sg_i64 c, T alpha,
-                                            T theta, T beta_s, T b_th, I ks, I ka, I* keys,
+template <typename K, typename T, typename I, typename H>
+__device__ __forceinline__ void emit_column(H h_at, sg_i64 n_t, sg_i64 n_col, sg_i64 c,
+                                            const T* k, T beta_s, T b_th, I ks, I ka, I* keys,
                                             I* act_idx, T* act_sp) {
-    T v = T(0);
+    T x[K::NS] = {};
     for (sg_i64 t = 0; t < n_t; ++t) {
-        const sg_i64 k = t * n_col + c;
-        const T d = sg_abs(v - theta);
+        const sg_i64 key = t * n_col + c;
+        T d, rec;
+        const bool spike = kind_step<K>(k, x, h_at(t), &d, &rec);
         if (d < b_th) {
             const T q = beta_s * d + T(1);
-            act_idx[ka] = (I)k;
+            act_idx[ka] = (I)key;
             act_sp[ka] = T(1) / (q * q);
             ++ka;
         }
-        bool spike;
-        v = lif_step(v, h_at(t), alpha, theta, &spike);
-        if (spike) keys[ks++] = (I)k;
+        if (spike) keys[ks++] = (I)key;
     }
 }
 
@@ -98,75 +106,83 @@ __device__ __forceinline__ T spike_current(const I* __restrict__ ptr, const I* _
     return acc;
 }
 
-// h (T, B, N): in the input current, out V.  s (T, B, N) uint8: spikes.
-template <typename T>
+// h (T, B, N): in the input current, out the record.  s (T, B, N) uint8: spikes.
+// cons (n_args, n_c): the kind's constants.
+template <typename K, typename T>
 __global__ void __launch_bounds__(SG_BLOCK)
-lif_forward_kernel(T* h, unsigned char* s, sg_i64 n_t, sg_i64 n_col, const T* __restrict__ alpha,
-                   sg_i64 n_alpha, T theta) {
+lif_forward_kernel(T* h, unsigned char* s, sg_i64 n_t, sg_i64 n_col, const T* __restrict__ cons,
+                   sg_i64 n_args, sg_i64 n_c) {
     for (sg_i64 c = sg_tid(); c < n_col; c += sg_stride()) {
-        const T a = alpha[c % n_alpha];
-        T v = T(0);
+        T k[K::NC], x[K::NS] = {};
+        K::load(k, cons, n_args, n_c, c);
         for (sg_i64 t = 0; t < n_t; ++t) {
-            const sg_i64 k = t * n_col + c;
-            bool spike;
-            const T nxt = lif_step(v, h[k], a, theta, &spike);
-            h[k] = v;
-            s[k] = spike ? 1 : 0;
-            v = nxt;
+            const sg_i64 key = t * n_col + c;
+            T d, rec;
+            const bool spike = kind_step<K>(k, x, h[key], &d, &rec);
+            h[key] = rec;
+            s[key] = spike ? 1 : 0;
         }
     }
 }
 
 // ptr (T*B + 1,), ind (nnz,): input spikes, CSR over rows t * B + b.  w (N_in, N).
-// alpha (n_alpha,).  n_spk, n_act (B*N,): counts per column.
-template <typename T, typename I>
+// cons (n_args, n_c).  n_spk, n_act (B*N,): counts per column.
+template <typename K, typename T, typename I>
 __global__ void __launch_bounds__(SG_BLOCK)
 lif_spikes_count_kernel(const I* __restrict__ ptr, const I* __restrict__ ind,
                         const T* __restrict__ w, sg_i64 n_t, sg_i64 n_b, sg_i64 n_n,
-                        const T* __restrict__ alpha, sg_i64 n_alpha, T theta, T b_th,
+                        const T* __restrict__ cons, sg_i64 n_args, sg_i64 n_c, T b_th,
                         int* __restrict__ n_spk, int* __restrict__ n_act) {
     const sg_i64 n_col = n_b * n_n;
     for (sg_i64 c = sg_tid(); c < n_col; c += sg_stride()) {
         const sg_i64 b = c / n_n, j = c - b * n_n;
+        T k[K::NC];
+        K::load(k, cons, n_args, n_c, j);
         auto h_at = [&](sg_i64 t) { return spike_current(ptr, ind, w, n_n, t * n_b + b, j); };
-        count_column(h_at, n_t, alpha[c % n_alpha], theta, b_th, n_spk + c, n_act + c);
+        count_column<K>(h_at, n_t, k, b_th, n_spk + c, n_act + c);
     }
 }
 
 // As lif_spikes_count_kernel, then emits: keys (n_spikes,) and act_idx, act_sp
 // (A,) grouped by column, t ascending, at the offsets spk_off, act_off (B*N,).
-template <typename T, typename I>
+template <typename K, typename T, typename I>
 __global__ void __launch_bounds__(SG_BLOCK)
 lif_spikes_emit_kernel(const I* __restrict__ ptr, const I* __restrict__ ind,
                        const T* __restrict__ w, sg_i64 n_t, sg_i64 n_b, sg_i64 n_n,
-                       const T* __restrict__ alpha, sg_i64 n_alpha, T theta, T beta_s, T b_th,
-                       const I* __restrict__ spk_off,
-                       const I* __restrict__ act_off, I* __restrict__ keys,
-                       I* __restrict__ act_idx, T* __restrict__ act_sp) {
+                       const T* __restrict__ cons, sg_i64 n_args, sg_i64 n_c, T beta_s, T b_th,
+                       const I* __restrict__ spk_off, const I* __restrict__ act_off,
+                       I* __restrict__ keys, I* __restrict__ act_idx, T* __restrict__ act_sp) {
     const sg_i64 n_col = n_b * n_n;
     for (sg_i64 c = sg_tid(); c < n_col; c += sg_stride()) {
         const sg_i64 b = c / n_n, j = c - b * n_n;
+        T k[K::NC];
+        K::load(k, cons, n_args, n_c, j);
         auto h_at = [&](sg_i64 t) { return spike_current(ptr, ind, w, n_n, t * n_b + b, j); };
-        emit_column(h_at, n_t, n_col, c, alpha[c % n_alpha], theta, beta_s, b_th, spk_off[c],
-                    act_off[c], keys, act_idx, act_sp);
+        emit_column<K>(h_at, n_t, n_col, c, k, beta_s, b_th, spk_off[c], act_off[c], keys,
+                       act_idx, act_sp);
     }
 }
 
-#define SG_INST_T(T)                                                                          \
-    template __global__ void lif_forward_kernel<T>(T*, unsigned char*, sg_i64, sg_i64, const T*, \
-                                                   sg_i64, T);
-#define SG_INST_TI(T, I)                                                                       \
-    template __global__ void lif_spikes_count_kernel<T, I>(const I*, const I*, const T*, sg_i64, \
-                                                           sg_i64, sg_i64, const T*, sg_i64, T,  \
-                                                           T, int*, int*);                       \
-    template __global__ void lif_spikes_emit_kernel<T, I>(const I*, const I*, const T*, sg_i64,  \
-                                                          sg_i64, sg_i64, const T*, sg_i64, T, T, \
-                                                          T, const I*, const I*, I*, I*, T*);
-SG_INST_T(float)
-SG_INST_T(double)
-SG_INST_TI(float, int)
-SG_INST_TI(float, long long)
-SG_INST_TI(double, int)
-SG_INST_TI(double, long long)
-#undef SG_INST_T
-#undef SG_INST_TI
+#define SG_INST_KT(K, T)                                                                      \
+    template __global__ void lif_forward_kernel<K, T>(T*, unsigned char*, sg_i64, sg_i64,      \
+                                                      const T*, sg_i64, sg_i64);
+#define SG_INST_KTI(K, T, I)                                                                  \
+    template __global__ void lif_spikes_count_kernel<K, T, I>(                                \
+        const I*, const I*, const T*, sg_i64, sg_i64, sg_i64, const T*, sg_i64, sg_i64, T, int*, \
+        int*);                                                                                \
+    template __global__ void lif_spikes_emit_kernel<K, T, I>(                                 \
+        const I*, const I*, const T*, sg_i64, sg_i64, sg_i64, const T*, sg_i64, sg_i64, T, T,  \
+        const I*, const I*, I*, I*, T*);
+#define SG_INST_K(K)                                                                          \
+    SG_INST_KT(K, float)                                                                      \
+    SG_INST_KT(K, double)                                                                     \
+    SG_INST_KTI(K, float, int)                                                                \
+    SG_INST_KTI(K, float, long long)                                                          \
+    SG_INST_KTI(K, double, int)                                                               \
+    SG_INST_KTI(K, double, long long)
+SG_INST_K(sg_lif)
+SG_INST_K(sg_cuba)
+SG_INST_K(sg_alif)
+#undef SG_INST_K
+#undef SG_INST_KT
+#undef SG_INST_KTI

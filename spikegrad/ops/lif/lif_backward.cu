@@ -1,12 +1,16 @@
-// lif_backward.cu: the LIF backward pieces, dense and sparse (CUDA twin of lif_backward_dense
-// and lif_backward_sparse in spikegrad/ops/lif/twin.py).
+// lif_backward.cu: the backward pieces of a feed-forward layer of any neuron kind, dense and
+// sparse (CUDA twin of lif_backward_dense and lif_backward_sparse in spikegrad/ops/lif/twin.py,
+// and of backward_dense / backward_sparse in spikegrad/ops/kind_twin.py for every kind).
 //
-// Equation (ALGORITHM.md §4), per column c = (b, j), reset detached:
-//   delta[t] = g[t] sigma'(V[t])          (sparse: only on the active set, 0 elsewhere)
-//   eps[t]   = delta[t] + alpha_j eps[t+1],  eps[T] = 0
-//   alpha (n_alpha,): per neuron (n_alpha = N) or one for all (n_alpha = 1); column c = b N + j
-//   reads alpha[c % n_alpha]
-//   the products use e1[t] = eps[t+1]:  dW = x^T e1 (spmm.cu),  dL/dx[b,t,i] = W[i,:] . e1[b,t,:]
+// Equation (ALGORITHM.md §4, §8), per column c = (b, j), reset detached, y the kind's adjoint
+// (LIF: eps; CuBa: eps, eps_I; ALIF: eps, eps_a), y[T] = 0:
+//   delta[t] = K::delta(y[t+1], g[t], sigma'(V[t]))   (LIF, CuBa: g sigma'; sparse: g and
+//              sigma' only on the active set, 0 elsewhere)
+//   y[t]     = K::adjoint(y[t+1], delta[t])          (LIF: eps[t] = delta[t] + alpha eps[t+1])
+//   cons (n_args, n_c): the kind's constants (ADJOINT_ARGS), per neuron (n_c = N) or one for
+//   all (n_c = 1); column c = b N + j reads entry c % n_c of each row
+//   the products use e1[t] = dL/dh[t] = y[t+1][K::DH]:  dW = x^T e1 (spmm.cu),
+//   dL/dx[b,t,i] = W[i,:] . e1[b,t,:]
 // Denormal policy of the eps scan (common.cuh, the same as the twin's leaky_scan_reverse):
 // after each step, an eps of magnitude below the smallest normal number is set to +0; delta
 // and the step are IEEE in float32 too (sg_mul_rn / sg_add_rn: CuPy compiles with -ftz=true).
@@ -15,11 +19,13 @@
 //
 // Kernels
 //   delta_scatter_kernel<T, I>   one thread per active entry: d[idx] = g * sp into a zeroed
-//                                (T, B, N) buffer (indices are unique, so no atomics)
-//   eps_shift_scan_kernel<T>     one thread per column, t from T-1 down to 0, in place:
-//                                d[t] <- eps[t+1]   (the buffer becomes e1)
-//   dense_eps_kernel<T>          the same scan fused with delta = g * sp (dense mode), into a
-//                                fresh output; reads g and sp once, writes e1 once
+//                                (T, B, N) buffer (indices are unique, so no atomics); a kind
+//                                whose delta reads its adjoint (K::LOCAL_DELTA false: ALIF)
+//                                gets g and sp scattered apart (pair_scatter_kernel)
+//   eps_shift_scan_kernel<K, T>  one thread per column, t from T-1 down to 0, in place:
+//                                d[t] <- e1[t]   (the buffer becomes e1)
+//   dense_eps_kernel<K, T>       the same scan fused with delta = K::delta(g, sp) (dense mode),
+//                                into a fresh output; reads g and sp once, writes e1 once
 //   gather_rowdot_kernel<T, I>   variant 1, one thread per requested entry n:
 //                                out[n] = e[rows[n], :] . w[cols[n], :]  (sequential sum over M)
 //   gather_rowdot_warp_kernel<T, I>  variant 2, one warp per entry: lanes stride over M (coalesced
@@ -31,7 +37,7 @@
 // Check: pytest tests/kernels -k backward   (NVRTC compile, CPU emulation vs the NumPy twin;
 //        GPU parity with -m gpu)
 #include "common.cuh"
-#include "lif.h"  // the neuron kind's adjoint filter
+#include "kinds.cuh"  // the neuron kinds' adjoint filters
 
 // g, sp, idx (A,); d (T*B*N,), zeroed by the host.
 template <typename T, typename I>
@@ -41,39 +47,53 @@ delta_scatter_kernel(const T* __restrict__ g, const T* __restrict__ sp, const I*
     for (sg_i64 k = sg_tid(); k < n; k += sg_stride()) d[idx[k]] = sg_mul_rn(g[k], sp[k]);
 }
 
-// Reverse scan of one column: out[t] = eps[t+1] with eps[t] = delta[t] + alpha eps[t+1].
-// delta[t] = g[t] * sp[t] when MUL, else g[t]. out may alias g (each entry is read first).
-// Each eps is flushed by the denormal policy (sg_flush).
-template <typename T, bool MUL>
-__device__ __forceinline__ void eps_column(const T* g, const T* sp, T* out, sg_i64 n_t,
-                                           sg_i64 n_col, sg_i64 c, const T* alpha,
-                                           sg_i64 n_alpha) {
-    const T a = alpha[c % n_alpha];
-    T e = T(0);
-    for (sg_i64 t = n_t - 1; t >= 0; --t) {
-        const sg_i64 k = t * n_col + c;
-        const T delta = MUL ? sg_mul_rn(g[k], sp[k]) : g[k];
-        out[k] = e;
-        e = sg_flush(SG_KIND_ADJOINT(delta, e, a));  // the kind's adjoint filter
+// g, sp, idx (A,); dg, dsp (T*B*N,), zeroed by the host: dg[idx] = g, dsp[idx] = sp.
+template <typename T, typename I>
+__global__ void __launch_bounds__(SG_BLOCK)
+pair_scatter_kernel(const T* __restrict__ g, const T* __restrict__ sp, const I* __restrict__ idx,
+                    sg_i64 n, T* __restrict__ dg, T* __restrict__ dsp) {
+    for (sg_i64 k = sg_tid(); k < n; k += sg_stride()) {
+        dg[idx[k]] = g[k];
+        dsp[idx[k]] = sp[k];
     }
 }
 
-// d (T, B, N): in delta, out e1.
-template <typename T>
+// Reverse scan of one column: out[t] = e1[t] = y[t+1][K::DH] with y[t] = K::adjoint(y[t+1],
+// delta[t]); delta[t] = K::delta(y[t+1], g[t], sp[t]) when sp is not null, else g[t] (delta
+// scattered already). out may alias g (each entry is read first). Every y is flushed by the
+// denormal policy (sg_flush).
+template <typename K, typename T>
+__device__ __forceinline__ void eps_column(const T* g, const T* sp, T* out, sg_i64 n_t,
+                                           sg_i64 n_col, sg_i64 c, const T* cons, sg_i64 n_args,
+                                           sg_i64 n_c) {
+    T k[K::NC], y[K::NADJ] = {};
+    K::load(k, cons, n_args, n_c, c);
+    for (sg_i64 t = n_t - 1; t >= 0; --t) {
+        const sg_i64 key = t * n_col + c;
+        const T delta = sp ? K::delta(k, y, g[key], sp[key]) : g[key];
+        out[key] = y[K::DH];
+        K::adjoint(k, y, delta);  // the kind's adjoint filter
+        for (int q = 0; q < K::NADJ; ++q) y[q] = sg_flush(y[q]);
+    }
+}
+
+// d (T, B, N): in delta (use_sp 0) or g (use_sp 1, sp (T, B, N): sigma', 0 off the active
+// set); out e1.
+template <typename K, typename T>
 __global__ void __launch_bounds__(SG_BLOCK)
-eps_shift_scan_kernel(T* d, sg_i64 n_t, sg_i64 n_col, const T* __restrict__ alpha,
-                      sg_i64 n_alpha) {
+eps_shift_scan_kernel(T* d, const T* __restrict__ sp, int use_sp, sg_i64 n_t, sg_i64 n_col,
+                      const T* __restrict__ cons, sg_i64 n_args, sg_i64 n_c) {
     for (sg_i64 c = sg_tid(); c < n_col; c += sg_stride())
-        eps_column<T, false>(d, nullptr, d, n_t, n_col, c, alpha, n_alpha);
+        eps_column<K>(d, use_sp ? sp : nullptr, d, n_t, n_col, c, cons, n_args, n_c);
 }
 
 // g, sp (T, B, N) -> e1 (T, B, N).
-template <typename T>
+template <typename K, typename T>
 __global__ void __launch_bounds__(SG_BLOCK)
 dense_eps_kernel(const T* __restrict__ g, const T* __restrict__ sp, T* __restrict__ e1, sg_i64 n_t,
-                 sg_i64 n_col, const T* __restrict__ alpha, sg_i64 n_alpha) {
+                 sg_i64 n_col, const T* __restrict__ cons, sg_i64 n_args, sg_i64 n_c) {
     for (sg_i64 c = sg_tid(); c < n_col; c += sg_stride())
-        eps_column<T, true>(g, sp, e1, n_t, n_col, c, alpha, n_alpha);
+        eps_column<K>(g, sp, e1, n_t, n_col, c, cons, n_args, n_c);
 }
 
 // e (R, M), w (C, M), rows/cols (n,) -> out (n,).
@@ -107,21 +127,28 @@ gather_rowdot_warp_kernel(const T* __restrict__ e, const I* __restrict__ rows,
     }
 }
 
-#define SG_INST_T(T)                                                                          \
-    template __global__ void eps_shift_scan_kernel<T>(T*, sg_i64, sg_i64, const T*, sg_i64);  \
-    template __global__ void dense_eps_kernel<T>(const T*, const T*, T*, sg_i64, sg_i64,       \
-                                                 const T*, sg_i64);
+#define SG_INST_KT(K, T)                                                                      \
+    template __global__ void eps_shift_scan_kernel<K, T>(T*, const T*, int, sg_i64, sg_i64,    \
+                                                         const T*, sg_i64, sg_i64);            \
+    template __global__ void dense_eps_kernel<K, T>(const T*, const T*, T*, sg_i64, sg_i64,     \
+                                                    const T*, sg_i64, sg_i64);
 #define SG_INST_TI(T, I)                                                                      \
     template __global__ void delta_scatter_kernel<T, I>(const T*, const T*, const I*, sg_i64, T*); \
+    template __global__ void pair_scatter_kernel<T, I>(const T*, const T*, const I*, sg_i64, T*, \
+                                                       T*);                                   \
     template __global__ void gather_rowdot_kernel<T, I>(const T*, const I*, const T*, const I*, \
                                                         sg_i64, sg_i64, T*);                  \
     template __global__ void gather_rowdot_warp_kernel<T, I>(const T*, const I*, const T*,      \
                                                              const I*, sg_i64, sg_i64, T*);
-SG_INST_T(float)
-SG_INST_T(double)
+SG_INST_KT(sg_lif, float)
+SG_INST_KT(sg_lif, double)
+SG_INST_KT(sg_cuba, float)
+SG_INST_KT(sg_cuba, double)
+SG_INST_KT(sg_alif, float)
+SG_INST_KT(sg_alif, double)
 SG_INST_TI(float, int)
 SG_INST_TI(float, long long)
 SG_INST_TI(double, int)
 SG_INST_TI(double, long long)
-#undef SG_INST_T
+#undef SG_INST_KT
 #undef SG_INST_TI
