@@ -25,6 +25,7 @@ Examples:
   spikegrad export runs/fm --model fm.npz
   spikegrad export runs/fm/last.npz --nir fm.nir
   spikegrad export runs/shd --model shd.npz --nir shd.nir --dt 0.002
+  spikegrad export runs/alif --nir alif.nir --approximate
 """
 
 
@@ -35,16 +36,27 @@ Examples:
 )
 @click.option("--nir", type=click.Path(dir_okay=False, path_type=Path), help="NIR file to write.")
 @setting_option("dt", "Seconds per step in the NIR graph (default: the run's dt).")
+@click.option(
+    "--approximate",
+    is_flag=True,
+    help="NIR: write a layer kind NIR has no node for (ALIF) as the nearest node (a LIF with "
+    "the base threshold), with a note; without it such a layer is refused.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def export(
-    checkpoint: Path, model: Path | None, nir: Path | None, dt: float | None, as_json: bool
+    checkpoint: Path,
+    model: Path | None,
+    nir: Path | None,
+    dt: float | None,
+    approximate: bool,
+    as_json: bool,
 ) -> None:
     """Write a trained network as a model file and/or a NIR graph."""
     if model is None and nir is None:
         raise click.UsageError("name a --model file, a --nir file, or both")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        r = export_run(checkpoint, model, nir, dt)
+        r = export_run(checkpoint, model, nir, dt, approximate)
     r["notes"] = sorted({" ".join(str(w.message).split()) for w in caught})
     if as_json:
         click.echo(json.dumps(r))

@@ -30,10 +30,12 @@ def export_run(
     model: str | Path | None = None,
     nir: str | Path | None = None,
     dt: float | None = None,
+    approximate: bool = False,
 ) -> dict[str, Any]:
     """Write the network of checkpoint or run folder ``path`` as a model file (``model``,
     keeping the run's config) and/or a NIR file (``nir``; one step = ``dt`` seconds, default
-    the run's dt). Returns what was written: source, model, nir, dt, sizes."""
+    the run's dt; ``approximate``: write kinds NIR has no node for, e.g. ALIF, as the nearest
+    node, with a warning). Returns what was written: source, model, nir, dt, sizes."""
     if model is None and nir is None:
         raise ConfigError("export: name a --model file, a --nir file, or both")
     net, cfg, src = trained_network(path)
@@ -44,5 +46,5 @@ def export_run(
         from .nir import write_nir
 
         out["dt"] = cfg.dt if dt is None else dt
-        out["nir"] = str(write_nir(net, nir, out["dt"]))
+        out["nir"] = str(write_nir(net, nir, out["dt"], approximate))
     return out

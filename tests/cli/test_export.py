@@ -79,3 +79,18 @@ def test_export_and_evaluate_errors(run):
     assert "odd.npz: the model takes 7 inputs" in line
     res = run.invoke(cli, ["export", "--help"])
     assert res.exit_code == 0 and "Examples:" in res.output
+
+
+def test_export_of_an_alif_run_needs_approximate(runner, tiny_toml):
+    pytest.importorskip("nir")
+    from spikegrad.nir import from_nir
+
+    args = ["train", "--config", str(tiny_toml), "--epochs", "1", "-q", "--out", "alif"]
+    res = runner.invoke(cli, [*args, "--neuron", "alif"])
+    assert res.exit_code == 0, res.output
+    line = _one_line_error(runner.invoke(cli, ["export", "alif", "--nir", "a.nir"]))
+    assert "ALIF has no NIR node" in line and "approximate" in line
+    res = runner.invoke(cli, ["export", "alif", "--nir", "a.nir", "--approximate"])
+    assert res.exit_code == 0, res.output
+    assert "note:" in res.output  # the approximation is said, not silent
+    assert set(from_nir("a.nir").neurons) == {"lif"}  # written as the nearest node
