@@ -8,8 +8,8 @@ import wave
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from spikegrad.cli import cli
 
-from cli import cli
 from spikegrad import audio, datasets
 from spikegrad.audio.shd import write_shd
 
