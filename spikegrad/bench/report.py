@@ -96,7 +96,7 @@ def case_block(
         f"backend={r['backend']} {r['dtype']}",
         *([f"  cpu ops: {r['cpu_ops']}"] if r.get("cpu_ops") else []),
         *(
-            [f"  on the NumPy twins (no native kernels for this kind yet): {', '.join(twins)}"]
+            [f"  ops on the NumPy twin drivers (no kernel of their own): {', '.join(twins)}"]
             if (twins := r.get("twin_ops"))
             else []
         ),

@@ -93,7 +93,7 @@ def test_recurrent_kind_case_against_torch(tiny_shd, kind):
     table = cpu.format_table([r])
     assert f"tiny-{kind}  40-24r-24r-5 {kind}  B=6 T=40" in table
     assert r["twin_ops"] and all(op.startswith(f"r{kind}_") for op in r["twin_ops"])
-    twins = f"  on the NumPy twins (no native kernels for this kind yet): {r['twin_ops'][0]}"
+    twins = f"  ops on the NumPy twin drivers (no kernel of their own): {r['twin_ops'][0]}"
     assert twins in table
     assert f"  targets: backward_speedup {r['backward_speedup']:.3g} (target >= 5): " in table
     assert f"torch_step_vs_sparse_step {r['torch_step_vs_sparse_step']:.3g} (target >= 10)" in table
