@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from spikegrad.backend import call
 from spikegrad.ops.lif import lif_forward, lif_forward_sparse
 from spikegrad.ops.readout import leaky_scan, leaky_scan_reverse
 from spikegrad.ops.surrogate import active_set, sigma_prime
@@ -61,3 +62,21 @@ def test_leaky_scans_of_vectors_and_empty_arrays(shape):
     if shape == (6,):
         np.testing.assert_array_equal(leaky_scan(x, 0.5, 1.0), [0, 1, 2.5, 4.25, 6.125, 8.0625])
         np.testing.assert_array_equal(e, [3.75, 5.5, 7, 8, 8, 6])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("per_neuron", [False, True])
+def test_dense_backward_scan_is_the_kind_driver_bit_for_bit(rng, dtype, per_neuron, cpu_kernels):
+    from spikegrad.neurons import lif as kind
+    from spikegrad.ops import kind_twin
+
+    T, B, N, N_in = 30, 3, 7, 5
+    g = rng.normal(size=(T, B, N)).astype(dtype)
+    sp = (rng.random((T, B, N)) * (rng.random((T, B, N)) < 0.3)).astype(dtype)
+    x = (rng.random((T * B, N_in)) < 0.2).astype(dtype)
+    w = rng.normal(size=(N_in, N)).astype(dtype)
+    alpha = rng.uniform(0.8, 0.99, N).astype(dtype) if per_neuron else 0.9
+    dw, dx = call("lif_backward_dense", g, sp, x, w, alpha, True)
+    dw2, _, dx2 = kind_twin.backward_dense(kind, g, sp, x, None, w, None, (alpha,), True)
+    assert np.array_equal(dw, dw2) and np.array_equal(dx, dx2)
+    assert np.abs(dw).max() > 0

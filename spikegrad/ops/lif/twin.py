@@ -183,11 +183,22 @@ def lif_backward_dense(
 ):
     """Dense BPTT through one layer (the reference and the baseline).
 
+    LIF's adjoint is one linear reverse filter, eps[t] = delta[t] + alpha eps[t+1], so the
+    baseline runs it as the reverse leaky scan (a native kernel where there is one) instead of
+    the kind driver's step loop (:func:`spikegrad.ops.kind_twin.backward_dense`, which computes
+    the same bits: tests/ops/test_lif.py).
+
     Shapes: g, sp (T, B, N) float (sp: masked surrogate); x (T * B, N_in) float input spikes;
     w (N_in, N). Returns dw (N_in, N) and dx (T, B, N_in) or None.
     """
     check_lif_backward_dense(g, sp, x, w, alpha)
-    dw, _, dx = twin.backward_dense(kind, g, sp, x, None, w, None, (alpha,), need_dx)
+    T, B, N = g.shape
+    e = np.zeros((T + 1, B, N), dtype=g.dtype)  # row T stays 0: eps[T] = 0
+    np.multiply(g, sp, out=e[:T])
+    call("leaky_scan_reverse", e, alpha)
+    e1 = e[1:].reshape(T * B, N)
+    dw = x.T @ e1
+    dx = (e1 @ w.T).reshape(T, B, w.shape[0]) if need_dx else None
     return dw, dx
 
 
