@@ -191,6 +191,15 @@ def registered(op: str, backend: str) -> bool:
     return (op, backend) in _REGISTRY
 
 
+def implementation(op: str, backend: str) -> Callable:
+    """The function registered for ``op`` on ``backend`` itself (no native preference, no
+    xp-generic fallback); KernelError if there is none."""
+    fn = _REGISTRY.get((op, backend))
+    if fn is None:
+        raise KernelError(f"no implementation of op {op!r} registered for {backend!r}")
+    return fn
+
+
 def lookup(op: str, backend: str) -> Callable:
     """The implementation of ``op`` for ``backend`` (see :func:`register`); for "numpy",
     the native kernel of ``op`` when there is one and native kernels are enabled."""

@@ -24,26 +24,13 @@ from . import (
     surrogate,
 )
 
-# LIF's native kernels fall back to its own twins; the other kinds' to the kind twin drivers
-_LIF_TWINS = {
-    f.__name__: f
-    for f in (
-        lif.lif_forward,
-        lif.lif_forward_sparse_spikes,
-        lif.lif_backward_sparse,
-        rlif.rlif_forward_sparse_spikes,
-        rlif.rlif_backward_sparse,
-    )
-}
 for _kind in neurons.KINDS.values():
     if _kind.NAME in kernels.KIND_TYPES:  # kinds with CUDA pieces (kernels/kinds.cuh)
         lif.glue.register_cuda(_kind)
         rlif.glue.register_cuda(_kind)
     kind_twin.register_missing_ops(_kind)  # kinds without twins of their own get the drivers
     if _kind.NAME in native.build.KINDS:  # kinds with C pieces (spikegrad/neurons/<kind>.h)
-        lif.glue.register_native(
-            _kind, _LIF_TWINS if _kind is neurons.lif else kind_twin.twin_ops(_kind)
-        )
+        lif.glue.register_native(_kind)  # falls back to the op's registered twin
 
 __all__ = [
     "adam",

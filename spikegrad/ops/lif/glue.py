@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ... import kernels, native
-from ...backend import Array, get_xp
+from ...backend import Array, get_xp, implementation
 from ...errors import ConfigError
 from ...kernels.host import (
     Launcher,
@@ -217,11 +217,12 @@ def _same_dtype(*arrays: Array) -> bool:
     return supported(arrays[0]) and all(a.dtype == arrays[0].dtype for a in arrays)
 
 
-def register_native(kind: ModuleType, twins: dict[str, Callable[..., Any]]) -> None:
+def register_native(kind: ModuleType) -> None:
     """Register the native kernels of ``kind`` (the drivers of cpu_kind.h instantiated with its
     pieces, native/build.py: KINDS) under its op names (``kind.OPS``), with the twins' signatures:
     the feed-forward scan, and the fused sparse forward and backward of both layer forms. A call
-    the kernels cannot take (dtype, layout) goes to ``twins[op]``."""
+    the kernels cannot take (dtype, layout) goes to the op's registered NumPy twin (LIF's own
+    twins, or the kind twin drivers of a kind without twins of its own)."""
     nf, na = len(kind.FORWARD_ARGS), len(kind.ADJOINT_ARGS)
 
     def sign(recurrent: bool, field: str, first: tuple[str, ...] = ()) -> Callable:
@@ -229,13 +230,15 @@ def register_native(kind: ModuleType, twins: dict[str, Callable[..., Any]]) -> N
 
     ff, rc = kind.OPS[False], kind.OPS[True]
 
-    @native_op(ff.forward, twins[ff.forward], lambda h, *_: in_place(h))
+    @native_op(ff.forward, implementation(ff.forward, "numpy"), lambda h, *_: in_place(h))
     @sign(False, "forward")
     def forward(h: Array, *a: Any) -> Array:
         return scan(kind, h, a)
 
     @native_op(
-        ff.forward_sparse_spikes, twins[ff.forward_sparse_spikes], lambda p, i, w, *_: supported(w)
+        ff.forward_sparse_spikes,
+        implementation(ff.forward_sparse_spikes, "numpy"),
+        lambda p, i, w, *_: supported(w),
     )
     @sign(False, "forward_sparse_spikes")
     def sparse_spikes(indptr: Array, indices: Array, w: Array, *a: Any):
@@ -245,7 +248,7 @@ def register_native(kind: ModuleType, twins: dict[str, Callable[..., Any]]) -> N
 
     @native_op(
         rc.forward_sparse_spikes,
-        twins[rc.forward_sparse_spikes],
+        implementation(rc.forward_sparse_spikes, "numpy"),
         lambda p, i, w, r, *_: _same_dtype(w, r),
     )
     @sign(True, "forward_sparse_spikes")
@@ -254,7 +257,7 @@ def register_native(kind: ModuleType, twins: dict[str, Callable[..., Any]]) -> N
 
     @native_op(
         ff.backward_sparse,
-        twins[ff.backward_sparse],
+        implementation(ff.backward_sparse, "numpy"),
         lambda g, act, x, w, *_: _same_dtype(w, g, act.sp),
     )
     @sign(False, "backward_sparse")
@@ -266,7 +269,7 @@ def register_native(kind: ModuleType, twins: dict[str, Callable[..., Any]]) -> N
 
     @native_op(
         rc.backward_sparse,
-        twins[rc.backward_sparse],
+        implementation(rc.backward_sparse, "numpy"),
         lambda g, act, x, s, w, r, *_: _same_dtype(w, g, act.sp, r),
     )
     @sign(True, "backward_sparse")
