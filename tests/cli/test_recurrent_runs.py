@@ -206,8 +206,8 @@ def _script():
     import importlib.util
     from pathlib import Path
 
-    path = Path(__file__).resolve().parents[2] / "tools" / "recurrent_vs_ff.py"
-    spec = importlib.util.spec_from_file_location("recurrent_vs_ff", path)
+    path = Path(__file__).resolve().parents[2] / "tools" / "learning_table.py"
+    spec = importlib.util.spec_from_file_location("learning_table", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
