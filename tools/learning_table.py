@@ -109,7 +109,7 @@ def summary(rows: list[dict[str, Any]]) -> list[str]:
     for (task, kind, model), g in groups.items():
         acc = [r["best_val"] for r in g]
         wall = statistics.mean(r["wall_s"] for r in g)
-        spread = f"{min(acc):.2%}–{max(acc):.2%}"
+        spread = f"{min(acc):.2%}-{max(acc):.2%}"
         out.append(
             f"| {task} | {kind} | {model} | {g[0]['layers']} | {g[0]['params']:,} | "
             f"{statistics.mean(acc):.2%} ({spread}, {len(g)} seeds) | {wall:.0f} |"
@@ -143,8 +143,10 @@ def main() -> None:
     ]
     if not a.json:
         print("\n".join(machine.header()))
-        print(f"{'task':9s} {'neuron':6s} {'model':12s} {'layers':16s} {'params':>7s} {'seed':>4s} "
-              f"{'best val':>8s} {'(ep)':>4s} {'last val':>8s} {'wall s':>7s}")
+        print(
+            f"{'task':9s} {'neuron':6s} {'model':12s} {'layers':16s} {'params':>7s} {'seed':>4s} "
+            f"{'best val':>8s} {'(ep)':>4s} {'last val':>8s} {'wall s':>7s}"
+        )
     rows = []
     spawn = multiprocessing.get_context("spawn")  # no fork of a process with OpenMP threads
     with ProcessPoolExecutor(a.jobs, spawn) if a.jobs > 1 else _Serial() as pool:

@@ -228,3 +228,24 @@ def test_comparison_script_matches_parameter_counts_and_trains():
     r = s.run(*pair[0])
     assert r["params"] == 40 * 8 + 8 * 8 + 8 * 10 and r["layers"] == "40-8r-10"
     assert 0 <= r["best_val"] <= 1 and r["epochs"] == 1
+
+
+def test_comparison_script_summary_averages_seeds():
+    s = _script()
+    rows = [
+        {
+            "task": "t",
+            "neuron": "alif",
+            "model": "recurrent",
+            "layers": "4-8r-2",
+            "params": 120,
+            "best_val": v,
+            "wall_s": w,
+        }
+        for v, w in ((0.5, 1.0), (0.7, 3.0))
+    ]
+    table = s.summary(rows)
+    assert len(table) == 3  # header, rule, one group
+    assert (
+        "| t | alif | recurrent | 4-8r-2 | 120 | 60.00% (50.00%-70.00%, 2 seeds) | 2 |" == table[2]
+    )
