@@ -101,6 +101,9 @@ class Cochlea:
         return self
 
 
+FREQ_BLOCK = 256  # frequencies per block of transfer()
+
+
 def positions(n_channels: int, length: float) -> np.ndarray:
     """Place of each channel on the membrane in cm from the base: channel 0 is the base."""
     return length * (np.arange(n_channels) + 0.5) / n_channels
@@ -116,27 +119,34 @@ def best_frequency(c: Cochlea) -> np.ndarray:
 def transfer(c: Cochlea, n_fft: int, sample_rate: float) -> np.ndarray:
     """Membrane velocity per unit stapes pressure, (n_channels, n_fft // 2 + 1) complex64.
 
-    The WKB phase integral runs on a grid 2x finer than the channels (trapezoid rule).
+    The WKB phase integral runs on a grid 2x finer than the channels (trapezoid rule), a
+    block of frequencies at a time (each frequency is independent: the same values in a
+    fraction of the memory).
     """
+    w = 2 * np.pi * np.fft.rfftfreq(n_fft, 1.0 / sample_rate)[1:]
+    out = np.zeros((c.n_channels, n_fft // 2 + 1), np.complex64)
+    for j in range(0, w.size, FREQ_BLOCK):
+        out[:, 1 + j : 1 + j + FREQ_BLOCK] = _transfer_block(c, w[None, j : j + FREQ_BLOCK])
+    return out
+
+
+def _transfer_block(c: Cochlea, w: np.ndarray) -> np.ndarray:
+    """:func:`transfer` at the angular frequencies ``w`` (1, F): (n_channels, F) complex."""
     sub = 2
     n = c.n_channels * sub
     x = c.length * np.arange(n + 1) / n  # base (0) .. apex
     s = c.stiffness0 * np.exp(-c.decay * x)[:, None]
     d = c.damping * np.sqrt(c.mass * s)
-    w = 2 * np.pi * np.fft.rfftfreq(n_fft, 1.0 / sample_rate)[None, 1:]
     z = 1j * w * c.mass + d + s / (1j * w)
     k = np.sqrt(-2j * w * c.rho / (c.height * z))
     k = np.where(k.imag > 0, -k, k)  # the wave travels to the apex and decays
-    phase = np.zeros_like(k)
-    phase[1:] = np.cumsum(0.5 * (k[1:] + k[:-1]), axis=0) * (c.length / n)
-    v = np.sqrt(k[0] / k) * np.exp(-1j * phase) / z * (w / (2e3 * np.pi)) ** c.drive
-    if not c.causal:
-        v = np.conj(v)
+    phase = np.cumsum(0.5 * (k[1:] + k[:-1]), axis=0) * (c.length / n)  # at grid points 1..n
     # channel j sits at the middle of its section: grid point sub * j + sub / 2
     idx = sub * np.arange(c.n_channels) + sub // 2
-    out = np.zeros((c.n_channels, n_fft // 2 + 1), np.complex64)
-    out[:, 1:] = v[idx]
-    return out
+    k_ch = k[idx]
+    v = np.sqrt(k[:1] / k_ch) * np.exp(-1j * phase[idx - 1]) / z[idx]
+    v = v * (w / (2e3 * np.pi)) ** c.drive
+    return np.conj(v) if not c.causal else v
 
 
 def fft_size(n: int, sample_rate: float, decimate: int) -> int:
