@@ -204,3 +204,11 @@ def test_bad_input_is_one_line(kwargs, match):
 def test_empty_recording_gives_no_spikes():
     t, u = audio.encode(np.zeros(0), SR)
     assert t.size == u.size == 0
+
+
+def test_transfer_does_not_depend_on_the_frequency_block(monkeypatch):
+    c = C.Cochlea(n_channels=50)
+    whole = C.transfer.__wrapped__(c, 2048, float(SR))
+    monkeypatch.setattr(C, "FREQ_BLOCK", 7)  # 1024 frequencies: 146 blocks and a rest of 2
+    assert np.array_equal(C.transfer.__wrapped__(c, 2048, float(SR)), whole)
+    assert whole[:, 0].tolist() == [0] * 50 and np.all(np.isfinite(whole))
