@@ -78,6 +78,70 @@ typedef double sg_vec_f64 __attribute__((vector_size(64), aligned(8)));
 #define SG_CAT(a, b) SG_CAT2(a, b)
 #define SG_FN(name) SG_CAT(name, SG_SUF)
 #define SG_KFN(name) SG_FN(SG_CAT(SG_CAT(SG_KIND_NAME, _), name))
+/* ... and of a weight-reading one: SG_WSUF appended ("" when it reads SG_T weights, "h" float16,
+ * "b" bfloat16: name_f32h, lif_spike_forward_f32b). */
+#define SG_WFN(name) SG_CAT(SG_FN(name), SG_WSUF)
+#define SG_KWFN(name) SG_CAT(SG_KFN(name), SG_WSUF)
+
+/* 16-bit weight copies (spikegrad/ops/half.py), stored as uint16_t bits and converted exactly to
+ * float as they are read (SG_WGET, SG_WVEC of native/build.py: WEIGHT_MACROS): bfloat16 by a
+ * 16-bit shift; float16 by the compiler's _Float16 (F16C's vcvtph2ps with -march=native on x86)
+ * where it has one, else by its bits. */
+typedef uint16_t sg_vec_u16 __attribute__((vector_size(32), aligned(2)));
+typedef uint32_t sg_vec_u32 __attribute__((vector_size(64)));
+
+static inline float sg_bf16(uint16_t h) {
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+/* The 16 floats of the bfloat16 weights at p. */
+static inline sg_vec_f32 sg_bf16_vec(const uint16_t *p) {
+    sg_vec_u16 h;
+    memcpy(&h, p, sizeof h);
+    return (sg_vec_f32)(__builtin_convertvector(h, sg_vec_u32) << 16);
+}
+
+#ifdef __FLT16_MAX__
+typedef _Float16 sg_vec_f16 __attribute__((vector_size(32), aligned(2)));
+
+static inline float sg_fp16(uint16_t h) {
+    _Float16 x;
+    memcpy(&x, &h, sizeof x);
+    return (float)x;
+}
+
+/* The 16 floats of the float16 weights at p. */
+static inline sg_vec_f32 sg_fp16_vec(const uint16_t *p) {
+    sg_vec_f16 h;
+    memcpy(&h, p, sizeof h);
+    return __builtin_convertvector(h, sg_vec_f32);
+}
+#else
+static inline float sg_fp16(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, em = h & 0x7fffu, u;
+    float f;
+    if (em < 0x400u) { /* zero or subnormal: em 2^-24, exact in float */
+        f = (float)em * 5.9604644775390625e-8f;
+        memcpy(&u, &f, sizeof u);
+        u |= sign;
+    } else if (em >= 0x7c00u) { /* inf or NaN */
+        u = sign | 0x7f800000u | ((em & 0x3ffu) << 13);
+    } else { /* normal: rebias the exponent by 127 - 15 */
+        u = sign | ((em << 13) + 0x38000000u);
+    }
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static inline sg_vec_f32 sg_fp16_vec(const uint16_t *p) {
+    sg_vec_f32 v;
+    for (int l = 0; l < 16; ++l) v[l] = sg_fp16(p[l]);
+    return v;
+}
+#endif
 
 /* The arithmetic of the kinds' pieces (spikegrad/neurons/<kind>.h): plain IEEE operations here
  * (-ffp-contract=off: no fused multiply-add); the CUDA drivers define them as sg_add_rn and

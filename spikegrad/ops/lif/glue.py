@@ -40,8 +40,9 @@ from ..common import (
     native_op,
     ptr,
     rows,
-    supported,
+    weights_read,
 )
+from ..half import compute_dtype
 from ..kind_twin import signed
 from ..spmm.glue import cuda_spike_tmatmul
 from ..surrogate import ActiveSet, index_dtype
@@ -53,6 +54,9 @@ native.c_family(
     once=("cpu_result.h",),
     typed=("cpu.h",),
     per_kind=("cpu_kind.h",),
+    typed_weights=("cpu_weights.h",),
+    per_kind_weights=("cpu_kind_weights.h",),
+    reads_weights=("gather_rowdot", "spike_forward", "spike_backward"),
     functions={
         "sg_forward_chunks": ("i64", "i64"),
         "sg_backward_chunks": ("i64", "i64"),
@@ -98,13 +102,13 @@ kernels.add_module(
 # ---------------------------------------------------------------------------- native C
 def kind_constants(names: tuple[str, ...], values: tuple, like: Array, n: int) -> Array:
     """A kind's constants as the C and CUDA drivers read them: (len(values), n_c) contiguous in
-    like's dtype and array module, row q the q-th value (one float, or (n,) one per neuron)
-    broadcast to n_c = n when any value is per neuron, else 1. ShapeError naming a constant of
-    a wrong shape."""
+    like's array module and dtype (float32 for a 16-bit weight copy), row q the q-th value (one
+    float, or (n,) one per neuron) broadcast to n_c = n when any value is per neuron, else 1.
+    ShapeError naming a constant of a wrong shape."""
     for name, v in zip(names, values, strict=False):
         check_alpha(v, n, name)
     xp = get_xp(like)
-    vecs = [xp.asarray(v, dtype=like.dtype).reshape(-1) for v in values]
+    vecs = [xp.asarray(v, dtype=compute_dtype(like)).reshape(-1) for v in values]
     n_c = max((v.size for v in vecs), default=1)
     return xp.ascontiguousarray(xp.stack([xp.broadcast_to(v, (n_c,)) for v in vecs]))
 
@@ -141,8 +145,8 @@ def spike_forward(
     r = None if r is None else contiguous(r)
     ip, ind = contiguous(indptr, np.int64), contiguous(indices, np.int32)
     k = kind_constants(kind.FORWARD_ARGS, values, w, n)
-    ft, counts = w.dtype.type, np.zeros(2, dtype=np.int64)
-    res = native.function(f"{kind.NAME}_spike_forward", w.dtype)(
+    ft, counts = k.dtype.type, np.zeros(2, dtype=np.int64)
+    res = native.function(f"{kind.NAME}_spike_forward", k.dtype, w.dtype)(
         ptr(ip), ptr(ind), ptr(w), ptr(r), T, B, n, ptr(k), *k.shape, ft(beta_s), ft(b_th),
         ptr(counts),
     )  # fmt: skip
@@ -150,7 +154,7 @@ def spike_forward(
         raise MemoryError(f"{name}: out of memory for the spike and active lists")
     keys = np.empty(int(counts[0]), dtype=np.int64)
     idx = np.empty(int(counts[1]), dtype=index_dtype(T * B * n))
-    sp = np.empty(int(counts[1]), dtype=w.dtype)
+    sp = np.empty(int(counts[1]), dtype=k.dtype)
     take = native.function("sg_forward_take")
     if take(res, ptr(keys), ptr(idx), idx.itemsize == 8, ptr(sp)):
         raise MemoryError(f"{name}: out of memory laying out its result")
@@ -197,13 +201,13 @@ def spike_backward(
         else (contiguous(s.indptr, np.int64), contiguous(s.indices, np.int32))
     )
     g, sp, k = contiguous(g), contiguous(act.sp), kind_constants(kind.ADJOINT_ARGS, values, w, N)
-    r = None if r is None else contiguous(r)
-    dw = np.empty((n_in, N), dtype=w.dtype)
-    dr = None if r is None else np.empty((N, N), dtype=w.dtype)
-    dx = None if pidx is None else np.empty(pidx.size, dtype=w.dtype)
+    r, dt = (None if r is None else contiguous(r)), g.dtype
+    dw = np.empty((n_in, N), dtype=dt)
+    dr = None if r is None else np.empty((N, N), dtype=dt)
+    dx = None if pidx is None else np.empty(pidx.size, dtype=dt)
     chunks = int(native.function("sg_backward_chunks")(B))
-    part = _scratch((chunks - 1) * (n_in * N + (0 if r is None else N * N)), w.dtype)
-    status = native.function(f"{kind.NAME}_spike_backward", w.dtype)(
+    part = _scratch((chunks - 1) * (n_in * N + (0 if r is None else N * N)), dt)
+    status = native.function(f"{kind.NAME}_spike_backward", dt, w.dtype)(
         ptr(g), ptr(sp), ptr(idx), idx.size, ptr(ip), ptr(ind), ptr(w), ptr(r),
         ptr(sip), ptr(sind), n_in, N, ptr(pidx), 0 if pidx is None else pidx.size, T, B,
         ptr(k), *k.shape, ptr(dw), ptr(dr), ptr(dx), ptr(part),
@@ -211,10 +215,6 @@ def spike_backward(
     if status != 0:
         raise MemoryError(f"{name}: out of memory for its per-chunk state")
     return dw, dr, dx
-
-
-def _same_dtype(*arrays: Array) -> bool:
-    return supported(arrays[0]) and all(a.dtype == arrays[0].dtype for a in arrays)
 
 
 def register_native(kind: ModuleType) -> None:
@@ -238,7 +238,7 @@ def register_native(kind: ModuleType) -> None:
     @native_op(
         ff.forward_sparse_spikes,
         implementation(ff.forward_sparse_spikes, "numpy"),
-        lambda p, i, w, *_: supported(w),
+        lambda p, i, w, *_: weights_read(w),
     )
     @sign(False, "forward_sparse_spikes")
     def sparse_spikes(indptr: Array, indices: Array, w: Array, *a: Any):
@@ -249,7 +249,7 @@ def register_native(kind: ModuleType) -> None:
     @native_op(
         rc.forward_sparse_spikes,
         implementation(rc.forward_sparse_spikes, "numpy"),
-        lambda p, i, w, r, *_: _same_dtype(w, r),
+        lambda p, i, w, r, *_: weights_read(w) and r.dtype == w.dtype,
     )
     @sign(True, "forward_sparse_spikes")
     def rsparse_spikes(indptr: Array, indices: Array, w: Array, r: Array, *a: Any):
@@ -258,7 +258,7 @@ def register_native(kind: ModuleType) -> None:
     @native_op(
         ff.backward_sparse,
         implementation(ff.backward_sparse, "numpy"),
-        lambda g, act, x, w, *_: _same_dtype(w, g, act.sp),
+        lambda g, act, x, w, *_: weights_read(w, g, act.sp),
     )
     @sign(False, "backward_sparse")
     def bsparse(g: Array, act: ActiveSet, x: SpikeMatrix, w: Array, *a: Any):
@@ -270,7 +270,7 @@ def register_native(kind: ModuleType) -> None:
     @native_op(
         rc.backward_sparse,
         implementation(rc.backward_sparse, "numpy"),
-        lambda g, act, x, s, w, r, *_: _same_dtype(w, g, act.sp, r),
+        lambda g, act, x, s, w, r, *_: weights_read(w, g, act.sp) and r.dtype == w.dtype,
     )
     @sign(True, "backward_sparse")
     def rbsparse(g: Array, act: ActiveSet, x: SpikeMatrix, s: SpikeMatrix, w: Array, r, *a: Any):
@@ -280,7 +280,7 @@ def register_native(kind: ModuleType) -> None:
 @native_op(
     "gather_rowdot",
     twin.gather_rowdot,
-    lambda e, rows, w, cols, *_: supported(e) and w.dtype == e.dtype,
+    lambda e, rows, w, cols, *_: weights_read(w, e),
 )
 def gather_rowdot(e: Array, rows: Array, w: Array, cols: Array) -> Array:
     """See :func:`spikegrad.ops.lif.gather_rowdot`."""
@@ -288,7 +288,7 @@ def gather_rowdot(e: Array, rows: Array, w: Array, cols: Array) -> Array:
     e, w = contiguous(e), contiguous(w)
     r, c = contiguous(rows, np.int64), contiguous(cols, np.int32)
     out = np.empty(r.shape[0], dtype=e.dtype)
-    native.function("gather_rowdot", e.dtype)(
+    native.function("gather_rowdot", e.dtype, w.dtype)(
         ptr(e), e.shape[1], ptr(r), ptr(w), ptr(c), r.size, ptr(out)
     )
     return out

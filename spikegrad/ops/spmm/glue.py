@@ -10,7 +10,8 @@ import numpy as np
 from ... import kernels, native
 from ...backend import Array, get_xp
 from ...kernels.host import Launcher, cuda_op, in_array, index_arrays, run
-from ..common import contiguous, native_op, ptr, supported
+from ..common import contiguous, native_op, ptr, supported, weights_read
+from ..half import compute_dtype
 from ..surrogate import index_dtype
 from . import twin
 from .twin import check_spike_matmul, check_spike_tmatmul
@@ -18,6 +19,8 @@ from .twin import check_spike_matmul, check_spike_tmatmul
 native.c_family(
     __file__,
     typed=("cpu.h",),
+    typed_weights=("cpu_weights.h",),
+    reads_weights=("spike_matmul",),
     typed_functions={
         "spike_matmul": ("void", "p p i64 p i64 p"),
         "spike_tmatmul": ("int", "p p i64 p i64 i64 p"),  # 0, or -1: out of memory
@@ -38,14 +41,14 @@ kernels.add_module(
 
 
 # ---------------------------------------------------------------------------- native C
-@native_op("spike_matmul", twin.spike_matmul, lambda ip, ind, w: supported(w))
+@native_op("spike_matmul", twin.spike_matmul, lambda ip, ind, w: weights_read(w))
 def spike_matmul(indptr: Array, indices: Array, w: Array) -> Array:
     """See :func:`spikegrad.ops.spmm.spike_matmul`."""
     check_spike_matmul(indptr, indices, w)
-    w = contiguous(w)
+    w, dt = contiguous(w), compute_dtype(w)
     ip, ind = contiguous(indptr, np.int64), contiguous(indices, np.int32)
-    out = np.empty((ip.size - 1, w.shape[1]), dtype=w.dtype)
-    native.function("spike_matmul", w.dtype)(
+    out = np.empty((ip.size - 1, w.shape[1]), dtype=dt)
+    native.function("spike_matmul", dt, w.dtype)(
         ptr(ip), ptr(ind), ip.size - 1, ptr(w), w.shape[1], ptr(out)
     )
     return out
