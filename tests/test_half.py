@@ -240,3 +240,47 @@ def test_bad_weight_dtype_is_one_line():
     net = sg.Network(SIZES, weight_dtype="float16")
     with pytest.raises(ConfigError, match="weight_dtype is fixed"):
         net.weight_dtype = "float32"
+
+
+@pytest.mark.parametrize("march", [True, False], ids=["native", "portable"])
+def test_c_conversions_of_every_16_bit_value(tmp_path, march):
+    """core.h's scalar and vector conversions (F16C/AVX-512 with -march=native, the portable
+    ones without) give the bits of NumPy's float16 and of the bfloat16 shift for all 65536
+    values (every NaN a NaN)."""
+    import ctypes
+    import shutil
+    import subprocess
+
+    from spikegrad.native import build
+
+    cc = shutil.which("cc")
+    if cc is None:
+        pytest.skip("no C compiler")
+    src = tmp_path / "conv.c"
+    src.write_text(
+        f'#include "{build.HERE / "core.h"}"\n'
+        "void conv(float *h, float *hv, float *b, float *bv) {\n"
+        "    uint16_t x[16];\n"
+        "    for (uint32_t i = 0; i < 65536; i += 16) {\n"
+        "        for (int l = 0; l < 16; ++l) x[l] = (uint16_t)(i + l);\n"
+        "        sg_vec_f32 a = sg_fp16_vec(x), c = sg_bf16_vec(x);\n"
+        "        memcpy(hv + i, &a, sizeof a);\n"
+        "        memcpy(bv + i, &c, sizeof c);\n"
+        "        for (int l = 0; l < 16; ++l) h[i + l] = sg_fp16(x[l]), b[i + l] = sg_bf16(x[l]);\n"
+        "    }\n"
+        "}\n"
+    )
+    lib = tmp_path / "conv.so"
+    flags = ["-O2", "-std=c99", "-fPIC", "-shared", *(["-march=native"] if march else [])]
+    subprocess.run([cc, *flags, str(src), "-o", str(lib)], check=True, capture_output=True)
+    out = [np.empty(65536, np.float32) for _ in range(4)]
+    fn = ctypes.CDLL(str(lib)).conv
+    fn.argtypes = [ctypes.c_void_p] * 4
+    fn(*(o.ctypes.data for o in out))
+    bits = np.arange(65536, dtype=np.uint32).astype(np.uint16)
+    want_h = bits.view(np.float16).astype(np.float32).view(np.uint32)
+    want_b = widen(bits).view(np.uint32)
+    for got, want in zip(out, (want_h, want_h, want_b, want_b), strict=True):
+        nan = np.isnan(want.view(np.float32))  # F16C quiets a signalling NaN: NaN is enough
+        assert nan.sum() >= 254 and np.isnan(got[nan]).all()
+        assert np.array_equal(got.view(np.uint32)[~nan], want[~nan])

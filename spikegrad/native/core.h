@@ -85,8 +85,12 @@ typedef double sg_vec_f64 __attribute__((vector_size(64), aligned(8)));
 
 /* 16-bit weight copies (spikegrad/ops/half.py), stored as uint16_t bits and converted exactly to
  * float as they are read (SG_WGET, SG_WVEC of native/build.py: WEIGHT_MACROS): bfloat16 by a
- * 16-bit shift; float16 by the compiler's _Float16 (F16C's vcvtph2ps with -march=native on x86)
- * where it has one, else by its bits. */
+ * 16-bit shift; float16 by F16C (_cvtsh_ss, _cvtph_ps) where the compiler targets it (x86 with
+ * -march=native), else by its bits. A vector of 16 is converted with one AVX-512 instruction
+ * where there is one. */
+#if defined(__F16C__) || defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 typedef uint16_t sg_vec_u16 __attribute__((vector_size(32), aligned(2)));
 typedef uint32_t sg_vec_u32 __attribute__((vector_size(64)));
 
@@ -99,25 +103,32 @@ static inline float sg_bf16(uint16_t h) {
 
 /* The 16 floats of the bfloat16 weights at p. */
 static inline sg_vec_f32 sg_bf16_vec(const uint16_t *p) {
+#ifdef __AVX512F__
+    __m512i u = _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)p)), 16);
+    sg_vec_f32 v;
+    memcpy(&v, &u, sizeof v);
+    return v;
+#else
     sg_vec_u16 h;
     memcpy(&h, p, sizeof h);
     return (sg_vec_f32)(__builtin_convertvector(h, sg_vec_u32) << 16);
+#endif
 }
 
-#ifdef __FLT16_MAX__
-typedef _Float16 sg_vec_f16 __attribute__((vector_size(32), aligned(2)));
-
-static inline float sg_fp16(uint16_t h) {
-    _Float16 x;
-    memcpy(&x, &h, sizeof x);
-    return (float)x;
-}
+#ifdef __F16C__
+static inline float sg_fp16(uint16_t h) { return _cvtsh_ss(h); }
 
 /* The 16 floats of the float16 weights at p. */
 static inline sg_vec_f32 sg_fp16_vec(const uint16_t *p) {
-    sg_vec_f16 h;
-    memcpy(&h, p, sizeof h);
-    return __builtin_convertvector(h, sg_vec_f32);
+#ifdef __AVX512F__
+    __m512 f = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
+#else
+    __m256 f[2] = {_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)),
+                   _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p + 8)))};
+#endif
+    sg_vec_f32 v;
+    memcpy(&v, &f, sizeof v);
+    return v;
 }
 #else
 static inline float sg_fp16(uint16_t h) {

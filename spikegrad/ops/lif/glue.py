@@ -29,6 +29,7 @@ from ...kernels.host import (
     index_arrays,
     out_array,
     run,
+    weights_in,
 )
 from ...spikes import SpikeMatrix
 from ..common import (
@@ -42,7 +43,7 @@ from ..common import (
     rows,
     weights_read,
 )
-from ..half import compute_dtype
+from ..half import compute_dtype, widen
 from ..kind_twin import signed
 from ..spmm.glue import cuda_spike_tmatmul
 from ..surrogate import ActiveSet, index_dtype
@@ -78,8 +79,8 @@ kernels.add_module(
     __file__,
     {
         "lif_forward_kernel": ("K", "T"),
-        "lif_spikes_count_kernel": ("K", "T", "I"),
-        "lif_spikes_emit_kernel": ("K", "T", "I"),
+        "lif_spikes_count_kernel": ("K", "T", "W", "I"),
+        "lif_spikes_emit_kernel": ("K", "T", "W", "I"),
     },
     include=(NEURON_PIECES,),
 )
@@ -91,8 +92,8 @@ kernels.add_module(
         "pair_scatter_kernel": ("T", "I"),
         "eps_shift_scan_kernel": ("K", "T"),
         "dense_eps_kernel": ("K", "T"),
-        "gather_rowdot_kernel": ("T", "I"),
-        "gather_rowdot_warp_kernel": ("T", "I"),
+        "gather_rowdot_kernel": ("T", "W", "I"),
+        "gather_rowdot_warp_kernel": ("T", "W", "I"),
     },
     cooperative=("gather_rowdot_warp_kernel",),
     include=(NEURON_PIECES,),
@@ -342,13 +343,13 @@ def cuda_spike_forward(
     (as the twin's), else int64.
     """
     check_spike_forward(indptr, indices, w, None, values[0], tb)
-    w = in_array("w", w)
-    dt = w.dtype
+    w = weights_in("w", w)
+    dt = compute_dtype(w)
     T, B = (int(v) for v in tb)
     N = w.shape[1]
     out_idt = np.dtype(index_dtype(T * B * N))
     idt, (indptr, indices) = index_arrays(indptr, indices, least=out_idt)
-    targs = kernels.template_args(dt, idt, kind=kind.NAME)
+    targs = kernels.template_args(dt, idt, kind=kind.NAME, weights=w.dtype)
     f, n_col = dt.type, B * N
     k = kind_constants(kind.FORWARD_ARGS, values, w, N)
     src = (indptr, indices, w, np.int64(T), np.int64(B), np.int64(N), *_kargs(k))
@@ -360,7 +361,7 @@ def cuda_spike_forward(
         n_col,
         lambda n_spk, n_act: (*src, f(b_th), n_spk, n_act),
         lambda offs: (*src, f(beta_s), f(b_th), *offs),
-        (w, idt, out_idt),
+        (k, idt, out_idt),
     )
 
 
@@ -417,7 +418,7 @@ def cuda_gather_rowdot(
     check_gather_rowdot(e, rows, w, cols)
     e = in_array("e", e)
     dt = e.dtype
-    w = in_array("w", w, dt)
+    w = weights_in("w", w, dt)
     idt, (rows, cols) = index_arrays(rows, cols, least=index_dtype(0))
     n = rows.size
     out = get_xp(e).empty(n, dtype=dt)
@@ -429,7 +430,8 @@ def cuda_gather_rowdot(
     kernel = "gather_rowdot_warp_kernel" if variant == 2 else "gather_rowdot_kernel"
     threads = n * 32 if variant == 2 else n
     args = (e, rows, w, cols, np.int64(n), np.int64(m), out)
-    run(launch, "lif_backward", kernel, kernels.template_args(dt, idt), threads, args)
+    targs = kernels.template_args(dt, idt, weights=w.dtype)
+    run(launch, "lif_backward", kernel, targs, threads, args)
     return out
 
 
@@ -462,7 +464,7 @@ def cuda_backward_dense(
     run(launch, "lif_backward", "dense_eps_kernel", targs, int(n_col), args)
     e1 = e1.reshape(T * B, N)
     dw = x.T @ e1
-    dx = (e1 @ w.T).reshape(T, B, w.shape[0]) if need_dx else None
+    dx = (e1 @ widen(w).T).reshape(T, B, w.shape[0]) if need_dx else None
     return dw, dx
 
 
@@ -494,7 +496,7 @@ def cuda_backward_sparse(
     g = in_array("g", g)
     dt = g.dtype
     sp = in_array("act.sp", act.sp, dt)
-    w = in_array("w", w, dt)
+    w = weights_in("w", w, dt)
     n_in = w.shape[0]
     xp = get_xp(g)
     d = xp.zeros((T, B, N), dtype=dt)

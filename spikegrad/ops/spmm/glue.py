@@ -9,7 +9,7 @@ import numpy as np
 
 from ... import kernels, native
 from ...backend import Array, get_xp
-from ...kernels.host import Launcher, cuda_op, in_array, index_arrays, run
+from ...kernels.host import Launcher, cuda_op, in_array, index_arrays, run, weights_in
 from ..common import contiguous, native_op, ptr, supported, weights_read
 from ..half import compute_dtype
 from ..surrogate import index_dtype
@@ -30,7 +30,7 @@ kernels.add_module(
     "spmm",
     __file__,
     {
-        "spmm_csr_kernel": ("T", "I"),
+        "spmm_csr_kernel": ("T", "W", "I"),
         "spmm_csr_t_atomic_kernel": ("T", "I"),
         "spmm_t_seg_kernel": ("T", "I"),
         "spmm_t_seg_fix_kernel": ("T", "I"),
@@ -75,8 +75,8 @@ def cuda_spike_matmul(launch: Launcher, indptr: Array, indices: Array, w: Array)
     Shapes: indptr (R + 1,), indices (nnz,) in [0, C); w (C, M) -> (R, M).
     """
     check_spike_matmul(indptr, indices, w)
-    w = in_array("w", w)
-    dt = w.dtype
+    w = weights_in("w", w)
+    dt = compute_dtype(w)
     idt, (indptr, indices) = index_arrays(indptr, indices, least=index_dtype(0))
     n_rows, m = indptr.size - 1, w.shape[1]
     out = get_xp(w).empty((n_rows, m), dtype=dt)
@@ -84,7 +84,7 @@ def cuda_spike_matmul(launch: Launcher, indptr: Array, indices: Array, w: Array)
         launch,
         "spmm",
         "spmm_csr_kernel",
-        kernels.template_args(dt, idt),
+        kernels.template_args(dt, idt, weights=w.dtype),
         n_rows * m,
         (indptr, indices, w, np.int64(n_rows), np.int64(m), out),
     )
