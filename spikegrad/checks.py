@@ -26,7 +26,7 @@ from .errors import BadValueError, ConfigError
 SEED_MAX = 2**63 - 1  # seeds are written to TOML, whose integers are signed 64-bit
 MODES = ("dense", "sparse")  # the gradient modes of Network.loss_and_grad
 DTYPES = ("float32", "float64")  # the training dtypes
-# what the kernels read the weights as: the float32 master, or a 16-bit copy (ops/half.py)
+# what the kernels read the weights as: the float32 master, or a 16-bit copy (ops/half)
 WEIGHT_DTYPES = ("float32", "float16", "bfloat16")
 
 

@@ -1,4 +1,4 @@
-"""16-bit weight copies (weight_dtype float16 / bfloat16; spikegrad/ops/half.py): the
+"""16-bit weight copies (weight_dtype float16 / bfloat16; spikegrad/ops/half): the
 conversions, the network on the copy against a float32 network on the copy's values, the
 native kernels against the twins on the same copy, the precision of the kernels against
 float32 on one tape, the refresh after every update, what checkpoints keep, and the refusals."""
@@ -284,3 +284,27 @@ def test_c_conversions_of_every_16_bit_value(tmp_path, march):
         nan = np.isnan(want.view(np.float32))  # F16C quiets a signalling NaN: NaN is enough
         assert nan.sum() >= 254 and np.isnan(got[nan]).all()
         assert np.array_equal(got.view(np.uint32)[~nan], want[~nan])
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered in cast")  # 65520 -> inf: correct
+@pytest.mark.parametrize("wd", HALVES)
+def test_native_copy_is_the_twins(calls, wd):
+    """The native half_copy rounds as the twin does (ties, subnormals, overflow, infinities;
+    every NaN a NaN), for any length (vector loops and tails)."""
+    from spikegrad.ops.half import half_copy
+
+    rng = np.random.default_rng(5)
+    a = (rng.normal(size=70001) * 10.0 ** rng.integers(-9, 6, 70001)).astype(np.float32)
+    ties = np.arange(0x3F808000, 0x3F808000 + 40 * 0x10000, 0x10000, dtype=np.uint32)
+    halfway = np.float32(1 + 2.0**-11) + np.arange(-3, 4, dtype=np.float32) * np.float32(2.0**-23)
+    special = [np.inf, -np.inf, np.nan, 0.0, -0.0, 65504, 65520, 65519.99, 1e-8, 3e-8, 6e-8, 1e-45]
+    a = np.concatenate([a, ties.view(np.float32), halfway, np.array(special, np.float32)])
+    for n in (a.size, 17, 8, 7, 1, 0):
+        got, want = nat.half_copy(a[:n], wd), half_copy(a[:n], wd)
+        assert got.dtype == want.dtype and got.shape == want.shape
+        nan = np.isnan(widen(want))
+        assert np.isnan(widen(got)[nan]).all() and np.array_equal(got[~nan], want[~nan])
+    assert ("sg_half_copy", None, None) in calls
+    net = sg.Network(SIZES, weight_dtype=wd)  # the network's copies go through the native op
+    assert ("sg_half_copy", None, None) in calls[-5:]
+    assert net.weights["W1"].dtype == to_half(np.zeros(1, np.float32), wd).dtype

@@ -106,7 +106,7 @@ class TorchBPTT:
             k: torch.tensor(
                 to_numpy(widen(v)) * self.weight_scale(k), dtype=self.dtype, device=device
             ).requires_grad_()
-            for k, v in net.weights.items()  # a 16-bit copy: its values (ops/half.py)
+            for k, v in net.weights.items()  # a 16-bit copy: its values (ops/half)
         }
         self.init = {k: p.detach().clone() for k, p in self.params.items()}
         self.lr = lr

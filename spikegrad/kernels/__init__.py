@@ -48,7 +48,7 @@ FLOAT_TYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
 KIND_TYPES = {"lif": "sg_lif", "cuba": "sg_cuba", "alif": "sg_alif"}
 INDEX_TYPES = {np.dtype(np.int32): "int", np.dtype(np.int64): "long long"}
 # the weights' storage, the "W" template parameter of a weight-reading kernel: the float type
-# itself, or a 16-bit copy of float32 weights (spikegrad/ops/half.py; common.cuh: sg_wload)
+# itself, or a 16-bit copy of float32 weights (spikegrad/ops/half; common.cuh: sg_wload)
 WEIGHT_TYPES = {
     **FLOAT_TYPES,
     np.dtype(np.float16): "sg_f16",

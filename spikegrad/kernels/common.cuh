@@ -66,7 +66,7 @@ __device__ __forceinline__ double sg_mul_rn(double a, double b) { return a * b; 
 #define SG_ADD(a, b) sg_add_rn((a), (b))
 #define SG_MUL(a, b) sg_mul_rn((a), (b))
 
-// 16-bit weight copies (spikegrad/ops/half.py): a kernel that reads weights takes their storage
+// 16-bit weight copies (spikegrad/ops/half): a kernel that reads weights takes their storage
 // W as a template parameter: T itself, or for T = float the 16-bit copies sg_f16 (IEEE binary16)
 // and sg_bf16 (the upper half of a float32), and reads each element through sg_wload, which
 // converts it exactly to float (then the arithmetic is float's, as in the twin on the copy's

@@ -22,7 +22,6 @@ import numpy as np
 
 from ..backend import Array, get_xp, register
 from ..errors import DTypeError, ShapeError
-from ..ops.half import compute_dtype
 from . import BLOCK, grid_cap, template_args
 from .launch import LAUNCH, bind
 
@@ -64,16 +63,6 @@ def in_array(name: str, a: Array, dtype: Any = None) -> Array:
     """An array the kernel only reads: dtype checked, made C-contiguous (no copy if it is)."""
     check_dtype(name, a, dtype)
     return get_xp(a).ascontiguousarray(a)
-
-
-def weights_in(name: str, w: Array, dtype: Any = None) -> Array:
-    """Weights a kernel reads: float32/64, or a 16-bit copy of float32 weights (ops/half.py);
-    the dtype the kernel computes in checked against ``dtype`` when given; made C-contiguous."""
-    cdt = compute_dtype(w)
-    template_args(cdt, weights=w.dtype)
-    if dtype is not None and cdt != dtype:
-        raise DTypeError(f"{name} must be {np.dtype(dtype)} weights; got {w.dtype}")
-    return get_xp(w).ascontiguousarray(w)
 
 
 def check_dtype(name: str, a: Array, dtype: Any) -> None:

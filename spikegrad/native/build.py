@@ -13,7 +13,7 @@ returns the declared ctypes function.
 
 Sources that read weights (``typed_weights``, ``per_kind_weights``) are included once more per
 weight storage of :data:`WEIGHT_MACROS` (float32: float, and the 16-bit copies of
-spikegrad/ops/half.py), their functions (named in ``reads_weights``) exported as ``f_f32``,
+spikegrad/ops/half), their functions (named in ``reads_weights``) exported as ``f_f32``,
 ``f_f32h`` (float16 weights), ``f_f32b`` (bfloat16 weights) and ``f_f64``.
 """
 
@@ -67,7 +67,7 @@ WEIGHT_MACROS = {
     },
     "_f64": {"": _PLAIN},
 }
-WEIGHT_SUFFIX = {np.dtype(np.float16): "h", np.dtype(np.uint16): "b"}  # ops/half.py storage
+WEIGHT_SUFFIX = {np.dtype(np.float16): "h", np.dtype(np.uint16): "b"}  # ops/half storage
 _CODES: dict[str, Any] = {"p": ctypes.c_void_p, "i64": ctypes.c_int64, "int": ctypes.c_int}
 _CODES["u64"] = ctypes.c_uint64  # code u64: uint64_t (ops/cochlea: a generator seed)
 

@@ -83,7 +83,7 @@ typedef double sg_vec_f64 __attribute__((vector_size(64), aligned(8)));
 #define SG_WFN(name) SG_CAT(SG_FN(name), SG_WSUF)
 #define SG_KWFN(name) SG_CAT(SG_KFN(name), SG_WSUF)
 
-/* 16-bit weight copies (spikegrad/ops/half.py), stored as uint16_t bits and converted exactly to
+/* 16-bit weight copies (spikegrad/ops/half), stored as uint16_t bits and converted exactly to
  * float as they are read (SG_WGET, SG_WVEC of native/build.py: WEIGHT_MACROS): bfloat16 by a
  * 16-bit shift; float16 by F16C (_cvtsh_ss, _cvtph_ps) where the compiler targets it (x86 with
  * -march=native), else by its bits. A vector of 16 is converted with one AVX-512 instruction

@@ -22,7 +22,6 @@ import numpy as np
 
 from ..backend import Array, get_xp, register, to_numpy
 from ..errors import ShapeError
-from .half import compute_dtype, is_half
 
 # The neuron kinds' C/CUDA pieces (spikegrad/neurons/<kind>.h), included by the layer drivers.
 NEURON_PIECES = Path(__file__).resolve().parent.parent / "neurons"
@@ -137,14 +136,6 @@ NATIVE_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 def supported(a: Array) -> bool:
     """Whether the native kernels have an instance for a's dtype (float32 or float64)."""
     return np.dtype(a.dtype) in NATIVE_FLOATS
-
-
-def weights_read(w: Array, *others: Array) -> bool:
-    """Whether a native kernel reads the weights ``w`` (float32, float64 or a 16-bit copy of
-    ops/half.py) with the float arrays ``others`` (all of the dtype it computes in)."""
-    if not (supported(w) or is_half(w)):
-        return False
-    return all(a.dtype == compute_dtype(w) for a in others)
 
 
 def in_place(a: Array) -> bool:

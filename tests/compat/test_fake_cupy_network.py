@@ -121,7 +121,7 @@ def test_timing_reads_the_device_once(fake_cp):
 @pytest.mark.parametrize("wd", ["float16", "bfloat16"])
 @pytest.mark.parametrize("mode", ["dense", "sparse"])
 def test_half_weights_match_numpy(fake_cp, mode, wd):
-    """weight_dtype float16/bfloat16 on the GPU path: the copy made on the device (ops/half.py),
+    """weight_dtype float16/bfloat16 on the GPU path: the copy made on the device (ops/half),
     read by the kernels' 16-bit instances, refreshed after Adam's update: the NumPy backend's
     16-bit network to float32 rounding, the same spikes."""
     x, y = _data()

@@ -1,4 +1,4 @@
-"""16-bit weight copies (spikegrad/ops/half.py) on the CPU emulation (see test_emulation.py):
+"""16-bit weight copies (spikegrad/ops/half) on the CPU emulation (see test_emulation.py):
 every weight-reading kernel's float16 and bfloat16 instance (W = sg_f16, sg_bf16; common.cuh:
 sg_wload) against the NumPy twins on the same copy. The products and the fused forward sum in
 the twins' order, so they are equal bit for bit; dot products and the backward to float32

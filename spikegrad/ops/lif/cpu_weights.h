@@ -1,7 +1,7 @@
 /* Native CPU kernels of the LIF family that read weights: the row helpers of the fused kernels
  * and the sampled row dot products. Included by the native build once per float type and weight
  * storage (native/build.py: WEIGHT_MACROS): the weights are SG_W (SG_T, or the 16-bit copies of
- * spikegrad/ops/half.py for float), SG_WVEC(p) reads a vector of them as SG_V and SG_WGET(x)
+ * spikegrad/ops/half for float), SG_WVEC(p) reads a vector of them as SG_V and SG_WGET(x)
  * one as SG_T, exactly; SG_WFN(name) names the instance (name_f32, name_f32h, name_f32b,
  * name_f64). The arithmetic is SG_T's whatever the storage, so a 16-bit copy gives the bits of
  * the float32 kernel on the copy's values. */

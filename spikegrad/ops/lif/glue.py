@@ -29,7 +29,6 @@ from ...kernels.host import (
     index_arrays,
     out_array,
     run,
-    weights_in,
 )
 from ...spikes import SpikeMatrix
 from ..common import (
@@ -41,9 +40,9 @@ from ..common import (
     native_op,
     ptr,
     rows,
-    weights_read,
 )
-from ..half import compute_dtype, widen
+from ..half import compute_dtype, weights_read, widen
+from ..half.glue import weights_in
 from ..kind_twin import signed
 from ..spmm.glue import cuda_spike_tmatmul
 from ..surrogate import ActiveSet, index_dtype

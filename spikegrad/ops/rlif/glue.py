@@ -14,10 +14,11 @@ from ... import kernels
 from ...backend import Array, get_xp
 from ...errors import DTypeError
 from ...kernels import BLOCK
-from ...kernels.host import Launcher, cuda_op, in_array, index_arrays, run, weights_in
+from ...kernels.host import Launcher, cuda_op, in_array, index_arrays, run
 from ...spikes import SpikeMatrix
 from ..common import NEURON_PIECES
 from ..half import compute_dtype
+from ..half.glue import weights_in
 from ..kind_twin import signed
 from ..lif.glue import count_emit, cuda_gather_rowdot, kind_constants
 from ..lif.twin import check_spike_backward, check_spike_forward

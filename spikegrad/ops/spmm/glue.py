@@ -9,9 +9,10 @@ import numpy as np
 
 from ... import kernels, native
 from ...backend import Array, get_xp
-from ...kernels.host import Launcher, cuda_op, in_array, index_arrays, run, weights_in
-from ..common import contiguous, native_op, ptr, supported, weights_read
-from ..half import compute_dtype
+from ...kernels.host import Launcher, cuda_op, in_array, index_arrays, run
+from ..common import contiguous, native_op, ptr, supported
+from ..half import compute_dtype, weights_read
+from ..half.glue import weights_in
 from ..surrogate import index_dtype
 from . import twin
 from .twin import check_spike_matmul, check_spike_tmatmul

@@ -47,7 +47,7 @@ def spike_matmul(indptr: Array, indices: Array, w: Array) -> Array:
     """``X @ w`` for a 0/1 CSR matrix X.
 
     Shapes: indptr (R + 1,), indices (nnz,) in [0, C); w (C, M) (or its 16-bit copy: read as
-    float32, ops/half.py) -> (R, M).
+    float32, ops/half) -> (R, M).
     """
     check_spike_matmul(indptr, indices, w)
     w = widen(w)

@@ -8,10 +8,11 @@ master, the gradients and Adam's moments stay float32. The copy is stored as
 * bfloat16: the upper 16 bits of the float32, as ``uint16`` (NumPy has no bfloat16), rounded
   to nearest, ties to even (a NaN stays a NaN).
 
-An op that takes weights accepts either storage; its NumPy twin reads the copy through
-:func:`widen` (exact: every 16-bit value is a float32), the C and CUDA kernels convert each
-element as they read it, so both compute the same float32 arithmetic on the same values.
-xp-generic (NumPy or CuPy arrays).
+made by the op ``half_copy`` (:func:`to_half`: its twin here, xp-generic, so on CuPy the copy
+is made on the device; a native C kernel in ``cpu.h``). An op that takes weights accepts
+either storage; its NumPy twin reads the copy through :func:`widen` (exact: every 16-bit
+value is a float32), the C and CUDA kernels convert each element as they read it, so both
+compute the same float32 arithmetic on the same values.
 """
 
 from __future__ import annotations
@@ -20,10 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from ..backend import Array, get_xp
-from ..checks import WEIGHT_DTYPES
+from ...backend import Array, call, get_xp, register
+from ...errors import DTypeError
+from ..common import supported
 
-__all__ = ["WEIGHT_DTYPES", "compute_dtype", "is_half", "storage_dtype", "to_half", "widen"]
 _STORAGE = {"float16": np.dtype(np.float16), "bfloat16": np.dtype(np.uint16)}
 HALVES = tuple(_STORAGE.values())  # the storage dtypes of a 16-bit copy
 
@@ -44,10 +45,37 @@ def compute_dtype(w: Array) -> np.dtype:
     return np.dtype(np.float32) if is_half(w) else np.dtype(w.dtype)
 
 
+def weights_read(w: Array, *others: Array) -> bool:
+    """Whether a native kernel reads the weights ``w`` (float32, float64 or a 16-bit copy) with
+    the float arrays ``others`` (all of the dtype it computes in)."""
+    if not (supported(w) or is_half(w)):
+        return False
+    return all(a.dtype == compute_dtype(w) for a in others)
+
+
 def to_half(a: Array, weight_dtype: str) -> Array:
-    """The 16-bit copy of the float32 array ``a`` (round to nearest, ties to even).
+    """The 16-bit copy of the array ``a`` (as float32 first; op ``half_copy``: native C on
+    NumPy arrays where built, the twin otherwise). Shapes: any -> same."""
+    return call("half_copy", a.astype(get_xp(a).float32, copy=False), weight_dtype)
+
+
+def check_half_copy(a: Array, weight_dtype: str) -> None:
+    """The checks of ``half_copy`` (every backend): float32 values, a 16-bit weight dtype."""
+    if a.dtype != np.float32:
+        raise DTypeError(f"half_copy: a 16-bit copy is made of float32 weights; got {a.dtype}")
+    if storage_dtype(weight_dtype) is None:
+        raise DTypeError(
+            f"half_copy: weight_dtype must be float16 or bfloat16; got {weight_dtype!r}"
+        )
+
+
+@register("half_copy", "numpy", xp_generic=True)
+def half_copy(a: Array, weight_dtype: str) -> Array:
+    """The 16-bit copy of the float32 array ``a``: float16 (NumPy's conversion) or bfloat16
+    bits as uint16, both rounded to nearest, ties to even (a NaN stays a NaN).
 
     Shapes: any -> same; dtype float16, or uint16 holding bfloat16 bits."""
+    check_half_copy(a, weight_dtype)
     xp = get_xp(a)
     if weight_dtype == "float16":
         return a.astype(xp.float16)
