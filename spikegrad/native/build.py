@@ -116,8 +116,12 @@ def c_family(
     ):
         into += [folder / n for n in names if folder / n not in into]
     for name in reads_weights:
-        _TABLE.weighted |= {name} if name in (typed_functions or {}) else set()
-        _TABLE.weighted |= {f"{kind}_{name}" for kind in KINDS if name in (kind_functions or {})}
+        if name in (typed_functions or {}):
+            _TABLE.weighted.add(name)
+        elif name in (kind_functions or {}):
+            _TABLE.weighted |= {f"{kind}_{name}" for kind in KINDS}
+        else:
+            raise ValueError(f"reads_weights: {name!r} is no typed or per-kind function here")
     kinds = {
         f"{kind}_{name}": sig for kind in KINDS for name, sig in (kind_functions or {}).items()
     }
