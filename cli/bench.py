@@ -9,6 +9,7 @@ import click
 from spikegrad.backend import BACKENDS
 from spikegrad.bench import CASES, default_cases
 from spikegrad.bench.torch_baseline import COMPILE_MAX_STEPS
+from spikegrad.checks import WEIGHT_DTYPES
 
 from . import cli
 
@@ -64,6 +65,13 @@ Examples:
     "--gpu", is_flag=True, help="The GPU report (needs CuPy and a GPU; --backend does not apply)."
 )
 @click.option(
+    "--weight-dtype",
+    type=click.Choice(WEIGHT_DTYPES),
+    default="float32",
+    show_default=True,
+    help="float16/bfloat16: the kernels read a 16-bit copy of the float32 weights.",
+)
+@click.option(
     "--json", "as_json", is_flag=True, help="Print one JSON object per case (one per line)."
 )
 def bench(
@@ -74,6 +82,7 @@ def bench(
     compile_max_steps: int,
     peers: bool,
     gpu: bool,
+    weight_dtype: str,
     as_json: bool,
 ) -> None:
     """Time dense vs sparse gradients on the paper's shapes."""
@@ -94,6 +103,12 @@ def bench(
             "the PyTorch baseline needs torch (pip install 'spikegrad[bench]'); or pass --no-torch"
         )
     results = sg_bench.run(
-        list(cases) or None, backend, repeats or 5, not no_torch, peers, compile_max_steps
+        list(cases) or None,
+        backend,
+        repeats or 5,
+        not no_torch,
+        peers,
+        compile_max_steps,
+        weight_dtype,
     )
     click.echo(report.json_lines(results) if as_json else sg_bench.format_table(results))

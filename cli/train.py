@@ -13,7 +13,7 @@ import click
 
 from spikegrad import distributed, neurons
 from spikegrad.backend import BACKENDS
-from spikegrad.checks import DTYPES, MODES
+from spikegrad.checks import DTYPES, MODES, WEIGHT_DTYPES
 from spikegrad.ops.readout import READOUTS
 from spikegrad.optim import SCHEDULES
 from spikegrad.train.config import DATASETS, PRESETS, make_config
@@ -231,6 +231,12 @@ Examples:
     "--backend", type=click.Choice(BACKENDS), help="auto: CuPy if a GPU is usable, else NumPy."
 )
 @click.option("--dtype", type=click.Choice(DTYPES))
+@click.option(
+    "--weight-dtype",
+    type=click.Choice(WEIGHT_DTYPES),
+    help="float16/bfloat16: the kernels read a 16-bit copy of the float32 weights (mixed "
+    "precision; --dtype float32 only).  [default: float32]",
+)
 @click.option(
     "--seed", type=int, help="Seed of the initial weights, shuffles and validation split."
 )

@@ -21,11 +21,13 @@ from typing import Any
 
 import numpy as np
 
-from .errors import BadValueError
+from .errors import BadValueError, ConfigError
 
 SEED_MAX = 2**63 - 1  # seeds are written to TOML, whose integers are signed 64-bit
 MODES = ("dense", "sparse")  # the gradient modes of Network.loss_and_grad
 DTYPES = ("float32", "float64")  # the training dtypes
+# what the kernels read the weights as: the float32 master, or a 16-bit copy (ops/half)
+WEIGHT_DTYPES = ("float32", "float16", "bfloat16")
 
 
 def _is_list(value: Any) -> bool:
@@ -105,6 +107,16 @@ def check_choice(key: str, value: Any, choices: Sequence[str]) -> str:
     if not isinstance(value, str) or value not in choices:
         raise BadValueError(key, value, f"one of {', '.join(choices)}")
     return value
+
+
+def check_weight_dtype(weight_dtype: str, dtype: str) -> None:
+    """ConfigError unless ``weight_dtype`` is float32 or the training dtype is float32 (a 16-bit
+    weight copy has a float32 master)."""
+    if weight_dtype != "float32" and dtype != "float32":
+        raise ConfigError(
+            f"weight_dtype {weight_dtype!r} needs dtype 'float32' (16-bit copies of float32 "
+            f"weights); got dtype {dtype!r}"
+        )
 
 
 def check_seed(key: str, value: Any) -> int:

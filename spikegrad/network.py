@@ -37,6 +37,7 @@ from .backend import Array, Backend, Timer, get_backend, to_numpy
 from .checks import (
     DTYPES,
     MODES,
+    WEIGHT_DTYPES,
     _is_list,
     check_alphas,
     check_choice,
@@ -46,12 +47,14 @@ from .checks import (
     check_seed,
     check_setting,
     check_sizes,
+    check_weight_dtype,
 )
 from .errors import BadValueError, ConfigError, InputError, ShapeError
 from .layers import INITS, Hidden, HiddenLayer, Readout, Signal, Tape
 from .layers.base import array_leaves, input_signal
 from .loss import RegParams, spike_count_reg
 from .neurons.lif import ALPHA
+from .ops.half import to_half
 from .ops.readout import READOUTS, cross_entropy
 from .spikes import SpikeEvents, SpikeMatrix, as_spike_matrix
 
@@ -77,6 +80,29 @@ class _Tape:
         yield from array_leaves(self.last.operand)
         if self.arg is not None:
             yield self.arg
+
+
+class Params(dict):
+    """A network's parameter dict: setting an entry (``[k] = ...``, ``update``) or an
+    optimiser's update (:meth:`updated`, which :class:`spikegrad.Adam` calls after each step)
+    refreshes the network's 16-bit weight copies (:attr:`Network.weights`)."""
+
+    def __init__(self, refresh: Any) -> None:
+        super().__init__()
+        self._refresh = refresh
+
+    def __setitem__(self, key: str, value: Array) -> None:
+        super().__setitem__(key, value)
+        self._refresh((key,))
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        new = dict(*args, **kwargs)
+        super().update(new)
+        self._refresh(tuple(new))
+
+    def updated(self) -> None:
+        """The values changed in place (an optimiser step): refresh every copy."""
+        self._refresh(tuple(self))
 
 
 class Network:
@@ -115,6 +141,10 @@ class Network:
     fan_in = N_l; W_out uses the last hidden layer's alpha (its mean when per neuron).
     Parameter order (init draws, checkpoints): W1, R1 (if recurrent), W2, ..., W_out.
     dtype: "float32" or "float64". backend: "numpy", "cupy" or "auto". seed: init seed.
+    weight_dtype: "float32" (the kernels read ``params``), or "float16" / "bfloat16" (dtype
+    float32 only): the kernels read a 16-bit copy of every weight matrix (:attr:`weights`) and
+    accumulate in float32; the float32 ``params``, the gradients and Adam stay float32, and the
+    copy is remade when ``params`` change (mixed precision, docs/cpu-kernels.md).
 
     Attributes: ``neurons`` (the kind's name per hidden layer), ``alphas`` (per hidden layer:
     a float or a host (N_l,) float64 array), ``alpha`` (the float when every layer shares one
@@ -141,6 +171,7 @@ class Network:
         alpha_syn: float | list | None = None,
         alpha_adapt: float | list | None = None,
         beta_adapt: float | list | None = None,
+        weight_dtype: str = "float32",
     ) -> None:
         sizes = list(check_sizes("sizes", sizes, 3, "[784, 200, 10]"))
         hidden = sizes[1:-1]
@@ -160,7 +191,7 @@ class Network:
         ]
         self._build(
             sizes[0], layers, sizes[-1], alpha_out, b_th, surrogate_scale, readout, reg, init,
-            dtype, backend, seed,
+            dtype, backend, seed, weight_dtype,
         )  # fmt: skip
 
     @classmethod
@@ -179,6 +210,7 @@ class Network:
         dtype: str = "float32",
         backend: str = "numpy",
         seed: int = 0,
+        weight_dtype: str = "float32",
     ) -> Network:
         """A network of ``n_in`` inputs, the hidden ``layers`` (:class:`~spikegrad.layers.Hidden`
         records, at least one) and ``n_out`` classes; the other settings as for the short form.
@@ -189,7 +221,7 @@ class Network:
         net = cls.__new__(cls)
         net._build(
             n_in, layers, n_out, alpha_out, b_th, surrogate_scale, readout, reg, init, dtype,
-            backend, seed,
+            backend, seed, weight_dtype,
         )  # fmt: skip
         return net
 
@@ -207,6 +239,7 @@ class Network:
         dtype: str,
         backend: str,
         seed: int,
+        weight_dtype: str,
     ) -> None:
         n_in, n_out = check_int("n_in", n_in, 1), check_int("n_out", n_out, 1)
         if not isinstance(layers, (list, tuple)) or not layers:
@@ -220,6 +253,8 @@ class Network:
         check_choice("readout", readout, READOUTS)
         check_choice("init", init, INITS)
         check_choice("dtype", dtype, DTYPES)
+        check_choice("weight_dtype", weight_dtype, WEIGHT_DTYPES)
+        check_weight_dtype(weight_dtype, dtype)
         seed = check_seed("seed", seed)
         self.sizes = [n_in, *(layer.n for layer in layers), n_out]
         self.neurons = [layer.kind.NAME for layer in layers]
@@ -236,6 +271,7 @@ class Network:
             reg if not isinstance(reg, dict) else check_reg_values("reg", reg)
         )
         self.dtype = np.dtype(dtype)
+        self.weight_dtype = weight_dtype
         self.backend: Backend = get_backend(backend)
 
         def asarray(a: np.ndarray) -> Array:
@@ -248,12 +284,13 @@ class Network:
         last = layers[-1]
         init_alpha = float(np.mean(last.kind.init_decay(last.neuron)))
         self.readout_layer = Readout(self.sizes[-2], n_out, self.alpha_out, readout, init_alpha)
-        self._params: dict[str, Array] = {}
+        self._params = Params(self._refresh)
+        self._weights: dict[str, Array] = self._params if weight_dtype == "float32" else {}
         self.params = self._init_params(np.random.default_rng(seed))
 
     _FIXED = frozenset(
         "sizes alpha alphas alpha_out threshold b_th beta_s readout recurrent neurons dtype "
-        "backend init seed".split()
+        "backend init seed weight_dtype".split()
     )
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -291,6 +328,23 @@ class Network:
         """The parameter dict (arrays on the backend); entries may be replaced."""
         return self._params
 
+    @property
+    def weights(self) -> dict[str, Array]:
+        """The weights the kernels read: ``params`` itself, or with ``weight_dtype`` float16 or
+        bfloat16 their 16-bit copies (:mod:`spikegrad.ops.half`), refreshed whenever an entry
+        of ``params`` is set and after each update of an optimiser over ``params``."""
+        return self._weights
+
+    def refresh_weights(self) -> None:
+        """Remake the 16-bit weight copies from ``params`` (needed only after writing into a
+        parameter array in place; a no-op for weight_dtype float32)."""
+        self._refresh(tuple(self._params))
+
+    def _refresh(self, keys: tuple[str, ...]) -> None:
+        if self._weights is not self._params:
+            for k in keys:
+                self._weights[k] = to_half(self._params[k], self.weight_dtype)
+
     @params.setter
     def params(self, new: dict[str, Any]) -> None:
         shapes = self.param_shapes()
@@ -327,12 +381,12 @@ class Network:
         sig = input_signal(xs, mode, self.dtype)
         tape = _Tape()
         for layer in self.layers:
-            sig, lt = layer.forward(self._params, sig, mode, self.reg is not None)
+            sig, lt = layer.forward(self._weights, sig, mode, self.reg is not None)
             if spikes_out is not None:
                 spikes_out.append(sig.spikes)
             if lt is not None:  # None: inference records nothing
                 tape.layers.append(lt)
-        m, tape.arg = self.readout_layer.forward(self._params, sig)
+        m, tape.arg = self.readout_layer.forward(self._weights, sig)
         tape.last = sig
         return m, tape, (xs.T, xs.B)
 
@@ -427,13 +481,13 @@ class Network:
 
     def _backward(self, tape: _Tape, dm: Array, gregs: list, T: int) -> dict[str, Array]:
         grads, dy = self.readout_layer.backward(dm, tape.arg, tape.last, T)
-        g = tape.layers[-1].grad_from(dy, self._params["W_out"])
+        g = tape.layers[-1].grad_from(dy, self._weights["W_out"])
         for l in range(self.n_hidden - 1, -1, -1):
             lt = tape.layers[l]
             if gregs[l] is not None:
                 g = lt.add_rate_grad(g, gregs[l])
             prev = tape.layers[l - 1] if l > 0 else None
-            gl, g = self.layers[l].backward(self._params, lt, g, prev)
+            gl, g = self.layers[l].backward(self._weights, lt, g, prev)
             grads.update(gl)
         return {k: grads[k] for k in self.param_shapes()}
 

@@ -90,7 +90,9 @@ class Adam:
     the next step; moments are created lazily per key. ``weight_decay``: decoupled (AdamW,
     p *= 1 - lr * weight_decay each step); ``schedule``: the learning rate of each update
     number (e.g. an :class:`LRSchedule`; None: ``lr`` throughout); ``max_grad_norm`` > 0
-    clips the global gradient norm first (:func:`clip_grad_norm`).
+    clips the global gradient norm first (:func:`clip_grad_norm`). After each update it calls
+    ``params.updated()`` when the dict has it (a Network's parameter dict: the network then
+    remakes its 16-bit weight copies, ``weight_dtype``).
     """
 
     def __init__(
@@ -183,6 +185,9 @@ class Adam:
             hp.eps,
             self.weight_decay,
         )
+        updated = getattr(self.params, "updated", None)
+        if updated is not None:
+            updated()
 
     def state_dict(self) -> dict:
         """Moments and step count (arrays stay on their backend)."""

@@ -181,7 +181,8 @@ def spike_rate_halves(net: Network, x: Any) -> list[tuple[float, float]]:
 
 def case_fields(case: Case, net: Network) -> dict[str, Any]:
     """The fields every report record starts with: case, shape (a recurrent layer's size
-    marked "r", e.g. 700-200r-200r-20), neuron (the kind), B, T, backend, dtype."""
+    marked "r", e.g. 700-200r-200r-20), neuron (the kind), B, T, backend, dtype (with a 16-bit
+    weight copy: "float32 (weights bfloat16)")."""
     rec = [False, *case.recurrent] + [False] * (len(case.sizes) - 1 - len(case.recurrent))
     return {
         "case": case.name,
@@ -190,7 +191,8 @@ def case_fields(case: Case, net: Network) -> dict[str, Any]:
         "B": case.B,
         "T": case.T,
         "backend": net.backend.name,
-        "dtype": str(net.dtype),
+        "dtype": str(net.dtype)
+        + (f" (weights {net.weight_dtype})" if net.weight_dtype != "float32" else ""),
     }
 
 

@@ -25,6 +25,7 @@ import sys
 from typing import Any
 
 from .. import native
+from ..checks import WEIGHT_DTYPES
 from ..spikes import as_spike_matrix
 from . import limits, machine, peers, report, torch_baseline
 from .cases import (
@@ -49,6 +50,7 @@ def run_case(
     with_torch: bool = True,
     with_peers: bool = False,
     compile_max_steps: int = torch_baseline.COMPILE_MAX_STEPS,
+    weight_dtype: str = "float32",
 ) -> dict[str, Any]:
     """Calibrate, validate, then time one case. Returns a flat dict of every figure.
 
@@ -57,9 +59,10 @@ def run_case(
     Norse (:mod:`.peers`), each when installed. On the host, ``limit``: the bytes and adds the
     sparse step cannot avoid and its fraction of the machine's limit (:mod:`.limits`), at the
     measured ``bandwidth`` (:func:`.machine.bandwidth`). Every row's ``peak_bytes`` is the host
-    RSS growth of one step."""
+    RSS growth of one step. ``weight_dtype``: the network's (float16, bfloat16: its kernels read
+    a 16-bit weight copy; the PyTorch rows take the copy's values in float32)."""
     x, y = make_inputs(case)
-    net = build_network(case, backend)
+    net = build_network(case, backend, weight_dtype=weight_dtype)
     active = calibrate(net, x, y, case.target_active, r_gain=case.r_gain)
     _, gd, sd = net.loss_and_grad(x, y, mode="dense")
     _, gs, ss = net.loss_and_grad(x, y, mode="sparse")
@@ -116,12 +119,15 @@ def run(
     with_torch: bool = True,
     with_peers: bool = False,
     compile_max_steps: int = torch_baseline.COMPILE_MAX_STEPS,
+    weight_dtype: str = "float32",
 ) -> list[dict[str, Any]]:
     """Run the named cases (default: the CPU report's, shd, fmnist and shd-recurrent); see
     :func:`run_case`."""
     names = cases or default_cases("cpu")
     return [
-        run_case(CASES[c], backend, repeats, with_torch, with_peers, compile_max_steps)
+        run_case(
+            CASES[c], backend, repeats, with_torch, with_peers, compile_max_steps, weight_dtype
+        )
         for c in names
     ]
 
@@ -160,6 +166,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument(
         "--peers", action="store_true", help="also time snnTorch, SpikingJelly, Norse if installed"
     )
+    ap.add_argument(
+        "--weight-dtype",
+        default="float32",
+        choices=WEIGHT_DTYPES,
+        help="float16/bfloat16: the kernels read a 16-bit copy of the weights (default float32)",
+    )
     ap.add_argument("--json", action="store_true", help="print one JSON object per case")
     ap.add_argument("--out", metavar="FILE", help="also write the results as one JSON file")
     ap.add_argument("--gpu", action="store_true", help="the GPU report instead (its own options)")
@@ -172,7 +184,9 @@ def main(argv: list[str] | None = None) -> None:
     a = ap.parse_args(argv)
     if not a.no_torch and (why := torch_baseline.unavailable(cuda=False)):
         ap.error(f"the PyTorch baseline cannot run: {why}; or pass --no-torch")
-    res = run(a.case, a.backend, a.repeats, not a.no_torch, a.peers, a.compile_max_steps)
+    res = run(
+        a.case, a.backend, a.repeats, not a.no_torch, a.peers, a.compile_max_steps, a.weight_dtype
+    )
     print(report.json_lines(res) if a.json else format_table(res))
     if a.out:
         report.write_json(a.out, res, report.machine_info())

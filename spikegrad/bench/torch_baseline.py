@@ -34,6 +34,7 @@ import numpy as np
 
 from ..backend import to_numpy
 from ..network import Network
+from ..ops.half import widen
 from ..spikes import SpikeEvents
 from .timing import WallClock, median_time, peak_rss
 
@@ -103,9 +104,9 @@ class TorchBPTT:
         self.dtype = torch.float64 if net.dtype == np.float64 else torch.float32
         self.params = {
             k: torch.tensor(
-                to_numpy(v) * self.weight_scale(k), dtype=self.dtype, device=device
+                to_numpy(widen(v)) * self.weight_scale(k), dtype=self.dtype, device=device
             ).requires_grad_()
-            for k, v in net.params.items()
+            for k, v in net.weights.items()  # a 16-bit copy: its values (ops/half)
         }
         self.init = {k: p.detach().clone() for k, p in self.params.items()}
         self.lr = lr

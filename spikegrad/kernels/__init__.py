@@ -47,8 +47,18 @@ FLOAT_TYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
 # neuron kind -> the C++ type of its pieces (kinds.cuh), the "K" template parameter
 KIND_TYPES = {"lif": "sg_lif", "cuba": "sg_cuba", "alif": "sg_alif"}
 INDEX_TYPES = {np.dtype(np.int32): "int", np.dtype(np.int64): "long long"}
+# the weights' storage, the "W" template parameter of a weight-reading kernel: the float type
+# itself, or a 16-bit copy of float32 weights (spikegrad/ops/half; common.cuh: sg_wload)
+WEIGHT_TYPES = {
+    **FLOAT_TYPES,
+    np.dtype(np.float16): "sg_f16",
+    np.dtype(np.uint16): "sg_bf16",
+}
+# the (T, W) pairs instantiated (common.cuh: SG_WEIGHT_PAIRS)
+WEIGHT_PAIRS = (("float", "float"), ("double", "double"), ("float", "sg_f16"), ("float", "sg_bf16"))
 
-# stem -> kernel -> template parameters ("K": neuron kind, "T": float type, "I": index type);
+# stem -> kernel -> template parameters ("K": neuron kind, "T": float type, "W": the weights'
+# storage, "I": index type);
 # filled by the op
 # families' glue (add_module), as is the folder of each stem's .cu file.
 KERNELS: dict[str, dict[str, tuple[str, ...]]] = {}
@@ -168,20 +178,32 @@ def options(arch: str | None = None) -> tuple[str, ...]:
 
 
 def template_args(
-    dtype: np.dtype, index_dtype: np.dtype | None = None, kind: str | None = None
+    dtype: np.dtype,
+    index_dtype: np.dtype | None = None,
+    kind: str | None = None,
+    weights: np.dtype | None = None,
 ) -> tuple[str, ...]:
     """C++ template arguments for a float dtype (and an index dtype), after the neuron kind's
-    type when ``kind`` (a kind name) is given. Raises DTypeError."""
+    type when ``kind`` (a kind name) is given; with ``weights`` (a weight-reading kernel: the
+    weights' dtype) the float type is followed by the weights' storage. Raises DTypeError."""
     dtype = np.dtype(dtype)
     if dtype not in FLOAT_TYPES:
         raise DTypeError(f"CUDA kernels support float32 and float64; got {dtype}")
-    head = () if kind is None else (KIND_TYPES[kind],)
+    args = ((KIND_TYPES[kind],) if kind is not None else ()) + (FLOAT_TYPES[dtype],)
+    if weights is not None:
+        pair = (FLOAT_TYPES[dtype], WEIGHT_TYPES.get(np.dtype(weights), ""))
+        if pair not in WEIGHT_PAIRS:
+            raise DTypeError(
+                f"CUDA kernels read {dtype} weights, or float16/bfloat16 copies for float32; "
+                f"got {np.dtype(weights)}"
+            )
+        args += (pair[1],)
     if index_dtype is None:
-        return (*head, FLOAT_TYPES[dtype])
+        return args
     index_dtype = np.dtype(index_dtype)
     if index_dtype not in INDEX_TYPES:
         raise DTypeError(f"CUDA kernels support int32 and int64 indices; got {index_dtype}")
-    return *head, FLOAT_TYPES[dtype], INDEX_TYPES[index_dtype]
+    return (*args, INDEX_TYPES[index_dtype])
 
 
 def name_expression(kernel: str, targs: tuple[str, ...]) -> str:
@@ -193,7 +215,9 @@ def name_expressions(stem: str) -> list[str]:
     """Every explicitly instantiated kernel of ``<stem>.cu``."""
     out = []
     for kernel, params in KERNELS[stem].items():
-        types = {"K": KIND_TYPES.values(), "T": FLOAT_TYPES.values(), "I": INDEX_TYPES.values()}
-        choices = [types[p] for p in params]
-        out += [name_expression(kernel, combo) for combo in itertools.product(*choices)]
+        types = {"K": KIND_TYPES, "T": FLOAT_TYPES, "W": WEIGHT_TYPES, "I": INDEX_TYPES}
+        for combo in itertools.product(*(types[p].values() for p in params)):
+            tw = tuple(c for p, c in zip(params, combo, strict=True) if p in "TW")
+            if "W" not in params or tw in WEIGHT_PAIRS:
+                out.append(name_expression(kernel, combo))
     return out

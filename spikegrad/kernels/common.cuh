@@ -65,3 +65,48 @@ __device__ __forceinline__ double sg_mul_rn(double a, double b) { return a * b; 
 // The arithmetic of the neuron kinds' pieces (spikegrad/neurons/<kind>.h: SG_KIND_ADJOINT).
 #define SG_ADD(a, b) sg_add_rn((a), (b))
 #define SG_MUL(a, b) sg_mul_rn((a), (b))
+
+// 16-bit weight copies (spikegrad/ops/half): a kernel that reads weights takes their storage
+// W as a template parameter: T itself, or for T = float the 16-bit copies sg_f16 (IEEE binary16)
+// and sg_bf16 (the upper half of a float32), and reads each element through sg_wload, which
+// converts it exactly to float (then the arithmetic is float's, as in the twin on the copy's
+// values). On the GPU float16 converts with cvt.f32.f16; the C++ emulation by its bits.
+struct sg_f16 {
+    unsigned short bits;
+};
+struct sg_bf16 {
+    unsigned short bits;
+};
+__device__ __forceinline__ float sg_wload(float w) { return w; }
+__device__ __forceinline__ double sg_wload(double w) { return w; }
+__device__ __forceinline__ float sg_bits_float(unsigned int u) {
+#ifdef __CUDA_ARCH__
+    return __uint_as_float(u);
+#else
+    float f;
+    __builtin_memcpy(&f, &u, sizeof f);
+    return f;
+#endif
+}
+__device__ __forceinline__ float sg_wload(sg_bf16 w) {
+    return sg_bits_float((unsigned int)w.bits << 16);
+}
+__device__ __forceinline__ float sg_wload(sg_f16 w) {
+#ifdef __CUDA_ARCH__
+    float f;
+    asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(w.bits));
+    return f;
+#else
+    const unsigned int sign = (unsigned int)(w.bits & 0x8000u) << 16, em = w.bits & 0x7fffu;
+    if (em < 0x400u) {  // zero or subnormal: em 2^-24, exact in float
+        const float f = (float)em * 5.9604644775390625e-8f;
+        return sign ? -f : f;
+    }
+    if (em >= 0x7c00u) return sg_bits_float(sign | 0x7f800000u | ((em & 0x3ffu) << 13));
+    return sg_bits_float(sign | ((em << 13) + 0x38000000u));  // rebias the exponent by 112
+#endif
+}
+// M(X, T, W) for every (float type T, weight storage W) pair a weight-reading kernel is
+// instantiated for (spikegrad.kernels.WEIGHT_PAIRS).
+#define SG_WEIGHT_PAIRS(M, X) \
+    M(X, float, float) M(X, double, double) M(X, float, sg_f16) M(X, float, sg_bf16)

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..backend import Array, call, get_xp
+from ..ops.half import widen
 from ..ops.surrogate import ActiveSet
 from ..spikes import SpikeMatrix, spike_matrix_from_keys
 
@@ -76,8 +77,8 @@ class Signal:
         return self.spikes if self.rows is None else self.rows
 
     def matmul(self, w: Array) -> Array:
-        """``x @ w``. Shapes: w (N, M) -> (T * B, M)."""
-        return self.spikes.matmul(w) if self.rows is None else self.rows @ w
+        """``x @ w`` (w or its 16-bit copy, read as float32). Shapes: w (N, M) -> (T * B, M)."""
+        return self.spikes.matmul(w) if self.rows is None else self.rows @ widen(w)
 
     def tmatmul(self, e: Array) -> Array:
         """``x^T @ e``. Shapes: e (T * B, M) -> (N, M)."""
@@ -139,7 +140,7 @@ class DenseTape(Tape):
 
     def grad_from(self, dy: Array, w: Array) -> Array:
         """dL/dS = dy @ w^T. Shapes: dy (T * B, M), w (N, M) -> (T, B, N)."""
-        return (dy @ w.T).reshape(self.shape)
+        return (dy @ widen(w).T).reshape(self.shape)
 
     def add_rate_grad(self, g: Array, greg: Array) -> Array:
         """g + a per-(b, j) gradient, the same at every t. Shapes: greg (B, N)."""

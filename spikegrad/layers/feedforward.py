@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..backend import Array, call, get_xp
+from ..ops.half import compute_dtype
 from .base import (
     DenseTape,
     Signal,
@@ -56,9 +57,9 @@ def forward_dense(layer: HiddenLayer, params: dict, x: Signal) -> tuple[Signal, 
     and the masked surrogate."""
     w = params[f"W{layer.index}"]
     T, B = x.spikes.T, x.spikes.B
-    h = get_xp(w).ascontiguousarray(x.matmul(w).reshape(T, B, layer.n), dtype=w.dtype)
+    h = get_xp(w).ascontiguousarray(x.matmul(w).reshape(T, B, layer.n), dtype=compute_dtype(w))
     s = call(layer.ops.forward, h, *layer.fwd)  # h now holds the kind's record (LIF: V)
-    return dense_signal(s, w.dtype), dense_tape(layer, x, h, None)
+    return dense_signal(s, h.dtype), dense_tape(layer, x, h, None)
 
 
 def backward_dense(

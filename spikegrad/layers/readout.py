@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..backend import Array, call, get_xp
+from ..ops.half import compute_dtype
 from ..ops.readout import readout_filter_backward, readout_scores, readout_scores_backward
 from .base import Signal, init_weight
 
@@ -42,7 +43,7 @@ class Readout:
         """Class scores and, for "max", the arg-max time. Shapes: -> m (B, K), arg (B, K)."""
         w = params["W_out"]
         T, B = x.spikes.T, x.spikes.B
-        hr = get_xp(w).ascontiguousarray(x.matmul(w).reshape(T, B, -1), dtype=w.dtype)
+        hr = get_xp(w).ascontiguousarray(x.matmul(w).reshape(T, B, -1), dtype=compute_dtype(w))
         u = call("leaky_scan", hr, self.alpha_out, 1 - self.alpha_out)
         return readout_scores(u, self.kind)
 

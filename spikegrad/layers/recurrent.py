@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..backend import Array, call, get_xp
+from ..ops.half import compute_dtype
 from .base import (
     DenseTape,
     Signal,
@@ -69,9 +70,9 @@ def forward_dense(layer: HiddenLayer, params: dict, x: Signal) -> tuple[Signal, 
     """Dense mode: h = x @ W as one product, then the scan with one S[t] @ R per step."""
     w, r = _weights(layer, params)
     T, B = x.spikes.T, x.spikes.B
-    h = get_xp(w).ascontiguousarray(x.matmul(w).reshape(T, B, layer.n), dtype=w.dtype)
+    h = get_xp(w).ascontiguousarray(x.matmul(w).reshape(T, B, layer.n), dtype=compute_dtype(w))
     s = call(layer.ops.forward, h, r, *layer.fwd)  # h now holds the kind's record (LIF: V)
-    out = dense_signal(s, w.dtype)
+    out = dense_signal(s, h.dtype)
     return out, dense_tape(layer, x, h, out)
 
 

@@ -10,6 +10,11 @@ kind's header ``spikegrad/neurons/<kind>.h``), and the C functions it exports, e
 ``F`` the float type of the instance, ``void`` (return only). A typed function ``f`` is
 exported as ``f_f32`` and ``f_f64``, a per-kind one as ``<kind>_f_f32`` ... :func:`function`
 returns the declared ctypes function.
+
+Sources that read weights (``typed_weights``, ``per_kind_weights``) are included once more per
+weight storage of :data:`WEIGHT_MACROS` (float32: float, and the 16-bit copies of
+spikegrad/ops/half), their functions (named in ``reads_weights``) exported as ``f_f32``,
+``f_f32h`` (float16 weights), ``f_f32b`` (bfloat16 weights) and ``f_f64``.
 """
 
 from __future__ import annotations
@@ -49,6 +54,20 @@ FLOAT_MACROS = {
     "_f64": {"SG_T": "double", "SG_SQRT": "sqrt", "SG_V": "sg_vec_f64", "SG_TINY": "DBL_MIN"},
 }
 SUFFIX = {np.dtype(np.float32): "_f32", np.dtype(np.float64): "_f64"}
+# Per float type: the weight storages of the weight-reading sources (SG_W the stored element,
+# SG_WSUF appended to the instance's name, SG_WVEC(p) the SG_V of floats at p, SG_WGET(x) one
+# stored element as SG_T); "" reads SG_T itself, so its instance is the plain typed one.
+_PLAIN = {"SG_W": "SG_T", "SG_WVEC(p)": "(*(const SG_V *)(p))", "SG_WGET(x)": "(x)"}
+_HALF = {"SG_W": "uint16_t"}
+WEIGHT_MACROS = {
+    "_f32": {
+        "": _PLAIN,
+        "h": {**_HALF, "SG_WVEC(p)": "sg_fp16_vec(p)", "SG_WGET(x)": "sg_fp16(x)"},
+        "b": {**_HALF, "SG_WVEC(p)": "sg_bf16_vec(p)", "SG_WGET(x)": "sg_bf16(x)"},
+    },
+    "_f64": {"": _PLAIN},
+}
+WEIGHT_SUFFIX = {np.dtype(np.float16): "h", np.dtype(np.uint16): "b"}  # ops/half storage
 _CODES: dict[str, Any] = {"p": ctypes.c_void_p, "i64": ctypes.c_int64, "int": ctypes.c_int}
 _CODES["u64"] = ctypes.c_uint64  # code u64: uint64_t (ops/cochlea: a generator seed)
 
@@ -60,7 +79,10 @@ class _Table:
     once: list[Path] = field(default_factory=list)
     typed: list[Path] = field(default_factory=list)
     per_kind: list[Path] = field(default_factory=list)
+    typed_weights: list[Path] = field(default_factory=list)
+    per_kind_weights: list[Path] = field(default_factory=list)
     functions: dict[str, tuple[str, str, bool]] = field(default_factory=dict)
+    weighted: set[str] = field(default_factory=set)  # instantiated per weight storage too
 
 
 _TABLE = _Table()
@@ -72,16 +94,34 @@ def c_family(
     once: tuple[str, ...] = (),
     typed: tuple[str, ...] = (),
     per_kind: tuple[str, ...] = (),
+    typed_weights: tuple[str, ...] = (),
+    per_kind_weights: tuple[str, ...] = (),
     functions: dict[str, tuple[str, str]] | None = None,
     typed_functions: dict[str, tuple[str, str]] | None = None,
     kind_functions: dict[str, tuple[str, str]] | None = None,
+    reads_weights: tuple[str, ...] = (),
 ) -> None:
-    """Add a family's C sources (file names beside ``module_file``) and exported functions."""
+    """Add a family's C sources (file names beside ``module_file``) and exported functions;
+    ``reads_weights``: the typed or per-kind functions (of ``typed_weights`` and
+    ``per_kind_weights``) instantiated per weight storage too."""
     if _build.cache_info().currsize:
         raise RuntimeError("c_family after the native library was built")
     folder = Path(module_file).resolve().parent
-    for names, into in ((once, _TABLE.once), (typed, _TABLE.typed), (per_kind, _TABLE.per_kind)):
+    for names, into in (
+        (once, _TABLE.once),
+        (typed, _TABLE.typed),
+        (per_kind, _TABLE.per_kind),
+        (typed_weights, _TABLE.typed_weights),
+        (per_kind_weights, _TABLE.per_kind_weights),
+    ):
         into += [folder / n for n in names if folder / n not in into]
+    for name in reads_weights:
+        if name in (typed_functions or {}):
+            _TABLE.weighted.add(name)
+        elif name in (kind_functions or {}):
+            _TABLE.weighted |= {f"{kind}_{name}" for kind in KINDS}
+        else:
+            raise ValueError(f"reads_weights: {name!r} is no typed or per-kind function here")
     kinds = {
         f"{kind}_{name}": sig for kind in KINDS for name, sig in (kind_functions or {}).items()
     }
@@ -98,30 +138,49 @@ def sources() -> list[Path]:
         *_TABLE.once,
         HERE / "typed.h",
         *_TABLE.typed,
+        *_TABLE.typed_weights,
         *kinds,
         *_TABLE.per_kind,
+        *_TABLE.per_kind_weights,
     ]
 
 
+def _with_weights(suffix: str, files: list[Path]) -> list[str]:
+    """The lines that include ``files`` once per weight storage of float type ``suffix``."""
+    lines: list[str] = []
+    for wsuf, macros in WEIGHT_MACROS[suffix].items():
+        lines += [f"#define {k} {v}" for k, v in macros.items()] + [f"#define SG_WSUF {wsuf}"]
+        lines += [f'#include "{p}"' for p in files]
+        lines += [f"#undef {k.split('(')[0]}" for k in (*macros, "SG_WSUF")]
+    return lines
+
+
 def translation_unit() -> str:
-    """The C text compiled: core.h, the untyped sources, then per float type the typed ones and,
-    per neuron kind, its header and the per-kind drivers."""
+    """The C text compiled: core.h, the untyped sources, then per float type the typed ones (and
+    the weight-reading ones per weight storage) and, per neuron kind, its header and the
+    per-kind drivers (and the weight-reading ones per weight storage)."""
     lines = [f'#include "{HERE / "core.h"}"']
     lines += [f'#include "{p}"' for p in _TABLE.once]
     for suffix, macros in FLOAT_MACROS.items():
         lines += [f"#define {k} {v}" for k, v in macros.items()] + [f"#define SG_SUF {suffix}"]
         lines += [f'#include "{p}"' for p in (HERE / "typed.h", *_TABLE.typed)]
+        lines += _with_weights(suffix, _TABLE.typed_weights)
         for kind in KINDS:
             lines += [f"#define SG_KIND_NAME {kind}", f'#include "{NEURONS / f"{kind}.h"}"']
-            lines += [f'#include "{p}"' for p in _TABLE.per_kind] + ["#undef SG_KIND_NAME"]
+            lines += [f'#include "{p}"' for p in _TABLE.per_kind]
+            lines += [*_with_weights(suffix, _TABLE.per_kind_weights), "#undef SG_KIND_NAME"]
         lines += [f"#undef {k}" for k in (*macros, "SG_SUF")]
     return "\n".join(lines) + "\n"
 
 
-def function(name: str, dtype: Any = None) -> Any:
-    """The declared ctypes function ``name`` (typed: the instance of float ``dtype``)."""
+def function(name: str, dtype: Any = None, weights: Any = None) -> Any:
+    """The declared ctypes function ``name`` (typed: the instance of float ``dtype``; one that
+    reads weights: of the weights' dtype ``weights``, a 16-bit copy or None/``dtype`` itself)."""
     lib = library()
-    return getattr(lib, name if dtype is None else name + SUFFIX[np.dtype(dtype)])
+    if dtype is None:
+        return getattr(lib, name)
+    wsuf = "" if weights is None else WEIGHT_SUFFIX.get(np.dtype(weights), "")
+    return getattr(lib, name + SUFFIX[np.dtype(dtype)] + wsuf)
 
 
 def library() -> ctypes.CDLL:
@@ -141,9 +200,11 @@ def _declare(lib: ctypes.CDLL, prefix: str = "") -> None:
             continue
         for suffix, ftype in (("_f32", ctypes.c_float), ("_f64", ctypes.c_double)):
             codes = {**_CODES, "F": ftype}
-            fn = getattr(lib, name + suffix if is_typed else name)
-            fn.argtypes = [codes[c] for c in args.split()]
-            fn.restype = None if ret == "void" else codes[ret]
+            wsufs = WEIGHT_MACROS[suffix] if name in _TABLE.weighted else ("",)
+            for wsuf in wsufs:
+                fn = getattr(lib, name + suffix + wsuf if is_typed else name)
+                fn.argtypes = [codes[c] for c in args.split()]
+                fn.restype = None if ret == "void" else codes[ret]
             if not is_typed:
                 break
     threads_fns = {"sg_openmp": [], "sg_num_threads": [], "sg_set_num_threads": [ctypes.c_int]}

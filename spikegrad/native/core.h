@@ -78,6 +78,81 @@ typedef double sg_vec_f64 __attribute__((vector_size(64), aligned(8)));
 #define SG_CAT(a, b) SG_CAT2(a, b)
 #define SG_FN(name) SG_CAT(name, SG_SUF)
 #define SG_KFN(name) SG_FN(SG_CAT(SG_CAT(SG_KIND_NAME, _), name))
+/* ... and of a weight-reading one: SG_WSUF appended ("" when it reads SG_T weights, "h" float16,
+ * "b" bfloat16: name_f32h, lif_spike_forward_f32b). */
+#define SG_WFN(name) SG_CAT(SG_FN(name), SG_WSUF)
+#define SG_KWFN(name) SG_CAT(SG_KFN(name), SG_WSUF)
+
+/* 16-bit weight copies (spikegrad/ops/half), stored as uint16_t bits and converted exactly to
+ * float as they are read (SG_WGET, SG_WVEC of native/build.py: WEIGHT_MACROS): bfloat16 by a
+ * 16-bit shift; float16 by F16C (_cvtsh_ss, _cvtph_ps) where the compiler targets it (x86 with
+ * -march=native), else by its bits. A vector of 16 is converted with one AVX-512 instruction
+ * where there is one. */
+#if defined(__F16C__) || defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+typedef uint16_t sg_vec_u16 __attribute__((vector_size(32), aligned(2)));
+typedef uint32_t sg_vec_u32 __attribute__((vector_size(64)));
+
+static inline float sg_bf16(uint16_t h) {
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+/* The 16 floats of the bfloat16 weights at p. */
+static inline sg_vec_f32 sg_bf16_vec(const uint16_t *p) {
+#ifdef __AVX512F__
+    __m512i u = _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)p)), 16);
+    sg_vec_f32 v;
+    memcpy(&v, &u, sizeof v);
+    return v;
+#else
+    sg_vec_u16 h;
+    memcpy(&h, p, sizeof h);
+    return (sg_vec_f32)(__builtin_convertvector(h, sg_vec_u32) << 16);
+#endif
+}
+
+#ifdef __F16C__
+static inline float sg_fp16(uint16_t h) { return _cvtsh_ss(h); }
+
+/* The 16 floats of the float16 weights at p. */
+static inline sg_vec_f32 sg_fp16_vec(const uint16_t *p) {
+#ifdef __AVX512F__
+    __m512 f = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
+#else
+    __m256 f[2] = {_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)),
+                   _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p + 8)))};
+#endif
+    sg_vec_f32 v;
+    memcpy(&v, &f, sizeof v);
+    return v;
+}
+#else
+static inline float sg_fp16(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, em = h & 0x7fffu, u;
+    float f;
+    if (em < 0x400u) { /* zero or subnormal: em 2^-24, exact in float */
+        f = (float)em * 5.9604644775390625e-8f;
+        memcpy(&u, &f, sizeof u);
+        u |= sign;
+    } else if (em >= 0x7c00u) { /* inf or NaN */
+        u = sign | 0x7f800000u | ((em & 0x3ffu) << 13);
+    } else { /* normal: rebias the exponent by 127 - 15 */
+        u = sign | ((em << 13) + 0x38000000u);
+    }
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static inline sg_vec_f32 sg_fp16_vec(const uint16_t *p) {
+    sg_vec_f32 v;
+    for (int l = 0; l < 16; ++l) v[l] = sg_fp16(p[l]);
+    return v;
+}
+#endif
 
 /* The arithmetic of the kinds' pieces (spikegrad/neurons/<kind>.h): plain IEEE operations here
  * (-ffp-contract=off: no fused multiply-add); the CUDA drivers define them as sg_add_rn and

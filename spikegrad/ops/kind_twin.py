@@ -15,6 +15,8 @@ Forward: S[t] = fire(V[t]); state[t+1] = update(state[t], S[t], h[t] + S[t] @ R)
 
 flush: the denormal policy of every reverse scan (``leaky_scan_reverse``): a value below the
 smallest normal number of the dtype is set to +0 after each step.
+
+w and r may be 16-bit weight copies (:mod:`spikegrad.ops.half`): read as float32.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import numpy as np
 from ..backend import Array, call, get_xp, register, registered
 from ..errors import KernelError, ShapeError
 from ..spikes import SpikeMatrix
+from .half import widen
 from .surrogate import ActiveSet, active_from_distance
 
 
@@ -53,6 +56,7 @@ def forward_dense(kind: ModuleType, h: Array, r: Array | None, args: tuple) -> A
     """
     xp = get_xp(h) if r is None else get_xp(h, r)
     _check_r(r, h.shape[-1])
+    r = widen(r)
     p = kind.params(h, *args)
     s = xp.empty(h.shape, dtype=bool)
     st = kind.initial_state(xp, h.shape[1:], h.dtype)
@@ -91,6 +95,7 @@ def forward_sparse_spikes(
         raise ShapeError(f"indptr must have shape ({T * B + 1},); got {tuple(indptr.shape)}")
     N = w.shape[1]
     _check_r(r, N)
+    r = widen(r)
     h = call("spike_matmul", indptr, indices, w).reshape(T, B, N)
     p = kind.params(h, *args)
     s = np.empty(h.shape, dtype=bool)
@@ -124,6 +129,7 @@ def backward_dense(
     """
     xp = get_xp(g, sp, x, w) if r is None else get_xp(g, sp, x, s, w, r)
     T, B, N = g.shape
+    w, r = widen(w), widen(r)
     p = kind.params(g, *args)
     dh = xp.zeros((T + 1, B, N), dtype=g.dtype)  # dh[t + 1] = dL/dh[t]; row 0 unused
     adj = kind.initial_adjoint(xp, (B, N), g.dtype)
@@ -159,6 +165,7 @@ def backward_sparse(
     T, B, N = shape
     if g.shape != act.idx.shape:
         raise ShapeError(f"g must have shape {act.idx.shape}; got {g.shape}")
+    r = widen(r)
     p = kind.params(g, *args)
     dh = np.zeros((T + 1, B, N), dtype=g.dtype)
     adj = kind.initial_adjoint(np, (B, N), g.dtype)

@@ -58,6 +58,7 @@ def build_network(
         dtype=config.dtype,
         backend=config.backend,
         seed=config.seed,
+        weight_dtype=config.weight_dtype,
     )
 
 

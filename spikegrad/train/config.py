@@ -27,6 +27,7 @@ from ..checks import (
     DTYPES,
     MODES,
     RANGES,
+    WEIGHT_DTYPES,
     check_betas,
     check_bool,
     check_choice,
@@ -39,6 +40,7 @@ from ..checks import (
     check_sizes,
     check_str,
     check_table,
+    check_weight_dtype,
 )
 from ..datasets.registry import DATASETS as _REGISTRY
 from ..errors import BadValueError, ConfigError
@@ -109,6 +111,7 @@ class TrainConfig:
     clip_grad_norm: float = 0.0
     patience: int = 0
     dtype: str = "float32"
+    weight_dtype: str = "float32"
     backend: str = "auto"
     seed: int = 0
     kind_options: dict[str, Any] = field(default_factory=dict)
@@ -139,6 +142,7 @@ class TrainConfig:
                 object.__setattr__(self, f.name, check(f.name, getattr(self, f.name)))
         if self.encoding.get("dt", self.dt) != self.dt:
             raise ConfigError("config: encoding.dt must equal dt")
+        check_weight_dtype(self.weight_dtype, self.dtype)
         if self.lr_min >= self.lr:
             need = f"a finite number in [0, lr) (lr {self.lr:g})"
             raise BadValueError("lr_min", self.lr_min, need)
@@ -237,7 +241,9 @@ class TrainConfig:
                 + f", warmup {self.warmup_epochs} epochs, weight decay {self.weight_decay:g}, "
                 f"clip grad norm {self.clip_grad_norm or 'off'}, "
                 f"early stop patience {self.patience or 'off'}",
-                f"run      backend {self.backend}, dtype {self.dtype}, seed {self.seed}",
+                f"run      backend {self.backend}, dtype {self.dtype}"
+                + (f", weights {self.weight_dtype}" if self.weight_dtype != "float32" else "")
+                + f", seed {self.seed}",
             )
         )
 
@@ -270,6 +276,7 @@ _CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "betas": check_betas,
     "lr_schedule": _choice(SCHEDULES),
     "dtype": _choice(DTYPES),
+    "weight_dtype": _choice(WEIGHT_DTYPES),
     "backend": _choice(BACKENDS),
     "seed": check_seed,
 }

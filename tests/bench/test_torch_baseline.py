@@ -226,7 +226,8 @@ def test_recurrent_layer_equals_the_rlif_twin(model, per_neuron):
     w, r = rng.normal(0.15, 0.5, (N_in, N)), rng.normal(0.0, 0.6, (N, N))
     alpha = rng.uniform(0.5, 0.95, N) if per_neuron else 0.9
     net = SimpleNamespace(
-        dtype=np.dtype(np.float64), params={"W1": w, "R1": r}, threshold=1.0, beta_s=100.0,
+        dtype=np.dtype(np.float64), params={"W1": w, "R1": r}, weights={"W1": w, "R1": r},
+        threshold=1.0, beta_s=100.0,
         b_th=0.4, alphas=[alpha], recurrent=[True], sizes=[N_in, N],
     )  # fmt: skip
     g = rng.normal(size=(T, B, N))

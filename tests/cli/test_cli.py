@@ -326,12 +326,15 @@ def test_bench(runner, monkeypatch):
     monkeypatch.setattr(
         sg_bench,
         "run",
-        lambda cases, backend, repeats, torch, peers, compile: [
-            sg_bench.run_case(tiny, backend, repeats, torch, peers, compile)
+        lambda cases, backend, repeats, torch, peers, compile, weights: [
+            sg_bench.run_case(tiny, backend, repeats, torch, peers, compile, weights)
         ],
     )
     res = runner.invoke(cli, ["bench", "--repeats", "1", "--no-torch"])
     assert res.exit_code == 0 and "tiny" in res.output and "sparse" in res.output, res.output
+    res = runner.invoke(cli, ["bench", "--repeats", "1", "--weight-dtype", "bfloat16", "--json"])
+    out = json.loads(res.stdout)
+    assert out["dtype"] == "float32 (weights bfloat16)" and out["torch_rel_err"] < 1e-4, out
     res = runner.invoke(cli, ["bench", "--repeats", "1", "--no-torch", "--json"])
     assert json.loads(res.stdout)["case"] == "tiny"
     res = runner.invoke(cli, ["bench", "--repeats", "1", "--no-torch", "--peers", "--json"])

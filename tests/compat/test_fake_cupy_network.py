@@ -116,3 +116,26 @@ def test_timing_reads_the_device_once(fake_cp):
     assert SYNCS.total == net.n_hidden
     assert st["forward_s"] > 0 and st["backward_s"] > 0
     assert SYNCS.by_reason["Event.synchronize"] == 1 and SYNCS.total == net.n_hidden + 1
+
+
+@pytest.mark.parametrize("wd", ["float16", "bfloat16"])
+@pytest.mark.parametrize("mode", ["dense", "sparse"])
+def test_half_weights_match_numpy(fake_cp, mode, wd):
+    """weight_dtype float16/bfloat16 on the GPU path: the copy made on the device (ops/half),
+    read by the kernels' 16-bit instances, refreshed after Adam's update: the NumPy backend's
+    16-bit network to float32 rounding, the same spikes."""
+    x, y = _data()
+    kw = dict(sizes=SIZES, b_th=0.4, seed=3, weight_dtype=wd)
+    ref, net = sg.Network(**kw), sg.Network(**kw, backend="cupy")
+    assert all(isinstance(w, fake_cp.ndarray) for w in net.weights.values())
+    for _ in range(2):
+        loss_ref, g_ref, st_ref = ref.loss_and_grad(x, y, mode=mode)
+        loss, g, st = net.loss_and_grad(x, y, mode=mode)
+        assert st["n_active"] == st_ref["n_active"] and min(st["n_active"]) > 0
+        assert _rel(float(loss), float(loss_ref)) <= 1e-6
+        for k in g_ref:
+            assert g[k].dtype == np.float32 and _rel(g[k].get(), g_ref[k]) <= 1e-5, k
+        sg.Adam(ref.params, lr=1e-2).step(g_ref)
+        sg.Adam(net.params, lr=1e-2).step(g)
+        for k in ref.params:
+            assert np.array_equal(net.weights[k].get(), ref.weights[k]), k

@@ -403,7 +403,10 @@ inline void sg_thread_returned(sg_block_state& st, unsigned t) {
 // ------------------------------------------------------------------------ signatures
 // Kernel signature codes, checked by the Python side against the arguments it passes:
 // scalars f d i q (float double int long long); pointers F D I Q B U (to float double int
-// long long unsigned-char unsigned-long-long).
+// long long unsigned-char unsigned-long-long), H and W to the 16-bit weight copies sg_f16
+// (float16 arrays) and sg_bf16 (uint16 arrays holding bfloat16; common.cuh).
+struct sg_f16;
+struct sg_bf16;
 template <typename X>
 constexpr char sg_code() {
     if constexpr (std::is_pointer_v<X>) {
@@ -414,6 +417,8 @@ constexpr char sg_code() {
         else if constexpr (std::is_same_v<E, long long>) return 'Q';
         else if constexpr (std::is_same_v<E, unsigned char>) return 'B';
         else if constexpr (std::is_same_v<E, unsigned long long>) return 'U';
+        else if constexpr (std::is_same_v<E, sg_f16>) return 'H';
+        else if constexpr (std::is_same_v<E, sg_bf16>) return 'W';
         else return '?';
     } else if constexpr (std::is_same_v<X, float>) return 'f';
     else if constexpr (std::is_same_v<X, double>) return 'd';

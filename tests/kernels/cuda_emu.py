@@ -65,6 +65,8 @@ _ARRAY_CODES = {
     "bool": "B",
     "uint8": "B",
     "uint64": "U",
+    "float16": "H",  # a 16-bit weight copy (spikegrad/ops/half; common.cuh: sg_f16)
+    "uint16": "W",  # bfloat16 bits (sg_bf16)
 }
 _SCALAR_CODES = {np.float32: "f", np.float64: "d", np.int32: "i", np.int64: "q"}
 _CTYPES = {

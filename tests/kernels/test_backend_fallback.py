@@ -93,5 +93,11 @@ def test_kernel_flags_and_table():
     with pytest.raises(sg.DTypeError):
         K.template_args("float16")
     assert K.template_args("float32", "int64") == ("float", "long long")
-    assert "lif_spikes_emit_kernel<sg_lif, double, int>" in K.name_expressions("lif")
+    assert "lif_spikes_emit_kernel<sg_lif, double, double, int>" in K.name_expressions("lif")
+    # a weight-reading kernel: the float type, then the weights' storage (16-bit copies)
+    assert K.template_args("float32", "int32", weights="uint16") == ("float", "sg_bf16", "int")
+    assert "lif_spikes_emit_kernel<sg_lif, float, sg_f16, int>" in K.name_expressions("lif")
+    assert "lif_spikes_emit_kernel<sg_lif, double, sg_f16, int>" not in K.name_expressions("lif")
+    with pytest.raises(sg.DTypeError, match="float16/bfloat16 copies for float32"):
+        K.template_args("float64", weights="float16")
     assert K.kernel_dir().joinpath("common.cuh").is_file()

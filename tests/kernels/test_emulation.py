@@ -309,7 +309,7 @@ def test_lif_forward_sparse_spikes(emu, shape, b_th, idx_dtype, dtype):
     assert np.array_equal(act.sp, act_ref.sp)
     wide = np.dtype(idx_dtype) == np.int64 or index_dtype(0) == np.int64  # stress: int64
     it = K.INDEX_TYPES[np.dtype(np.int64 if wide else np.int32)]
-    targs = f"<sg_lif, {K.FLOAT_TYPES[dtype]}, {it}>"
+    targs = f"<sg_lif, {K.FLOAT_TYPES[dtype]}, {K.FLOAT_TYPES[dtype]}, {it}>"
     assert emu.calls[0] == f"lif_spikes_count_kernel{targs}"
     emitted = keys.size + act.idx.size > 0
     assert emu.calls[1:] == ([f"lif_spikes_emit_kernel{targs}"] if emitted else [])
@@ -353,9 +353,9 @@ def test_lif_forward_sparse_spikes_checks(emu):
     ip, ind = np.zeros(7, np.int32), np.zeros(0, np.int32)
     with pytest.raises(sg.ShapeError, match="indptr"):
         host.lif_forward_sparse_spikes(emu, ip, ind, np.ones((4, 3)), 0.9, 1.0, 1.0, 0.2, (2, 2))
-    with pytest.raises(sg.DTypeError):
+    with pytest.raises(sg.DTypeError):  # (float16: a 16-bit weight copy, test_emulation_half)
         host.lif_forward_sparse_spikes(
-            emu, ip, ind, np.ones((4, 3), np.float16), 0.9, 1.0, 1.0, 0.2, (2, 3)
+            emu, ip, ind, np.ones((4, 3), np.int16), 0.9, 1.0, 1.0, 0.2, (2, 3)
         )
     with pytest.raises(sg.DTypeError, match="integer"):
         host.lif_forward_sparse_spikes(

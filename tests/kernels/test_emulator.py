@@ -252,9 +252,14 @@ def test_modes_cover_every_kernel(request, emu_launcher):
         for table in K.KERNELS.values():
             for kernel, params in table.items():
                 kinds = K.KIND_TYPES.values() if "K" in params else [None]
-                for ft in K.FLOAT_TYPES.values():
+                pairs = (
+                    K.WEIGHT_PAIRS
+                    if "W" in params
+                    else [(ft, None) for ft in K.FLOAT_TYPES.values()]
+                )
+                for ft, wt in pairs:
                     for kt in kinds:
-                        types = {"K": kt, "T": ft, "I": index}
+                        types = {"K": kt, "T": ft, "W": wt, "I": index}
                         want.add(K.name_expression(kernel, tuple(types[p] for p in params)))
         missing = sorted(want - ran[mode])
         assert not missing, f"mode {mode}: these kernel instances never ran: {missing}"

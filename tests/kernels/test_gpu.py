@@ -242,6 +242,41 @@ def test_loss_and_grad_parity(cp, mode, readout, dtype):
         assert_close(net.params[k], ref.params[k], dtype)
 
 
+@pytest.mark.parametrize("wd", ["float16", "bfloat16"])
+@pytest.mark.parametrize("recurrent", [False, True])
+def test_half_weights_parity(cp, L, wd, recurrent):
+    """weight_dtype float16/bfloat16 (the kernels' sg_f16/sg_bf16 instances; float16 by
+    cvt.f32.f16 on the device): the products bit for bit, and loss_and_grad and one Adam step
+    (the copy refreshed on the device) against the NumPy backend's 16-bit network."""
+    from spikegrad.ops.half import to_half
+
+    rng = np.random.default_rng(12)
+    w = to_half((rng.normal(size=(120, 300)) * 3).astype(np.float32), wd)
+    x = spike_matrix_from_keys(np, np.flatnonzero(rng.random(40 * 120) < 0.2), 40, 1, 120)
+    got = L.spike_matmul(cp.asarray(x.indptr), cp.asarray(x.indices), cp.asarray(w))
+    assert np.array_equal(got.get(), spmm_twin.spike_matmul(x.indptr, x.indices, w))
+    xs = (rng.random((16, 60, 50)) < 0.1).astype(np.uint8)
+    y = rng.integers(0, 5, 16)
+    kw = dict(sizes=[50, 120, 80, 5], seed=4, b_th=0.2, weight_dtype=wd, recurrent=recurrent)
+    ref = sg.Network(**kw, backend="numpy")
+    ref.params = {k: np.round(v * 3 * 1024) / 1024 for k, v in ref.params.items()}
+    net = sg.Network(**kw, backend="cupy")
+    net.params = {k: v.copy() for k, v in ref.params.items()}
+    for mode in ("sparse", "dense"):
+        loss_ref, g_ref, st_ref = ref.loss_and_grad(xs, y, mode=mode)
+        loss, g, st = net.loss_and_grad(xs, y, mode=mode)
+        assert st["n_active"] == st_ref["n_active"] and min(st["n_active"]) > 0
+        assert abs(loss - loss_ref) <= 1e-4 * abs(loss_ref)
+        for k in g_ref:
+            assert_close(g[k], g_ref[k], np.float32)
+    sg.Adam(net.params).step(g)
+    sg.Adam(ref.params).step(g_ref)
+    for k in ref.params:  # the copies: the updated params rounded, within one 16-bit step
+        got, want = net.weights[k].get(), ref.weights[k]
+        assert got.dtype == want.dtype
+        assert np.abs(got.view(np.int16).astype(int) - want.view(np.int16)).max() <= 1
+
+
 def test_deterministic_mode_is_bitwise_reproducible(cp):
     rng = np.random.default_rng(12)
     x = (rng.random((32, 80, 60)) < 0.1).astype(np.uint8)

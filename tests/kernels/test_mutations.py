@@ -24,6 +24,7 @@ from spikegrad import kernels as K
 from spikegrad import neurons
 
 from . import test_emulation as TE
+from . import test_emulation_half as TH
 from . import test_emulation_kinds as TK
 from . import test_emulation_rlif as TRL
 from . import test_emulator as TR
@@ -96,6 +97,10 @@ MUTATIONS = {
         ["rlif.cu"],
         _sub(r"K::load\(k, cons, n_args, n_c, j\)", "K::load(k, cons, n_args, n_c, 0)"),
     ),
+    # common.cuh: float16 weights rebiased by 113 (not 127 - 15): every value x2
+    "f16-exponent-bias": (["common.cuh"], _sub(r"0x38000000u", "0x38800000u"), "lif", "spmm"),
+    # common.cuh: bfloat16 weights shifted by 15 (not 16) into the float's bits
+    "bf16-shift": (["common.cuh"], _sub(r"w\.bits << 16", "w.bits << 15"), "lif", "spmm"),
     # the kinds' pieces (spikegrad/neurons/<kind>.h, built into the stem named last)
     # CuBa: V[t+1] takes I[t+1] (the current updated first), not I[t]
     "cuba-update-order": (
@@ -287,3 +292,21 @@ def test_kind_piece_mutations_are_seen(mutant, request, monkeypatch):
         else:
             args = (mutant, monkeypatch, ((kind, "ff"), "band"), np.float64)
             _fails(lambda: TK.test_kind_backward_sparse(*args))
+
+
+@pytest.mark.filterwarnings("ignore:layer .* has no active neuron")
+@pytest.mark.parametrize(
+    ("mutant", "wd"),
+    [("f16-exponent-bias", "float16"), ("bf16-shift", "bfloat16")],
+    indirect=["mutant"],
+)
+def test_half_weight_conversions_are_seen(mutant, wd, monkeypatch):
+    """A 16-bit weight read planted wrong (common.cuh: sg_wload): the products and the fused
+    forward no longer equal the twins on the same copy."""
+    with emu_mode(mutant, "plain"):
+        _fails(lambda: TH.test_half_products(mutant, wd, 1))
+        _fails(
+            lambda: TH.test_step_through_kernels_reads_the_copy(
+                mutant, monkeypatch, wd, "lif", False, "sparse"
+            )
+        )

@@ -40,8 +40,9 @@ from ..common import (
     native_op,
     ptr,
     rows,
-    supported,
 )
+from ..half import compute_dtype, weights_read, widen
+from ..half.glue import weights_in
 from ..kind_twin import signed
 from ..spmm.glue import cuda_spike_tmatmul
 from ..surrogate import ActiveSet, index_dtype
@@ -53,6 +54,9 @@ native.c_family(
     once=("cpu_result.h",),
     typed=("cpu.h",),
     per_kind=("cpu_kind.h",),
+    typed_weights=("cpu_weights.h",),
+    per_kind_weights=("cpu_kind_weights.h",),
+    reads_weights=("gather_rowdot", "spike_forward", "spike_backward"),
     functions={
         "sg_forward_chunks": ("i64", "i64"),
         "sg_backward_chunks": ("i64", "i64"),
@@ -74,8 +78,8 @@ kernels.add_module(
     __file__,
     {
         "lif_forward_kernel": ("K", "T"),
-        "lif_spikes_count_kernel": ("K", "T", "I"),
-        "lif_spikes_emit_kernel": ("K", "T", "I"),
+        "lif_spikes_count_kernel": ("K", "T", "W", "I"),
+        "lif_spikes_emit_kernel": ("K", "T", "W", "I"),
     },
     include=(NEURON_PIECES,),
 )
@@ -87,8 +91,8 @@ kernels.add_module(
         "pair_scatter_kernel": ("T", "I"),
         "eps_shift_scan_kernel": ("K", "T"),
         "dense_eps_kernel": ("K", "T"),
-        "gather_rowdot_kernel": ("T", "I"),
-        "gather_rowdot_warp_kernel": ("T", "I"),
+        "gather_rowdot_kernel": ("T", "W", "I"),
+        "gather_rowdot_warp_kernel": ("T", "W", "I"),
     },
     cooperative=("gather_rowdot_warp_kernel",),
     include=(NEURON_PIECES,),
@@ -98,13 +102,13 @@ kernels.add_module(
 # ---------------------------------------------------------------------------- native C
 def kind_constants(names: tuple[str, ...], values: tuple, like: Array, n: int) -> Array:
     """A kind's constants as the C and CUDA drivers read them: (len(values), n_c) contiguous in
-    like's dtype and array module, row q the q-th value (one float, or (n,) one per neuron)
-    broadcast to n_c = n when any value is per neuron, else 1. ShapeError naming a constant of
-    a wrong shape."""
+    like's array module and dtype (float32 for a 16-bit weight copy), row q the q-th value (one
+    float, or (n,) one per neuron) broadcast to n_c = n when any value is per neuron, else 1.
+    ShapeError naming a constant of a wrong shape."""
     for name, v in zip(names, values, strict=False):
         check_alpha(v, n, name)
     xp = get_xp(like)
-    vecs = [xp.asarray(v, dtype=like.dtype).reshape(-1) for v in values]
+    vecs = [xp.asarray(v, dtype=compute_dtype(like)).reshape(-1) for v in values]
     n_c = max((v.size for v in vecs), default=1)
     return xp.ascontiguousarray(xp.stack([xp.broadcast_to(v, (n_c,)) for v in vecs]))
 
@@ -141,8 +145,8 @@ def spike_forward(
     r = None if r is None else contiguous(r)
     ip, ind = contiguous(indptr, np.int64), contiguous(indices, np.int32)
     k = kind_constants(kind.FORWARD_ARGS, values, w, n)
-    ft, counts = w.dtype.type, np.zeros(2, dtype=np.int64)
-    res = native.function(f"{kind.NAME}_spike_forward", w.dtype)(
+    ft, counts = k.dtype.type, np.zeros(2, dtype=np.int64)
+    res = native.function(f"{kind.NAME}_spike_forward", k.dtype, w.dtype)(
         ptr(ip), ptr(ind), ptr(w), ptr(r), T, B, n, ptr(k), *k.shape, ft(beta_s), ft(b_th),
         ptr(counts),
     )  # fmt: skip
@@ -150,7 +154,7 @@ def spike_forward(
         raise MemoryError(f"{name}: out of memory for the spike and active lists")
     keys = np.empty(int(counts[0]), dtype=np.int64)
     idx = np.empty(int(counts[1]), dtype=index_dtype(T * B * n))
-    sp = np.empty(int(counts[1]), dtype=w.dtype)
+    sp = np.empty(int(counts[1]), dtype=k.dtype)
     take = native.function("sg_forward_take")
     if take(res, ptr(keys), ptr(idx), idx.itemsize == 8, ptr(sp)):
         raise MemoryError(f"{name}: out of memory laying out its result")
@@ -197,13 +201,13 @@ def spike_backward(
         else (contiguous(s.indptr, np.int64), contiguous(s.indices, np.int32))
     )
     g, sp, k = contiguous(g), contiguous(act.sp), kind_constants(kind.ADJOINT_ARGS, values, w, N)
-    r = None if r is None else contiguous(r)
-    dw = np.empty((n_in, N), dtype=w.dtype)
-    dr = None if r is None else np.empty((N, N), dtype=w.dtype)
-    dx = None if pidx is None else np.empty(pidx.size, dtype=w.dtype)
+    r, dt = (None if r is None else contiguous(r)), g.dtype
+    dw = np.empty((n_in, N), dtype=dt)
+    dr = None if r is None else np.empty((N, N), dtype=dt)
+    dx = None if pidx is None else np.empty(pidx.size, dtype=dt)
     chunks = int(native.function("sg_backward_chunks")(B))
-    part = _scratch((chunks - 1) * (n_in * N + (0 if r is None else N * N)), w.dtype)
-    status = native.function(f"{kind.NAME}_spike_backward", w.dtype)(
+    part = _scratch((chunks - 1) * (n_in * N + (0 if r is None else N * N)), dt)
+    status = native.function(f"{kind.NAME}_spike_backward", dt, w.dtype)(
         ptr(g), ptr(sp), ptr(idx), idx.size, ptr(ip), ptr(ind), ptr(w), ptr(r),
         ptr(sip), ptr(sind), n_in, N, ptr(pidx), 0 if pidx is None else pidx.size, T, B,
         ptr(k), *k.shape, ptr(dw), ptr(dr), ptr(dx), ptr(part),
@@ -211,10 +215,6 @@ def spike_backward(
     if status != 0:
         raise MemoryError(f"{name}: out of memory for its per-chunk state")
     return dw, dr, dx
-
-
-def _same_dtype(*arrays: Array) -> bool:
-    return supported(arrays[0]) and all(a.dtype == arrays[0].dtype for a in arrays)
 
 
 def register_native(kind: ModuleType) -> None:
@@ -238,7 +238,7 @@ def register_native(kind: ModuleType) -> None:
     @native_op(
         ff.forward_sparse_spikes,
         implementation(ff.forward_sparse_spikes, "numpy"),
-        lambda p, i, w, *_: supported(w),
+        lambda p, i, w, *_: weights_read(w),
     )
     @sign(False, "forward_sparse_spikes")
     def sparse_spikes(indptr: Array, indices: Array, w: Array, *a: Any):
@@ -249,7 +249,7 @@ def register_native(kind: ModuleType) -> None:
     @native_op(
         rc.forward_sparse_spikes,
         implementation(rc.forward_sparse_spikes, "numpy"),
-        lambda p, i, w, r, *_: _same_dtype(w, r),
+        lambda p, i, w, r, *_: weights_read(w) and r.dtype == w.dtype,
     )
     @sign(True, "forward_sparse_spikes")
     def rsparse_spikes(indptr: Array, indices: Array, w: Array, r: Array, *a: Any):
@@ -258,7 +258,7 @@ def register_native(kind: ModuleType) -> None:
     @native_op(
         ff.backward_sparse,
         implementation(ff.backward_sparse, "numpy"),
-        lambda g, act, x, w, *_: _same_dtype(w, g, act.sp),
+        lambda g, act, x, w, *_: weights_read(w, g, act.sp),
     )
     @sign(False, "backward_sparse")
     def bsparse(g: Array, act: ActiveSet, x: SpikeMatrix, w: Array, *a: Any):
@@ -270,7 +270,7 @@ def register_native(kind: ModuleType) -> None:
     @native_op(
         rc.backward_sparse,
         implementation(rc.backward_sparse, "numpy"),
-        lambda g, act, x, s, w, r, *_: _same_dtype(w, g, act.sp, r),
+        lambda g, act, x, s, w, r, *_: weights_read(w, g, act.sp) and r.dtype == w.dtype,
     )
     @sign(True, "backward_sparse")
     def rbsparse(g: Array, act: ActiveSet, x: SpikeMatrix, s: SpikeMatrix, w: Array, r, *a: Any):
@@ -280,7 +280,7 @@ def register_native(kind: ModuleType) -> None:
 @native_op(
     "gather_rowdot",
     twin.gather_rowdot,
-    lambda e, rows, w, cols, *_: supported(e) and w.dtype == e.dtype,
+    lambda e, rows, w, cols, *_: weights_read(w, e),
 )
 def gather_rowdot(e: Array, rows: Array, w: Array, cols: Array) -> Array:
     """See :func:`spikegrad.ops.lif.gather_rowdot`."""
@@ -288,7 +288,7 @@ def gather_rowdot(e: Array, rows: Array, w: Array, cols: Array) -> Array:
     e, w = contiguous(e), contiguous(w)
     r, c = contiguous(rows, np.int64), contiguous(cols, np.int32)
     out = np.empty(r.shape[0], dtype=e.dtype)
-    native.function("gather_rowdot", e.dtype)(
+    native.function("gather_rowdot", e.dtype, w.dtype)(
         ptr(e), e.shape[1], ptr(r), ptr(w), ptr(c), r.size, ptr(out)
     )
     return out
@@ -342,13 +342,13 @@ def cuda_spike_forward(
     (as the twin's), else int64.
     """
     check_spike_forward(indptr, indices, w, None, values[0], tb)
-    w = in_array("w", w)
-    dt = w.dtype
+    w = weights_in("w", w)
+    dt = compute_dtype(w)
     T, B = (int(v) for v in tb)
     N = w.shape[1]
     out_idt = np.dtype(index_dtype(T * B * N))
     idt, (indptr, indices) = index_arrays(indptr, indices, least=out_idt)
-    targs = kernels.template_args(dt, idt, kind=kind.NAME)
+    targs = kernels.template_args(dt, idt, kind=kind.NAME, weights=w.dtype)
     f, n_col = dt.type, B * N
     k = kind_constants(kind.FORWARD_ARGS, values, w, N)
     src = (indptr, indices, w, np.int64(T), np.int64(B), np.int64(N), *_kargs(k))
@@ -360,7 +360,7 @@ def cuda_spike_forward(
         n_col,
         lambda n_spk, n_act: (*src, f(b_th), n_spk, n_act),
         lambda offs: (*src, f(beta_s), f(b_th), *offs),
-        (w, idt, out_idt),
+        (k, idt, out_idt),
     )
 
 
@@ -417,7 +417,7 @@ def cuda_gather_rowdot(
     check_gather_rowdot(e, rows, w, cols)
     e = in_array("e", e)
     dt = e.dtype
-    w = in_array("w", w, dt)
+    w = weights_in("w", w, dt)
     idt, (rows, cols) = index_arrays(rows, cols, least=index_dtype(0))
     n = rows.size
     out = get_xp(e).empty(n, dtype=dt)
@@ -429,7 +429,8 @@ def cuda_gather_rowdot(
     kernel = "gather_rowdot_warp_kernel" if variant == 2 else "gather_rowdot_kernel"
     threads = n * 32 if variant == 2 else n
     args = (e, rows, w, cols, np.int64(n), np.int64(m), out)
-    run(launch, "lif_backward", kernel, kernels.template_args(dt, idt), threads, args)
+    targs = kernels.template_args(dt, idt, weights=w.dtype)
+    run(launch, "lif_backward", kernel, targs, threads, args)
     return out
 
 
@@ -462,7 +463,7 @@ def cuda_backward_dense(
     run(launch, "lif_backward", "dense_eps_kernel", targs, int(n_col), args)
     e1 = e1.reshape(T * B, N)
     dw = x.T @ e1
-    dx = (e1 @ w.T).reshape(T, B, w.shape[0]) if need_dx else None
+    dx = (e1 @ widen(w).T).reshape(T, B, w.shape[0]) if need_dx else None
     return dw, dx
 
 
@@ -494,7 +495,7 @@ def cuda_backward_sparse(
     g = in_array("g", g)
     dt = g.dtype
     sp = in_array("act.sp", act.sp, dt)
-    w = in_array("w", w, dt)
+    w = weights_in("w", w, dt)
     n_in = w.shape[0]
     xp = get_xp(g)
     d = xp.zeros((T, B, N), dtype=dt)

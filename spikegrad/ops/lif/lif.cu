@@ -16,9 +16,9 @@
 // Kernels
 //   lif_forward_kernel<K, T>      dense mode: overwrites h with the kind's record (LIF, CuBa:
 //                                 V; ALIF: V - A), writes spikes s (uint8/bool)
-//   lif_spikes_count_kernel<K, T, I> the sparse forward, pass 1: spikes and active entries per
-//                                 column
-//   lif_spikes_emit_kernel<K, T, I>  pass 2 (after an exclusive prefix sum of the counts on the
+//   lif_spikes_count_kernel<K, T, W, I> the sparse forward, pass 1: spikes and active entries
+//                                 per column (W: the weights' storage, common.cuh: sg_wload)
+//   lif_spikes_emit_kernel<K, T, W, I>  pass 2 (after an exclusive prefix sum of the counts on the
 //                                 host side): writes the spike keys t * n_col + c and the active
 //                                 set (flat index, sigma') into per-column buckets. No V and no
 //                                 h is ever stored: the input spikes come as CSR (ptr, ind) over
@@ -97,12 +97,12 @@ __device__ __forceinline__ void emit_column(H h_at, sg_i64 n_t, sg_i64 n_col, sg
 }
 
 // h[t, b, j] of the fused path: the sum of w[i, j] over the events of row t * B + b.
-template <typename T, typename I>
+template <typename T, typename W, typename I>
 __device__ __forceinline__ T spike_current(const I* __restrict__ ptr, const I* __restrict__ ind,
-                                           const T* __restrict__ w, sg_i64 n_n, sg_i64 r,
+                                           const W* __restrict__ w, sg_i64 n_n, sg_i64 r,
                                            sg_i64 j) {
     T acc = T(0);
-    for (I q = ptr[r]; q < ptr[r + 1]; ++q) acc += w[(sg_i64)ind[q] * n_n + j];
+    for (I q = ptr[r]; q < ptr[r + 1]; ++q) acc += sg_wload(w[(sg_i64)ind[q] * n_n + j]);
     return acc;
 }
 
@@ -127,10 +127,10 @@ lif_forward_kernel(T* h, unsigned char* s, sg_i64 n_t, sg_i64 n_col, const T* __
 
 // ptr (T*B + 1,), ind (nnz,): input spikes, CSR over rows t * B + b.  w (N_in, N).
 // cons (n_args, n_c).  n_spk, n_act (B*N,): counts per column.
-template <typename K, typename T, typename I>
+template <typename K, typename T, typename W, typename I>
 __global__ void __launch_bounds__(SG_BLOCK)
 lif_spikes_count_kernel(const I* __restrict__ ptr, const I* __restrict__ ind,
-                        const T* __restrict__ w, sg_i64 n_t, sg_i64 n_b, sg_i64 n_n,
+                        const W* __restrict__ w, sg_i64 n_t, sg_i64 n_b, sg_i64 n_n,
                         const T* __restrict__ cons, sg_i64 n_args, sg_i64 n_c, T b_th,
                         int* __restrict__ n_spk, int* __restrict__ n_act) {
     const sg_i64 n_col = n_b * n_n;
@@ -138,17 +138,17 @@ lif_spikes_count_kernel(const I* __restrict__ ptr, const I* __restrict__ ind,
         const sg_i64 b = c / n_n, j = c - b * n_n;
         T k[K::NC];
         K::load(k, cons, n_args, n_c, j);
-        auto h_at = [&](sg_i64 t) { return spike_current(ptr, ind, w, n_n, t * n_b + b, j); };
+        auto h_at = [&](sg_i64 t) { return spike_current<T>(ptr, ind, w, n_n, t * n_b + b, j); };
         count_column<K>(h_at, n_t, k, b_th, n_spk + c, n_act + c);
     }
 }
 
 // As lif_spikes_count_kernel, then emits: keys (n_spikes,) and act_idx, act_sp
 // (A,) grouped by column, t ascending, at the offsets spk_off, act_off (B*N,).
-template <typename K, typename T, typename I>
+template <typename K, typename T, typename W, typename I>
 __global__ void __launch_bounds__(SG_BLOCK)
 lif_spikes_emit_kernel(const I* __restrict__ ptr, const I* __restrict__ ind,
-                       const T* __restrict__ w, sg_i64 n_t, sg_i64 n_b, sg_i64 n_n,
+                       const W* __restrict__ w, sg_i64 n_t, sg_i64 n_b, sg_i64 n_n,
                        const T* __restrict__ cons, sg_i64 n_args, sg_i64 n_c, T beta_s, T b_th,
                        const I* __restrict__ spk_off, const I* __restrict__ act_off,
                        I* __restrict__ keys, I* __restrict__ act_idx, T* __restrict__ act_sp) {
@@ -157,7 +157,7 @@ lif_spikes_emit_kernel(const I* __restrict__ ptr, const I* __restrict__ ind,
         const sg_i64 b = c / n_n, j = c - b * n_n;
         T k[K::NC];
         K::load(k, cons, n_args, n_c, j);
-        auto h_at = [&](sg_i64 t) { return spike_current(ptr, ind, w, n_n, t * n_b + b, j); };
+        auto h_at = [&](sg_i64 t) { return spike_current<T>(ptr, ind, w, n_n, t * n_b + b, j); };
         emit_column<K>(h_at, n_t, n_col, c, k, beta_s, b_th, spk_off[c], act_off[c], keys,
                        act_idx, act_sp);
     }
@@ -166,23 +166,22 @@ lif_spikes_emit_kernel(const I* __restrict__ ptr, const I* __restrict__ ind,
 #define SG_INST_KT(K, T)                                                                      \
     template __global__ void lif_forward_kernel<K, T>(T*, unsigned char*, sg_i64, sg_i64,      \
                                                       const T*, sg_i64, sg_i64);
-#define SG_INST_KTI(K, T, I)                                                                  \
-    template __global__ void lif_spikes_count_kernel<K, T, I>(                                \
-        const I*, const I*, const T*, sg_i64, sg_i64, sg_i64, const T*, sg_i64, sg_i64, T, int*, \
+#define SG_INST_KTWI(K, T, W, I)                                                              \
+    template __global__ void lif_spikes_count_kernel<K, T, W, I>(                             \
+        const I*, const I*, const W*, sg_i64, sg_i64, sg_i64, const T*, sg_i64, sg_i64, T, int*, \
         int*);                                                                                \
-    template __global__ void lif_spikes_emit_kernel<K, T, I>(                                 \
-        const I*, const I*, const T*, sg_i64, sg_i64, sg_i64, const T*, sg_i64, sg_i64, T, T,  \
+    template __global__ void lif_spikes_emit_kernel<K, T, W, I>(                              \
+        const I*, const I*, const W*, sg_i64, sg_i64, sg_i64, const T*, sg_i64, sg_i64, T, T,  \
         const I*, const I*, I*, I*, T*);
+#define SG_INST_KTW(K, T, W) SG_INST_KTWI(K, T, W, int) SG_INST_KTWI(K, T, W, long long)
 #define SG_INST_K(K)                                                                          \
     SG_INST_KT(K, float)                                                                      \
     SG_INST_KT(K, double)                                                                     \
-    SG_INST_KTI(K, float, int)                                                                \
-    SG_INST_KTI(K, float, long long)                                                          \
-    SG_INST_KTI(K, double, int)                                                               \
-    SG_INST_KTI(K, double, long long)
+    SG_WEIGHT_PAIRS(SG_INST_KTW, K)
 SG_INST_K(sg_lif)
 SG_INST_K(sg_cuba)
 SG_INST_K(sg_alif)
 #undef SG_INST_K
 #undef SG_INST_KT
-#undef SG_INST_KTI
+#undef SG_INST_KTW
+#undef SG_INST_KTWI

@@ -26,13 +26,14 @@
 //                                d[t] <- e1[t]   (the buffer becomes e1)
 //   dense_eps_kernel<K, T>       the same scan fused with delta = K::delta(g, sp) (dense mode),
 //                                into a fresh output; reads g and sp once, writes e1 once
-//   gather_rowdot_kernel<T, I>   variant 1, one thread per requested entry n:
+//   gather_rowdot_kernel<T, W, I>   variant 1, one thread per requested entry n:
 //                                out[n] = e[rows[n], :] . w[cols[n], :]  (sequential sum over M)
-//   gather_rowdot_warp_kernel<T, I>  variant 2, one warp per entry: lanes stride over M (coalesced
+//   gather_rowdot_warp_kernel<T, W, I>  variant 2, one warp per entry: lanes stride over M (coalesced
 //                                row reads), then a shuffle tree sum. For M >= 32 (the hidden
 //                                layers); variant 1 suits the readout's small K. Needs a block
 //                                size that is a multiple of 32, every lane reaching the shuffles
-//                                (the entry loop is warp-uniform).
+//                                (the entry loop is warp-uniform). W: the weights' storage
+//                                (common.cuh: sg_wload).
 //
 // Check: pytest tests/kernels -k backward   (NVRTC compile, CPU emulation vs the NumPy twin;
 //        GPU parity with -m gpu)
@@ -97,31 +98,31 @@ dense_eps_kernel(const T* __restrict__ g, const T* __restrict__ sp, T* __restric
 }
 
 // e (R, M), w (C, M), rows/cols (n,) -> out (n,).
-template <typename T, typename I>
+template <typename T, typename W, typename I>
 __global__ void __launch_bounds__(SG_BLOCK)
-gather_rowdot_kernel(const T* __restrict__ e, const I* __restrict__ rows, const T* __restrict__ w,
+gather_rowdot_kernel(const T* __restrict__ e, const I* __restrict__ rows, const W* __restrict__ w,
                      const I* __restrict__ cols, sg_i64 n, sg_i64 m, T* __restrict__ out) {
     for (sg_i64 k = sg_tid(); k < n; k += sg_stride()) {
         const T* er = e + (sg_i64)rows[k] * m;
-        const T* wr = w + (sg_i64)cols[k] * m;
+        const W* wr = w + (sg_i64)cols[k] * m;
         T acc = T(0);
-        for (sg_i64 j = 0; j < m; ++j) acc += er[j] * wr[j];
+        for (sg_i64 j = 0; j < m; ++j) acc += er[j] * sg_wload(wr[j]);
         out[k] = acc;
     }
 }
 
 // e (R, M), w (C, M), rows/cols (n,) -> out (n,); one warp per entry.
-template <typename T, typename I>
+template <typename T, typename W, typename I>
 __global__ void __launch_bounds__(SG_BLOCK)
 gather_rowdot_warp_kernel(const T* __restrict__ e, const I* __restrict__ rows,
-                          const T* __restrict__ w, const I* __restrict__ cols, sg_i64 n, sg_i64 m,
+                          const W* __restrict__ w, const I* __restrict__ cols, sg_i64 n, sg_i64 m,
                           T* __restrict__ out) {
     const unsigned lane = threadIdx.x & 31u;
     for (sg_i64 k = sg_tid() >> 5; k < n; k += sg_stride() >> 5) {
         const T* er = e + (sg_i64)rows[k] * m;
-        const T* wr = w + (sg_i64)cols[k] * m;
+        const W* wr = w + (sg_i64)cols[k] * m;
         T acc = T(0);
-        for (sg_i64 j = lane; j < m; j += 32) acc += er[j] * wr[j];
+        for (sg_i64 j = lane; j < m; j += 32) acc += er[j] * sg_wload(wr[j]);
         for (unsigned off = 16; off > 0; off >>= 1) acc += __shfl_down_sync(0xffffffffu, acc, off);
         if (lane == 0) out[k] = acc;
     }
@@ -135,11 +136,13 @@ gather_rowdot_warp_kernel(const T* __restrict__ e, const I* __restrict__ rows,
 #define SG_INST_TI(T, I)                                                                      \
     template __global__ void delta_scatter_kernel<T, I>(const T*, const T*, const I*, sg_i64, T*); \
     template __global__ void pair_scatter_kernel<T, I>(const T*, const T*, const I*, sg_i64, T*, \
-                                                       T*);                                   \
-    template __global__ void gather_rowdot_kernel<T, I>(const T*, const I*, const T*, const I*, \
-                                                        sg_i64, sg_i64, T*);                  \
-    template __global__ void gather_rowdot_warp_kernel<T, I>(const T*, const I*, const T*,      \
-                                                             const I*, sg_i64, sg_i64, T*);
+                                                       T*);
+#define SG_INST_TWI(T, W, I)                                                                  \
+    template __global__ void gather_rowdot_kernel<T, W, I>(const T*, const I*, const W*,        \
+                                                           const I*, sg_i64, sg_i64, T*);     \
+    template __global__ void gather_rowdot_warp_kernel<T, W, I>(const T*, const I*, const W*,   \
+                                                                const I*, sg_i64, sg_i64, T*);
+#define SG_INST_TW(X, T, W) SG_INST_TWI(T, W, int) SG_INST_TWI(T, W, long long)
 SG_INST_KT(sg_lif, float)
 SG_INST_KT(sg_lif, double)
 SG_INST_KT(sg_cuba, float)
@@ -150,5 +153,8 @@ SG_INST_TI(float, int)
 SG_INST_TI(float, long long)
 SG_INST_TI(double, int)
 SG_INST_TI(double, long long)
+SG_WEIGHT_PAIRS(SG_INST_TW, _)
 #undef SG_INST_KT
 #undef SG_INST_TI
+#undef SG_INST_TW
+#undef SG_INST_TWI

@@ -23,6 +23,7 @@ from ...neurons import lif as kind
 from ...spikes import SpikeMatrix
 from .. import kind_twin as twin
 from ..common import check_alpha, check_csr, check_index, check_shape, check_sorted_index
+from ..half import widen
 from ..surrogate import ActiveSet, active_from_distance
 from ..threads import pool
 
@@ -166,6 +167,7 @@ def gather_rowdot(e: Array, rows: Array, w: Array, cols: Array, chunk: int = 409
     releases the GIL in ``take`` and ``vecdot``).
     """
     check_gather_rowdot(e, rows, w, cols)
+    w = widen(w)
     out = np.empty(rows.shape[0], dtype=e.dtype)
 
     def work(lo: int) -> None:
@@ -198,7 +200,7 @@ def lif_backward_dense(
     call("leaky_scan_reverse", e, alpha)
     e1 = e[1:].reshape(T * B, N)
     dw = x.T @ e1
-    dx = (e1 @ w.T).reshape(T, B, w.shape[0]) if need_dx else None
+    dx = (e1 @ widen(w).T).reshape(T, B, w.shape[0]) if need_dx else None
     return dw, dx
 
 

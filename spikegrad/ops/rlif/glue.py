@@ -12,10 +12,13 @@ import numpy as np
 
 from ... import kernels
 from ...backend import Array, get_xp
+from ...errors import DTypeError
 from ...kernels import BLOCK
 from ...kernels.host import Launcher, cuda_op, in_array, index_arrays, run
 from ...spikes import SpikeMatrix
 from ..common import NEURON_PIECES
+from ..half import compute_dtype
+from ..half.glue import weights_in
 from ..kind_twin import signed
 from ..lif.glue import count_emit, cuda_gather_rowdot, kind_constants
 from ..lif.twin import check_spike_backward, check_spike_forward
@@ -26,9 +29,9 @@ kernels.add_module(
     "rlif",
     __file__,
     {
-        "rlif_spikes_count_kernel": ("K", "T", "I"),
-        "rlif_spikes_emit_kernel": ("K", "T", "I"),
-        "rlif_backward_kernel": ("K", "T", "I"),
+        "rlif_spikes_count_kernel": ("K", "T", "W", "I"),
+        "rlif_spikes_emit_kernel": ("K", "T", "W", "I"),
+        "rlif_backward_kernel": ("K", "T", "W", "I"),
     },
     cooperative=("rlif_spikes_count_kernel", "rlif_spikes_emit_kernel", "rlif_backward_kernel"),
     include=(NEURON_PIECES,),
@@ -66,9 +69,11 @@ def cuda_rspike_forward(
     int64.
     """
     check_spike_forward(indptr, indices, w, r, values[0], tb)
-    w = in_array("w", w)
-    r = in_array("r", r, w.dtype)
-    dt, xp = w.dtype, get_xp(w)
+    w = weights_in("w", w)
+    dt, xp = compute_dtype(w), get_xp(w)
+    r = weights_in("r", r, dt)
+    if r.dtype != w.dtype:
+        raise DTypeError(f"r must have the dtype of w ({w.dtype}); got {r.dtype}")
     T, B = (int(v) for v in tb)
     N = w.shape[1]
     out_idt = np.dtype(index_dtype(T * B * N))
@@ -85,12 +90,12 @@ def cuda_rspike_forward(
     return count_emit(
         launch,
         ("rlif", "rlif_spikes_count_kernel", "rlif_spikes_emit_kernel"),
-        kernels.template_args(dt, idt, kind=kind.NAME),
+        kernels.template_args(dt, idt, kind=kind.NAME, weights=w.dtype),
         B * BLOCK if N else 0,
         B * BLOCK,
         lambda n_spk, n_act: (*src, f(b_th), *scratch, n_spk, n_act),
         lambda offs: (*src, f(beta_s), f(b_th), *scratch, *offs),
-        (w, idt, out_idt),
+        (k, idt, out_idt),
     )
 
 
@@ -128,8 +133,8 @@ def cuda_rbackward_sparse(
     dt = g.dtype
     sp = in_array("act.sp", act.sp, dt)
     n_in = w.shape[0]
-    w = in_array("w", w, dt)
-    r = in_array("r", r, dt)
+    w = weights_in("w", w, dt)
+    r = weights_in("r", r, dt)
     xp = get_xp(g)
     idt, (idx,) = index_arrays(act.idx, least=index_dtype(0))
     bounds = xp.arange(T * B + 1, dtype=np.int64) * N  # row t * B + b starts at key row * N
@@ -144,7 +149,7 @@ def cuda_rbackward_sparse(
         launch,
         "rlif",
         "rlif_backward_kernel",
-        kernels.template_args(dt, idt, kind=kind.NAME),
+        kernels.template_args(dt, idt, kind=kind.NAME, weights=r.dtype),
         B * BLOCK if N else 0,
         args,
     )

@@ -30,12 +30,12 @@
 // cons (n_args, n_c): the kind's constants; neuron j reads entry j % n_c of each row.
 //
 // Kernels
-//   rlif_spikes_count_kernel<K, T, I>  forward pass 1: spikes and active entries per (b, thread)
-//   rlif_spikes_emit_kernel<K, T, I>   pass 2 (after an exclusive prefix sum of the counts): spike
+//   rlif_spikes_count_kernel<K, T, W, I>  forward pass 1: spikes and active entries per (b, thread)
+//   rlif_spikes_emit_kernel<K, T, W, I>   pass 2 (after an exclusive prefix sum of the counts): spike
 //                                   keys (t * B + b) * N + j and the active set (flat index,
 //                                   sigma') into per-(b, thread) buckets; the host sorts them.
 //                                   Both passes run rlif_sample, so they agree exactly.
-//   rlif_backward_kernel<K, T, I>      e1 (T, B, N) from g at the active entries; rowptr (T*B + 1,)
+//   rlif_backward_kernel<K, T, W, I>      e1 (T, B, N) from g at the active entries; rowptr (T*B + 1,)
 //                                   bounds each row's entries in the sorted active set.
 // The block size must be a multiple of 32 (warp collectives; every lane reaches them: tile and
 // entry loops are block- or warp-uniform). Nothing of size (T, B, N) is made by the forward;
@@ -58,9 +58,9 @@ __device__ __forceinline__ void load_state(T* x, const T* v, sg_i64 n_n, sg_i64 
 
 // The forward scan of sample b. out.active(k, d) and out.spike(k) see the entries of thread
 // tid in (t, tile) order; list: the compaction buffer (N ints) of this sample.
-template <typename K, typename T, typename I, typename Out>
+template <typename K, typename T, typename W, typename I, typename Out>
 __device__ __forceinline__ void rlif_sample(const I* __restrict__ ptr, const I* __restrict__ ind,
-                                            const T* __restrict__ w, const T* __restrict__ r,
+                                            const W* __restrict__ w, const W* __restrict__ r,
                                             const T* __restrict__ cons, sg_i64 n_args,
                                             sg_i64 n_c, sg_i64 n_t, sg_i64 n_b, sg_i64 n_n,
                                             sg_i64 b, T b_th, T* v, int* list, Out& out) {
@@ -101,8 +101,8 @@ __device__ __forceinline__ void rlif_sample(const I* __restrict__ ptr, const I* 
         __syncthreads();  // the list is complete
         for (sg_i64 j = tid; j < n_n; j += blockDim.x) {
             T acc = T(0);
-            for (I q = ptr[row]; q < ptr[row + 1]; ++q) acc += w[(sg_i64)ind[q] * n_n + j];
-            for (int q = 0; q < n_spk; ++q) acc += r[(sg_i64)list[q] * n_n + j];
+            for (I q = ptr[row]; q < ptr[row + 1]; ++q) acc += sg_wload(w[(sg_i64)ind[q] * n_n + j]);
+            for (int q = 0; q < n_spk; ++q) acc += sg_wload(r[(sg_i64)list[q] * n_n + j]);
             T k[K::NC], x[K::NS];
             K::load(k, cons, n_args, n_c, j);
             load_state<K>(x, v, n_n, j);
@@ -139,10 +139,10 @@ struct RlifEmit {
 // ptr (T*B + 1,), ind (nnz,): input spikes, CSR over rows t * B + b; w (N_in, N); r (N, N);
 // cons (n_args, n_c); v (B, K::NS N) and list_g (B, N) scratch; n_spk, n_act (B * BLOCK,):
 // counts per (b, thread). shared: use shared memory for the list when N <= SG_RLIF_SHARED.
-template <typename K, typename T, typename I>
+template <typename K, typename T, typename W, typename I>
 __global__ void __launch_bounds__(SG_BLOCK)
 rlif_spikes_count_kernel(const I* __restrict__ ptr, const I* __restrict__ ind,
-                         const T* __restrict__ w, const T* __restrict__ r,
+                         const W* __restrict__ w, const W* __restrict__ r,
                          const T* __restrict__ cons, sg_i64 n_args, sg_i64 n_c, sg_i64 n_t,
                          sg_i64 n_b, sg_i64 n_n, T b_th, T* __restrict__ v,
                          int* __restrict__ list_g, int shared, int* __restrict__ n_spk,
@@ -152,7 +152,7 @@ rlif_spikes_count_kernel(const I* __restrict__ ptr, const I* __restrict__ ind,
     for (sg_i64 b = blockIdx.x; b < n_b; b += gridDim.x) {
         int* list = list0 ? list0 : list_g + b * n_n;
         RlifCount out;
-        rlif_sample<K>(ptr, ind, w, r, cons, n_args, n_c, n_t, n_b, n_n, b, b_th,
+        rlif_sample<K, T>(ptr, ind, w, r, cons, n_args, n_c, n_t, n_b, n_n, b, b_th,
                        v + b * K::NS * n_n, list, out);
         n_spk[b * blockDim.x + threadIdx.x] = out.n_spk;
         n_act[b * blockDim.x + threadIdx.x] = out.n_act;
@@ -161,10 +161,10 @@ rlif_spikes_count_kernel(const I* __restrict__ ptr, const I* __restrict__ ind,
 
 // As rlif_spikes_count_kernel, then emits keys (S,) and act_idx, act_sp (A,) at the offsets
 // spk_off, act_off (B * BLOCK,) of each (b, thread).
-template <typename K, typename T, typename I>
+template <typename K, typename T, typename W, typename I>
 __global__ void __launch_bounds__(SG_BLOCK)
 rlif_spikes_emit_kernel(const I* __restrict__ ptr, const I* __restrict__ ind,
-                        const T* __restrict__ w, const T* __restrict__ r,
+                        const W* __restrict__ w, const W* __restrict__ r,
                         const T* __restrict__ cons, sg_i64 n_args, sg_i64 n_c, sg_i64 n_t,
                         sg_i64 n_b, sg_i64 n_n, T beta_s, T b_th, T* __restrict__ v,
                         int* __restrict__ list_g, int shared, const I* __restrict__ spk_off,
@@ -176,7 +176,7 @@ rlif_spikes_emit_kernel(const I* __restrict__ ptr, const I* __restrict__ ind,
         int* list = list0 ? list0 : list_g + b * n_n;
         const sg_i64 c = b * blockDim.x + threadIdx.x;
         RlifEmit<T, I> out{spk_off[c], act_off[c], keys, act_idx, act_sp, beta_s};
-        rlif_sample<K>(ptr, ind, w, r, cons, n_args, n_c, n_t, n_b, n_n, b, b_th,
+        rlif_sample<K, T>(ptr, ind, w, r, cons, n_args, n_c, n_t, n_b, n_n, b, b_th,
                        v + b * K::NS * n_n, list, out);
     }
 }
@@ -186,10 +186,10 @@ rlif_spikes_emit_kernel(const I* __restrict__ ptr, const I* __restrict__ ind,
 // d (B, 2 N) zeroed scratch (u, then sigma', of the active entries of a step; left zeroed);
 // ya (B, K::NADJ N) scratch: the adjoint variables other than K::DH; e1 (T, B, N) out: e1[t] =
 // y[t+1][K::DH]. shared: that row in shared memory when N <= SG_RLIF_SHARED, else read from e1.
-template <typename K, typename T, typename I>
+template <typename K, typename T, typename W, typename I>
 __global__ void __launch_bounds__(SG_BLOCK)
 rlif_backward_kernel(const T* __restrict__ g, const T* __restrict__ sp, const I* __restrict__ idx,
-                     const I* __restrict__ rowptr, const T* __restrict__ r,
+                     const I* __restrict__ rowptr, const W* __restrict__ r,
                      const T* __restrict__ cons, sg_i64 n_args, sg_i64 n_c, sg_i64 n_t,
                      sg_i64 n_b, sg_i64 n_n, T* __restrict__ d, T* __restrict__ ya, int shared,
                      T* __restrict__ e1) {
@@ -211,9 +211,9 @@ rlif_backward_kernel(const T* __restrict__ g, const T* __restrict__ sp, const I*
             const T* en = in_shared ? eps_s : e1 + row * n_n;  // e1[t] = y[t+1][K::DH]
             for (sg_i64 q = (sg_i64)rowptr[row] + warp; q < (sg_i64)rowptr[row + 1]; q += n_warp) {
                 const sg_i64 j = (sg_i64)idx[q] - row * n_n;
-                const T* rj = r + j * n_n;
+                const W* rj = r + j * n_n;
                 T acc = T(0);
-                for (sg_i64 k = lane; k < n_n; k += 32) acc += rj[k] * en[k];
+                for (sg_i64 k = lane; k < n_n; k += 32) acc += sg_wload(rj[k]) * en[k];
                 for (unsigned off = 16; off > 0; off >>= 1)
                     acc += __shfl_down_sync(0xffffffffu, acc, off);
                 if (lane == 0) {
@@ -241,23 +241,21 @@ rlif_backward_kernel(const T* __restrict__ g, const T* __restrict__ sp, const I*
     }
 }
 
-#define SG_INST_KTI(K, T, I)                                                                   \
-    template __global__ void rlif_spikes_count_kernel<K, T, I>(                                \
-        const I*, const I*, const T*, const T*, const T*, sg_i64, sg_i64, sg_i64, sg_i64,      \
+#define SG_INST_KTWI(K, T, W, I)                                                               \
+    template __global__ void rlif_spikes_count_kernel<K, T, W, I>(                             \
+        const I*, const I*, const W*, const W*, const T*, sg_i64, sg_i64, sg_i64, sg_i64,      \
         sg_i64, T, T*, int*, int, int*, int*);                                                 \
-    template __global__ void rlif_spikes_emit_kernel<K, T, I>(                                 \
-        const I*, const I*, const T*, const T*, const T*, sg_i64, sg_i64, sg_i64, sg_i64,      \
+    template __global__ void rlif_spikes_emit_kernel<K, T, W, I>(                              \
+        const I*, const I*, const W*, const W*, const T*, sg_i64, sg_i64, sg_i64, sg_i64,      \
         sg_i64, T, T, T*, int*, int, const I*, const I*, I*, I*, T*);                          \
-    template __global__ void rlif_backward_kernel<K, T, I>(                                    \
-        const T*, const T*, const I*, const I*, const T*, const T*, sg_i64, sg_i64, sg_i64,    \
+    template __global__ void rlif_backward_kernel<K, T, W, I>(                                 \
+        const T*, const T*, const I*, const I*, const W*, const T*, sg_i64, sg_i64, sg_i64,    \
         sg_i64, sg_i64, T*, T*, int, T*);
-#define SG_INST_K(K)                                                                           \
-    SG_INST_KTI(K, float, int)                                                                 \
-    SG_INST_KTI(K, float, long long)                                                           \
-    SG_INST_KTI(K, double, int)                                                                \
-    SG_INST_KTI(K, double, long long)
+#define SG_INST_KTW(K, T, W) SG_INST_KTWI(K, T, W, int) SG_INST_KTWI(K, T, W, long long)
+#define SG_INST_K(K) SG_WEIGHT_PAIRS(SG_INST_KTW, K)
 SG_INST_K(sg_lif)
 SG_INST_K(sg_cuba)
 SG_INST_K(sg_alif)
 #undef SG_INST_K
-#undef SG_INST_KTI
+#undef SG_INST_KTW
+#undef SG_INST_KTWI

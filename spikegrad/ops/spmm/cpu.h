@@ -4,21 +4,6 @@
  * number, SG_V its 64-byte vector, SG_SQRT its square root. Exported functions are declared for
  * ctypes in glue.py beside this file. */
 
-/* Spike-event product (ops/spmm/twin.py: spike_matmul): out[r] = sum of w[i] over the units i of
- * row r of the 0/1 CSR pattern (indptr, indices); out (R, m), w (C, m). */
-void SG_FN(spike_matmul)(const int64_t *indptr, const int32_t *indices, int64_t n_rows,
-                         const SG_T *w, int64_t m, SG_T *out) {
-#pragma omp parallel for schedule(static)
-    for (int64_t r = 0; r < n_rows; ++r) {
-        SG_T *restrict o = out + r * m;
-        for (int64_t j = 0; j < m; ++j) o[j] = 0;
-        for (int64_t k = indptr[r]; k < indptr[r + 1]; ++k) {
-            const SG_T *restrict wi = w + (int64_t)indices[k] * m;
-            for (int64_t j = 0; j < m; ++j) o[j] += wi[j];
-        }
-    }
-}
-
 /* Transposed spike-event product (ops/spmm/twin.py: spike_tmatmul): out[i] = sum of e[r] over the
  * rows r whose pattern holds unit i; out (n_cols, m), e (R, m). Each thread owns a slice of
  * the m columns, accumulates it in a private buffer (no cache line shared between threads)

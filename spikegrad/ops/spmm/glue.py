@@ -11,6 +11,8 @@ from ... import kernels, native
 from ...backend import Array, get_xp
 from ...kernels.host import Launcher, cuda_op, in_array, index_arrays, run
 from ..common import contiguous, native_op, ptr, supported
+from ..half import compute_dtype, weights_read
+from ..half.glue import weights_in
 from ..surrogate import index_dtype
 from . import twin
 from .twin import check_spike_matmul, check_spike_tmatmul
@@ -18,6 +20,8 @@ from .twin import check_spike_matmul, check_spike_tmatmul
 native.c_family(
     __file__,
     typed=("cpu.h",),
+    typed_weights=("cpu_weights.h",),
+    reads_weights=("spike_matmul",),
     typed_functions={
         "spike_matmul": ("void", "p p i64 p i64 p"),
         "spike_tmatmul": ("int", "p p i64 p i64 i64 p"),  # 0, or -1: out of memory
@@ -27,7 +31,7 @@ kernels.add_module(
     "spmm",
     __file__,
     {
-        "spmm_csr_kernel": ("T", "I"),
+        "spmm_csr_kernel": ("T", "W", "I"),
         "spmm_csr_t_atomic_kernel": ("T", "I"),
         "spmm_t_seg_kernel": ("T", "I"),
         "spmm_t_seg_fix_kernel": ("T", "I"),
@@ -38,14 +42,14 @@ kernels.add_module(
 
 
 # ---------------------------------------------------------------------------- native C
-@native_op("spike_matmul", twin.spike_matmul, lambda ip, ind, w: supported(w))
+@native_op("spike_matmul", twin.spike_matmul, lambda ip, ind, w: weights_read(w))
 def spike_matmul(indptr: Array, indices: Array, w: Array) -> Array:
     """See :func:`spikegrad.ops.spmm.spike_matmul`."""
     check_spike_matmul(indptr, indices, w)
-    w = contiguous(w)
+    w, dt = contiguous(w), compute_dtype(w)
     ip, ind = contiguous(indptr, np.int64), contiguous(indices, np.int32)
-    out = np.empty((ip.size - 1, w.shape[1]), dtype=w.dtype)
-    native.function("spike_matmul", w.dtype)(
+    out = np.empty((ip.size - 1, w.shape[1]), dtype=dt)
+    native.function("spike_matmul", dt, w.dtype)(
         ptr(ip), ptr(ind), ip.size - 1, ptr(w), w.shape[1], ptr(out)
     )
     return out
@@ -72,8 +76,8 @@ def cuda_spike_matmul(launch: Launcher, indptr: Array, indices: Array, w: Array)
     Shapes: indptr (R + 1,), indices (nnz,) in [0, C); w (C, M) -> (R, M).
     """
     check_spike_matmul(indptr, indices, w)
-    w = in_array("w", w)
-    dt = w.dtype
+    w = weights_in("w", w)
+    dt = compute_dtype(w)
     idt, (indptr, indices) = index_arrays(indptr, indices, least=index_dtype(0))
     n_rows, m = indptr.size - 1, w.shape[1]
     out = get_xp(w).empty((n_rows, m), dtype=dt)
@@ -81,7 +85,7 @@ def cuda_spike_matmul(launch: Launcher, indptr: Array, indices: Array, w: Array)
         launch,
         "spmm",
         "spmm_csr_kernel",
-        kernels.template_args(dt, idt),
+        kernels.template_args(dt, idt, weights=w.dtype),
         n_rows * m,
         (indptr, indices, w, np.int64(n_rows), np.int64(m), out),
     )

@@ -26,7 +26,8 @@
 // warp reads a contiguous run of a dense row.
 //
 // Kernels
-//   spmm_csr_kernel<T, I>           out = X dense, sequential sum per entry: deterministic
+//   spmm_csr_kernel<T, W, I>        out = X dense, sequential sum per entry: deterministic;
+//                                   dense: the weights, of storage W (common.cuh: sg_wload)
 //   spmm_csr_t_atomic_kernel<T, I>  out += X^T dense by atomicAdd from each (row, j) of the dense
 //                                   operand (zero rows skipped); out zeroed by the host
 //   spmm_t_seg_kernel<T, I>         segmented, pass 1: whole-column runs to out, cut runs to
@@ -41,15 +42,15 @@
 #include "common.cuh"
 
 // ptr (R+1,), ind (nnz,), dense (C, M) -> out (R, M).
-template <typename T, typename I>
+template <typename T, typename W, typename I>
 __global__ void __launch_bounds__(SG_BLOCK)
-spmm_csr_kernel(const I* __restrict__ ptr, const I* __restrict__ ind, const T* __restrict__ dense,
+spmm_csr_kernel(const I* __restrict__ ptr, const I* __restrict__ ind, const W* __restrict__ dense,
                 sg_i64 n_rows, sg_i64 m, T* __restrict__ out) {
     const sg_i64 n = n_rows * m;
     for (sg_i64 k = sg_tid(); k < n; k += sg_stride()) {
         const sg_i64 r = k / m, j = k - r * m;
         T acc = T(0);
-        for (I q = ptr[r]; q < ptr[r + 1]; ++q) acc += dense[(sg_i64)ind[q] * m + j];
+        for (I q = ptr[r]; q < ptr[r + 1]; ++q) acc += sg_wload(dense[(sg_i64)ind[q] * m + j]);
         out[k] = acc;
     }
 }
@@ -165,8 +166,14 @@ sum_leading_kernel(const T* __restrict__ part, sg_i64 n_lead, sg_i64 n, T* __res
     }
 }
 
+#define SG_INST_TWI(T, W, I)                                                                  \
+    template __global__ void spmm_csr_kernel<T, W, I>(const I*, const I*, const W*, sg_i64, sg_i64, \
+                                                      T*);
+#define SG_INST_TW(X, T, W) SG_INST_TWI(T, W, int) SG_INST_TWI(T, W, long long)
+SG_WEIGHT_PAIRS(SG_INST_TW, _)
+#undef SG_INST_TW
+#undef SG_INST_TWI
 #define SG_INST(T, I)                                                                         \
-    template __global__ void spmm_csr_kernel<T, I>(const I*, const I*, const T*, sg_i64, sg_i64, T*); \
     template __global__ void spmm_csr_t_atomic_kernel<T, I>(const I*, const I*, const T*, sg_i64,   \
                                                             sg_i64, T*);                      \
     template __global__ void spmm_t_seg_kernel<T, I>(const I*, const I*, const T*, sg_i64, sg_i64, \

@@ -17,6 +17,7 @@ import scipy.sparse
 
 from ...backend import Array, register
 from ..common import check_csr
+from ..half import widen
 from ..threads import pool, row_blocks
 
 
@@ -45,9 +46,11 @@ def _block(indptr: Array, indices: Array, lo: int, hi: int) -> tuple[Array, Arra
 def spike_matmul(indptr: Array, indices: Array, w: Array) -> Array:
     """``X @ w`` for a 0/1 CSR matrix X.
 
-    Shapes: indptr (R + 1,), indices (nnz,) in [0, C); w (C, M) -> (R, M).
+    Shapes: indptr (R + 1,), indices (nnz,) in [0, C); w (C, M) (or its 16-bit copy: read as
+    float32, ops/half) -> (R, M).
     """
     check_spike_matmul(indptr, indices, w)
+    w = widen(w)
     out = np.empty((indptr.size - 1, w.shape[1]), dtype=w.dtype)
 
     def work(lo: int, hi: int) -> None:
