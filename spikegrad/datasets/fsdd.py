@@ -23,7 +23,7 @@ import numpy as np
 from ..errors import ConfigError, DataError
 from . import cache as _cache
 from .base import EventDataset
-from .binning import bin_events, index_dtype
+from .binning import index_dtype
 from .datafiles import missing
 from .registry import FSDD
 
@@ -128,14 +128,20 @@ def to_rate(x: np.ndarray, rate: int, target: int = RATE) -> np.ndarray:
 
 def _encode_file(job: tuple[str, dict]) -> tuple[np.ndarray, np.ndarray]:
     """One file -> its binned events (steps, pooled units); runs in a worker process."""
-    from ..audio import encode
+    from ..audio import encode_binned
 
     path, o = job
     x, rate = read_wav(Path(path))
-    t, u = encode(to_rate(x, rate, o["rate"]), o["rate"], n_channels=o["channels"], seed=o["seed"])
-    n_in = o["channels"] // o["pool"]
-    t, i, _ = bin_events(t, u // o["pool"], np.array([0, t.size]), o["dt"], o["T"], n_in)
-    return t, i
+    t, i = encode_binned(
+        to_rate(x, rate, o["rate"]),
+        o["rate"],
+        o["dt"],
+        o["T"],
+        n_channels=o["channels"],
+        pool=o["pool"],
+        seed=o["seed"],
+    )
+    return t.astype(index_dtype(o["T"])), i.astype(index_dtype(o["channels"] // o["pool"]))
 
 
 def _frames(path: Path, rate: int) -> int:
@@ -149,7 +155,8 @@ def _frames(path: Path, rate: int) -> int:
 
 def encode_files(paths: list[Path], opts: dict, jobs: int | None = None) -> list[tuple]:
     """Encode every file in ``paths`` (in order), on ``jobs`` processes (None: the cores this
-    process may use). The membrane's transfer functions are computed once, before forking."""
+    process may use). The membrane's transfer functions are computed once, before forking
+    (the longest first: the shorter ones are every 2^j-th column of it)."""
     from ..audio import Cochlea, cochlea
 
     work = [(str(p), opts) for p in paths]
@@ -157,7 +164,8 @@ def encode_files(paths: list[Path], opts: dict, jobs: int | None = None) -> list
         jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
     c = Cochlea(n_channels=opts["channels"])
     rate = opts["rate"]
-    for n in sorted({cochlea.fft_size(_frames(p, rate), rate, c.decimate) for p in paths}):
+    sizes = {cochlea.fft_size(_frames(p, rate), rate, c.decimate) for p in paths}
+    for n in sorted(sizes, reverse=True):
         cochlea.transfer(c, n, float(rate))
     if jobs <= 1 or len(work) < 8:
         return [_encode_file(w) for w in work]
