@@ -98,7 +98,8 @@ void sg_cochlea_hair_bushy(const float *bm, int64_t n_ch, int64_t n_t, const dou
             }
             for (int64_t t = 0; t < steps; t++) {
                 const sg_cochlea_vd st = tile[t] + A;
-                const sg_cochlea_vd k = sg_cochlea_sel((sg_cochlea_vi)(st > 0.0), g * st / (st + B), zero);
+                const sg_cochlea_vi open = (sg_cochlea_vi)(st > 0.0);
+                const sg_cochlea_vd k = sg_cochlea_sel(open, g * st / (st + B), zero);
                 const sg_cochlea_vd dq = y * (M - q) + x * wr - k * q;
                 const sg_cochlea_vd dc = k * q - l * c - r * c;
                 const sg_cochlea_vd dw = r * c - x * wr;
