@@ -131,15 +131,19 @@ def transfer(c: Cochlea, n_fft: int, sample_rate: float) -> np.ndarray:
     out = _TRANSFERS.get(key)
     if out is None:
         longer = [n for cc, sr, n in _TRANSFERS if (cc, sr) == key[:2] and n > n_fft]
-        step = min(longer, default=0) // n_fft
-        if longer and step * n_fft == min(longer):
-            out = np.ascontiguousarray(_TRANSFERS[(*key[:2], min(longer))][:, ::step])
+        n2 = min((n for n in longer if n % n_fft == 0 and _power_of_two(n // n_fft)), default=0)
+        if n2:
+            out = np.ascontiguousarray(_TRANSFERS[(*key[:2], n2)][:, :: n2 // n_fft])
         else:
             out = compute_transfer(c, n_fft, sample_rate)
         while len(_TRANSFERS) >= N_TRANSFERS:
             del _TRANSFERS[next(iter(_TRANSFERS))]
         _TRANSFERS[key] = out
     return out
+
+
+def _power_of_two(n: int) -> bool:
+    return n > 0 and n & (n - 1) == 0
 
 
 def compute_transfer(c: Cochlea, n_fft: int, sample_rate: float) -> np.ndarray:

@@ -168,7 +168,7 @@ def encode_files(paths: list[Path], opts: dict, jobs: int | None = None) -> list
     rate = opts["rate"]
     sizes = [cochlea.fft_size(_frames(p, rate), rate, c.decimate) for p in paths]
     pool_work = jobs > 1 and len(paths) >= 8
-    cut = sorted(sizes)[int((1 - RARE) * (len(sizes) - 1))] if pool_work else max(sizes)
+    cut = sorted(sizes)[int((1 - RARE) * (len(sizes) - 1))] if pool_work else max(sizes, default=0)
     for n in sorted({n for n in sizes if n <= cut}, reverse=True):
         cochlea.transfer(c, n, float(rate))
     if not pool_work:

@@ -226,6 +226,13 @@ def test_a_shorter_transfer_is_every_other_column_of_a_longer(monkeypatch):
         assert got.flags.c_contiguous and np.array_equal(got, long[:, :: 8192 // n])
         assert np.array_equal(got, C.compute_transfer(c, n, float(SR)))
     assert C.transfer(c, 3000, float(SR)).shape == (30, 1501)  # not a divisor: computed
+    C.transfer(c, 9000, float(SR))
+    computed = []
+    real = C.compute_transfer
+    monkeypatch.setattr(C, "compute_transfer", lambda *a: computed.append(a[1]) or real(*a))
+    C.transfer(c, 4500, float(SR))  # 9000 / 2: kept from it
+    C.transfer(c, 1800, float(SR))  # 9000 / 5: not a power of two, computed
+    assert computed == [1800]
     for n in range(C.N_TRANSFERS + 2):
         C.transfer(c, 64 * (n + 1), 1000.0)
     assert len(C._TRANSFERS) == C.N_TRANSFERS
