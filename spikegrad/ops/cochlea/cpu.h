@@ -15,13 +15,15 @@
    lane does the scalar model's IEEE operations in its order (no FMA contraction in the
    build) and the bits do not depend on the lane count. The binomial tail runs while any
    lane still needs a term: in its j-th term every lane still drawing has count j. Channels
-   are read and written through small transposed tiles of SG_COCHLEA_TILE steps; the last
-   block's spare lanes run on zero input and are not written. */
+   are read and written through small transposed tiles of SG_COCHLEA_TILE steps, each in two
+   passes: the hair cells, release probabilities, uniforms and (1 - pr)^n_fib of the tile
+   (no branch), then the binomial tails and the bushy cells. The last block's spare lanes run
+   on zero input and are not written. */
 
 #ifndef SG_COCHLEA_LANES
 #define SG_COCHLEA_LANES 8
 #endif
-#define SG_COCHLEA_TILE 256
+#define SG_COCHLEA_TILE 128
 #ifndef SG_COCHLEA_HEAD
 #define SG_COCHLEA_HEAD 2
 #endif
@@ -64,7 +66,8 @@ static inline int sg_cochlea_any(sg_cochlea_vi m) {
 }
 
 /* ratio[n] = (n_fib - n) / (n + 1): the binomial's term ratio without a division per draw.
-   p: hair cell (11): A B g y l r x M h dt rest (1: start at rest, 0: empty pools); b: bushy (5): decay_syn decay_mem w thr refrac */
+   p: hair cell (11): A B g y l r x M h dt rest (1: start at rest, 0: empty pools);
+   b: bushy (5): decay_syn decay_mem w thr refrac */
 void sg_cochlea_hair_bushy(const float *bm, int64_t n_ch, int64_t n_t, const double *p,
                            const double *b, const double *ratio, int64_t n_fib, uint64_t seed,
                            uint8_t *out) {
@@ -79,6 +82,7 @@ void sg_cochlea_hair_bushy(const float *bm, int64_t n_ch, int64_t n_t, const dou
     const sg_cochlea_vi none = {0};
     sg_cochlea_vd tile[SG_COCHLEA_TILE];
     sg_cochlea_vb spikes[SG_COCHLEA_TILE];
+    sg_cochlea_vd prob[SG_COCHLEA_TILE], p0[SG_COCHLEA_TILE], unif[SG_COCHLEA_TILE];
     for (int64_t ch0 = 0; ch0 < n_ch; ch0 += SG_COCHLEA_LANES) {
         const int64_t lanes = n_ch - ch0 < SG_COCHLEA_LANES ? n_ch - ch0 : SG_COCHLEA_LANES;
         sg_cochlea_vd q = sg_cochlea_splat(at_rest * q0), c = sg_cochlea_splat(at_rest * c0);
@@ -112,7 +116,7 @@ void sg_cochlea_hair_bushy(const float *bm, int64_t n_ch, int64_t n_t, const dou
                 sg_cochlea_vd pr = h * c * dt;
                 pr = sg_cochlea_sel((sg_cochlea_vi)(pr < 0.0), zero,
                                     sg_cochlea_sel((sg_cochlea_vi)(pr > 1.0), one, pr));
-                /* binomial(n_fib, pr) by inverse CDF; (1 - pr)^n_fib by repeated products */
+                /* the fibres' uniform; (1 - pr)^n_fib by repeated products */
                 const sg_cochlea_vu bits = sg_cochlea_mix_v(key + (uint64_t)(t0 + t)) >> 11;
                 const sg_cochlea_vd u = __builtin_convertvector(bits, sg_cochlea_vd) * 0x1.0p-53;
                 sg_cochlea_vd qq = one - pr, pk = one;
@@ -120,7 +124,14 @@ void sg_cochlea_hair_bushy(const float *bm, int64_t n_ch, int64_t n_t, const dou
                     if (e & 1) pk *= qq;
                     qq *= qq;
                 }
-                sg_cochlea_vd cdf = pk;
+                prob[t] = pr;
+                p0[t] = pk;
+                unif[t] = u;
+            }
+            for (int64_t t = 0; t < steps; t++) {
+                /* binomial(n_fib, pr) by inverse CDF from P(0) = (1 - pr)^n_fib */
+                const sg_cochlea_vd pr = prob[t], u = unif[t];
+                sg_cochlea_vd pk = p0[t], cdf = pk;
                 sg_cochlea_vi n = none;
                 sg_cochlea_vi go = (sg_cochlea_vi)(u >= cdf) & (sg_cochlea_vi)(pr < 1.0);
                 const sg_cochlea_vd odds = pr / (one - pr);
