@@ -122,6 +122,7 @@ MUTATIONS = {
     "none, 2 lanes": ("#define SG_COCHLEA_LANES 8", "#define SG_COCHLEA_LANES 2"),
     "none, 4 lanes": ("#define SG_COCHLEA_LANES 8", "#define SG_COCHLEA_LANES 4"),
     "none, 16 lanes": ("#define SG_COCHLEA_LANES 8", "#define SG_COCHLEA_LANES 16"),
+    "none, portable conversions": ("", ""),
     "the last lane's pool update, 1e-7 off": (
         "q += dt * dq;",
         "q += dt * dq;\n q[SG_COCHLEA_LANES - 1] *= 1.0000001;",
@@ -163,6 +164,7 @@ def test_a_planted_bug_is_caught(tmp_path, name):
     (tmp_path / "cochlea.c").write_text(unit)  # the library's core and this family alone
     lib_path = tmp_path / "mutant.so"
     flags = ["-O2", "-ffp-contract=off", "-std=c99", "-fPIC", "-shared"]
+    flags += ["-DSG_COCHLEA_NO_CONVERT"] if "portable" in name else []
     subprocess.run([cc, *flags, tmp_path / "cochlea.c", "-o", lib_path], check=True)
     lib = ctypes.CDLL(str(lib_path))
     build._declare(lib, "sg_cochlea_")  # the declarations of the real library

@@ -48,6 +48,27 @@ static inline sg_cochlea_vu sg_cochlea_mix_v(sg_cochlea_vu z) {
     return z ^ (z >> 31);
 }
 
+/* Lane-wise conversions (exact for the values here): the compiler's builtin where it has
+   one, else a loop (the same values). */
+#if !defined(SG_COCHLEA_NO_CONVERT) && defined(__has_builtin)
+#if __has_builtin(__builtin_convertvector)
+#define SG_COCHLEA_CONVERT(v, type) __builtin_convertvector(v, type)
+#endif
+#endif
+#ifndef SG_COCHLEA_CONVERT
+#define SG_COCHLEA_CONVERT(v, type) sg_cochlea_convert_##type(v)
+static inline sg_cochlea_vd sg_cochlea_convert_sg_cochlea_vd(sg_cochlea_vi v) {
+    sg_cochlea_vd out;
+    for (int l = 0; l < SG_COCHLEA_LANES; l++) out[l] = (double)v[l];
+    return out;
+}
+static inline sg_cochlea_vb sg_cochlea_convert_sg_cochlea_vb(sg_cochlea_vi v) {
+    sg_cochlea_vb out;
+    for (int l = 0; l < SG_COCHLEA_LANES; l++) out[l] = (int8_t)v[l];
+    return out;
+}
+#endif
+
 /* m ? a : b per lane (m: all ones or all zeros) */
 static inline sg_cochlea_vd sg_cochlea_sel(sg_cochlea_vi m, sg_cochlea_vd a, sg_cochlea_vd b) {
     return (sg_cochlea_vd)(((sg_cochlea_vi)a & m) | ((sg_cochlea_vi)b & ~m));
@@ -117,8 +138,9 @@ void sg_cochlea_hair_bushy(const float *bm, int64_t n_ch, int64_t n_t, const dou
                 pr = sg_cochlea_sel((sg_cochlea_vi)(pr < 0.0), zero,
                                     sg_cochlea_sel((sg_cochlea_vi)(pr > 1.0), one, pr));
                 /* the fibres' uniform; (1 - pr)^n_fib by repeated products */
-                const sg_cochlea_vu bits = sg_cochlea_mix_v(key + (uint64_t)(t0 + t)) >> 11;
-                const sg_cochlea_vd u = __builtin_convertvector(bits, sg_cochlea_vd) * 0x1.0p-53;
+                const sg_cochlea_vi bits =
+                    (sg_cochlea_vi)(sg_cochlea_mix_v(key + (uint64_t)(t0 + t)) >> 11);
+                const sg_cochlea_vd u = SG_COCHLEA_CONVERT(bits, sg_cochlea_vd) * 0x1.0p-53;
                 sg_cochlea_vd qq = one - pr, pk = one;
                 for (int64_t e = n_fib; e; e >>= 1) {
                     if (e & 1) pk *= qq;
@@ -146,13 +168,13 @@ void sg_cochlea_hair_bushy(const float *bm, int64_t n_ch, int64_t n_t, const dou
                 }
                 const sg_cochlea_vi full = (sg_cochlea_vi)(pr >= 1.0);
                 n = (full & n_fib) | (~full & n);
-                I = I * ds + w * __builtin_convertvector(n, sg_cochlea_vd);
+                I = I * ds + w * SG_COCHLEA_CONVERT(n, sg_cochlea_vd);
                 const sg_cochlea_vi busy = (sg_cochlea_vi)(hold > 0);
                 const sg_cochlea_vd Vn = V * dm + dm1 * I;
                 const sg_cochlea_vi fire = ~busy & (sg_cochlea_vi)(Vn >= thr);
                 V = sg_cochlea_sel(busy | fire, zero, Vn);
                 hold = (busy & (hold - 1)) | (fire & refrac);
-                spikes[t] = __builtin_convertvector(fire & 1, sg_cochlea_vb);
+                spikes[t] = SG_COCHLEA_CONVERT(fire & 1, sg_cochlea_vb);
             }
             for (int64_t i = 0; i < lanes; i++) {
                 uint8_t *o = out + (ch0 + i) * n_t + t0;
