@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
 from ..errors import ConfigError
-from .cochlea import Cochlea, best_frequency, encode_one
+from .cochlea import Cochlea, best_frequency, bin_mask, encode_one, spike_mask
 
-__all__ = ["Cochlea", "best_frequency", "encode"]
+__all__ = ["Cochlea", "best_frequency", "encode", "encode_binned"]
 
 
 def encode(
@@ -28,6 +29,43 @@ def encode(
     ``native``: True (C required), False (NumPy twin), None (the native switch,
     :func:`spikegrad.native.set_mode`: by default C when it builds).
     """
+    x, c = _checked(samples, sample_rate, n_channels, constants)
+    return encode_one(x, float(sample_rate), c, int(seed), native)
+
+
+def encode_binned(
+    samples: Any,
+    sample_rate: float,
+    dt: float,
+    T: int,
+    n_channels: int = 700,
+    pool: int = 1,
+    seed: int = 0,
+    native: bool | None = None,
+    **constants: Any,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`encode`'s spikes binned at ``dt`` seconds into steps 0..T-1, channels summed in
+    groups of ``pool``: ``(steps, units)`` int64, one event per (step, unit), sorted by step
+    then unit; the events ``spikegrad.datasets.binning.bin_events`` makes of ``encode``'s
+    output (the same values), in a fraction of the time.
+    """
+    x, c = _checked(samples, sample_rate, n_channels, constants)
+    if not (math.isfinite(dt) and dt > 0):
+        raise ConfigError(f"dt must be > 0 seconds; got {dt!r}")
+    if isinstance(T, bool) or not isinstance(T, (int, np.integer)) or T < 1:
+        raise ConfigError(f"T must be an int >= 1; got {T!r}")
+    if isinstance(pool, bool) or not isinstance(pool, (int, np.integer)) or pool < 1:
+        raise ConfigError(f"pool must be an int >= 1; got {pool!r}")
+    if n_channels % pool:
+        raise ConfigError(f"pool ({pool}) must divide n_channels ({n_channels})")
+    mask, rate = spike_mask(x, float(sample_rate), c, int(seed), native)
+    return bin_mask(mask, rate, float(dt), int(T), int(pool))
+
+
+def _checked(
+    samples: Any, sample_rate: float, n_channels: int, constants: dict[str, Any]
+) -> tuple[np.ndarray, Cochlea]:
+    """The recording as an array and the checked cochlea, or ConfigError naming the problem."""
     x = np.asarray(samples)
     if x.ndim != 1 or x.dtype.kind not in "iuf":
         raise ConfigError(f"samples must be a 1-D real array; got shape {x.shape}, {x.dtype}")
@@ -36,7 +74,6 @@ def encode(
     if x.dtype.kind == "f" and not np.isfinite(x).all():
         raise ConfigError("samples must be finite")
     try:
-        c = Cochlea(n_channels=n_channels, **constants).check()
+        return x, Cochlea(n_channels=n_channels, **constants).check()
     except TypeError as exc:
         raise ConfigError(f"unknown cochlea constant: {exc}") from None
-    return encode_one(x, float(sample_rate), c, int(seed), native)

@@ -36,7 +36,6 @@ kernel of the one native library while :func:`spikegrad.native.enabled`, else th
 from __future__ import annotations
 
 import contextlib
-import functools
 import math
 from dataclasses import asdict, dataclass
 
@@ -102,6 +101,7 @@ class Cochlea:
 
 
 FREQ_BLOCK = 256  # frequencies per block of transfer()
+MEMBRANE_BLOCK = 64  # channels per block of membrane()
 
 
 def positions(n_channels: int, length: float) -> np.ndarray:
@@ -115,13 +115,41 @@ def best_frequency(c: Cochlea) -> np.ndarray:
     return np.sqrt(s / c.mass) / (2 * np.pi)
 
 
-@functools.lru_cache(maxsize=12)
-def transfer(c: Cochlea, n_fft: int, sample_rate: float) -> np.ndarray:
-    """Membrane velocity per unit stapes pressure, (n_channels, n_fft // 2 + 1) complex64.
+_TRANSFERS: dict[tuple[Cochlea, float, int], np.ndarray] = {}
+N_TRANSFERS = 12  # transfer functions kept per process (the oldest goes first)
 
-    The WKB phase integral runs on a grid 2x finer than the channels (trapezoid rule), a
-    block of frequencies at a time (each frequency is independent: the same values in a
-    fraction of the memory).
+
+def transfer(c: Cochlea, n_fft: int, sample_rate: float) -> np.ndarray:
+    """Membrane velocity per unit stapes pressure, (n_channels, n_fft // 2 + 1) complex64;
+    computed once per FFT length (:func:`compute_transfer`) and kept.
+
+    Bin k of an FFT of length n is bin 2k of one of length 2n (the same frequency, exactly:
+    ``rfftfreq`` scales by powers of two), so a shorter length kept from a longer one is
+    every 2^j-th column of it (the same values; the longest first makes the others cheap).
+    """
+    key = (c, float(sample_rate), int(n_fft))
+    out = _TRANSFERS.get(key)
+    if out is None:
+        longer = [n for cc, sr, n in _TRANSFERS if (cc, sr) == key[:2] and n > n_fft]
+        n2 = min((n for n in longer if n % n_fft == 0 and _power_of_two(n // n_fft)), default=0)
+        if n2:
+            out = np.ascontiguousarray(_TRANSFERS[(*key[:2], n2)][:, :: n2 // n_fft])
+        else:
+            out = compute_transfer(c, n_fft, sample_rate)
+        while len(_TRANSFERS) >= N_TRANSFERS:
+            del _TRANSFERS[next(iter(_TRANSFERS))]
+        _TRANSFERS[key] = out
+    return out
+
+
+def _power_of_two(n: int) -> bool:
+    return n > 0 and n & (n - 1) == 0
+
+
+def compute_transfer(c: Cochlea, n_fft: int, sample_rate: float) -> np.ndarray:
+    """:func:`transfer`, computed. The WKB phase integral runs on a grid 2x finer than the
+    channels (trapezoid rule), a block of frequencies at a time (each frequency is
+    independent: the same values in a fraction of the memory).
     """
     w = 2 * np.pi * np.fft.rfftfreq(n_fft, 1.0 / sample_rate)[1:]
     out = np.zeros((c.n_channels, n_fft // 2 + 1), np.complex64)
@@ -131,7 +159,7 @@ def transfer(c: Cochlea, n_fft: int, sample_rate: float) -> np.ndarray:
 
 
 def _transfer_block(c: Cochlea, w: np.ndarray) -> np.ndarray:
-    """:func:`transfer` at the angular frequencies ``w`` (1, F): (n_channels, F) complex."""
+    """:func:`compute_transfer` at the angular frequencies ``w`` (1, F): (n_channels, F) complex."""
     sub = 2
     n = c.n_channels * sub
     x = c.length * np.arange(n + 1) / n  # base (0) .. apex
@@ -160,17 +188,27 @@ def membrane(samples: np.ndarray, sample_rate: float, c: Cochlea) -> np.ndarray:
     ``decimate``-th sample, (n_channels, ceil(N / decimate)) float32.
 
     Keeping every other sample folds the spectrum onto its lower half; the fold is done on
-    the product spectrum, so the inverse FFTs are half as long.
+    the product spectrum, so the inverse FFTs are half as long. The channels go through in
+    blocks of ``MEMBRANE_BLOCK`` (the same values; the block's spectra stay in cache).
     """
     n, d = samples.size, c.decimate
     n_fft = fft_size(n, sample_rate, d)
     spec = scipy.fft.rfft(samples, n_fft).astype(np.complex64) * np.float32(c.gain)
-    prod = transfer(c, n_fft, float(sample_rate)) * spec
+    h = transfer(c, n_fft, float(sample_rate))
     m = n_fft // d  # length after decimation
-    if d == 2:  # bin j of the fold: (X[j] + X[j + m]) / 2 = (X[j] + conj(X[m - j])) / 2
-        prod = (prod[:, : m // 2 + 1] + np.conj(prod[:, m : m // 2 - 1 : -1])) * np.float32(0.5)
-    out = scipy.fft.irfft(prod, m, axis=1)
-    return np.ascontiguousarray(out[:, : -(-n // d)], dtype=np.float32)
+    keep = -(-n // d)
+    out = np.empty((c.n_channels, keep), np.float32)
+    block = min(MEMBRANE_BLOCK, c.n_channels)
+    prod = np.empty((block, spec.size), np.complex64)
+    fold = np.empty((block, m // 2 + 1), np.complex64)
+    for j in range(0, c.n_channels, block):
+        rows = min(block, c.n_channels - j)
+        p = np.multiply(h[j : j + rows], spec, out=prod[:rows])
+        if d == 2:  # bin j of the fold: (X[j] + X[j + m]) / 2 = (X[j] + conj(X[m - j])) / 2
+            f = np.conjugate(p[:, m : m // 2 - 1 : -1], out=fold[:rows])
+            p = np.multiply(np.add(p[:, : m // 2 + 1], f, out=f), np.float32(0.5), out=f)
+        out[j : j + rows] = scipy.fft.irfft(p, m, axis=1, overwrite_x=True)[:, :keep]
+    return out
 
 
 def prepare(samples: np.ndarray, rms: float) -> np.ndarray:
@@ -218,6 +256,21 @@ def hair_bushy(
         return call("cochlea_hair_bushy", bm, hair, bushy, c.n_fibres, seed)
 
 
+def spike_mask(
+    samples: np.ndarray,
+    sample_rate: float,
+    c: Cochlea,
+    seed: int = 0,
+    native: bool | None = None,
+) -> tuple[np.ndarray, float]:
+    """One recording -> its spike mask (n_channels, steps) uint8 and the steps per second."""
+    x = prepare(samples, c.rms)
+    rate = sample_rate / c.decimate
+    if x.size == 0:
+        return np.zeros((c.n_channels, 0), np.uint8), rate
+    return hair_bushy(membrane(x, sample_rate, c), c, rate, seed, native), rate
+
+
 def encode_one(
     samples: np.ndarray,
     sample_rate: float,
@@ -226,11 +279,31 @@ def encode_one(
     native: bool | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """One recording -> (times in s float64, units int) sorted by time then unit."""
-    x = prepare(samples, c.rms)
-    if x.size == 0:
-        return np.zeros(0), np.zeros(0, np.int64)
-    rate = sample_rate / c.decimate
-    bm = membrane(x, sample_rate, c)
-    unit, step = np.nonzero(hair_bushy(bm, c, rate, seed, native))
+    mask, rate = spike_mask(samples, sample_rate, c, seed, native)
+    unit, step = np.nonzero(mask)
     order = np.argsort(step * c.n_channels + unit, kind="stable")
     return step[order] / rate, unit[order].astype(np.int64)
+
+
+def bin_mask(
+    mask: np.ndarray, rate: float, dt: float, T: int, pool: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
+    """A spike mask (C, N) of ``rate`` steps per second -> (steps, units) int64: the spikes
+    binned at ``dt`` s into T steps, channels summed in groups of ``pool`` (C // pool units),
+    one event per (step, unit), sorted by step then unit.
+
+    The events that ``spikegrad.datasets.binning.bin_events`` makes of :func:`encode_one`'s
+    spikes (the step of a spike at time t is ``round(t / dt)`` with t = sample / rate, here
+    computed once per sample), without listing every spike.
+    """
+    n_ch = mask.shape[0]
+    step = np.rint((np.arange(mask.shape[1]) / rate) / dt)  # non-decreasing
+    n = int(np.searchsorted(step, T))  # the samples that land in steps < T
+    first = np.flatnonzero(np.diff(step[:n], prepend=-1.0))  # each step's first sample
+    if first.size == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    binned = np.maximum.reduceat(mask[:, :n], first, axis=1)  # (C, steps present)
+    if pool > 1:
+        binned = binned.reshape(n_ch // pool, pool, -1).max(axis=1)
+    k, unit = np.nonzero(binned.T)
+    return step[first][k].astype(np.int64), unit.astype(np.int64)

@@ -23,13 +23,14 @@ import numpy as np
 from ..errors import ConfigError, DataError
 from . import cache as _cache
 from .base import EventDataset
-from .binning import bin_events, index_dtype
+from .binning import index_dtype
 from .datafiles import missing
 from .registry import FSDD
 
 NAME = re.compile(r"^(\d)_([A-Za-z][A-Za-z0-9-]*)_(\d+)\.wav$")
 RATE = 8000  # Hz: FSDD's rate; other rates are resampled to it
 TEST_INDEX = range(5)  # the official test split: index 0-4
+RARE = 0.01  # the longest files, encoded in the parent (encode_files)
 
 
 def recordings_dir(folder: Path) -> Path:
@@ -128,14 +129,20 @@ def to_rate(x: np.ndarray, rate: int, target: int = RATE) -> np.ndarray:
 
 def _encode_file(job: tuple[str, dict]) -> tuple[np.ndarray, np.ndarray]:
     """One file -> its binned events (steps, pooled units); runs in a worker process."""
-    from ..audio import encode
+    from ..audio import encode_binned
 
     path, o = job
     x, rate = read_wav(Path(path))
-    t, u = encode(to_rate(x, rate, o["rate"]), o["rate"], n_channels=o["channels"], seed=o["seed"])
-    n_in = o["channels"] // o["pool"]
-    t, i, _ = bin_events(t, u // o["pool"], np.array([0, t.size]), o["dt"], o["T"], n_in)
-    return t, i
+    t, i = encode_binned(
+        to_rate(x, rate, o["rate"]),
+        o["rate"],
+        o["dt"],
+        o["T"],
+        n_channels=o["channels"],
+        pool=o["pool"],
+        seed=o["seed"],
+    )
+    return t.astype(index_dtype(o["T"])), i.astype(index_dtype(o["channels"] // o["pool"]))
 
 
 def _frames(path: Path, rate: int) -> int:
@@ -149,20 +156,35 @@ def _frames(path: Path, rate: int) -> int:
 
 def encode_files(paths: list[Path], opts: dict, jobs: int | None = None) -> list[tuple]:
     """Encode every file in ``paths`` (in order), on ``jobs`` processes (None: the cores this
-    process may use). The membrane's transfer functions are computed once, before forking."""
+    process may use). The membrane's transfer functions are computed once, the longest first
+    (the shorter ones are every 2^j-th column of it): before forking, those of the FFT lengths
+    of 99 % of the files; the few longer files (``RARE``) are encoded in this process, with
+    their longer transfer functions, while the workers run."""
     from ..audio import Cochlea, cochlea
 
-    work = [(str(p), opts) for p in paths]
     if jobs is None:
         jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
     c = Cochlea(n_channels=opts["channels"])
     rate = opts["rate"]
-    for n in sorted({cochlea.fft_size(_frames(p, rate), rate, c.decimate) for p in paths}):
+    sizes = [cochlea.fft_size(_frames(p, rate), rate, c.decimate) for p in paths]
+    pool_work = jobs > 1 and len(paths) >= 8
+    cut = sorted(sizes)[int((1 - RARE) * (len(sizes) - 1))] if pool_work else max(sizes, default=0)
+    for n in sorted({n for n in sizes if n <= cut}, reverse=True):
         cochlea.transfer(c, n, float(rate))
-    if jobs <= 1 or len(work) < 8:
-        return [_encode_file(w) for w in work]
+    if not pool_work:
+        return [_encode_file((str(p), opts)) for p in paths]
+    here = [k for k, n in enumerate(sizes) if n > cut]
+    there = [k for k, n in enumerate(sizes) if n <= cut]
+    out: list[tuple] = [()] * len(paths)
     with ProcessPoolExecutor(jobs) as pool:
-        return list(pool.map(_encode_file, work, chunksize=16))
+        done = pool.map(_encode_file, [(str(paths[k]), opts) for k in there], chunksize=16)
+        for n in sorted({sizes[k] for k in here}, reverse=True):
+            cochlea.transfer(c, n, float(rate))
+        for k in here:
+            out[k] = _encode_file((str(paths[k]), opts))
+        for k, events in zip(there, done, strict=True):
+            out[k] = events
+    return out
 
 
 def load_fsdd(

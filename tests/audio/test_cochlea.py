@@ -7,10 +7,12 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.fft
 
 from spikegrad import audio, native
 from spikegrad.audio import cochlea as C
 from spikegrad.backend import lookup
+from spikegrad.datasets.binning import bin_events
 from spikegrad.errors import BackendUnavailableError, ConfigError, DTypeError, ShapeError
 from spikegrad.ops.cochlea import check_cochlea_hair_bushy, glue, hair_bushy_numpy
 
@@ -208,7 +210,91 @@ def test_empty_recording_gives_no_spikes():
 
 def test_transfer_does_not_depend_on_the_frequency_block(monkeypatch):
     c = C.Cochlea(n_channels=50)
-    whole = C.transfer.__wrapped__(c, 2048, float(SR))
+    whole = C.compute_transfer(c, 2048, float(SR))
     monkeypatch.setattr(C, "FREQ_BLOCK", 7)  # 1024 frequencies: 146 blocks and a rest of 2
-    assert np.array_equal(C.transfer.__wrapped__(c, 2048, float(SR)), whole)
+    assert np.array_equal(C.compute_transfer(c, 2048, float(SR)), whole)
     assert whole[:, 0].tolist() == [0] * 50 and np.all(np.isfinite(whole))
+
+
+def test_a_shorter_transfer_is_every_other_column_of_a_longer(monkeypatch):
+    monkeypatch.setattr(C, "_TRANSFERS", {})
+    c = C.Cochlea(n_channels=30)
+    long = C.transfer(c, 8192, float(SR))
+    assert np.array_equal(long, C.compute_transfer(c, 8192, float(SR)))
+    for n in (4096, 1024):  # kept from the longer one: the same bits as computing them
+        got = C.transfer(c, n, float(SR))
+        assert got.flags.c_contiguous and np.array_equal(got, long[:, :: 8192 // n])
+        assert np.array_equal(got, C.compute_transfer(c, n, float(SR)))
+    assert C.transfer(c, 3000, float(SR)).shape == (30, 1501)  # not a divisor: computed
+    C.transfer(c, 9000, float(SR))
+    computed = []
+    real = C.compute_transfer
+    monkeypatch.setattr(C, "compute_transfer", lambda *a: computed.append(a[1]) or real(*a))
+    C.transfer(c, 4500, float(SR))  # 9000 / 2: kept from it
+    C.transfer(c, 1800, float(SR))  # 9000 / 5: not a power of two, computed
+    assert computed == [1800]
+    for n in range(C.N_TRANSFERS + 2):
+        C.transfer(c, 64 * (n + 1), 1000.0)
+    assert len(C._TRANSFERS) == C.N_TRANSFERS
+
+
+def _membrane_whole(samples, sample_rate, c):
+    """The membrane as one product, fold and inverse FFT over all channels at once."""
+    n, d = samples.size, c.decimate
+    n_fft = C.fft_size(n, sample_rate, d)
+    spec = scipy.fft.rfft(samples, n_fft).astype(np.complex64) * np.float32(c.gain)
+    prod = C.compute_transfer(c, n_fft, float(sample_rate)) * spec
+    m = n_fft // d
+    if d == 2:
+        prod = (prod[:, : m // 2 + 1] + np.conj(prod[:, m : m // 2 - 1 : -1])) * np.float32(0.5)
+    return np.ascontiguousarray(scipy.fft.irfft(prod, m, axis=1)[:, : -(-n // d)], np.float32)
+
+
+@pytest.mark.parametrize("block", [1, 7, 64, 1000])
+@pytest.mark.parametrize(("n_channels", "decimate"), [(100, 2), (33, 1)])
+def test_membrane_blocks_give_the_whole_arrays_bits(monkeypatch, block, n_channels, decimate):
+    monkeypatch.setattr(C, "MEMBRANE_BLOCK", block)
+    x = C.prepare(np.random.default_rng(block).normal(size=2001), 0.3)
+    c = C.Cochlea(n_channels=n_channels, decimate=decimate)
+    got = C.membrane(x, SR, c)
+    assert got.shape == (n_channels, -(-2001 // decimate)) and got.flags.c_contiguous
+    assert np.array_equal(got, _membrane_whole(x, SR, c))
+
+
+@pytest.mark.parametrize(
+    ("dt", "T", "pool"), [(4e-3, 100, 1), (4e-3, 100, 10), (1e-3, 37, 7), (1e-4, 3000, 2)]
+)
+def test_encode_binned_is_bin_events_of_encode(dt, T, pool):
+    x = tone(600, 0.3) + tone(1900, 0.3)
+    t, u = audio.encode(x, SR, seed=4)
+    want = bin_events(t, u // pool, np.array([0, t.size]), dt, T, 700 // pool)
+    got = audio.encode_binned(x, SR, dt, T, pool=pool, seed=4)
+    assert got[0].dtype == got[1].dtype == np.int64 and got[0].size > 100
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
+
+
+def test_encode_binned_of_nothing():
+    t, i = audio.encode_binned(np.zeros(0), SR, 4e-3, 10)  # no samples
+    assert t.size == i.size == 0 and t.dtype == i.dtype == np.int64
+    t, i = audio.encode_binned(tone(500, 0.3), SR, 1.0, 1)  # step 0: only the first 0.5 s
+    want = np.unique(audio.encode(tone(500, 0.3), SR)[1])
+    assert np.array_equal(t, np.zeros(want.size)) and np.array_equal(i, want)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"dt": 0.0}, "dt must be > 0"),
+        ({"dt": float("nan")}, "dt must be > 0"),
+        ({"T": 0}, "T must be an int >= 1"),
+        ({"T": 2.5}, "T must be an int >= 1"),
+        ({"pool": 0}, "pool must be an int >= 1"),
+        ({"pool": 3}, r"pool \(3\) must divide n_channels \(700\)"),
+        ({"gain": float("inf")}, "gain must be finite"),
+    ],
+)
+def test_encode_binned_bad_input_is_one_line(kwargs, match):
+    args = {"samples": tone(500, 0.01), "sample_rate": SR, "dt": 4e-3, "T": 10, **kwargs}
+    with pytest.raises(ConfigError, match=match):
+        audio.encode_binned(**args)

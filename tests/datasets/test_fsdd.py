@@ -210,3 +210,31 @@ def test_rate_option_resamples_before_the_cochlea(folder):
     assert b.n_events < a.n_events
     with pytest.raises(ConfigError, match="rate"):
         datasets.load("fsdd", root=folder, split="test", rate=10)
+
+
+def test_the_longest_files_are_encoded_here_while_the_workers_run(tmp_path, monkeypatch):
+    from concurrent.futures import ProcessPoolExecutor
+
+    d = tmp_path / "recordings"
+    d.mkdir()
+    paths = [
+        write_wav(d / f"{k % 10}_bob_{5 + k}.wav", tone(300 + 50 * k, 1.0 if k == 3 else 0.15))
+        for k in range(10)
+    ]
+    opts = {"channels": 40, "pool": 1, "seed": 0, "dt": 4e-3, "T": 300, "rate": SR}
+    serial = fsdd.encode_files(paths, opts, jobs=1)
+    sent = []
+
+    class Pool(ProcessPoolExecutor):
+        def map(self, fn, jobs, **kw):
+            jobs = list(jobs)
+            sent.extend(path for path, _ in jobs)
+            return super().map(fn, jobs, **kw)
+
+    monkeypatch.setattr(fsdd, "ProcessPoolExecutor", Pool)
+    both = fsdd.encode_files(paths, opts, jobs=2)
+    assert sent == [str(p) for k, p in enumerate(paths) if k != 3]  # the long one: here
+    assert len(both) == 10 and serial[3][0].max() > 200  # the long file reaches past 0.8 s
+    for a, b in zip(serial, both, strict=True):
+        np.testing.assert_array_equal(a[0], b[0])
+        np.testing.assert_array_equal(a[1], b[1])
