@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 import os
 import signal
@@ -332,9 +333,12 @@ def test_bench(runner, monkeypatch):
     )
     res = runner.invoke(cli, ["bench", "--repeats", "1", "--no-torch"])
     assert res.exit_code == 0 and "tiny" in res.output and "sparse" in res.output, res.output
-    res = runner.invoke(cli, ["bench", "--repeats", "1", "--weight-dtype", "bfloat16", "--json"])
+    has_torch = importlib.util.find_spec("torch") is not None  # CI installs no torch
+    half = ["bench", "--repeats", "1", "--weight-dtype", "bfloat16", "--json"]
+    res = runner.invoke(cli, half if has_torch else [*half, "--no-torch"])
     out = json.loads(res.stdout)
-    assert out["dtype"] == "float32 (weights bfloat16)" and out["torch_rel_err"] < 1e-4, out
+    assert out["dtype"] == "float32 (weights bfloat16)", out
+    assert not has_torch or out["torch_rel_err"] < 1e-4, out
     res = runner.invoke(cli, ["bench", "--repeats", "1", "--no-torch", "--json"])
     assert json.loads(res.stdout)["case"] == "tiny"
     res = runner.invoke(cli, ["bench", "--repeats", "1", "--no-torch", "--peers", "--json"])
