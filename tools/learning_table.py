@@ -22,6 +22,7 @@ before the neuron kinds (docs/audio.md, run I), so the kinds meet on its ground.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import multiprocessing
 import os
@@ -34,6 +35,7 @@ from spikegrad.bench import machine
 from spikegrad.neurons import KINDS
 from spikegrad.train.build import load_data
 from spikegrad.train.config import TrainConfig, layer_sizes, preset
+from spikegrad.train.run import fit
 
 # over the task's paper preset (see the module docstring)
 TASK_SETTINGS: dict[str, dict[str, Any]] = {
@@ -73,8 +75,6 @@ def n_params(n_in: int, hidden: int, k: int, recurrent: bool) -> int:
 
 def run(model: str, config: TrainConfig) -> dict[str, Any]:
     """Train ``config`` (no run folder); the best and last validation accuracy, wall time."""
-    from spikegrad.train.run import fit
-
     train, _ = load_data(config)
     n_in, k, (n,) = train.n_inputs, train.n_classes, config.hidden
     t0 = time.perf_counter()
@@ -93,10 +93,6 @@ def run(model: str, config: TrainConfig) -> dict[str, Any]:
         "last_val": res.history[-1].get("val_accuracy"),
         "wall_s": wall,
     }
-
-
-def _run(job: tuple[str, TrainConfig]) -> dict[str, Any]:
-    return run(*job)
 
 
 def summary(rows: list[dict[str, Any]]) -> list[str]:
@@ -149,9 +145,12 @@ def main() -> None:
             f"{'best val':>8s} {'(ep)':>4s} {'last val':>8s} {'wall s':>7s}"
         )
     rows = []
-    spawn = multiprocessing.get_context("spawn")  # no fork of a process with OpenMP threads
-    with ProcessPoolExecutor(a.jobs, spawn) if a.jobs > 1 else _Serial() as pool:
-        for r in pool.map(_run, jobs):
+    with contextlib.ExitStack() as stack:
+        mapper = map
+        if a.jobs > 1:  # spawn: no fork of a process with OpenMP threads
+            spawn = multiprocessing.get_context("spawn")
+            mapper = stack.enter_context(ProcessPoolExecutor(a.jobs, spawn)).map
+        for r in mapper(run, *zip(*jobs, strict=True)):
             rows.append(r)
             if a.json:
                 print(json.dumps(r), flush=True)
@@ -164,19 +163,6 @@ def main() -> None:
             )
     if not a.json:
         print("\n".join(["", *summary(rows)]))
-
-
-class _Serial:
-    """``map`` in this process (``--jobs 1``)."""
-
-    def __enter__(self) -> _Serial:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-    def map(self, fn: Any, items: list[Any]) -> Any:
-        return map(fn, items)
 
 
 if __name__ == "__main__":
