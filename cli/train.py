@@ -14,6 +14,8 @@ import click
 from spikegrad import distributed, neurons
 from spikegrad.backend import BACKENDS
 from spikegrad.checks import DTYPES, MODES, WEIGHT_DTYPES
+from spikegrad.datasets.augment import Augment
+from spikegrad.errors import ConfigError
 from spikegrad.ops.readout import READOUTS
 from spikegrad.optim import SCHEDULES
 from spikegrad.train.config import DATASETS, PRESETS, make_config
@@ -100,6 +102,34 @@ class _Sizes(click.ParamType):
         except ValueError:
             self.fail(f"expected layer sizes like '200 200'; got {value!r}", param, ctx)
         return sizes
+
+
+class _Augment(click.ParamType):
+    """``none``, or ``key=value`` pairs of the augmentation (``shift=40,drop=0.1``)."""
+
+    name = "none|shift=N,time_shift=N,drop=P"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> dict[str, Any]:
+        if isinstance(value, dict):
+            return value
+        text = str(value).strip().lower()
+        if text == "none":
+            return {}
+        out: dict[str, Any] = {}
+        for pair in text.replace(" ", ",").split(","):
+            key, eq, v = pair.partition("=")
+            if not pair:
+                continue
+            try:
+                out[key] = float(v) if key == "drop" else int(v)
+            except ValueError:
+                eq = ""
+            if not eq:
+                self.fail(f"expected 'none' or key=value pairs like 'shift=40'; got {pair!r}")
+        try:
+            return Augment.from_dict(out).as_dict()
+        except ConfigError as exc:
+            self.fail(str(exc), param, ctx)
 
 
 class _Recurrent(click.ParamType):
@@ -221,6 +251,13 @@ Examples:
 @setting_option("warmup_epochs", "Epochs of linear lr warm-up.")
 @setting_option("weight_decay", "Decoupled weight decay (AdamW).")
 @setting_option("clip_grad_norm", "Clip the global gradient norm (0: off).")
+@click.option(
+    "--augment",
+    type=_Augment(),
+    help="Augment the training samples, drawn afresh each epoch: shift=N (channel offset per "
+    "sample in -N..N), time_shift=N (steps), drop=P (delete each spike), e.g. "
+    "--augment shift=40,drop=0.1; none: off.",
+)
 @setting_option("patience", "Stop after N epochs without a better validation accuracy (0: off).")
 @setting_option("dt", "Time step in seconds (the encoding's dt follows it).")
 @setting_option("tau_out", "Readout time constant in seconds.")

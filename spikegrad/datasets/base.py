@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import ConfigError, DataError
+from .augment import Augment
 from ..spikes import SpikeEvents, SpikeMatrix, place_sorted_events
 
 CHUNK = 1 << 22  # events per step of the order check (bounds its temporary memory)
@@ -145,14 +146,19 @@ class EventDataset:
         t = np.concatenate([self.t[a:b] for a, b in spans] + [self.t[:0]])
         return t, np.concatenate([self.i[a:b] for a, b in spans] + [self.i[:0]]), hi - lo
 
-    def batch_matrix(self, idx: np.ndarray) -> tuple[SpikeMatrix, np.ndarray]:
-        """Samples ``idx`` as one prepared batch: (SpikeMatrix, labels), built in O(E), no sort.
+    def batch_matrix(
+        self, idx: np.ndarray, augment: Augment | None = None, seed: int = 0
+    ) -> tuple[SpikeMatrix, np.ndarray]:
+        """Samples ``idx`` as one prepared batch: (SpikeMatrix, labels), built in O(E), no sort;
+        ``augment`` transforms each sample with draws seeded by ``seed`` and its index.
 
         Shapes: idx (B,) -> SpikeMatrix T x B rows (t * B + b) of N columns on the host,
         labels (B,) int64.
         """
         idx = np.asarray(idx, dtype=np.int64)
         t, i, lengths = self._take(idx)
+        if augment:
+            t, i, lengths = augment.apply(t, i, lengths, self.T, self.n_inputs, idx, seed)
         b = np.repeat(np.arange(idx.size), lengths)
         x = place_sorted_events(np, b, t, i, self.T, idx.size, self.n_inputs)
         return x, self.labels[idx]

@@ -27,6 +27,7 @@ import numpy as np
 
 from ..backend import Backend
 from ..spikes import SpikeMatrix
+from .augment import Augment
 from .base import EventDataset
 
 _END = object()
@@ -146,14 +147,16 @@ def prefetch(
     backend: Backend | None = None,
     depth: int = 1,
     part: Callable[[int], slice] | None = None,
+    augment: Augment | None = None,
 ) -> Prefetcher:
     """The prepared batches (SpikeMatrix, labels) of one pass, from batch ``start`` on.
 
     Same order as ``data.batches(batch_size, shuffle, seed, drop_last)``; skipped batches are
     not built. Use as a context manager: ``with prefetch(...) as batches: for x, y in ...``.
     ``part(n)``: the slice of each batch of ``n`` samples to keep (a rank's share of it).
+    ``augment``: every sample transformed with draws seeded by ``seed`` and its index.
     """
     order = data.batch_order(batch_size, shuffle, seed, drop_last)[start:]
     if part is not None:
         order = [idx[part(idx.size)] for idx in order]
-    return Prefetcher((data.batch_matrix(idx) for idx in order), backend, depth)
+    return Prefetcher((data.batch_matrix(idx, augment, seed) for idx in order), backend, depth)

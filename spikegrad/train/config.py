@@ -42,6 +42,7 @@ from ..checks import (
     check_table,
     check_weight_dtype,
 )
+from ..datasets.augment import Augment
 from ..datasets.registry import DATASETS as _REGISTRY
 from ..errors import BadValueError, ConfigError
 from ..layers import INITS
@@ -73,7 +74,9 @@ class TrainConfig:
     (constant, cosine down to ``lr_min`` over the run, or step: times ``lr_gamma`` every
     ``lr_step_epochs``), ``warmup_epochs`` of linear warm-up, ``weight_decay`` (decoupled,
     AdamW), ``clip_grad_norm`` (global norm; 0: off), ``patience`` (stop after that many
-    epochs without a better validation accuracy; 0: off). ``val_speaker`` (FSDD): the
+    epochs without a better validation accuracy; 0: off), ``augment`` (a table of
+    :class:`~spikegrad.datasets.augment.Augment`'s ``shift``, ``time_shift``, ``drop``; empty:
+    none). ``val_speaker`` (FSDD): the
     validation slice is every recording of that speaker instead of a seeded ``val_fraction``
     (which must still be > 0: it switches validation on).
     """
@@ -108,6 +111,7 @@ class TrainConfig:
     lr_gamma: float = 0.1
     warmup_epochs: int = 0
     weight_decay: float = 0.0
+    augment: dict[str, Any] = field(default_factory=dict)
     clip_grad_norm: float = 0.0
     patience: int = 0
     dtype: str = "float32"
@@ -239,7 +243,9 @@ class TrainConfig:
                     "step": f" x{self.lr_gamma:g} every {self.lr_step_epochs} epochs",
                 }.get(self.lr_schedule, "")
                 + f", warmup {self.warmup_epochs} epochs, weight decay {self.weight_decay:g}, "
-                f"clip grad norm {self.clip_grad_norm or 'off'}, "
+                f"clip grad norm {self.clip_grad_norm or 'off'}, augment "
+                + (", ".join(f"{k} {v:g}" for k, v in self.augment.items()) or "off")
+                + ", "
                 f"early stop patience {self.patience or 'off'}",
                 f"run      backend {self.backend}, dtype {self.dtype}"
                 + (f", weights {self.weight_dtype}" if self.weight_dtype != "float32" else "")
@@ -272,6 +278,7 @@ _CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "preset": _choice(PRESETS),
     "init": _choice(INITS),
     "reg": _reg,
+    "augment": lambda key, value: Augment.from_dict(value, key).as_dict(),
     "grad": _choice(MODES),
     "betas": check_betas,
     "lr_schedule": _choice(SCHEDULES),

@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..backend import Array
+from ..datasets.augment import Augment
 from ..datasets.base import EventDataset
 from ..datasets.batching import prefetch
 from ..distributed import SINGLE, Comm, shard
@@ -210,6 +211,7 @@ def train_epoch(
     start: int = 0,
     stats: EpochStats | None = None,
     drop_last: bool = False,
+    augment: Augment | None = None,
     read_every: int = 10,
     timing: bool = False,
     comm: Comm = SINGLE,
@@ -234,7 +236,7 @@ def train_epoch(
     sums = _DeviceSums(net.backend.xp, stats)
     last = float("nan")
     t_prev = time.perf_counter()
-    kw = {"drop_last": drop_last, "start": start, "backend": net.backend}
+    kw = {"drop_last": drop_last, "start": start, "backend": net.backend, "augment": augment}
     with batches(data, batch_size, seed, epoch, comm, **kw) as each:
         for done, (x, y) in enumerate(each, start=start + 1):
             n = batch_len(len(data), batch_size, done)

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..backend import get_backend, to_numpy
+from ..datasets.augment import Augment
 from ..distributed import Comm, abort_on_error, check_same, launched, together, world
 from ..errors import BadValueError, ConfigError, TrainingError
 from . import checkpoint as ckpt_io
@@ -287,6 +288,7 @@ class Run:
                 start=self.start,
                 stats=stats,
                 drop_last=c.drop_last,
+                augment=Augment.from_dict(c.augment),
                 # forward/backward seconds: free on the host, a device read per batch on a GPU
                 timing=self.net.backend.name == "numpy",
                 comm=self.comm,

@@ -18,7 +18,12 @@ from spikegrad.train.config import load_config, make_config
 from .conftest import TINY, CtrlCAt, quiet
 
 EXTRAS = TINY.replace(
-    lr_schedule="cosine", lr_min=1e-3, warmup_epochs=1, weight_decay=0.05, clip_grad_norm=0.5
+    lr_schedule="cosine",
+    lr_min=1e-3,
+    warmup_epochs=1,
+    weight_decay=0.05,
+    clip_grad_norm=0.5,
+    augment={"shift": 2, "time_shift": 1, "drop": 0.1},
 )
 
 
@@ -106,6 +111,7 @@ def test_cli_options_reach_the_config_and_toml_round_trips(runner):
     args = ["--lr-schedule", "step", "--lr-step-epochs", "4", "--lr-gamma", "0.3"]
     args += ["--warmup-epochs", "2", "--weight-decay", "1e-4", "--clip-grad-norm", "2"]
     args += ["--patience", "5", "--tau-mem", "20e-3", "--tau-out", "5e-3", "--threshold", "0.8"]
+    args += ["--augment", "shift=3,drop=0.25"]
     res = runner.invoke(cli, ["train", *args, "--print-config"])
     assert res.exit_code == 0, res.output
     with open("cfg.toml", "w", encoding="utf-8") as f:
@@ -121,6 +127,7 @@ def test_cli_options_reach_the_config_and_toml_round_trips(runner):
     )
     assert (cfg.tau_mem, cfg.tau_out, cfg.threshold) == (20e-3, 5e-3, 0.8)
     assert cfg.alpha == pytest.approx(math.exp(-1e-3 / 20e-3))
+    assert cfg.augment == {"shift": 3, "drop": 0.25}
     assert cfg == make_config(None, "cfg.toml")
     net = build.build_network(cfg, 10, 3)
     assert net.alpha == pytest.approx(cfg.alpha) and net.threshold == 0.8
@@ -137,6 +144,9 @@ def test_cli_options_reach_the_config_and_toml_round_trips(runner):
         ["--tau-mem", "0"],
         ["--threshold", "-1"],
         ["--dt", "0"],
+        ["--augment", "shift=-1"],
+        ["--augment", "drop=x"],
+        ["--augment", "stretch=2"],
     ],
 )
 def test_bad_cli_values_exit_2(runner, args):
