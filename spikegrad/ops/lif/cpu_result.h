@@ -115,10 +115,14 @@ int sg_forward_take(sg_forward *r, int64_t *keys, void *idx, int idx64, void *va
     for (int64_t l = 0; l < nc * nk; ++l) {
         const sg_list *o = r->lists + l;
         int64_t c = l / nk, b0 = c * nb / nc, b1 = (c + 1) * nb / nc, ps = 0, pa = 0;
+        int64_t run = nk == 1 ? b1 - b0 : 1; /* one block: a chunk's rows of a step are one run */
         for (int64_t t = 0; t < nt; ++t)
-            for (int64_t b = b0; b < b1; ++b) {
-                int64_t q = (t * nb + b) * nk + l % nk, ns = r->cnt_spk[q], na = r->cnt_act[q];
-                int64_t wa = dst[2 * q + 1];
+            for (int64_t b = b0; b < b1; b += run) {
+                int64_t q = (t * nb + b) * nk + l % nk, ns = 0, na = 0, wa = dst[2 * q + 1];
+                for (int64_t u = q; u < q + run; ++u) {
+                    ns += r->cnt_spk[u];
+                    na += r->cnt_act[u];
+                }
                 memcpy(keys + dst[2 * q], o->spk + ps, (size_t)ns * sizeof(int64_t));
                 if (idx64)
                     memcpy((int64_t *)idx + wa, o->act + pa, (size_t)na * sizeof(int64_t));
