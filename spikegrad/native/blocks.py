@@ -1,39 +1,27 @@
 """How many output neurons a work item of the fused sparse layer kernels covers (a block), so
 that its columns of W (forward) or of its dW partial sum (backward), and its samples' state,
-stay in the core's L2 cache: a layer whose W does not fit there (F-MNIST's W1, 627 KB in
-float32, on a core with 512 KiB of L2) would otherwise fetch a W row from L3 per input spike.
+stay in the core's L2 cache: on a core whose L2 cannot hold a layer's W (F-MNIST's W1, 627 KB
+in float32, on a core with 512 KiB of L2), the unblocked kernels fetch a W row from L3 per
+input spike.
 
-The cache budget of a work item, in order of precedence: :func:`spikegrad.native.set_block`
-(``kib``); ``SPIKEGRAD_BLOCK_KIB`` (KiB, 0: never block); half the L2 cache of CPU 0 (Linux
-sysfs); :data:`DEFAULT_KIB`. ``set_block(width=...)`` fixes the width instead (tests,
+Off by default: on the 2-core Xeon VM of docs/benchmarks.md (2 MiB of L2 per core) blocking
+never paid, not even where W exceeds L2 (docs/cpu-kernels.md). The cache budget of a work
+item in KiB (0: never block), in order of precedence: :func:`spikegrad.native.set_block`
+(``kib``), ``SPIKEGRAD_BLOCK_KIB``; ``set_block(width=...)`` fixes the width instead (tests,
 measurements). The kernels' results do not depend on the blocks, bit for bit.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import os
-from pathlib import Path
 
 from ..errors import ConfigError
 
 ENV = "SPIKEGRAD_BLOCK_KIB"
-DEFAULT_KIB = 256  # where the L2 size is unknown
-_CACHES = Path("/sys/devices/system/cpu/cpu0/cache")
 
 _kib: int | None = None
 _width: int | None = None
-
-
-def l2_kib() -> int | None:
-    """The L2 cache of CPU 0 in KiB (Linux sysfs), None where unknown."""
-    with contextlib.suppress(OSError, ValueError):
-        for d in sorted(_CACHES.glob("index*")):
-            if (d / "level").read_text().strip() == "2":
-                size = (d / "size").read_text().strip()
-                return int(size[:-1]) * (1024 if size.endswith("M") else 1)
-    return None
 
 
 def _count(name: str, value: object) -> int:
@@ -49,15 +37,13 @@ def _count(name: str, value: object) -> int:
 
 @functools.cache
 def _default_kib() -> int:
-    if os.environ.get(ENV, "").strip():
-        return _count(f"{ENV} (KiB)", os.environ[ENV])
-    l2 = l2_kib()
-    return l2 // 2 if l2 else DEFAULT_KIB
+    value = os.environ.get(ENV, "").strip()
+    return _count(f"{ENV} (KiB)", value) if value else 0
 
 
 def set_block(kib: int | None = None, width: int | None = None) -> None:
     """Cache budget of a work item in KiB (0: never block), or a fixed block ``width`` in
-    neurons; both None: back to ``SPIKEGRAD_BLOCK_KIB`` / half the L2 cache."""
+    neurons; both None: back to ``SPIKEGRAD_BLOCK_KIB`` (unset: never block)."""
     global _kib, _width
     if kib is not None and width is not None:
         raise ConfigError("set_block takes kib or width, not both")

@@ -136,6 +136,9 @@ def test_bad_settings_are_one_clear_error(call, match):
 def test_the_environment_sets_the_budget(monkeypatch):
     blocks._default_kib.cache_clear()
     try:
+        monkeypatch.delenv(blocks.ENV, raising=False)
+        assert blocks.width(200, 784 * 4, 16) == 200  # unset: never block
+        blocks._default_kib.cache_clear()
         monkeypatch.setenv(blocks.ENV, "64")
         assert blocks.width(200, 784 * 4, 16) == 16
         monkeypatch.setenv(blocks.ENV, "lots")

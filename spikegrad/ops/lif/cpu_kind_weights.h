@@ -123,17 +123,28 @@ int SG_KWFN(spike_backward)(const SG_T *g, const SG_T *sp, const int64_t *idx, i
                            int64_t n_c, SG_T *dw, SG_T *dr, SG_T *dx, SG_T *part, int64_t bw) {
     int64_t n_chunks = sg_backward_chunks(nb), wsize = n_in * n, rsize = r != NULL ? n * n : 0;
     if (r != NULL || bw < 1 || bw > n) bw = n;
-    int64_t nblk = (n + bw - 1) / bw, *slot = NULL;
+    int64_t nblk = (n + bw - 1) / bw, n_seg = nt * nb * nblk, *slot = NULL;
+    /* the active keys of row q in block k: [first[q nblk + k], first[q nblk + k + 1]) */
+    int64_t *first = (int64_t *)malloc((size_t)(n_seg + 1) * sizeof(int64_t));
+    if (first == NULL) return -1;
+    for (int64_t q = 0, p = 0; q <= n_seg; ++q) {
+        for (int64_t key = q / nblk * n + q % nblk * bw; p < n_act && idx[p] < key;) ++p;
+        first[q] = p;
+    }
     SG_T *kept = NULL; /* blocks and dx: dh[b] of row q at kept + slot[q] n (slot -1: none) */
     if (nblk > 1 && prev_idx != NULL) {
         int64_t n_kept = 0;
         slot = (int64_t *)malloc((size_t)(nt * nb) * sizeof(int64_t));
-        if (slot == NULL) return -1;
+        if (slot == NULL) {
+            free(first);
+            return -1;
+        }
         for (int64_t q = 0; q < nt * nb; ++q) slot[q] = -1;
         for (int64_t k = 0; k < n_prev; ++k)
             if (slot[prev_idx[k] / n_in] < 0) slot[prev_idx[k] / n_in] = n_kept++;
         kept = (SG_T *)malloc((size_t)(n_kept * n + 1) * sizeof(SG_T));
         if (kept == NULL) {
+            free(first);
             free(slot);
             return -1;
         }
@@ -141,7 +152,7 @@ int SG_KWFN(spike_backward)(const SG_T *g, const SG_T *sp, const int64_t *idx, i
     int failed = 0;
 #pragma omp parallel for schedule(dynamic, 1) reduction(| : failed)
     for (int64_t it = 0; it < n_chunks * nblk; ++it) {
-        int64_t c = it / nblk, j0 = it % nblk * bw, m = n - j0 < bw ? n - j0 : bw;
+        int64_t c = it / nblk, kb = it % nblk, j0 = kb * bw, m = n - j0 < bw ? n - j0 : bw;
         int64_t b0 = c * nb / n_chunks, b1 = (c + 1) * nb / n_chunks;
         int64_t plane = SG_KIND_NADJ * m; /* one sample's adjoint */
         SG_T *restrict acc = (c == 0 ? dw : part + (c - 1) * (wsize + rsize)) + j0;
@@ -157,7 +168,6 @@ int SG_KWFN(spike_backward)(const SG_T *g, const SG_T *sp, const int64_t *idx, i
         for (int64_t i = 0; i < n_in; ++i) memset(acc + i * n, 0, (size_t)m * sizeof(SG_T));
         if (r != NULL) memset(acc_r, 0, (size_t)rsize * sizeof(SG_T));
         for (int64_t t = nt - 1; t >= 0; --t) {
-            int64_t ka = sg_lower_bound(idx, n_act, (t * nb + b0) * n);
             int64_t kp = prev_idx ? sg_lower_bound(prev_idx, n_prev, (t * nb + b0) * n_in) : 0;
             for (int64_t b = b0; b < b1; ++b) {
                 int64_t q = t * nb + b;
@@ -177,10 +187,9 @@ int SG_KWFN(spike_backward)(const SG_T *g, const SG_T *sp, const int64_t *idx, i
                 } else if (prev_idx)
                     for (; kp < n_prev && prev_idx[kp] < (q + 1) * n_in; ++kp)
                         dx[kp] = SG_WFN(sg_dot)(es, w + (prev_idx[kp] - q * n_in) * n, n);
-                int64_t k0 = ka;
-                for (; ka < n_act && idx[ka] < (q + 1) * n; ++ka) {
+                int64_t k0 = first[q * nblk + kb], k1 = first[q * nblk + kb + 1];
+                for (int64_t ka = k0; ka < k1; ++ka) {
                     int64_t j = idx[ka] - q * n - j0;
-                    if (j < 0 || j >= m) continue;
                     SG_T u = g[ka], y[SG_KIND_NADJ], k[SG_KIND_NC];
                     if (r != NULL) u += SG_WFN(sg_dot)(es, r + j * n, n);
                     for (int qq = 0; qq < SG_KIND_NADJ; ++qq) y[qq] = ys[qq * m + j];
@@ -197,10 +206,7 @@ int SG_KWFN(spike_backward)(const SG_T *g, const SG_T *sp, const int64_t *idx, i
                         ys[qq * m + j] = (u < SG_TINY && u > -SG_TINY) ? (SG_T)0 : u;
                     }
                 }
-                for (int64_t k = k0; k < ka; ++k) {
-                    int64_t j = idx[k] - q * n - j0;
-                    if (j >= 0 && j < m) delta[j] = 0;
-                }
+                for (int64_t k = k0; k < k1; ++k) delta[idx[k] - q * n - j0] = 0;
             }
         }
         free(e);
@@ -212,6 +218,7 @@ int SG_KWFN(spike_backward)(const SG_T *g, const SG_T *sp, const int64_t *idx, i
             dx[k] = SG_WFN(sg_dot)(kept + slot[q] * n, w + (prev_idx[k] - q * n_in) * n, n);
         }
     }
+    free(first);
     free(slot);
     free(kept);
     if (failed) return -1;
