@@ -16,9 +16,10 @@
  * (chunk of samples, block of bw neurons) (feed-forward only: a recurrent layer needs all of a
  * step's spikes, so its block is the whole row): each holds its samples' state of its columns
  * and reads only its columns of w (bw chosen so that they stay in cache), and appends to its
- * own lists, counted per (t, b), so sg_forward_take can lay them out in key order. A neuron's
- * sums and steps do not depend on the blocks, so neither do the bits. Returns NULL when out of
- * memory; counts[0], counts[1] receive the numbers of spikes and active entries. */
+ * own lists, counted per (t, group of samples), so sg_forward_take can lay them out in key
+ * order. A neuron's sums and steps do not depend on the blocks, so neither do the bits.
+ * Returns NULL when out of memory; counts[0], counts[1] receive the numbers of spikes and
+ * active entries. */
 sg_forward *SG_KWFN(spike_forward)(const int64_t *indptr, const int32_t *indices, const SG_W *w,
                                    const SG_W *r, int64_t nt, int64_t nb, int64_t n,
                                   const SG_T *cons, int64_t n_args, int64_t n_c, SG_T beta_s,
@@ -75,8 +76,9 @@ sg_forward *SG_KWFN(spike_forward)(const int64_t *indptr, const int32_t *indices
                         }
                     }
                 }
-                res->cnt_spk[row * nblk + kb] = out->n_spk - s0;
-                res->cnt_act[row * nblk + kb] = out->n_act - a0;
+                int64_t seg = (t * res->n_groups + (res->n_groups == nb ? b : c)) * nblk + kb;
+                res->cnt_spk[seg] += out->n_spk - s0;
+                res->cnt_act[seg] += out->n_act - a0;
             }
         }
         free(v);
@@ -123,15 +125,16 @@ int SG_KWFN(spike_backward)(const SG_T *g, const SG_T *sp, const int64_t *idx, i
                            int64_t n_c, SG_T *dw, SG_T *dr, SG_T *dx, SG_T *part, int64_t bw) {
     int64_t n_chunks = sg_backward_chunks(nb), wsize = n_in * n, rsize = r != NULL ? n * n : 0;
     if (r != NULL || bw < 1 || bw > n) bw = n;
-    int64_t nblk = (n + bw - 1) / bw, n_seg = nt * nb * nblk, *slot = NULL;
-    /* the active keys of row q in block k: [first[q nblk + k], first[q nblk + k + 1]) */
-    int64_t *first = (int64_t *)malloc((size_t)(n_seg + 1) * sizeof(int64_t));
-    if (first == NULL) return -1;
-    for (int64_t q = 0, p = 0; q <= n_seg; ++q) {
-        for (int64_t key = q / nblk * n + q % nblk * bw; p < n_act && idx[p] < key;) ++p;
-        first[q] = p;
-    }
+    int64_t nblk = (n + bw - 1) / bw, n_seg = nt * nb * nblk, *slot = NULL, *first = NULL;
     SG_T *kept = NULL; /* blocks and dx: dh[b] of row q at kept + slot[q] n (slot -1: none) */
+    if (nblk > 1) { /* the active keys of row q in block k: first[q nblk + k] .. the next */
+        first = (int64_t *)malloc((size_t)(n_seg + 1) * sizeof(int64_t));
+        if (first == NULL) return -1;
+        for (int64_t q = 0, p = 0; q <= n_seg; ++q) {
+            for (int64_t key = q / nblk * n + q % nblk * bw; p < n_act && idx[p] < key;) ++p;
+            first[q] = p;
+        }
+    }
     if (nblk > 1 && prev_idx != NULL) {
         int64_t n_kept = 0;
         slot = (int64_t *)malloc((size_t)(nt * nb) * sizeof(int64_t));
@@ -165,9 +168,13 @@ int SG_KWFN(spike_backward)(const SG_T *g, const SG_T *sp, const int64_t *idx, i
         SG_T *delta = e + (b1 - b0) * plane; /* one row: the deltas of (t, b), 0 elsewhere */
         SG_T *kc = delta + m;
         SG_KFN(const_fill)(kc, cons, n_args, n_c, j0, m);
-        for (int64_t i = 0; i < n_in; ++i) memset(acc + i * n, 0, (size_t)m * sizeof(SG_T));
+        if (m == n)
+            memset(acc, 0, (size_t)wsize * sizeof(SG_T));
+        else
+            for (int64_t i = 0; i < n_in; ++i) memset(acc + i * n, 0, (size_t)m * sizeof(SG_T));
         if (r != NULL) memset(acc_r, 0, (size_t)rsize * sizeof(SG_T));
         for (int64_t t = nt - 1; t >= 0; --t) {
+            int64_t ka = first ? 0 : sg_lower_bound(idx, n_act, (t * nb + b0) * n);
             int64_t kp = prev_idx ? sg_lower_bound(prev_idx, n_prev, (t * nb + b0) * n_in) : 0;
             for (int64_t b = b0; b < b1; ++b) {
                 int64_t q = t * nb + b;
@@ -187,8 +194,13 @@ int SG_KWFN(spike_backward)(const SG_T *g, const SG_T *sp, const int64_t *idx, i
                 } else if (prev_idx)
                     for (; kp < n_prev && prev_idx[kp] < (q + 1) * n_in; ++kp)
                         dx[kp] = SG_WFN(sg_dot)(es, w + (prev_idx[kp] - q * n_in) * n, n);
-                int64_t k0 = first[q * nblk + kb], k1 = first[q * nblk + kb + 1];
-                for (int64_t ka = k0; ka < k1; ++ka) {
+                int64_t k0 = ka, k1 = ka; /* the row's active keys in the block */
+                if (first) {
+                    k0 = first[q * nblk + kb];
+                    k1 = first[q * nblk + kb + 1];
+                } else
+                    while (k1 < n_act && idx[k1] < (q + 1) * n) ++k1;
+                for (ka = k0; ka < k1; ++ka) {
                     int64_t j = idx[ka] - q * n - j0;
                     SG_T u = g[ka], y[SG_KIND_NADJ], k[SG_KIND_NC];
                     if (r != NULL) u += SG_WFN(sg_dot)(es, r + j * n, n);

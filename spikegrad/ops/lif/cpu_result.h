@@ -24,9 +24,11 @@ typedef struct {
 
 /* The fused forward's result until sg_forward_take copies it out: a list per work item (chunk
  * c of samples, block k of neurons: list c * nblk + k) and the number of entries each emitted
- * at each row and block, cnt[(t * nb + b) * nblk + k]. */
+ * at each step in each group of samples and block, cnt[(t * n_groups + g) * nblk + k]; the
+ * groups are the chunks (one block) or the samples (n_groups = nb: several blocks, whose keys
+ * interleave sample by sample). */
 typedef struct {
-    int64_t nt, nb, n_chunks, nblk;
+    int64_t nt, nb, n_chunks, nblk, n_groups;
     int64_t *cnt_spk, *cnt_act;
     sg_list *lists;
 } sg_forward;
@@ -49,11 +51,13 @@ static sg_forward *sg_forward_new(int64_t nt, int64_t nb, int64_t n_chunks, int6
                                   int64_t elsize) {
     sg_forward *r = (sg_forward *)calloc(1, sizeof(sg_forward));
     if (r == NULL) return NULL;
-    int64_t n_seg = nt * nb * nblk, n_lists = n_chunks * nblk;
+    int64_t n_groups = nblk > 1 ? nb : n_chunks, n_seg = nt * n_groups * nblk;
+    int64_t n_lists = n_chunks * nblk;
     r->nt = nt;
     r->nb = nb;
     r->n_chunks = n_chunks;
     r->nblk = nblk;
+    r->n_groups = n_groups;
     r->cnt_spk = (int64_t *)calloc((size_t)n_seg, sizeof(int64_t));
     r->cnt_act = (int64_t *)calloc((size_t)n_seg, sizeof(int64_t));
     r->lists = (sg_list *)calloc((size_t)n_lists, sizeof(sg_list));
@@ -95,11 +99,11 @@ static int sg_push_active(sg_list *o, int64_t key, const void *val) {
 
 /* Copy a fused forward's result out in key order and free it: spike keys into keys (int64),
  * active keys into idx (int64 when idx64, else int32) and their values into val. The
- * segments of (t, b, block) are laid out in that order: ascending keys. Returns 0, or -1 when
- * out of memory (the result is freed either way). */
+ * segments of (t, group, block) are laid out in that order: ascending keys. Returns 0, or -1
+ * when out of memory (the result is freed either way). */
 int sg_forward_take(sg_forward *r, int64_t *keys, void *idx, int idx64, void *val) {
-    int64_t nt = r->nt, nb = r->nb, nc = r->n_chunks, nk = r->nblk, n_seg = nt * nb * nk;
-    int64_t es = r->lists[0].elsize, os = 0, oa = 0;
+    int64_t nt = r->nt, nb = r->nb, nc = r->n_chunks, nk = r->nblk, ng = r->n_groups;
+    int64_t n_seg = nt * ng * nk, es = r->lists[0].elsize, os = 0, oa = 0;
     int64_t *dst = (int64_t *)malloc((size_t)(2 * n_seg) * sizeof(int64_t));
     if (dst == NULL) {
         sg_forward_free(r);
@@ -114,15 +118,12 @@ int sg_forward_take(sg_forward *r, int64_t *keys, void *idx, int idx64, void *va
 #pragma omp parallel for schedule(dynamic, 1)
     for (int64_t l = 0; l < nc * nk; ++l) {
         const sg_list *o = r->lists + l;
-        int64_t c = l / nk, b0 = c * nb / nc, b1 = (c + 1) * nb / nc, ps = 0, pa = 0;
-        int64_t run = nk == 1 ? b1 - b0 : 1; /* one block: a chunk's rows of a step are one run */
+        int64_t c = l / nk, ps = 0, pa = 0; /* the groups of chunk c: [g0, g1) */
+        int64_t g0 = ng == nb ? c * nb / nc : c, g1 = ng == nb ? (c + 1) * nb / nc : c + 1;
         for (int64_t t = 0; t < nt; ++t)
-            for (int64_t b = b0; b < b1; b += run) {
-                int64_t q = (t * nb + b) * nk + l % nk, ns = 0, na = 0, wa = dst[2 * q + 1];
-                for (int64_t u = q; u < q + run; ++u) {
-                    ns += r->cnt_spk[u];
-                    na += r->cnt_act[u];
-                }
+            for (int64_t g = g0; g < g1; ++g) {
+                int64_t q = (t * ng + g) * nk + l % nk, ns = r->cnt_spk[q], na = r->cnt_act[q];
+                int64_t wa = dst[2 * q + 1];
                 memcpy(keys + dst[2 * q], o->spk + ps, (size_t)ns * sizeof(int64_t));
                 if (idx64)
                     memcpy((int64_t *)idx + wa, o->act + pa, (size_t)na * sizeof(int64_t));
