@@ -14,7 +14,8 @@ stay the reference (tests compare the two) and the fallback.
 when they build, else warn once and use the NumPy twins), ``0`` (never), ``1`` (required: an
 error when they cannot be built). Threads (the C kernels' and the NumPy ops' pool):
 ``SPIKEGRAD_THREADS`` or :func:`set_threads`, else ``OMP_NUM_THREADS``, else the cores this
-process may use (:mod:`.threads`).
+process may use (:mod:`.threads`). The neuron blocks of the fused layer kernels:
+``SPIKEGRAD_BLOCK_KIB`` or :func:`set_block` (:mod:`.blocks`).
 """
 
 from __future__ import annotations
@@ -27,17 +28,20 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..errors import BackendUnavailableError, ConfigError
-from . import threads
+from . import blocks, threads
+from .blocks import set_block
 from .build import Built, _build, c_family, function, library
 
 __all__ = [
     "Built",
+    "blocks",
     "c_family",
     "describe",
     "enabled",
     "function",
     "library",
     "mode",
+    "set_block",
     "set_mode",
     "set_threads",
     "status",

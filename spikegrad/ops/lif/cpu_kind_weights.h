@@ -12,26 +12,33 @@
  * ascending, then the kind's step of the scan; neither h nor the state is stored. cons
  * (n_args, n_c): the kind's FORWARD_ARGS, n_c = 1 or n; r (n, n) or NULL. Emitted per (t, b):
  * the spike keys (t * nb + b) * n + j, and the active keys with |V[t] - threshold| < b_th and
- * sigma' = 1 / (beta_s |V - threshold| + 1)^2 there. Chunks of samples run in parallel (each
- * holds its samples' state); each chunk appends to its own lists, counted per (t, chunk), so
- * sg_forward_take can lay them out in key order. Returns NULL when out of memory; counts[0],
- * counts[1] receive the numbers of spikes and active entries. */
+ * sigma' = 1 / (beta_s |V - threshold| + 1)^2 there. The work items, run in parallel, are
+ * (chunk of samples, block of bw neurons) (feed-forward only: a recurrent layer needs all of a
+ * step's spikes, so its block is the whole row): each holds its samples' state of its columns
+ * and reads only its columns of w (bw chosen so that they stay in cache), and appends to its
+ * own lists, counted per (t, group of samples), so sg_forward_take can lay them out in key
+ * order. A neuron's sums and steps do not depend on the blocks, so neither do the bits.
+ * Returns NULL when out of memory; counts[0], counts[1] receive the numbers of spikes and
+ * active entries. */
 sg_forward *SG_KWFN(spike_forward)(const int64_t *indptr, const int32_t *indices, const SG_W *w,
                                    const SG_W *r, int64_t nt, int64_t nb, int64_t n,
                                   const SG_T *cons, int64_t n_args, int64_t n_c, SG_T beta_s,
-                                  SG_T b_th, int64_t *counts) {
+                                  SG_T b_th, int64_t bw, int64_t *counts) {
     int64_t n_chunks = sg_forward_chunks(nb);
-    sg_forward *res = sg_forward_new(nt, n_chunks, (int64_t)sizeof(SG_T));
+    if (r != NULL || bw < 1 || bw > n) bw = n;
+    int64_t nblk = (n + bw - 1) / bw;
+    sg_forward *res = sg_forward_new(nt, nb, n_chunks, nblk, (int64_t)sizeof(SG_T));
     if (res == NULL) return NULL;
     int failed = 0;
 #pragma omp parallel for schedule(dynamic, 1) reduction(| : failed)
-    for (int64_t c = 0; c < n_chunks; ++c) {
+    for (int64_t it = 0; it < n_chunks * nblk; ++it) {
+        int64_t c = it / nblk, kb = it % nblk, j0 = kb * bw, m = n - j0 < bw ? n - j0 : bw;
         int64_t b0 = c * nb / n_chunks, b1 = (c + 1) * nb / n_chunks;
-        int64_t plane = SG_KIND_NS * n; /* one sample's state */
-        sg_list *out = res->lists + c;
-        SG_T *v = (SG_T *)calloc((size_t)((b1 - b0) * plane + (2 + SG_KIND_NC) * n), sizeof(SG_T));
-        uint8_t *flags = (uint8_t *)calloc((size_t)(2 * n + 16), 1);
-        int32_t *spk = (int32_t *)malloc((size_t)n * sizeof(int32_t) + 1);
+        int64_t plane = SG_KIND_NS * m; /* one sample's state */
+        sg_list *out = res->lists + it;
+        SG_T *v = (SG_T *)calloc((size_t)((b1 - b0) * plane + (2 + SG_KIND_NC) * m), sizeof(SG_T));
+        uint8_t *flags = (uint8_t *)calloc((size_t)(2 * m + 16), 1);
+        int32_t *spk = (int32_t *)malloc((size_t)m * sizeof(int32_t) + 1);
         if (v == NULL || flags == NULL || spk == NULL) {
             failed = 1;
             free(v);
@@ -39,28 +46,27 @@ sg_forward *SG_KWFN(spike_forward)(const int64_t *indptr, const int32_t *indices
             free(spk);
             continue;
         }
-        SG_T *h = v + (b1 - b0) * plane, *dist = h + n, *kc = dist + n;
-        uint8_t *fs = flags, *fa = flags + n + 8;
-        SG_KFN(const_fill)(kc, cons, n_args, n_c, 0, n);
+        SG_T *h = v + (b1 - b0) * plane, *dist = h + m, *kc = dist + m;
+        uint8_t *fs = flags, *fa = flags + m + 8;
+        SG_KFN(const_fill)(kc, cons, n_args, n_c, j0, m);
         for (int64_t t = 0; t < nt && !failed; ++t) {
-            int64_t s0 = out->n_spk, a0 = out->n_act;
             for (int64_t b = b0; b < b1; ++b) {
-                int64_t row = t * nb + b, ns = 0;
+                int64_t row = t * nb + b, ns = 0, s0 = out->n_spk, a0 = out->n_act;
                 SG_T *xb = v + (b - b0) * plane;
-                if (r != NULL)
+                if (r != NULL) /* m = n */
                     for (int64_t j = 0; j < n; ++j) {
                         SG_T x[SG_KIND_NS], k[SG_KIND_NC];
                         for (int q = 0; q < SG_KIND_NS; ++q) x[q] = xb[q * n + j];
                         for (int q = 0; q < SG_KIND_NC; ++q) k[q] = kc[q * n + j];
                         if (x[0] > SG_KIND_THRESHOLD(k, x)) spk[ns++] = (int32_t)j;
                     }
-                SG_WFN(sg_sum_rows)(h, w, indices + indptr[row], indptr[row + 1] - indptr[row], r,
-                                   spk, ns, n);
-                if (!SG_KFN(step_row)(xb, h, fs, fa, dist, n, kc, b_th)) continue;
-                int64_t base = row * n;
-                for (int64_t j = 0; j < n; j += 8) {
+                SG_WFN(sg_sum_rows)(h, w + j0, indices + indptr[row],
+                                   indptr[row + 1] - indptr[row], r, spk, ns, m, n);
+                if (!SG_KFN(step_row)(xb, h, fs, fa, dist, m, kc, b_th)) continue;
+                int64_t base = row * n + j0;
+                for (int64_t j = 0; j < m; j += 8) {
                     if (sg_word(fs + j) == 0 && sg_word(fa + j) == 0) continue;
-                    for (int64_t q = j; q < j + 8 && q < n; ++q) {
+                    for (int64_t q = j; q < j + 8 && q < m; ++q) {
                         if (fs[q] && sg_push_spike(out, base + q)) failed = 1;
                         if (fa[q]) {
                             SG_T qq = beta_s * dist[q];
@@ -70,9 +76,10 @@ sg_forward *SG_KWFN(spike_forward)(const int64_t *indptr, const int32_t *indices
                         }
                     }
                 }
+                int64_t seg = (t * res->n_groups + (res->n_groups == nb ? b : c)) * nblk + kb;
+                res->cnt_spk[seg] += out->n_spk - s0;
+                res->cnt_act[seg] += out->n_act - a0;
             }
-            res->cnt_spk[t * n_chunks + c] = out->n_spk - s0;
-            res->cnt_act[t * n_chunks + c] = out->n_act - a0;
         }
         free(v);
         free(flags);
@@ -83,7 +90,7 @@ sg_forward *SG_KWFN(spike_forward)(const int64_t *indptr, const int32_t *indices
         return NULL;
     }
     counts[0] = counts[1] = 0;
-    for (int64_t c = 0; c < n_chunks; ++c) {
+    for (int64_t c = 0; c < n_chunks * nblk; ++c) {
         counts[0] += res->lists[c].n_spk;
         counts[1] += res->lists[c].n_act;
     }
@@ -91,9 +98,10 @@ sg_forward *SG_KWFN(spike_forward)(const int64_t *indptr, const int32_t *indices
 }
 
 /* The sparse mode's backward of one layer (ops/kind_twin.py: backward_sparse) in one reverse
- * sweep over time, never storing the adjoint: the chunk of samples [b0, b1) holds the kind's
- * adjoint y at step t + 1 of its samples (SG_KIND_NADJ planes of n each), and dh = its plane
- * SG_KIND_DH (dL/dh[t]); at step t, for row q = t * nb + b,
+ * sweep over time, never storing the adjoint: a work item, the chunk of samples [b0, b1) and
+ * the block of neurons [j0, j0 + m), holds the kind's adjoint y at step t + 1 of its samples and
+ * columns (SG_KIND_NADJ planes of m each), and dh = its plane SG_KIND_DH (dL/dh[t]); at step t,
+ * for row q = t * nb + b,
  *   dW[i] += dh[b]                for every input spike i of row q (x_indptr/x_indices),
  *   dR[k] += dh[b]                for every own spike k of row q (s_indptr/s_indices),
  *   dx[p]  = dh[b] . w[i]         for every previous-layer active key p of row q,
@@ -104,75 +112,127 @@ sg_forward *SG_KWFN(spike_forward)(const int64_t *indptr, const int32_t *indices
  * and sp, and 0 elsewhere; cons (n_args, n_c): the kind's ADJOINT_ARGS. The chunks follow
  * sg_backward_chunks(nb), fixed by nb alone: chunk 0 sums into dw (and dr), chunk c > 0 into
  * part + (c - 1) (n_in n + n n) (dW, then dR when r), and the partial sums are added in chunk
- * order, so the result does not depend on the number of threads. prev_idx NULL: no dx. Returns
- * 0, or -1 when out of memory. */
+ * order, so the result does not depend on the number of threads. The blocks are bw columns
+ * wide (a recurrent layer: one block, the row); dx, a dot over all n columns, is then taken
+ * from dh[b] kept for the rows with previous-layer active keys, after the sweep, with the same
+ * dot, so neither dW nor dx depends on bw. prev_idx NULL: no dx. Returns 0, or -1 when out of
+ * memory. */
 int SG_KWFN(spike_backward)(const SG_T *g, const SG_T *sp, const int64_t *idx, int64_t n_act,
                             const int64_t *x_indptr, const int32_t *x_indices, const SG_W *w,
                             const SG_W *r, const int64_t *s_indptr, const int32_t *s_indices,
                            int64_t n_in, int64_t n, const int64_t *prev_idx, int64_t n_prev,
                            int64_t nt, int64_t nb, const SG_T *cons, int64_t n_args,
-                           int64_t n_c, SG_T *dw, SG_T *dr, SG_T *dx, SG_T *part) {
+                           int64_t n_c, SG_T *dw, SG_T *dr, SG_T *dx, SG_T *part, int64_t bw) {
     int64_t n_chunks = sg_backward_chunks(nb), wsize = n_in * n, rsize = r != NULL ? n * n : 0;
+    if (r != NULL || bw < 1 || bw > n) bw = n;
+    int64_t nblk = (n + bw - 1) / bw, n_seg = nt * nb * nblk, *slot = NULL, *first = NULL;
+    SG_T *kept = NULL; /* blocks and dx: dh[b] of row q at kept + slot[q] n (slot -1: none) */
+    if (nblk > 1) { /* the active keys of row q in block k: first[q nblk + k] .. the next */
+        first = (int64_t *)malloc((size_t)(n_seg + 1) * sizeof(int64_t));
+        if (first == NULL) return -1;
+        for (int64_t q = 0, p = 0; q <= n_seg; ++q) {
+            for (int64_t key = q / nblk * n + q % nblk * bw; p < n_act && idx[p] < key;) ++p;
+            first[q] = p;
+        }
+    }
+    if (nblk > 1 && prev_idx != NULL) {
+        int64_t n_kept = 0;
+        slot = (int64_t *)malloc((size_t)(nt * nb) * sizeof(int64_t));
+        if (slot == NULL) {
+            free(first);
+            return -1;
+        }
+        for (int64_t q = 0; q < nt * nb; ++q) slot[q] = -1;
+        for (int64_t k = 0; k < n_prev; ++k)
+            if (slot[prev_idx[k] / n_in] < 0) slot[prev_idx[k] / n_in] = n_kept++;
+        kept = (SG_T *)malloc((size_t)(n_kept * n + 1) * sizeof(SG_T));
+        if (kept == NULL) {
+            free(first);
+            free(slot);
+            return -1;
+        }
+    }
     int failed = 0;
 #pragma omp parallel for schedule(dynamic, 1) reduction(| : failed)
-    for (int64_t c = 0; c < n_chunks; ++c) {
+    for (int64_t it = 0; it < n_chunks * nblk; ++it) {
+        int64_t c = it / nblk, kb = it % nblk, j0 = kb * bw, m = n - j0 < bw ? n - j0 : bw;
         int64_t b0 = c * nb / n_chunks, b1 = (c + 1) * nb / n_chunks;
-        int64_t plane = SG_KIND_NADJ * n; /* one sample's adjoint */
-        SG_T *restrict acc = c == 0 ? dw : part + (c - 1) * (wsize + rsize);
-        SG_T *restrict acc_r = c == 0 ? dr : acc + wsize;
-        SG_T *e = (SG_T *)calloc((size_t)((b1 - b0) * plane + (1 + SG_KIND_NC) * n), sizeof(SG_T));
+        int64_t plane = SG_KIND_NADJ * m; /* one sample's adjoint */
+        SG_T *restrict acc = (c == 0 ? dw : part + (c - 1) * (wsize + rsize)) + j0;
+        SG_T *restrict acc_r = c == 0 ? dr : acc + wsize; /* r: j0 = 0 */
+        SG_T *e = (SG_T *)calloc((size_t)((b1 - b0) * plane + (1 + SG_KIND_NC) * m), sizeof(SG_T));
         if (e == NULL) {
             failed = 1;
             continue;
         }
         SG_T *delta = e + (b1 - b0) * plane; /* one row: the deltas of (t, b), 0 elsewhere */
-        SG_T *kc = delta + n;
-        SG_KFN(const_fill)(kc, cons, n_args, n_c, 0, n);
-        memset(acc, 0, (size_t)wsize * sizeof(SG_T));
+        SG_T *kc = delta + m;
+        SG_KFN(const_fill)(kc, cons, n_args, n_c, j0, m);
+        if (m == n)
+            memset(acc, 0, (size_t)wsize * sizeof(SG_T));
+        else
+            for (int64_t i = 0; i < n_in; ++i) memset(acc + i * n, 0, (size_t)m * sizeof(SG_T));
         if (r != NULL) memset(acc_r, 0, (size_t)rsize * sizeof(SG_T));
         for (int64_t t = nt - 1; t >= 0; --t) {
-            int64_t ka = sg_lower_bound(idx, n_act, (t * nb + b0) * n);
+            int64_t ka = first ? 0 : sg_lower_bound(idx, n_act, (t * nb + b0) * n);
             int64_t kp = prev_idx ? sg_lower_bound(prev_idx, n_prev, (t * nb + b0) * n_in) : 0;
             for (int64_t b = b0; b < b1; ++b) {
                 int64_t q = t * nb + b;
                 SG_T *restrict ys = e + (b - b0) * plane;
-                SG_T *restrict es = ys + SG_KIND_DH * n;
+                SG_T *restrict es = ys + SG_KIND_DH * m;
                 for (int64_t k = x_indptr[q]; k < x_indptr[q + 1]; ++k) {
                     SG_T *restrict ai = acc + (int64_t)x_indices[k] * n;
-                    for (int64_t j = 0; j < n; ++j) ai[j] += es[j];
+                    for (int64_t j = 0; j < m; ++j) ai[j] += es[j];
                 }
-                if (r != NULL)
+                if (r != NULL) /* m = n */
                     for (int64_t k = s_indptr[q]; k < s_indptr[q + 1]; ++k) {
                         SG_T *restrict ak = acc_r + (int64_t)s_indices[k] * n;
                         for (int64_t j = 0; j < n; ++j) ak[j] += es[j];
                     }
-                if (prev_idx)
+                if (kept != NULL) {
+                    if (slot[q] >= 0) memcpy(kept + slot[q] * n + j0, es, (size_t)m * sizeof(SG_T));
+                } else if (prev_idx)
                     for (; kp < n_prev && prev_idx[kp] < (q + 1) * n_in; ++kp)
                         dx[kp] = SG_WFN(sg_dot)(es, w + (prev_idx[kp] - q * n_in) * n, n);
-                int64_t k0 = ka;
-                for (; ka < n_act && idx[ka] < (q + 1) * n; ++ka) {
-                    int64_t j = idx[ka] - q * n;
+                int64_t k0 = ka, k1 = ka; /* the row's active keys in the block */
+                if (first) {
+                    k0 = first[q * nblk + kb];
+                    k1 = first[q * nblk + kb + 1];
+                } else
+                    while (k1 < n_act && idx[k1] < (q + 1) * n) ++k1;
+                for (ka = k0; ka < k1; ++ka) {
+                    int64_t j = idx[ka] - q * n - j0;
                     SG_T u = g[ka], y[SG_KIND_NADJ], k[SG_KIND_NC];
                     if (r != NULL) u += SG_WFN(sg_dot)(es, r + j * n, n);
-                    for (int qq = 0; qq < SG_KIND_NADJ; ++qq) y[qq] = ys[qq * n + j];
-                    for (int qq = 0; qq < SG_KIND_NC; ++qq) k[qq] = kc[qq * n + j];
+                    for (int qq = 0; qq < SG_KIND_NADJ; ++qq) y[qq] = ys[qq * m + j];
+                    for (int qq = 0; qq < SG_KIND_NC; ++qq) k[qq] = kc[qq * m + j];
                     delta[j] = SG_KIND_DELTA(k, y, u, sp[ka]);
                 }
-                for (int64_t j = 0; j < n; ++j) {
+                for (int64_t j = 0; j < m; ++j) {
                     SG_T y[SG_KIND_NADJ], k[SG_KIND_NC];
-                    for (int qq = 0; qq < SG_KIND_NADJ; ++qq) y[qq] = ys[qq * n + j];
-                    for (int qq = 0; qq < SG_KIND_NC; ++qq) k[qq] = kc[qq * n + j];
+                    for (int qq = 0; qq < SG_KIND_NADJ; ++qq) y[qq] = ys[qq * m + j];
+                    for (int qq = 0; qq < SG_KIND_NC; ++qq) k[qq] = kc[qq * m + j];
                     SG_KIND_ADJOINT(k, y, delta[j]);
                     for (int qq = 0; qq < SG_KIND_NADJ; ++qq) {
                         SG_T u = y[qq];
-                        ys[qq * n + j] = (u < SG_TINY && u > -SG_TINY) ? (SG_T)0 : u;
+                        ys[qq * m + j] = (u < SG_TINY && u > -SG_TINY) ? (SG_T)0 : u;
                     }
                 }
-                for (int64_t k = k0; k < ka; ++k) delta[idx[k] - q * n] = 0;
+                for (int64_t k = k0; k < k1; ++k) delta[idx[k] - q * n - j0] = 0;
             }
         }
         free(e);
     }
+    if (kept != NULL && !failed) {
+#pragma omp parallel for schedule(static)
+        for (int64_t k = 0; k < n_prev; ++k) {
+            int64_t q = prev_idx[k] / n_in;
+            dx[k] = SG_WFN(sg_dot)(kept + slot[q] * n, w + (prev_idx[k] - q * n_in) * n, n);
+        }
+    }
+    free(first);
+    free(slot);
+    free(kept);
     if (failed) return -1;
     SG_FN(sg_add_parts)(dw, part, wsize + rsize, n_chunks - 1, wsize);
     if (r != NULL) SG_FN(sg_add_parts)(dr, part + wsize, wsize + rsize, n_chunks - 1, rsize);

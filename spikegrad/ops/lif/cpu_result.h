@@ -22,10 +22,13 @@ typedef struct {
     int64_t n_spk, cap_spk, n_act, cap_act, elsize;
 } sg_list;
 
-/* The fused forward's result until sg_forward_take copies it out: a list per chunk and the
- * number of entries each chunk emitted at each step, cnt[t * n_chunks + c]. */
+/* The fused forward's result until sg_forward_take copies it out: a list per work item (chunk
+ * c of samples, block k of neurons: list c * nblk + k) and the number of entries each emitted
+ * at each step in each group of samples and block, cnt[(t * n_groups + g) * nblk + k]; the
+ * groups are the chunks (one block) or the samples (n_groups = nb: several blocks, whose keys
+ * interleave sample by sample). */
 typedef struct {
-    int64_t nt, n_chunks;
+    int64_t nt, nb, n_chunks, nblk, n_groups;
     int64_t *cnt_spk, *cnt_act;
     sg_list *lists;
 } sg_forward;
@@ -33,7 +36,7 @@ typedef struct {
 void sg_forward_free(sg_forward *r) {
     if (r == NULL) return;
     if (r->lists != NULL)
-        for (int64_t c = 0; c < r->n_chunks; ++c) {
+        for (int64_t c = 0; c < r->n_chunks * r->nblk; ++c) {
             free(r->lists[c].spk);
             free(r->lists[c].act);
             free(r->lists[c].val);
@@ -44,19 +47,25 @@ void sg_forward_free(sg_forward *r) {
     free(r);
 }
 
-static sg_forward *sg_forward_new(int64_t nt, int64_t n_chunks, int64_t elsize) {
+static sg_forward *sg_forward_new(int64_t nt, int64_t nb, int64_t n_chunks, int64_t nblk,
+                                  int64_t elsize) {
     sg_forward *r = (sg_forward *)calloc(1, sizeof(sg_forward));
     if (r == NULL) return NULL;
+    int64_t n_groups = nblk > 1 ? nb : n_chunks, n_seg = nt * n_groups * nblk;
+    int64_t n_lists = n_chunks * nblk;
     r->nt = nt;
+    r->nb = nb;
     r->n_chunks = n_chunks;
-    r->cnt_spk = (int64_t *)calloc((size_t)(nt * n_chunks), sizeof(int64_t));
-    r->cnt_act = (int64_t *)calloc((size_t)(nt * n_chunks), sizeof(int64_t));
-    r->lists = (sg_list *)calloc((size_t)n_chunks, sizeof(sg_list));
+    r->nblk = nblk;
+    r->n_groups = n_groups;
+    r->cnt_spk = (int64_t *)calloc((size_t)n_seg, sizeof(int64_t));
+    r->cnt_act = (int64_t *)calloc((size_t)n_seg, sizeof(int64_t));
+    r->lists = (sg_list *)calloc((size_t)n_lists, sizeof(sg_list));
     if (r->cnt_spk == NULL || r->cnt_act == NULL || r->lists == NULL) {
         sg_forward_free(r);
         return NULL;
     }
-    for (int64_t c = 0; c < n_chunks; ++c) r->lists[c].elsize = elsize;
+    for (int64_t c = 0; c < n_lists; ++c) r->lists[c].elsize = elsize;
     return r;
 }
 
@@ -90,39 +99,43 @@ static int sg_push_active(sg_list *o, int64_t key, const void *val) {
 
 /* Copy a fused forward's result out in key order and free it: spike keys into keys (int64),
  * active keys into idx (int64 when idx64, else int32) and their values into val. The
- * segments of (t, chunk) are laid out t-major, chunk-minor: ascending keys. Returns 0, or -1
+ * segments of (t, group, block) are laid out in that order: ascending keys. Returns 0, or -1
  * when out of memory (the result is freed either way). */
 int sg_forward_take(sg_forward *r, int64_t *keys, void *idx, int idx64, void *val) {
-    int64_t nt = r->nt, nc = r->n_chunks, es = r->lists[0].elsize, os = 0, oa = 0;
-    int64_t *dst = (int64_t *)malloc((size_t)(2 * nt * nc) * sizeof(int64_t));
+    int64_t nt = r->nt, nb = r->nb, nc = r->n_chunks, nk = r->nblk, ng = r->n_groups;
+    int64_t n_seg = nt * ng * nk, es = r->lists[0].elsize, os = 0, oa = 0;
+    int64_t *dst = (int64_t *)malloc((size_t)(2 * n_seg) * sizeof(int64_t));
     if (dst == NULL) {
         sg_forward_free(r);
         return -1;
     }
-    for (int64_t q = 0; q < nt * nc; ++q) { /* where segment (t, c) goes */
+    for (int64_t q = 0; q < n_seg; ++q) { /* where segment q goes */
         dst[2 * q] = os;
         dst[2 * q + 1] = oa;
         os += r->cnt_spk[q];
         oa += r->cnt_act[q];
     }
 #pragma omp parallel for schedule(dynamic, 1)
-    for (int64_t c = 0; c < nc; ++c) {
-        const sg_list *o = r->lists + c;
-        int64_t ps = 0, pa = 0;
-        for (int64_t t = 0; t < nt; ++t) {
-            int64_t q = t * nc + c, ns = r->cnt_spk[q], na = r->cnt_act[q], wa = dst[2 * q + 1];
-            memcpy(keys + dst[2 * q], o->spk + ps, (size_t)ns * sizeof(int64_t));
-            if (idx64)
-                memcpy((int64_t *)idx + wa, o->act + pa, (size_t)na * sizeof(int64_t));
-            else
-                for (int64_t k = 0; k < na; ++k) ((int32_t *)idx)[wa + k] = (int32_t)o->act[pa + k];
-            memcpy((unsigned char *)val + wa * es, o->val + pa * es, (size_t)(na * es));
-            ps += ns;
-            pa += na;
-        }
+    for (int64_t l = 0; l < nc * nk; ++l) {
+        const sg_list *o = r->lists + l;
+        int64_t c = l / nk, ps = 0, pa = 0; /* the groups of chunk c: [g0, g1) */
+        int64_t g0 = ng == nb ? c * nb / nc : c, g1 = ng == nb ? (c + 1) * nb / nc : c + 1;
+        for (int64_t t = 0; t < nt; ++t)
+            for (int64_t g = g0; g < g1; ++g) {
+                int64_t q = (t * ng + g) * nk + l % nk, ns = r->cnt_spk[q], na = r->cnt_act[q];
+                int64_t wa = dst[2 * q + 1];
+                memcpy(keys + dst[2 * q], o->spk + ps, (size_t)ns * sizeof(int64_t));
+                if (idx64)
+                    memcpy((int64_t *)idx + wa, o->act + pa, (size_t)na * sizeof(int64_t));
+                else
+                    for (int64_t k = 0; k < na; ++k)
+                        ((int32_t *)idx)[wa + k] = (int32_t)o->act[pa + k];
+                memcpy((unsigned char *)val + wa * es, o->val + pa * es, (size_t)(na * es));
+                ps += ns;
+                pa += na;
+            }
     }
     free(dst);
     sg_forward_free(r);
     return 0;
 }
-

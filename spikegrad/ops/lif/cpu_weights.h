@@ -8,19 +8,20 @@
 
 /* Row helpers of the fused kernels, small enough for the compiler to vectorise. */
 /* h = the sum of the rows w[idx[k]] (k = 0 .. nk-1), then of the rows r[ridx[k]] (k = 0 ..
- * nr-1), each column summed from 0 in that order (the order of spike_matmul followed by the
- * recurrent rows of rlif_forward_sparse_spikes, so the same bits), four vectors of columns at
- * a time in registers so that only the rows are read (GCC vector extensions: lane-wise IEEE
- * arithmetic). nr = 0 (r unused): the feed-forward current. */
+ * nr-1), over n columns of rows ld apart, each column summed from 0 in that order (the order of
+ * spike_matmul followed by the recurrent rows of rlif_forward_sparse_spikes, so the same bits,
+ * whatever columns a call covers), four vectors of columns at a time in registers so that only
+ * the rows are read (GCC vector extensions: lane-wise IEEE arithmetic). nr = 0 (r unused): the
+ * feed-forward current. */
 static void SG_WFN(sg_sum_rows)(SG_T *restrict h, const SG_W *restrict w, const int32_t *idx,
                                 int64_t nk, const SG_W *restrict r, const int32_t *ridx,
-                                int64_t nr, int64_t n) {
+                                int64_t nr, int64_t n, int64_t ld) {
     const int64_t L = (int64_t)(sizeof(SG_V) / sizeof(SG_T));
     int64_t j = 0;
     for (; j + 4 * L <= n; j += 4 * L) {
         SG_V a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
         for (int64_t k = 0; k < nk + nr; ++k) {
-            const SG_W *row = k < nk ? w + (int64_t)idx[k] * n : r + (int64_t)ridx[k - nk] * n;
+            const SG_W *row = k < nk ? w + (int64_t)idx[k] * ld : r + (int64_t)ridx[k - nk] * ld;
             a0 += SG_WVEC(row + j);
             a1 += SG_WVEC(row + j + L);
             a2 += SG_WVEC(row + j + 2 * L);
@@ -35,15 +36,15 @@ static void SG_WFN(sg_sum_rows)(SG_T *restrict h, const SG_W *restrict w, const 
     for (; j + L <= n; j += L) {
         SG_V a0 = {0};
         for (int64_t k = 0; k < nk + nr; ++k) {
-            const SG_W *row = k < nk ? w + (int64_t)idx[k] * n : r + (int64_t)ridx[k - nk] * n;
+            const SG_W *row = k < nk ? w + (int64_t)idx[k] * ld : r + (int64_t)ridx[k - nk] * ld;
             a0 += SG_WVEC(row + j);
         }
         *(SG_V *)(h + j) = a0;
     }
     for (int64_t q = j; q < n; ++q) {
         SG_T a = 0;
-        for (int64_t k = 0; k < nk; ++k) a += SG_WGET(w[(int64_t)idx[k] * n + q]);
-        for (int64_t k = 0; k < nr; ++k) a += SG_WGET(r[(int64_t)ridx[k] * n + q]);
+        for (int64_t k = 0; k < nk; ++k) a += SG_WGET(w[(int64_t)idx[k] * ld + q]);
+        for (int64_t k = 0; k < nr; ++k) a += SG_WGET(r[(int64_t)ridx[k] * ld + q]);
         h[q] = a;
     }
 }

@@ -67,10 +67,13 @@ native.c_family(
         # the kind's constants: cons n_args n_c (kind_constants)
         "forward": ("void", "p p i64 i64 p i64 i64"),
         # returns an sg_forward result, NULL: out of memory
-        "spike_forward": ("p", "p p p p i64 i64 i64 p i64 i64 F F p"),
+        "spike_forward": ("p", "p p p p i64 i64 i64 p i64 i64 F F i64 p"),
         # g sp idx n_act | x CSR w r s CSR | n_in n prev n_prev nt nb cons n_args n_c | dw dr
-        # dx part; returns 0, or -1: out of memory
-        "spike_backward": ("int", "p p p i64 p p p p p p i64 i64 p i64 i64 i64 p i64 i64 p p p p"),
+        # dx part | block width; returns 0, or -1: out of memory
+        "spike_backward": (
+            "int",
+            "p p p i64 p p p p p p i64 i64 p i64 i64 i64 p i64 i64 p p p p i64",
+        ),
     },
 )
 kernels.add_module(
@@ -124,6 +127,15 @@ def scan(kind: ModuleType, h: Array, values: tuple) -> Array:
     return s
 
 
+def block_width(n: int, k: int, itemsize: int, B: int, chunks: str, dt: np.dtype) -> int:
+    """The neuron block width of a fused kernel (:mod:`spikegrad.native.blocks`): a column
+    holds k entries of W (forward) or of dW (backward) of ``itemsize`` bytes and two state
+    values of ``dt`` per sample of a chunk (``chunks``: the C function that counts them)."""
+    per_chunk = -(-B // int(native.function(chunks)(B)))
+    dt = np.dtype(dt)
+    return native.blocks.width(n, k * itemsize + 2 * per_chunk * dt.itemsize, 64 // dt.itemsize)
+
+
 def spike_forward(
     kind: ModuleType,
     name: str,
@@ -148,7 +160,7 @@ def spike_forward(
     ft, counts = k.dtype.type, np.zeros(2, dtype=np.int64)
     res = native.function(f"{kind.NAME}_spike_forward", k.dtype, w.dtype)(
         ptr(ip), ptr(ind), ptr(w), ptr(r), T, B, n, ptr(k), *k.shape, ft(beta_s), ft(b_th),
-        ptr(counts),
+        block_width(n, w.shape[0], w.itemsize, B, "sg_forward_chunks", k.dtype), ptr(counts),
     )  # fmt: skip
     if not res:
         raise MemoryError(f"{name}: out of memory for the spike and active lists")
@@ -211,6 +223,7 @@ def spike_backward(
         ptr(g), ptr(sp), ptr(idx), idx.size, ptr(ip), ptr(ind), ptr(w), ptr(r),
         ptr(sip), ptr(sind), n_in, N, ptr(pidx), 0 if pidx is None else pidx.size, T, B,
         ptr(k), *k.shape, ptr(dw), ptr(dr), ptr(dx), ptr(part),
+        block_width(N, n_in, dt.itemsize, B, "sg_backward_chunks", dt),
     )  # fmt: skip
     if status != 0:
         raise MemoryError(f"{name}: out of memory for its per-chunk state")
