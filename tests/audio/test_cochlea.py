@@ -130,7 +130,7 @@ def test_output_layout_sorted_and_in_range():
     t, u = audio.encode(x, SR)
     assert t.dtype == np.float64 and u.dtype == np.int64 and t.size == u.size > 1000
     assert u.min() >= 0 and u.max() <= 699
-    assert t.min() >= 0 and t.max() < x.size / SR
+    assert t.min() >= 0 and t.max() <= x.size / SR  # N // 2 + 1 steps: the last at the end
     key = np.rint(t * SR / 2).astype(np.int64) * 700 + u  # half-rate grid, then channel
     assert np.all(np.diff(key) > 0)
     np.testing.assert_allclose(t * SR / 2, np.rint(t * SR / 2), atol=1e-9)
@@ -174,6 +174,22 @@ def test_half_rate_fold_equals_keeping_every_other_sample():
     full = C.membrane(x, SR, C.Cochlea(n_channels=20, decimate=1))
     half = C.membrane(x, SR, C.Cochlea(n_channels=20, decimate=2))
     np.testing.assert_allclose(half, full[:, ::2], rtol=0, atol=1e-5 * np.abs(full).max())
+
+
+@pytest.mark.parametrize("n", [3200, 3201])
+def test_span_puts_lauscher_steps_across_the_recording(n):
+    t = np.arange(n) / SR
+    cycles = 7  # a whole number of periods over the recording: the resampling is exact
+    x = np.cos(2 * np.pi * cycles * t / (n / SR))
+    k = n // 2 + 1
+    got = C.spanned(x)[::2]
+    want = np.cos(2 * np.pi * cycles * np.arange(k) / k)  # step m at m n / k input samples
+    assert got.shape == (k,)
+    np.testing.assert_allclose(got, want, atol=1e-9)
+    mask, rate = C.spike_mask(x, SR, C.Cochlea(n_channels=8))
+    assert mask.shape == (8, k) and rate == SR / 2
+    mask, _ = C.spike_mask(x, SR, C.Cochlea(n_channels=8, span=False))
+    assert mask.shape == (8, -(-n // 2))
 
 
 def test_transfer_peaks_at_the_best_frequency():
