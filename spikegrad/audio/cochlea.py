@@ -71,7 +71,7 @@ class Cochlea:
     height: float = 0.1  # cm
     rho: float = 1.0  # g/cm^3
     offset: float = -0.97  # channel j sits at x = length (j + offset) / n_channels
-    gain: float = 2.92e5  # membrane velocity -> hair cell input
+    gain: float = 3.06e5  # membrane velocity -> hair cell input
     # middle ear: e^(i ear_phase) z^ear_rise / (1 + z)^ear_fall with z = i f / ear_corner
     ear_corner: float = 706.0  # Hz
     ear_rise: float = 0.79
