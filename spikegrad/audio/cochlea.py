@@ -109,6 +109,8 @@ class Cochlea:
         for k, v in asdict(self).items():
             if not math.isfinite(v):
                 raise ConfigError(f"cochlea constant {k} must be finite; got {v!r}")
+        if not self.ear_corner > 0:
+            raise ConfigError(f"ear_corner must be > 0 Hz; got {self.ear_corner!r}")
         return self
 
 

@@ -192,6 +192,16 @@ def test_span_puts_lauscher_steps_across_the_recording(n):
     assert mask.shape == (8, -(-n // 2))
 
 
+def test_causal_is_the_mirror_of_lauschers_reversed_phase():
+    rev = C.compute_transfer(C.Cochlea(n_channels=30), 2048, float(SR))
+    fwd = C.compute_transfer(C.Cochlea(n_channels=30, causal=True), 2048, float(SR))
+    np.testing.assert_array_equal(fwd, np.conj(rev))
+    # the middle ear: below its corner the base's level rises faster than the velocity's f
+    f = np.fft.rfftfreq(2048, 1 / SR)
+    lo, hi = np.searchsorted(f, [50.0, 100.0])
+    assert 3.0 < abs(rev[0, hi]) / abs(rev[0, lo]) < 4.0  # 2^(1 + ~0.75)
+
+
 def test_transfer_peaks_at_the_best_frequency():
     c = C.Cochlea(n_channels=100)
     h = np.abs(C.transfer(c, 8192, float(SR)))
@@ -210,6 +220,7 @@ def test_transfer_peaks_at_the_best_frequency():
         ({"n_channels": 0}, "n_channels"),
         ({"decimate": 3}, "decimate must be 1 or 2"),
         ({"gain": float("inf")}, "gain must be finite"),
+        ({"ear_corner": 0.0}, "ear_corner must be > 0 Hz"),
         ({"bogus": 1}, "unknown cochlea constant"),
     ],
 )
