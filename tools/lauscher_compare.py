@@ -3,12 +3,14 @@
 lauscher (LGPL-2.1) is not a dependency: it runs in its own virtual environment, given by
 ``--lauscher-python``, once per recording and seed; its spikes are kept in ``--work``, so a
 second call only re-runs spikegrad. Printed per recording: the correlation of the
-spectro-temporal histograms (70 bands of 10 channels x 10 ms) of spikegrad vs lauscher
-(seed 0), of lauscher seed 0 vs seed 1 where that exists, the spike count ratio, and the
-seconds each took.
+spectro-temporal histograms (70 bands of 10 channels x 10 ms) of spikegrad (seed 0) vs
+lauscher (the first of ``--seeds``), of that lauscher run vs the second and third of
+``--seeds`` where given, the spike count ratio, and the seconds each took; with several
+``--sg-seeds``, the mean and range of spikegrad's correlation over them.
 
     python tools/lauscher_compare.py --lauscher-python ~/venv-lauscher/bin/python \\
-        --work /tmp/lauscher data/fsdd/recordings/0_george_10.wav ... --seeds 0 1
+        --work /tmp/lauscher data/fsdd/recordings/0_george_10.wav ... --seeds 0 1 2 \\
+        --sg-seeds 0 1 2 3 4
 """
 
 from __future__ import annotations
@@ -63,7 +65,8 @@ def main() -> None:
     ap.add_argument("wavs", nargs="+", type=Path)
     ap.add_argument("--lauscher-python", required=True)
     ap.add_argument("--work", type=Path, required=True)
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0], help="lauscher's seeds")
+    ap.add_argument("--sg-seeds", type=int, nargs="+", default=[0], help="spikegrad's seeds")
     a = ap.parse_args()
     a.work.mkdir(parents=True, exist_ok=True)
     print("recording          seconds  corr(sg,L)  corr(L,L')  count sg/L  time sg  time L")
@@ -72,16 +75,22 @@ def main() -> None:
         x = to_rate(x, rate)
         dur = x.size / RATE
         ref = [lauscher(a.lauscher_python, wav, a.work, s) for s in a.seeds]
-        t0 = time.perf_counter()
-        t, u = audio.encode(x, RATE)
-        took = time.perf_counter() - t0
-        h = histogram(t, u, dur)
         hl = [histogram(r["times"], r["units"], dur) for r in ref]
-        self_corr = f"{corr(hl[0], hl[1]):10.3f}" if len(hl) > 1 else "         -"
+        rs = []
+        for k, seed in enumerate(a.sg_seeds):
+            t0 = time.perf_counter()
+            t, u = audio.encode(x, RATE, seed=seed)
+            if k == 0:
+                took, count = time.perf_counter() - t0, t.size / ref[0]["times"].size
+            rs.append(corr(histogram(t, u, dur), hl[0]))
+        self_corr = " ".join(f"{corr(hl[0], h):.3f}" for h in hl[1:3]) or "-"
         print(
-            f"{wav.stem:18s} {dur:7.2f} {corr(h, hl[0]):11.3f} {self_corr} "
-            f"{t.size / ref[0]['times'].size:11.2f} {took:8.3f} {float(ref[0]['seconds']):7.1f}"
+            f"{wav.stem:18s} {dur:7.2f} {rs[0]:11.3f} {self_corr:>10s} "
+            f"{count:11.2f} {took:8.3f} {float(ref[0]['seconds']):7.1f}"
         )
+        if len(rs) > 1:
+            spread = f"mean {np.mean(rs):.4f} ({min(rs):.3f}-{max(rs):.3f})"
+            print(f"{'':18s} spikegrad seeds {a.sg_seeds}: {spread}")
 
 
 if __name__ == "__main__":

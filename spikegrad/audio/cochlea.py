@@ -7,17 +7,22 @@ them, and fitted to lauscher's output where its behaviour differs (docs/audio.md
 1. **Level and window.** The recording is scaled to an RMS of 0.3 and multiplied by a Hann
    window over its whole length (rising over the first half, falling over the second).
 2. **Basilar membrane** (1-D long-wave hydrodynamic model, Sieroka, Dosch & Rupp, JASA 2006):
-   a membrane of length ``length`` (cm) between fluid channels of height ``height``;
+   a membrane of length ``length`` (cm) along a fluid channel of height ``height``;
    stiffness ``s(x) = stiffness0 exp(-decay x)``, mass ``mass``, damping
    ``damping sqrt(mass s(x))`` per area, so the point x resonates at
-   ``sqrt(s(x) / mass) / 2 pi`` Hz (22.4 kHz at the base, 119 Hz at the apex). In the
-   frequency domain the pressure obeys ``P'' = k^2 P`` with ``k^2 = -2 i w rho / (height Z)``
-   and the membrane impedance ``Z = i w mass + d(x) + s(x) / (i w)``; its WKB solution
+   ``sqrt(s(x) / mass) / 2 pi`` Hz (22.7 kHz at channel 0, 116 Hz at channel 699); channel
+   j sits at ``x = length (j + offset) / n_channels``. In the frequency domain the pressure
+   obeys ``P'' + k^2 P = 0`` with ``k^2 = -i w rho / (height Z)`` and the membrane impedance
+   ``Z = i w mass + d(x) + s(x) / (i w)``; its WKB solution
    ``P(x) = sqrt(k(0) / k(x)) exp(-i int_0^x k)`` gives the membrane velocity ``P / Z``,
-   times ``gain (f / 1 kHz)^drive``. ``causal=False`` (the default) reverses each channel's
-   phase, as lauscher's output has it. The transfer functions are computed once per FFT
-   length; a recording is one real FFT, a product and one inverse FFT per channel, at half
-   the sample rate (``decimate``: lauscher's membrane output keeps every other sample).
+   times ``gain`` and a middle-ear filter ``e^(i ear_phase) z^ear_rise / (1 + z)^ear_fall``,
+   ``z = i f / ear_corner`` (a high-pass of order about 0.8). ``causal=False`` (the default)
+   reverses each channel's phase, as lauscher's output has it. ``offset``, ``decay``,
+   ``gain`` and the ``ear_*`` constants were fitted to lauscher's membrane output on impulses
+   (docs/audio.md). The transfer functions are computed once per FFT length; a recording is
+   one real FFT, a product and one inverse FFT per channel, at half the sample rate
+   (``decimate``), on lauscher's time grid (``span``: N // 2 + 1 steps over the N samples,
+   the recording resampled to 2 (N // 2 + 1) samples first).
 3. **Inner hair cells** (Meddis 1986, 1988: transmitter pools with the published constants),
    forward Euler at the decimated rate with the pools clipped at 0, started at rest:
    permeability ``k = g (s + A) / (s + A + B)``, free pool q, cleft c, reprocessing store w;
@@ -41,6 +46,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import scipy.fft
+import scipy.signal
 
 from .. import native as native_ops
 from ..backend import call
@@ -58,15 +64,21 @@ class Cochlea:
     n_channels: int = 700
     rms: float = 0.3
     length: float = 3.5  # cm
-    decay: float = 3.0  # 1/cm: stiffness falls as exp(-decay x)
+    decay: float = 3.021  # 1/cm: stiffness falls as exp(-decay x)
     stiffness0: float = 1e9  # dyn/cm^3 at the base
     mass: float = 0.05  # g/cm^2
-    damping: float = 0.12  # relative damping (1 / Q)
+    damping: float = 0.15  # relative damping (1 / Q)
     height: float = 0.1  # cm
     rho: float = 1.0  # g/cm^3
-    gain: float = 2.53e5  # membrane velocity -> hair cell input
-    drive: float = 0.35  # stapes pressure ~ (f / 1 kHz)^drive times the sound
+    offset: float = -0.97  # channel j sits at x = length (j + offset) / n_channels
+    gain: float = 3.06e5  # membrane velocity -> hair cell input
+    # middle ear: e^(i ear_phase) z^ear_rise / (1 + z)^ear_fall with z = i f / ear_corner
+    ear_corner: float = 706.0  # Hz
+    ear_rise: float = 0.79
+    ear_fall: float = 0.83
+    ear_phase: float = 1.75  # rad
     decimate: int = 2  # 1 or 2: hair cells and bushy cells run at sample_rate / decimate
+    span: bool = True  # decimate 2: N // 2 + 1 steps spanning the recording, as lauscher's
     causal: bool = False  # True: the travelling wave's delay; False: reversed, as lauscher's
     # Meddis hair cell
     A: float = 5.0
@@ -97,6 +109,8 @@ class Cochlea:
         for k, v in asdict(self).items():
             if not math.isfinite(v):
                 raise ConfigError(f"cochlea constant {k} must be finite; got {v!r}")
+        if not self.ear_corner > 0:
+            raise ConfigError(f"ear_corner must be > 0 Hz; got {self.ear_corner!r}")
         return self
 
 
@@ -104,14 +118,14 @@ FREQ_BLOCK = 256  # frequencies per block of transfer()
 MEMBRANE_BLOCK = 64  # channels per block of membrane()
 
 
-def positions(n_channels: int, length: float) -> np.ndarray:
+def positions(c: Cochlea) -> np.ndarray:
     """Place of each channel on the membrane in cm from the base: channel 0 is the base."""
-    return length * (np.arange(n_channels) + 0.5) / n_channels
+    return c.length * (np.arange(c.n_channels) + c.offset) / c.n_channels
 
 
 def best_frequency(c: Cochlea) -> np.ndarray:
     """Resonance frequency of each channel in Hz (n_channels,), falling with the index."""
-    s = c.stiffness0 * np.exp(-c.decay * positions(c.n_channels, c.length))
+    s = c.stiffness0 * np.exp(-c.decay * positions(c))
     return np.sqrt(s / c.mass) / (2 * np.pi)
 
 
@@ -162,19 +176,20 @@ def _transfer_block(c: Cochlea, w: np.ndarray) -> np.ndarray:
     """:func:`compute_transfer` at the angular frequencies ``w`` (1, F): (n_channels, F) complex."""
     sub = 2
     n = c.n_channels * sub
-    x = c.length * np.arange(n + 1) / n  # base (0) .. apex
+    # from half a channel before channel 0 (the base end) to half a channel after the last
+    x = c.length * (np.arange(n + 1) / sub + c.offset - 0.5) / c.n_channels
     s = c.stiffness0 * np.exp(-c.decay * x)[:, None]
     d = c.damping * np.sqrt(c.mass * s)
     z = 1j * w * c.mass + d + s / (1j * w)
-    k = np.sqrt(-2j * w * c.rho / (c.height * z))
+    k = np.sqrt(-1j * w * c.rho / (c.height * z))
     k = np.where(k.imag > 0, -k, k)  # the wave travels to the apex and decays
     phase = np.cumsum(0.5 * (k[1:] + k[:-1]), axis=0) * (c.length / n)  # at grid points 1..n
     # channel j sits at the middle of its section: grid point sub * j + sub / 2
     idx = sub * np.arange(c.n_channels) + sub // 2
-    k_ch = k[idx]
-    v = np.sqrt(k[:1] / k_ch) * np.exp(-1j * phase[idx - 1]) / z[idx]
-    v = v * (w / (2e3 * np.pi)) ** c.drive
-    return np.conj(v) if not c.causal else v
+    v = np.sqrt(k[:1] / k[idx]) * np.exp(-1j * phase[idx - 1]) / z[idx]
+    e = 1j * w / (2 * np.pi * c.ear_corner)
+    ear = np.exp(1j * c.ear_phase) * e**c.ear_rise / (1 + e) ** c.ear_fall
+    return np.conj(v) * ear if not c.causal else v * np.conj(ear)
 
 
 def fft_size(n: int, sample_rate: float, decimate: int) -> int:
@@ -268,7 +283,17 @@ def spike_mask(
     rate = sample_rate / c.decimate
     if x.size == 0:
         return np.zeros((c.n_channels, 0), np.uint8), rate
+    if c.decimate == 2 and c.span:
+        x = spanned(x)
     return hair_bushy(membrane(x, sample_rate, c), c, rate, seed, native), rate
+
+
+def spanned(x: np.ndarray) -> np.ndarray:
+    """``x`` (N,) resampled (band-limited, periodic) to 2 (N // 2 + 1) samples over the same
+    span: every other one of them is where lauscher's half-rate membrane output samples the
+    recording (its N // 2 + 1 steps span the N samples: step m at m N / (N // 2 + 1)).
+    """
+    return scipy.signal.resample(x, 2 * (x.size // 2 + 1))
 
 
 def encode_one(

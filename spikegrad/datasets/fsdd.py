@@ -231,7 +231,8 @@ def load_fsdd(
             },
         )
 
-    params = {"dt": dt, "T": T, "channels": channels, "pool": pool, "seed": seed, "v": 2}
+    # v: the encoding's version (3: the membrane fitted to lauscher's, on its time grid)
+    params = {"dt": dt, "T": T, "channels": channels, "pool": pool, "seed": seed, "v": 3}
     if rate != RATE:
         params["rate"] = rate
     ds = _cache.cached("fsdd", split, params, paths, build, cache)

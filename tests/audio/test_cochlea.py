@@ -130,7 +130,7 @@ def test_output_layout_sorted_and_in_range():
     t, u = audio.encode(x, SR)
     assert t.dtype == np.float64 and u.dtype == np.int64 and t.size == u.size > 1000
     assert u.min() >= 0 and u.max() <= 699
-    assert t.min() >= 0 and t.max() < x.size / SR
+    assert t.min() >= 0 and t.max() <= x.size / SR  # N // 2 + 1 steps: the last at the end
     key = np.rint(t * SR / 2).astype(np.int64) * 700 + u  # half-rate grid, then channel
     assert np.all(np.diff(key) > 0)
     np.testing.assert_allclose(t * SR / 2, np.rint(t * SR / 2), atol=1e-9)
@@ -176,6 +176,32 @@ def test_half_rate_fold_equals_keeping_every_other_sample():
     np.testing.assert_allclose(half, full[:, ::2], rtol=0, atol=1e-5 * np.abs(full).max())
 
 
+@pytest.mark.parametrize("n", [3200, 3201])
+def test_span_puts_lauscher_steps_across_the_recording(n):
+    t = np.arange(n) / SR
+    cycles = 7  # a whole number of periods over the recording: the resampling is exact
+    x = np.cos(2 * np.pi * cycles * t / (n / SR))
+    k = n // 2 + 1
+    got = C.spanned(x)[::2]
+    want = np.cos(2 * np.pi * cycles * np.arange(k) / k)  # step m at m n / k input samples
+    assert got.shape == (k,)
+    np.testing.assert_allclose(got, want, atol=1e-9)
+    mask, rate = C.spike_mask(x, SR, C.Cochlea(n_channels=8))
+    assert mask.shape == (8, k) and rate == SR / 2
+    mask, _ = C.spike_mask(x, SR, C.Cochlea(n_channels=8, span=False))
+    assert mask.shape == (8, -(-n // 2))
+
+
+def test_causal_is_the_mirror_of_lauschers_reversed_phase():
+    rev = C.compute_transfer(C.Cochlea(n_channels=30), 2048, float(SR))
+    fwd = C.compute_transfer(C.Cochlea(n_channels=30, causal=True), 2048, float(SR))
+    np.testing.assert_array_equal(fwd, np.conj(rev))
+    # the middle ear: below its corner the base's level rises faster than the velocity's f
+    f = np.fft.rfftfreq(2048, 1 / SR)
+    lo, hi = np.searchsorted(f, [50.0, 100.0])
+    assert 3.0 < abs(rev[0, hi]) / abs(rev[0, lo]) < 4.0  # 2^(1 + ~0.75)
+
+
 def test_transfer_peaks_at_the_best_frequency():
     c = C.Cochlea(n_channels=100)
     h = np.abs(C.transfer(c, 8192, float(SR)))
@@ -194,6 +220,7 @@ def test_transfer_peaks_at_the_best_frequency():
         ({"n_channels": 0}, "n_channels"),
         ({"decimate": 3}, "decimate must be 1 or 2"),
         ({"gain": float("inf")}, "gain must be finite"),
+        ({"ear_corner": 0.0}, "ear_corner must be > 0 Hz"),
         ({"bogus": 1}, "unknown cochlea constant"),
     ],
 )

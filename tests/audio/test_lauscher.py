@@ -41,5 +41,5 @@ def test_matches_lauscher_on_a_real_recording():
     t, u = audio.encode(x, rate)
     dur = x.size / rate
     r = np.corrcoef(_histogram(t, u, dur).ravel(), _histogram(lt, lu, dur).ravel())[0, 1]
-    assert r > 0.85  # measured 0.91; lauscher against itself (another seed): 0.93
-    assert 0.5 < t.size / lt.size < 2  # measured 1.05
+    assert r > 0.9  # measured 0.934; lauscher against itself (another seed): 0.932
+    assert 0.9 < t.size / lt.size < 1.1  # measured 1.00
