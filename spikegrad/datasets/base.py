@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import ConfigError, DataError
-from .augment import Augment
 from ..spikes import SpikeEvents, SpikeMatrix, place_sorted_events
+from .augment import Augment
 
 CHUNK = 1 << 22  # events per step of the order check (bounds its temporary memory)
 
