@@ -42,15 +42,16 @@ def network(torch: Any, model: str, n_in: int, n_classes: int) -> Any:
     class Net(nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.drop, self.out = nn.Dropout(0.2), nn.Linear(128, n_classes)
+            self.drop = nn.Dropout(0.2)
             if model == "gru":
                 self.gru = nn.GRU(n_in, 128, batch_first=True)
-                return
-            layers: list[Any] = []
-            for k, width, pool in ((5, n_in, True), (5, 128, True), (3, 128, False)):
-                layers += [nn.Conv1d(width, 128, k, padding=k // 2), nn.BatchNorm1d(128)]
-                layers += [nn.ReLU(), nn.MaxPool1d(2) if pool else nn.Dropout(0.3)]
-            self.conv = nn.Sequential(*layers)
+            else:
+                layers: list[Any] = []
+                for k, width, pool in ((5, n_in, True), (5, 128, True), (3, 128, False)):
+                    layers += [nn.Conv1d(width, 128, k, padding=k // 2), nn.BatchNorm1d(128)]
+                    layers += [nn.ReLU(), nn.MaxPool1d(2) if pool else nn.Dropout(0.3)]
+                self.conv = nn.Sequential(*layers)
+            self.out = nn.Linear(128, n_classes)  # last: the runs' order of draws
 
         def forward(self, x: Any) -> Any:
             x = self.drop(x)
