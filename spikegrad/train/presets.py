@@ -69,8 +69,9 @@ PAPER["fsdd"] = {
 # Fashion-MNIST reaches >= 86 % validation accuracy within 30 epochs.
 TUNED: dict[str, dict[str, Any]] = {
     "fmnist": {"batch_size": 64, "lr": 2e-3, "lr_schedule": "cosine", "epochs": 30},
-    # FSDD (docs/audio.md, runs Q and T): the best kind of the learning table (docs/neuron-kinds.md),
-    # one recurrent layer of 200 CuBa neurons, tau_mem 50 ms, the band widened to b_th 0.5
+    # FSDD (docs/audio.md, runs Q and T): the best kind of the learning table
+    # (docs/neuron-kinds.md), one recurrent layer of 200 CuBa neurons, tau_mem 50 ms, the band
+    # widened to b_th 0.5
     "fsdd": {
         "hidden": (200,),
         "recurrent": True,
