@@ -55,6 +55,23 @@ static uint64_t sg_word(const uint8_t *p) {
     return w;
 }
 
+/* The 8 bytes at p as a little-endian word on any machine (byte e: bits 8e ..). */
+static inline uint64_t sg_le_word(const uint8_t *p) {
+    return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24 |
+           (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 | (uint64_t)p[6] << 48 | (uint64_t)p[7] << 56;
+}
+
+/* The number of trailing zero bits of x (not 0). */
+static inline int sg_ctz(uint64_t x) {
+#ifdef __GNUC__
+    return __builtin_ctzll(x);
+#else
+    int k = 0;
+    for (; !(x & 1); x >>= 1) ++k;
+    return k;
+#endif
+}
+
 /* First position of a sorted array a[0, n) whose value is >= key (n if none). */
 static int64_t sg_lower_bound(const int64_t *a, int64_t n, int64_t key) {
     int64_t lo = 0, hi = n;

@@ -34,10 +34,13 @@ sg_forward *SG_KWFN(spike_forward)(const int64_t *indptr, const int32_t *indices
     for (int64_t it = 0; it < n_chunks * nblk; ++it) {
         int64_t c = it / nblk, kb = it % nblk, j0 = kb * bw, m = n - j0 < bw ? n - j0 : bw;
         int64_t b0 = c * nb / n_chunks, b1 = (c + 1) * nb / n_chunks;
-        int64_t plane = SG_KIND_NS * m; /* one sample's state */
+        /* the step runs over mp >= m columns, a multiple of 64 (its vector loop's width, set
+         * by the byte flags: no scalar tail); the padding columns see h = 0 and the constants
+         * of columns j0 + m .., and their flags are cleared */
+        int64_t mp = (m + 63) / 64 * 64, plane = SG_KIND_NS * mp; /* one sample's state */
         sg_list *out = res->lists + it;
-        SG_T *v = (SG_T *)calloc((size_t)((b1 - b0) * plane + (2 + SG_KIND_NC) * m), sizeof(SG_T));
-        uint8_t *flags = (uint8_t *)calloc((size_t)(2 * m + 16), 1);
+        SG_T *v = (SG_T *)calloc((size_t)((b1 - b0) * plane + (2 + SG_KIND_NC) * mp), sizeof(SG_T));
+        uint8_t *flags = (uint8_t *)calloc((size_t)(2 * mp + 16), 1);
         int32_t *spk = (int32_t *)malloc((size_t)m * sizeof(int32_t) + 1);
         if (v == NULL || flags == NULL || spk == NULL) {
             failed = 1;
@@ -46,9 +49,9 @@ sg_forward *SG_KWFN(spike_forward)(const int64_t *indptr, const int32_t *indices
             free(spk);
             continue;
         }
-        SG_T *h = v + (b1 - b0) * plane, *dist = h + m, *kc = dist + m;
-        uint8_t *fs = flags, *fa = flags + m + 8;
-        SG_KFN(const_fill)(kc, cons, n_args, n_c, j0, m);
+        SG_T *h = v + (b1 - b0) * plane, *dist = h + mp, *kc = dist + mp;
+        uint8_t *fs = flags, *fa = flags + mp + 8;
+        SG_KFN(const_fill)(kc, cons, n_args, n_c, j0, mp);
         for (int64_t t = 0; t < nt && !failed; ++t) {
             for (int64_t b = b0; b < b1; ++b) {
                 int64_t row = t * nb + b, ns = 0, s0 = out->n_spk, a0 = out->n_act;
@@ -56,24 +59,26 @@ sg_forward *SG_KWFN(spike_forward)(const int64_t *indptr, const int32_t *indices
                 if (r != NULL) /* m = n */
                     for (int64_t j = 0; j < n; ++j) {
                         SG_T x[SG_KIND_NS], k[SG_KIND_NC];
-                        for (int q = 0; q < SG_KIND_NS; ++q) x[q] = xb[q * n + j];
-                        for (int q = 0; q < SG_KIND_NC; ++q) k[q] = kc[q * n + j];
+                        for (int q = 0; q < SG_KIND_NS; ++q) x[q] = xb[q * mp + j];
+                        for (int q = 0; q < SG_KIND_NC; ++q) k[q] = kc[q * mp + j];
                         if (x[0] > SG_KIND_THRESHOLD(k, x)) spk[ns++] = (int32_t)j;
                     }
                 SG_WFN(sg_sum_rows)(h, w + j0, indices + indptr[row],
                                    indptr[row + 1] - indptr[row], r, spk, ns, m, n);
-                if (!SG_KFN(step_row)(xb, h, fs, fa, dist, m, kc, b_th)) continue;
+                if (!SG_KFN(step_row)(xb, h, fs, fa, dist, mp, kc, b_th)) continue;
+                memset(fs + m, 0, (size_t)(mp - m));
+                memset(fa + m, 0, (size_t)(mp - m));
                 int64_t base = row * n + j0;
-                for (int64_t j = 0; j < m; j += 8) {
-                    if (sg_word(fs + j) == 0 && sg_word(fa + j) == 0) continue;
-                    for (int64_t q = j; q < j + 8 && q < m; ++q) {
-                        if (fs[q] && sg_push_spike(out, base + q)) failed = 1;
-                        if (fa[q]) {
-                            SG_T qq = beta_s * dist[q];
-                            qq += 1;
-                            SG_T sp = (SG_T)1 / (qq * qq);
-                            if (sg_push_active(out, base + q, &sp)) failed = 1;
-                        }
+                for (int64_t j = 0; j < m; j += 8) { /* one step per flag: its bit 8e of a word */
+                    uint64_t ws = sg_le_word(fs + j), wa = sg_le_word(fa + j);
+                    for (; ws; ws &= ws - 1)
+                        if (sg_push_spike(out, base + j + sg_ctz(ws) / 8)) failed = 1;
+                    for (; wa; wa &= wa - 1) {
+                        int64_t q = j + sg_ctz(wa) / 8;
+                        SG_T qq = beta_s * dist[q];
+                        qq += 1;
+                        SG_T sp = (SG_T)1 / (qq * qq);
+                        if (sg_push_active(out, base + q, &sp)) failed = 1;
                     }
                 }
                 int64_t seg = (t * res->n_groups + (res->n_groups == nb ? b : c)) * nblk + kb;
@@ -126,6 +131,7 @@ int SG_KWFN(spike_backward)(const SG_T *g, const SG_T *sp, const int64_t *idx, i
     int64_t n_chunks = sg_backward_chunks(nb), wsize = n_in * n, rsize = r != NULL ? n * n : 0;
     if (r != NULL || bw < 1 || bw > n) bw = n;
     int64_t nblk = (n + bw - 1) / bw, n_seg = nt * nb * nblk, *slot = NULL, *first = NULL;
+    int64_t L = (int64_t)(sizeof(SG_V) / sizeof(SG_T));
     SG_T *kept = NULL; /* blocks and dx: dh[b] of row q at kept + slot[q] n (slot -1: none) */
     if (nblk > 1) { /* the active keys of row q in block k: first[q nblk + k] .. the next */
         first = (int64_t *)malloc((size_t)(n_seg + 1) * sizeof(int64_t));
@@ -157,17 +163,18 @@ int SG_KWFN(spike_backward)(const SG_T *g, const SG_T *sp, const int64_t *idx, i
     for (int64_t it = 0; it < n_chunks * nblk; ++it) {
         int64_t c = it / nblk, kb = it % nblk, j0 = kb * bw, m = n - j0 < bw ? n - j0 : bw;
         int64_t b0 = c * nb / n_chunks, b1 = (c + 1) * nb / n_chunks;
-        int64_t plane = SG_KIND_NADJ * m; /* one sample's adjoint */
+        /* the adjoint runs over mp >= m columns, whole vectors (the padding is never read) */
+        int64_t mp = (m + L - 1) / L * L, plane = SG_KIND_NADJ * mp; /* one sample's adjoint */
         SG_T *restrict acc = (c == 0 ? dw : part + (c - 1) * (wsize + rsize)) + j0;
         SG_T *restrict acc_r = c == 0 ? dr : acc + wsize; /* r: j0 = 0 */
-        SG_T *e = (SG_T *)calloc((size_t)((b1 - b0) * plane + (1 + SG_KIND_NC) * m), sizeof(SG_T));
+        SG_T *e = (SG_T *)calloc((size_t)((b1 - b0) * plane + (1 + SG_KIND_NC) * mp), sizeof(SG_T));
         if (e == NULL) {
             failed = 1;
             continue;
         }
         SG_T *delta = e + (b1 - b0) * plane; /* one row: the deltas of (t, b), 0 elsewhere */
-        SG_T *kc = delta + m;
-        SG_KFN(const_fill)(kc, cons, n_args, n_c, j0, m);
+        SG_T *kc = delta + mp;
+        SG_KFN(const_fill)(kc, cons, n_args, n_c, j0, mp);
         if (m == n)
             memset(acc, 0, (size_t)wsize * sizeof(SG_T));
         else
@@ -179,7 +186,7 @@ int SG_KWFN(spike_backward)(const SG_T *g, const SG_T *sp, const int64_t *idx, i
             for (int64_t b = b0; b < b1; ++b) {
                 int64_t q = t * nb + b;
                 SG_T *restrict ys = e + (b - b0) * plane;
-                SG_T *restrict es = ys + SG_KIND_DH * m;
+                SG_T *restrict es = ys + SG_KIND_DH * mp;
                 for (int64_t k = x_indptr[q]; k < x_indptr[q + 1]; ++k) {
                     SG_T *restrict ai = acc + (int64_t)x_indices[k] * n;
                     for (int64_t j = 0; j < m; ++j) ai[j] += es[j];
@@ -204,18 +211,18 @@ int SG_KWFN(spike_backward)(const SG_T *g, const SG_T *sp, const int64_t *idx, i
                     int64_t j = idx[ka] - q * n - j0;
                     SG_T u = g[ka], y[SG_KIND_NADJ], k[SG_KIND_NC];
                     if (r != NULL) u += SG_WFN(sg_dot)(es, r + j * n, n);
-                    for (int qq = 0; qq < SG_KIND_NADJ; ++qq) y[qq] = ys[qq * m + j];
-                    for (int qq = 0; qq < SG_KIND_NC; ++qq) k[qq] = kc[qq * m + j];
+                    for (int qq = 0; qq < SG_KIND_NADJ; ++qq) y[qq] = ys[qq * mp + j];
+                    for (int qq = 0; qq < SG_KIND_NC; ++qq) k[qq] = kc[qq * mp + j];
                     delta[j] = SG_KIND_DELTA(k, y, u, sp[ka]);
                 }
-                for (int64_t j = 0; j < m; ++j) {
+                for (int64_t j = 0; j < mp; ++j) {
                     SG_T y[SG_KIND_NADJ], k[SG_KIND_NC];
-                    for (int qq = 0; qq < SG_KIND_NADJ; ++qq) y[qq] = ys[qq * m + j];
-                    for (int qq = 0; qq < SG_KIND_NC; ++qq) k[qq] = kc[qq * m + j];
+                    for (int qq = 0; qq < SG_KIND_NADJ; ++qq) y[qq] = ys[qq * mp + j];
+                    for (int qq = 0; qq < SG_KIND_NC; ++qq) k[qq] = kc[qq * mp + j];
                     SG_KIND_ADJOINT(k, y, delta[j]);
                     for (int qq = 0; qq < SG_KIND_NADJ; ++qq) {
                         SG_T u = y[qq];
-                        ys[qq * m + j] = (u < SG_TINY && u > -SG_TINY) ? (SG_T)0 : u;
+                        ys[qq * mp + j] = (u < SG_TINY && u > -SG_TINY) ? (SG_T)0 : u;
                     }
                 }
                 for (int64_t k = k0; k < k1; ++k) delta[idx[k] - q * n - j0] = 0;
