@@ -61,13 +61,13 @@ void SG_KFN(forward)(SG_T *h, uint8_t *s, int64_t nt, int64_t m, const SG_T *con
     }
 }
 
-/* One step of a row of n neurons: flags of V (fs: spike, fa: |V - threshold| < b_th), dist =
- * |V - threshold|, then the state (xs: SG_KIND_NS planes of n) <- the kind's update with the
- * current h, as in the scan (kc: SG_KIND_NC planes of n). Returns whether any flag is set. */
+/* One step of a row of n neurons: the flags of V (f: bit 0 spike, bit 1 |V - threshold| <
+ * b_th), dist = |V - threshold|, then the state (xs: SG_KIND_NS planes of n) <- the kind's
+ * update with the current h, as in the scan (kc: SG_KIND_NC planes of n). Returns whether any
+ * flag is set. */
 static inline int SG_KFN(step_row)(SG_T *restrict xs, const SG_T *restrict h,
-                                   uint8_t *restrict fs, uint8_t *restrict fa,
-                                   SG_T *restrict dist, int64_t n, const SG_T *restrict kc,
-                                   SG_T b_th) {
+                                   uint8_t *restrict f, SG_T *restrict dist, int64_t n,
+                                   const SG_T *restrict kc, SG_T b_th) {
     int any = 0;
     for (int64_t j = 0; j < n; ++j) {
         SG_T x[SG_KIND_NS], k[SG_KIND_NC];
@@ -79,8 +79,7 @@ static inline int SG_KFN(step_row)(SG_T *restrict xs, const SG_T *restrict h,
         d = d < 0 ? -d : d;
         int active = d < b_th;
         SG_KIND_UPDATE(k, x, h[j], spike, thr);
-        fs[j] = (uint8_t)spike;
-        fa[j] = (uint8_t)active;
+        f[j] = (uint8_t)(spike | active << 1);
         dist[j] = d;
         any |= spike | active;
         for (int q = 0; q < SG_KIND_NS; ++q) xs[q * n + j] = x[q];

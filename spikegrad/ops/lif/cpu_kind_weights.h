@@ -36,11 +36,11 @@ sg_forward *SG_KWFN(spike_forward)(const int64_t *indptr, const int32_t *indices
         int64_t b0 = c * nb / n_chunks, b1 = (c + 1) * nb / n_chunks;
         /* the step runs over mp >= m columns, a multiple of 64 (its vector loop's width, set
          * by the byte flags: no scalar tail); the padding columns see h = 0 and the constants
-         * of columns j0 + m .., and their flags are cleared */
+         * of columns j0 + m .., and their flags are never read */
         int64_t mp = (m + 63) / 64 * 64, plane = SG_KIND_NS * mp; /* one sample's state */
         sg_list *out = res->lists + it;
         SG_T *v = (SG_T *)calloc((size_t)((b1 - b0) * plane + (2 + SG_KIND_NC) * mp), sizeof(SG_T));
-        uint8_t *flags = (uint8_t *)calloc((size_t)(2 * mp + 16), 1);
+        uint8_t *flags = (uint8_t *)calloc((size_t)mp, 1);
         int32_t *spk = (int32_t *)malloc((size_t)m * sizeof(int32_t) + 1);
         if (v == NULL || flags == NULL || spk == NULL) {
             failed = 1;
@@ -50,7 +50,6 @@ sg_forward *SG_KWFN(spike_forward)(const int64_t *indptr, const int32_t *indices
             continue;
         }
         SG_T *h = v + (b1 - b0) * plane, *dist = h + mp, *kc = dist + mp;
-        uint8_t *fs = flags, *fa = flags + mp + 8;
         SG_KFN(const_fill)(kc, cons, n_args, n_c, j0, mp);
         for (int64_t t = 0; t < nt && !failed; ++t) {
             for (int64_t b = b0; b < b1; ++b) {
@@ -65,12 +64,14 @@ sg_forward *SG_KWFN(spike_forward)(const int64_t *indptr, const int32_t *indices
                     }
                 SG_WFN(sg_sum_rows)(h, w + j0, indices + indptr[row],
                                    indptr[row + 1] - indptr[row], r, spk, ns, m, n);
-                if (!SG_KFN(step_row)(xb, h, fs, fa, dist, mp, kc, b_th)) continue;
-                memset(fs + m, 0, (size_t)(mp - m));
-                memset(fa + m, 0, (size_t)(mp - m));
+                if (!SG_KFN(step_row)(xb, h, flags, dist, mp, kc, b_th)) continue;
                 int64_t base = row * n + j0;
-                for (int64_t j = 0; j < m; j += 8) { /* one step per flag: its bit 8e of a word */
-                    uint64_t ws = sg_le_word(fs + j), wa = sg_le_word(fa + j);
+                for (int64_t j = 0; j < m; j += 8) { /* one step per flag: bit 8e (+ 1) of a word */
+                    uint64_t wf = sg_le_word(flags + j), ws, wa;
+                    if (wf == 0) continue;
+                    if (m - j < 8) wf &= ~0ULL >> (64 - 8 * (m - j)); /* not the padding */
+                    ws = wf & 0x0101010101010101ULL;
+                    wa = wf >> 1 & 0x0101010101010101ULL;
                     for (; ws; ws &= ws - 1)
                         if (sg_push_spike(out, base + j + sg_ctz(ws) / 8)) failed = 1;
                     for (; wa; wa &= wa - 1) {

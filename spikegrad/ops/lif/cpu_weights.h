@@ -41,11 +41,13 @@ static void SG_WFN(sg_sum_rows)(SG_T *restrict h, const SG_W *restrict w, const 
         }
         *(SG_V *)(h + j) = a0;
     }
-    for (int64_t q = j; q < n; ++q) {
-        SG_T a = 0;
-        for (int64_t k = 0; k < nk; ++k) a += SG_WGET(w[(int64_t)idx[k] * ld + q]);
-        for (int64_t k = 0; k < nr; ++k) a += SG_WGET(r[(int64_t)ridx[k] * ld + q]);
-        h[q] = a;
+    if (j < n) { /* the last n - j < L columns, a row at a time (a short vector loop) */
+        SG_T a[sizeof(SG_V) / sizeof(SG_T)] = {0};
+        for (int64_t k = 0; k < nk + nr; ++k) {
+            const SG_W *row = k < nk ? w + (int64_t)idx[k] * ld : r + (int64_t)ridx[k - nk] * ld;
+            for (int64_t q = 0; q < n - j; ++q) a[q] += SG_WGET(row[j + q]);
+        }
+        for (int64_t q = 0; q < n - j; ++q) h[j + q] = a[q];
     }
 }
 
