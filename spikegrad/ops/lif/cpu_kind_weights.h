@@ -51,6 +51,7 @@ sg_forward *SG_KWFN(spike_forward)(const int64_t *indptr, const int32_t *indices
         }
         SG_T *h = v + (b1 - b0) * plane, *dist = h + mp, *kc = dist + mp;
         SG_KFN(const_fill)(kc, cons, n_args, n_c, j0, mp);
+        int h_zero = 1; /* h holds the current of no spikes, +0.0: a row of none keeps it */
         for (int64_t t = 0; t < nt && !failed; ++t) {
             for (int64_t b = b0; b < b1; ++b) {
                 int64_t row = t * nb + b, ns = 0, s0 = out->n_spk, a0 = out->n_act;
@@ -62,8 +63,10 @@ sg_forward *SG_KWFN(spike_forward)(const int64_t *indptr, const int32_t *indices
                         for (int q = 0; q < SG_KIND_NC; ++q) k[q] = kc[q * mp + j];
                         if (x[0] > SG_KIND_THRESHOLD(k, x)) spk[ns++] = (int32_t)j;
                     }
-                SG_WFN(sg_sum_rows)(h, w + j0, indices + indptr[row],
-                                   indptr[row + 1] - indptr[row], r, spk, ns, m, n);
+                int64_t nk = indptr[row + 1] - indptr[row];
+                if (nk + ns > 0 || !h_zero)
+                    SG_WFN(sg_sum_rows)(h, w + j0, indices + indptr[row], nk, r, spk, ns, m, n);
+                h_zero = nk + ns == 0;
                 if (!SG_KFN(step_row)(xb, h, flags, dist, mp, kc, b_th)) continue;
                 int64_t base = row * n + j0;
                 for (int64_t j = 0; j < m; j += 8) { /* one step per flag: bit 8e (+ 1) of a word */
