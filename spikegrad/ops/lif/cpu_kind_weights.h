@@ -69,20 +69,23 @@ sg_forward *SG_KWFN(spike_forward)(const int64_t *indptr, const int32_t *indices
                 h_zero = nk + ns == 0;
                 if (!SG_KFN(step_row)(xb, h, flags, dist, mp, kc, b_th)) continue;
                 int64_t base = row * n + j0;
+                if (sg_reserve(out, m)) { /* then the row's keys are stored without checks */
+                    failed = 1;
+                    break;
+                }
                 for (int64_t j = 0; j < m; j += 8) { /* one step per flag: bit 8e (+ 1) of a word */
                     uint64_t wf = sg_le_word(flags + j), ws, wa;
                     if (wf == 0) continue;
                     if (m - j < 8) wf &= ~0ULL >> (64 - 8 * (m - j)); /* not the padding */
                     ws = wf & 0x0101010101010101ULL;
                     wa = wf >> 1 & 0x0101010101010101ULL;
-                    for (; ws; ws &= ws - 1)
-                        if (sg_push_spike(out, base + j + sg_ctz(ws) / 8)) failed = 1;
+                    for (; ws; ws &= ws - 1) out->spk[out->n_spk++] = base + j + sg_ctz(ws) / 8;
                     for (; wa; wa &= wa - 1) {
                         int64_t q = j + sg_ctz(wa) / 8;
                         SG_T qq = beta_s * dist[q];
                         qq += 1;
-                        SG_T sp = (SG_T)1 / (qq * qq);
-                        if (sg_push_active(out, base + q, &sp)) failed = 1;
+                        ((SG_T *)out->val)[out->n_act] = (SG_T)1 / (qq * qq);
+                        out->act[out->n_act++] = base + q;
                     }
                 }
                 int64_t seg = (t * res->n_groups + (res->n_groups == nb ? b : c)) * nblk + kb;

@@ -69,21 +69,17 @@ static sg_forward *sg_forward_new(int64_t nt, int64_t nb, int64_t n_chunks, int6
     return r;
 }
 
-static int sg_push_spike(sg_list *o, int64_t key) {
-    if (o->n_spk == o->cap_spk) {
-        int64_t c = o->cap_spk ? 2 * o->cap_spk : 1024;
+/* Make room in o for k more spike keys and k more active entries; -1 when out of memory. */
+static int sg_reserve(sg_list *o, int64_t k) {
+    if (o->n_spk + k > o->cap_spk) {
+        int64_t c = 2 * o->cap_spk > o->n_spk + k ? 2 * o->cap_spk : o->n_spk + k + 1024;
         int64_t *p = (int64_t *)realloc(o->spk, (size_t)c * sizeof(int64_t));
         if (p == NULL) return -1;
         o->spk = p;
         o->cap_spk = c;
     }
-    o->spk[o->n_spk++] = key;
-    return 0;
-}
-
-static int sg_push_active(sg_list *o, int64_t key, const void *val) {
-    if (o->n_act == o->cap_act) {
-        int64_t c = o->cap_act ? 2 * o->cap_act : 1024;
+    if (o->n_act + k > o->cap_act) {
+        int64_t c = 2 * o->cap_act > o->n_act + k ? 2 * o->cap_act : o->n_act + k + 1024;
         int64_t *p = (int64_t *)realloc(o->act, (size_t)c * sizeof(int64_t));
         if (p == NULL) return -1;
         o->act = p;
@@ -92,8 +88,6 @@ static int sg_push_active(sg_list *o, int64_t key, const void *val) {
         o->val = v;
         o->cap_act = c;
     }
-    memcpy(o->val + o->n_act * o->elsize, val, (size_t)o->elsize);
-    o->act[o->n_act++] = key;
     return 0;
 }
 
