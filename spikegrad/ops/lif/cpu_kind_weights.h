@@ -138,7 +138,6 @@ int SG_KWFN(spike_backward)(const SG_T *g, const SG_T *sp, const int64_t *idx, i
     int64_t n_chunks = sg_backward_chunks(nb), wsize = n_in * n, rsize = r != NULL ? n * n : 0;
     if (r != NULL || bw < 1 || bw > n) bw = n;
     int64_t nblk = (n + bw - 1) / bw, n_seg = nt * nb * nblk, *slot = NULL, *first = NULL;
-    int64_t L = (int64_t)(sizeof(SG_V) / sizeof(SG_T));
     SG_T *kept = NULL; /* blocks and dx: dh[b] of row q at kept + slot[q] n (slot -1: none) */
     if (nblk > 1) { /* the active keys of row q in block k: first[q nblk + k] .. the next */
         first = (int64_t *)malloc((size_t)(n_seg + 1) * sizeof(int64_t));
@@ -170,18 +169,17 @@ int SG_KWFN(spike_backward)(const SG_T *g, const SG_T *sp, const int64_t *idx, i
     for (int64_t it = 0; it < n_chunks * nblk; ++it) {
         int64_t c = it / nblk, kb = it % nblk, j0 = kb * bw, m = n - j0 < bw ? n - j0 : bw;
         int64_t b0 = c * nb / n_chunks, b1 = (c + 1) * nb / n_chunks;
-        /* the adjoint runs over mp >= m columns, whole vectors (the padding is never read) */
-        int64_t mp = (m + L - 1) / L * L, plane = SG_KIND_NADJ * mp; /* one sample's adjoint */
+        int64_t plane = SG_KIND_NADJ * m; /* one sample's adjoint */
         SG_T *restrict acc = (c == 0 ? dw : part + (c - 1) * (wsize + rsize)) + j0;
         SG_T *restrict acc_r = c == 0 ? dr : acc + wsize; /* r: j0 = 0 */
-        SG_T *e = (SG_T *)calloc((size_t)((b1 - b0) * plane + (1 + SG_KIND_NC) * mp), sizeof(SG_T));
+        SG_T *e = (SG_T *)calloc((size_t)((b1 - b0) * plane + (1 + SG_KIND_NC) * m), sizeof(SG_T));
         if (e == NULL) {
             failed = 1;
             continue;
         }
         SG_T *delta = e + (b1 - b0) * plane; /* one row: the deltas of (t, b), 0 elsewhere */
-        SG_T *kc = delta + mp;
-        SG_KFN(const_fill)(kc, cons, n_args, n_c, j0, mp);
+        SG_T *kc = delta + m;
+        SG_KFN(const_fill)(kc, cons, n_args, n_c, j0, m);
         if (m == n)
             memset(acc, 0, (size_t)wsize * sizeof(SG_T));
         else
@@ -193,7 +191,7 @@ int SG_KWFN(spike_backward)(const SG_T *g, const SG_T *sp, const int64_t *idx, i
             for (int64_t b = b0; b < b1; ++b) {
                 int64_t q = t * nb + b;
                 SG_T *restrict ys = e + (b - b0) * plane;
-                SG_T *restrict es = ys + SG_KIND_DH * mp;
+                SG_T *restrict es = ys + SG_KIND_DH * m;
                 for (int64_t k = x_indptr[q]; k < x_indptr[q + 1]; ++k) {
                     SG_T *restrict ai = acc + (int64_t)x_indices[k] * n;
                     for (int64_t j = 0; j < m; ++j) ai[j] += es[j];
@@ -218,18 +216,18 @@ int SG_KWFN(spike_backward)(const SG_T *g, const SG_T *sp, const int64_t *idx, i
                     int64_t j = idx[ka] - q * n - j0;
                     SG_T u = g[ka], y[SG_KIND_NADJ], k[SG_KIND_NC];
                     if (r != NULL) u += SG_WFN(sg_dot)(es, r + j * n, n);
-                    for (int qq = 0; qq < SG_KIND_NADJ; ++qq) y[qq] = ys[qq * mp + j];
-                    for (int qq = 0; qq < SG_KIND_NC; ++qq) k[qq] = kc[qq * mp + j];
+                    for (int qq = 0; qq < SG_KIND_NADJ; ++qq) y[qq] = ys[qq * m + j];
+                    for (int qq = 0; qq < SG_KIND_NC; ++qq) k[qq] = kc[qq * m + j];
                     delta[j] = SG_KIND_DELTA(k, y, u, sp[ka]);
                 }
-                for (int64_t j = 0; j < mp; ++j) {
+                for (int64_t j = 0; j < m; ++j) {
                     SG_T y[SG_KIND_NADJ], k[SG_KIND_NC];
-                    for (int qq = 0; qq < SG_KIND_NADJ; ++qq) y[qq] = ys[qq * mp + j];
-                    for (int qq = 0; qq < SG_KIND_NC; ++qq) k[qq] = kc[qq * mp + j];
+                    for (int qq = 0; qq < SG_KIND_NADJ; ++qq) y[qq] = ys[qq * m + j];
+                    for (int qq = 0; qq < SG_KIND_NC; ++qq) k[qq] = kc[qq * m + j];
                     SG_KIND_ADJOINT(k, y, delta[j]);
                     for (int qq = 0; qq < SG_KIND_NADJ; ++qq) {
                         SG_T u = y[qq];
-                        ys[qq * mp + j] = (u < SG_TINY && u > -SG_TINY) ? (SG_T)0 : u;
+                        ys[qq * m + j] = (u < SG_TINY && u > -SG_TINY) ? (SG_T)0 : u;
                     }
                 }
                 for (int64_t k = k0; k < k1; ++k) delta[idx[k] - q * n - j0] = 0;
