@@ -79,7 +79,7 @@ static inline int SG_KFN(step_row)(SG_T *restrict xs, const SG_T *restrict h,
         d = d < 0 ? -d : d;
         int active = d < b_th;
         SG_KIND_UPDATE(k, x, h[j], spike, thr);
-        f[j] = (uint8_t)(spike | active << 1);
+        f[j] = (uint8_t)(spike | (active << 1));
         dist[j] = d;
         any |= spike | active;
         for (int q = 0; q < SG_KIND_NS; ++q) xs[q * n + j] = x[q];

@@ -78,7 +78,7 @@ sg_forward *SG_KWFN(spike_forward)(const int64_t *indptr, const int32_t *indices
                     if (wf == 0) continue;
                     if (m - j < 8) wf &= ~0ULL >> (64 - 8 * (m - j)); /* not the padding */
                     ws = wf & 0x0101010101010101ULL;
-                    wa = wf >> 1 & 0x0101010101010101ULL;
+                    wa = (wf >> 1) & 0x0101010101010101ULL;
                     for (; ws; ws &= ws - 1) out->spk[out->n_spk++] = base + j + sg_ctz(ws) / 8;
                     for (; wa; wa &= wa - 1) {
                         int64_t q = j + sg_ctz(wa) / 8;

@@ -41,7 +41,7 @@ static void SG_WFN(sg_sum_rows)(SG_T *restrict h, const SG_W *restrict w, const 
         }
         *(SG_V *)(h + j) = a0;
     }
-    if (j < n) { /* the last n - j < L columns, a row at a time (a short vector loop) */
+    if (j < n) { /* the last n - j < L columns: the same sums, a row at a time (vectorised) */
         SG_T a[sizeof(SG_V) / sizeof(SG_T)] = {0};
         for (int64_t k = 0; k < nk + nr; ++k) {
             const SG_W *row = k < nk ? w + (int64_t)idx[k] * ld : r + (int64_t)ridx[k - nk] * ld;
