@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
+from ..checks import check_int, check_setting
 from ..errors import ConfigError
 from .cochlea import Cochlea, best_frequency, bin_mask, encode_one, spike_mask
 
@@ -50,16 +50,11 @@ def encode_binned(
     output (the same values), in a fraction of the time.
     """
     x, c = _checked(samples, sample_rate, n_channels, constants)
-    if not (math.isfinite(dt) and dt > 0):
-        raise ConfigError(f"dt must be > 0 seconds; got {dt!r}")
-    if isinstance(T, bool) or not isinstance(T, (int, np.integer)) or T < 1:
-        raise ConfigError(f"T must be an int >= 1; got {T!r}")
-    if isinstance(pool, bool) or not isinstance(pool, (int, np.integer)) or pool < 1:
-        raise ConfigError(f"pool must be an int >= 1; got {pool!r}")
+    dt, T, pool = check_setting("dt", dt), check_setting("T", T), check_int("pool", pool, 1)
     if n_channels % pool:
         raise ConfigError(f"pool ({pool}) must divide n_channels ({n_channels})")
     mask, rate = spike_mask(x, float(sample_rate), c, int(seed), native)
-    return bin_mask(mask, rate, float(dt), int(T), int(pool))
+    return bin_mask(mask, rate, dt, T, pool)
 
 
 def _checked(

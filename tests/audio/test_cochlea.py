@@ -312,11 +312,11 @@ def test_encode_binned_of_nothing():
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"dt": 0.0}, "dt must be > 0"),
-        ({"dt": float("nan")}, "dt must be > 0"),
-        ({"T": 0}, "T must be an int >= 1"),
-        ({"T": 2.5}, "T must be an int >= 1"),
-        ({"pool": 0}, "pool must be an int >= 1"),
+        ({"dt": 0.0}, "dt must be a finite number > 0"),
+        ({"dt": float("nan")}, "dt must be a finite number > 0"),
+        ({"T": 0}, "T must be an integer >= 1"),
+        ({"T": 2.5}, "T must be an integer >= 1"),
+        ({"pool": 0}, "pool must be an integer >= 1"),
         ({"pool": 3}, r"pool \(3\) must divide n_channels \(700\)"),
         ({"gain": float("inf")}, "gain must be finite"),
     ],
