@@ -73,24 +73,28 @@ sg_forward *SG_KWFN(spike_forward)(const int64_t *indptr, const int32_t *indices
                     failed = 1;
                     break;
                 }
+                int64_t *ks = out->spk + out->n_spk, *ka = out->act + out->n_act;
+                SG_T *va = (SG_T *)out->val + out->n_act;
                 for (int64_t j = 0; j < m; j += 8) { /* one step per flag: bit 8e (+ 1) of a word */
                     uint64_t wf = sg_le_word(flags + j), ws, wa;
                     if (wf == 0) continue;
                     if (m - j < 8) wf &= ~0ULL >> (64 - 8 * (m - j)); /* not the padding */
                     ws = wf & 0x0101010101010101ULL;
                     wa = (wf >> 1) & 0x0101010101010101ULL;
-                    for (; ws; ws &= ws - 1) out->spk[out->n_spk++] = base + j + sg_ctz(ws) / 8;
+                    for (; ws; ws &= ws - 1) *ks++ = base + j + sg_ctz(ws) / 8;
                     for (; wa; wa &= wa - 1) {
                         int64_t q = j + sg_ctz(wa) / 8;
                         SG_T qq = beta_s * dist[q];
                         qq += 1;
-                        ((SG_T *)out->val)[out->n_act] = (SG_T)1 / (qq * qq);
-                        out->act[out->n_act++] = base + q;
+                        *va++ = (SG_T)1 / (qq * qq);
+                        *ka++ = base + q;
                     }
                 }
-                int64_t seg = (t * res->n_groups + (res->n_groups == nb ? b : c)) * nblk + kb;
-                res->cnt_spk[seg] += out->n_spk - s0;
-                res->cnt_act[seg] += out->n_act - a0;
+                int64_t seg = sg_seg(res, t, res->n_groups == nb ? b : c, kb);
+                res->cnt_spk[seg] += ks - out->spk - s0;
+                res->cnt_act[seg] += ka - out->act - a0;
+                out->n_spk = ks - out->spk;
+                out->n_act = ka - out->act;
             }
         }
         free(v);

@@ -20,18 +20,25 @@ typedef struct {
     int64_t *spk, *act;
     unsigned char *val;
     int64_t n_spk, cap_spk, n_act, cap_act, elsize;
+    char pad[64]; /* the lists of two work items (two threads) share no cache line */
 } sg_list;
 
 /* The fused forward's result until sg_forward_take copies it out: a list per work item (chunk
  * c of samples, block k of neurons: list c * nblk + k) and the number of entries each emitted
- * at each step in each group of samples and block, cnt[(t * n_groups + g) * nblk + k]; the
- * groups are the chunks (one block) or the samples (n_groups = nb: several blocks, whose keys
- * interleave sample by sample). */
+ * at each step in each group of samples and block, cnt[sg_seg(r, t, g, k)]; the groups are the
+ * chunks (one block) or the samples (n_groups = nb: several blocks, whose keys interleave
+ * sample by sample). */
 typedef struct {
     int64_t nt, nb, n_chunks, nblk, n_groups;
     int64_t *cnt_spk, *cnt_act;
     sg_list *lists;
 } sg_forward;
+
+/* The counter of step t, group g and block k: a work item's counters lie together, a step
+ * after another, so that two threads do not write one cache line (key order is (t, g, k)). */
+static inline int64_t sg_seg(const sg_forward *r, int64_t t, int64_t g, int64_t k) {
+    return (k * r->n_groups + g) * r->nt + t;
+}
 
 void sg_forward_free(sg_forward *r) {
     if (r == NULL) return;
@@ -103,12 +110,15 @@ int sg_forward_take(sg_forward *r, int64_t *keys, void *idx, int idx64, void *va
         sg_forward_free(r);
         return -1;
     }
-    for (int64_t q = 0; q < n_seg; ++q) { /* where segment q goes */
-        dst[2 * q] = os;
-        dst[2 * q + 1] = oa;
-        os += r->cnt_spk[q];
-        oa += r->cnt_act[q];
-    }
+    for (int64_t t = 0; t < nt; ++t) /* where each segment goes, in key order */
+        for (int64_t g = 0; g < ng; ++g)
+            for (int64_t k = 0; k < nk; ++k) {
+                int64_t q = sg_seg(r, t, g, k);
+                dst[2 * q] = os;
+                dst[2 * q + 1] = oa;
+                os += r->cnt_spk[q];
+                oa += r->cnt_act[q];
+            }
 #pragma omp parallel for schedule(dynamic, 1)
     for (int64_t l = 0; l < nc * nk; ++l) {
         const sg_list *o = r->lists + l;
@@ -116,7 +126,7 @@ int sg_forward_take(sg_forward *r, int64_t *keys, void *idx, int idx64, void *va
         int64_t g0 = ng == nb ? c * nb / nc : c, g1 = ng == nb ? (c + 1) * nb / nc : c + 1;
         for (int64_t t = 0; t < nt; ++t)
             for (int64_t g = g0; g < g1; ++g) {
-                int64_t q = (t * ng + g) * nk + l % nk, ns = r->cnt_spk[q], na = r->cnt_act[q];
+                int64_t q = sg_seg(r, t, g, l % nk), ns = r->cnt_spk[q], na = r->cnt_act[q];
                 int64_t wa = dst[2 * q + 1];
                 memcpy(keys + dst[2 * q], o->spk + ps, (size_t)ns * sizeof(int64_t));
                 if (idx64)
