@@ -192,6 +192,30 @@ def test_leaky_scan_matches_twin_bit_for_bit(rng, dtype, shape):
     np.testing.assert_array_equal(nat.leaky_scan(x, 0.9, 0.1), readout.leaky_scan(x, 0.9, 0.1))
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(1, 3), (9,), (60, 4, 7), (3, 700)])
+def test_time_max_matches_twin_and_argmax_bit_for_bit(rng, dtype, shape):
+    """The first maximum over time (ties: the first), a NaN wins from its step on, and a
+    column of zeros (the readout's u[0] = 0) gives step 0; np.argmax agrees where no NaN."""
+    u = rng.normal(0, 1, shape).astype(dtype)
+    flat = u.reshape(shape[0], -1)
+    planted = shape[0] > 5 and flat.shape[1] >= 3
+    if planted:
+        flat[4, 0] = flat[7, 0] = np.nan  # the first NaN stays
+        flat[:, 1] = 0
+        flat[5, 2] = flat[2, 2] = flat[:, 2].max() + 1  # a tie: step 2 wins
+    mx, arg = nat.time_max(u)
+    mx_t, arg_t = readout.twin.time_max(u)
+    assert arg.dtype == np.int64 and arg.shape == mx.shape == shape[1:]
+    np.testing.assert_array_equal(arg, arg_t)
+    np.testing.assert_array_equal(mx, mx_t)
+    clean = ~np.isnan(u).any(axis=0)
+    np.testing.assert_array_equal(arg[clean], np.argmax(u, axis=0)[clean])
+    np.testing.assert_array_equal(mx[clean], u.max(axis=0)[clean])
+    if planted:
+        assert arg.reshape(-1)[:3].tolist() == [4, 0, 2] and np.isnan(mx.reshape(-1)[0])
+
+
 @pytest.mark.parametrize("alpha", ALPHAS)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", [(1, 5), (40, 3, 9), (17, 1030)])

@@ -52,9 +52,16 @@ static void SG_WFN(sg_sum_rows)(SG_T *restrict h, const SG_W *restrict w, const 
 }
 
 /* a . b over n entries (b: weights), in a fixed order whatever the alignment: two vector
- * accumulators (lane-wise sums, unaligned loads), their lanes summed, then the tail. */
+ * accumulators (lane-wise sums, unaligned loads), their lanes summed, then the tail. Fewer
+ * than a vector's entries (the readout's K): the tail alone, the same sum (the lanes hold
+ * zeros). */
 static inline SG_T SG_WFN(sg_dot)(const SG_T *restrict a, const SG_W *restrict b, int64_t n) {
     const int64_t L = (int64_t)(sizeof(SG_V) / sizeof(SG_T));
+    if (n < L) {
+        SG_T s = 0;
+        for (int64_t j = 0; j < n; ++j) s += a[j] * SG_WGET(b[j]);
+        return s;
+    }
     SG_V s0 = {0}, s1 = {0};
     int64_t j = 0;
     for (; j + 2 * L <= n; j += 2 * L) {

@@ -47,3 +47,22 @@ void SG_FN(leaky_scan)(const SG_T *x, SG_T *y, int64_t nt, int64_t m, SG_T alpha
     }
 }
 
+
+/* The maximum over t of u (nt, m) and the first t that holds it (ops/readout/twin.py:
+ * time_max): arg[c] the first t where u[t, c] is the maximum or NaN, mx[c] = u[arg[c], c];
+ * nt >= 1. A step takes over when it is greater, or NaN while the maximum so far is not. */
+void SG_FN(time_max)(const SG_T *u, int64_t nt, int64_t m, SG_T *mx, int64_t *arg) {
+    for (int64_t c = 0; c < m; ++c) {
+        mx[c] = u[c];
+        arg[c] = 0;
+    }
+    for (int64_t t = 1; t < nt; ++t) {
+        const SG_T *ut = u + t * m;
+        for (int64_t c = 0; c < m; ++c) {
+            SG_T v = ut[c], b = mx[c];
+            int take = (v > b) | ((v != v) & (b == b));
+            mx[c] = take ? v : b;
+            arg[c] = take ? t : arg[c];
+        }
+    }
+}

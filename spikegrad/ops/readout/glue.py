@@ -20,6 +20,7 @@ native.c_family(
     typed_functions={
         "leaky_scan_reverse": ("void", "p i64 i64 p i64"),
         "leaky_scan": ("void", "p p i64 i64 F F"),
+        "time_max": ("void", "p i64 i64 p p"),
     },
 )
 kernels.add_module(
@@ -55,6 +56,15 @@ def leaky_scan(x: Array, alpha: float, gain: float) -> Array:
     ft = x.dtype.type
     native.function("leaky_scan", x.dtype)(ptr(x), ptr(y), *rows(x), ft(alpha), ft(gain))
     return y
+
+
+@native_op("time_max", twin.time_max, lambda u: supported(u) and u.ndim > 0 and u.shape[0] > 0)
+def time_max(u: Array) -> tuple[Array, Array]:
+    """See :func:`spikegrad.ops.readout.twin.time_max`."""
+    u = contiguous(u)
+    mx, arg = np.empty(u.shape[1:], dtype=u.dtype), np.empty(u.shape[1:], dtype=np.int64)
+    native.function("time_max", u.dtype)(ptr(u), *rows(u), ptr(mx), ptr(arg))
+    return mx, arg
 
 
 # ------------------------------------------------------------------------- CUDA host

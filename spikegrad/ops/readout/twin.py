@@ -21,12 +21,22 @@ def readout_scores(u: Array, kind: str) -> tuple[Array, Array | None]:
 
     Shapes: u (T, B, K) -> m (B, K) and, for "max", the arg-max time (B, K) (else None).
     """
-    if kind == "max":  # u.argmax(axis=0), faster (no strided search): first max, or first NaN
-        m = u.max(axis=0)
-        return m, ((u == m) | (u != u)).argmax(axis=0)
+    if kind == "max":
+        return call("time_max", u)
     if kind == "sum":
         return u.sum(axis=0), None
     return u[-1].copy(), None
+
+
+@register("time_max", "numpy", xp_generic=True)
+def time_max(u: Array) -> tuple[Array, Array]:
+    """The maximum over the first axis and the first step that holds it: arg the first t where
+    u[t] is the maximum or NaN (u.argmax(axis=0), without its strided search), m = u[arg].
+
+    Shapes: u (T, ...) with T >= 1 -> m, arg (...) (arg int64)."""
+    xp = get_xp(u)
+    arg = ((u == u.max(axis=0)) | (u != u)).argmax(axis=0)
+    return xp.take_along_axis(u, arg[None], axis=0)[0], arg
 
 
 def readout_scores_backward(dm: Array, arg: Array | None, kind: str, T: int) -> Array:
