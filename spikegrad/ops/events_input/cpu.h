@@ -61,15 +61,15 @@ int64_t sg_events_csr(const int64_t *b, const int64_t *t, const int64_t *i, int6
 }
 
 /* Sorted unique flat keys (r * n + j, r < rows) to the CSR pattern (ops/events_input/twin.py:
- * keys_to_csr): indptr (rows + 1,) and indices (n_keys,), int32, in one pass. */
+ * keys_to_csr): indptr (rows + 1,) and indices (n_keys,), int32, in one pass, the row found by
+ * stepping over the rows' ends (no division per key). */
 void sg_keys_csr(const int64_t *keys, int64_t n_keys, int64_t rows, int64_t n, int32_t *indptr,
                  int32_t *indices) {
-    int64_t r = 0;
+    int64_t r = 0, end = n; /* row r holds the keys in [end - n, end) */
     indptr[0] = 0;
     for (int64_t k = 0; k < n_keys; ++k) {
-        int64_t row = keys[k] / n;
-        while (r < row) indptr[++r] = (int32_t)k;
-        indices[k] = (int32_t)(keys[k] - row * n);
+        for (; keys[k] >= end; end += n) indptr[++r] = (int32_t)k;
+        indices[k] = (int32_t)(keys[k] - (end - n));
     }
     while (r < rows) indptr[++r] = (int32_t)n_keys;
 }
