@@ -18,6 +18,11 @@ def test_parts_add_up_to_the_step(tiny_shd):
     assert abs(sum(parts.values()) - step) <= 1e-9 * step
 
 
+def test_a_silent_input_leaves_the_neuron_updates(tiny_shd):
+    parts = step_parts.step_parts(tiny_shd, steps=2, warmup=0, mode="sparse", silent=True)
+    assert parts["lif_forward_sparse_spikes"] > 0 and parts["step"] > 0
+
+
 def test_op_calls_are_timed_and_the_registry_restored():
     acc: dict[str, float] = defaultdict(float)
     real = backend.lookup
