@@ -116,16 +116,15 @@ class _Augment(click.ParamType):
         if text == "none":
             return {}
         out: dict[str, Any] = {}
-        for pair in text.replace(" ", ",").split(","):
+        for pair in filter(None, text.replace(" ", ",").split(",")):
             key, eq, v = pair.partition("=")
-            if not pair:
-                continue
             try:
                 out[key] = float(v) if key == "drop" else int(v)
             except ValueError:
                 eq = ""
             if not eq:
-                self.fail(f"expected 'none' or key=value pairs like 'shift=40'; got {pair!r}")
+                need = f"expected 'none' or key=value pairs like 'shift=40'; got {pair!r}"
+                self.fail(need, param, ctx)
         try:
             return Augment.from_dict(out).as_dict()
         except ConfigError as exc:
